@@ -1,0 +1,231 @@
+"""Incremental extraction from a department's SQL database (SQLAlchemy Core).
+
+The incremental SELECT is built in exactly one function, :func:`incremental_select`: lower bound
+``cursor >= watermark - lookback`` (inclusive: rows sharing the last cursor value, and rows that
+committed late with an older cursor value, are read again and absorbed downstream by the business
+key), ordered by cursor then primary key, streamed in chunks of ``chunk_rows`` with server-side
+cursors where the driver has them (``stream_results``), so memory depends on the chunk size, not
+on the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine, make_url
+
+from connectors.errors import SourceConfigError, SourceUnavailable
+from connectors.settings import ExtractSettings, SourceSettings
+
+#: Airflow connection types → SQLAlchemy driver names (the drivers this project pins).
+AIRFLOW_SCHEMES = {
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "oracle": "oracle+oracledb",
+    "mssql": "mssql+pyodbc",
+    "odbc": "mssql+pyodbc",
+    "sqlite": "sqlite",
+}
+
+
+def _airflow_uri_to_sqlalchemy(uri: str) -> str:
+    scheme, _, rest = uri.partition("://")
+    driver = AIRFLOW_SCHEMES.get(scheme.replace("-", "_").lower(), scheme)
+    return f"{driver}://{rest}"
+
+
+def resolve_url(source: SourceSettings, *, department: str) -> str:
+    """The SQLAlchemy URL of a department source: ``url_env`` (when set), an Airflow connection, or ``url``."""
+    if source.url_env and os.environ.get(source.url_env):
+        return os.environ[source.url_env]
+    if source.conn_id:
+        env = os.environ.get(f"AIRFLOW_CONN_{source.conn_id.upper()}")
+        if env:
+            if env.lstrip().startswith("{"):
+                c = json.loads(env)
+                from airflow.sdk import Connection
+
+                return _airflow_uri_to_sqlalchemy(Connection(conn_id=source.conn_id, **c).get_uri())
+            return _airflow_uri_to_sqlalchemy(env)
+        try:
+            from airflow.sdk import Connection
+
+            conn = Connection.get(source.conn_id)
+        except Exception as exc:  # the SDK raises its own errors for a missing connection
+            raise SourceConfigError(
+                f"部门 {department}：找不到 Airflow 连接 {source.conn_id!r}（{type(exc).__name__}）。"
+                f"请在 Airflow 中创建该连接，或设置环境变量 AIRFLOW_CONN_{source.conn_id.upper()}"
+            ) from None
+        return _airflow_uri_to_sqlalchemy(conn.get_uri())
+    if source.url:
+        return source.url
+    raise SourceConfigError(
+        f"部门 {department}：环境变量 {source.url_env} 未设置。请把数据库的 SQLAlchemy URL 放进该变量，"
+        "例如 mysql+pymysql://用户名:密码@主机:3306/库名?charset=utf8mb4"
+    )
+
+
+def make_source_engine(source: SourceSettings, *, department: str) -> Engine:
+    """An engine on the department database with a short connect timeout; nothing is written through it."""
+    url = resolve_url(source, department=department)
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError:
+        raise SourceConfigError(f"部门 {department}：无法解析数据库 URL（{_redact(url)}）") from None
+    backend = parsed.get_backend_name()
+    args: dict[str, Any] = {}
+    t = source.connect_timeout
+    if backend == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:") and not Path(db).exists():
+            raise SourceConfigError(f"部门 {department}：SQLite 数据库文件 {db} 不存在，请检查路径")
+        args["timeout"] = t
+    elif backend in ("mysql", "mariadb"):
+        args.update(connect_timeout=t, read_timeout=600)
+    elif backend == "postgresql":
+        args["connect_timeout"] = t
+    elif backend == "oracle":
+        args["tcp_connect_timeout"] = t
+    elif backend == "mssql":
+        args["timeout"] = t
+    try:
+        return sa.create_engine(parsed, connect_args=args, pool_pre_ping=True)
+    except (ImportError, ModuleNotFoundError) as exc:
+        raise SourceConfigError(f"部门 {department}：缺少数据库驱动（{exc}）。请运行 make install") from None
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://…@{parts.hostname or ''}"
+
+
+# --- cursor values -------------------------------------------------------------------------------
+
+
+def encode_cursor(value: Any) -> str | None:
+    """A cursor value → stable JSON text for the watermark table."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        kind, text = "datetime", value.isoformat()
+    elif isinstance(value, dt.date):
+        kind, text = "date", value.isoformat()
+    elif isinstance(value, bool):
+        raise SourceConfigError("游标列不能是布尔值")
+    elif isinstance(value, int):
+        kind, text = "int", str(value)
+    elif isinstance(value, Decimal | float):
+        kind, text = "decimal", str(value)
+    else:
+        kind, text = "str", str(value)
+    return json.dumps({"type": kind, "value": text}, ensure_ascii=False, sort_keys=True)
+
+
+def decode_cursor(text: str | None) -> Any:
+    if text is None:
+        return None
+    d = json.loads(text)
+    kind, v = d["type"], d["value"]
+    if kind == "datetime":
+        return dt.datetime.fromisoformat(v)
+    if kind == "date":
+        return dt.date.fromisoformat(v)
+    if kind == "int":
+        return int(v)
+    if kind == "decimal":
+        return Decimal(v)
+    return v
+
+
+def lower_bound(watermark: Any, lookback_seconds: int) -> Any:
+    """Where the next read starts: the watermark minus the look-back (time cursors only)."""
+    if isinstance(watermark, dt.datetime):
+        return watermark - dt.timedelta(seconds=lookback_seconds)
+    if isinstance(watermark, dt.date):
+        return watermark - dt.timedelta(days=-(-lookback_seconds // 86400))
+    return watermark  # ids and text cursors: inclusive bound only
+
+
+# --- the SELECT ----------------------------------------------------------------------------------
+
+
+def _source_selectable(engine: Engine, ex: ExtractSettings, *, department: str) -> sa.FromClause:
+    if ex.query:
+        # Only the cursor and key columns need to be known; ``SELECT *`` keeps the rest as they are.
+        cols = [sa.column(c) for c in dict.fromkeys([ex.cursor, *ex.primary_key])]
+        return sa.text(ex.query).columns(*cols).subquery("src")
+    try:
+        return sa.Table(ex.table, sa.MetaData(), schema=ex.db_schema, autoload_with=engine)
+    except sa_exc.NoSuchTableError:
+        raise SourceConfigError(
+            f"部门 {department}：源数据库中没有表 {ex.db_schema + '.' if ex.db_schema else ''}{ex.table}，请检查配置文件中的 table"
+        ) from None
+    except sa_exc.OperationalError as exc:
+        raise SourceUnavailable(f"部门 {department}：无法连接源数据库（{_short(exc)}）") from None
+
+
+def incremental_select(source: sa.FromClause, ex: ExtractSettings, low: Any, *, department: str) -> sa.Select[Any]:
+    """``SELECT … WHERE cursor >= :low ORDER BY cursor, pk`` — the one place the incremental read is built."""
+    missing = [c for c in [ex.cursor, *ex.primary_key] if c not in source.c]
+    if missing:
+        raise SourceConfigError(
+            f"部门 {department}：源表中没有列 {', '.join(missing)}；现有列：{', '.join(source.c.keys())}"
+        )
+    cursor = source.c[ex.cursor]
+    stmt = sa.select(*source.c) if not isinstance(source, sa.Subquery) or ex.table else sa.select(sa.literal_column("*")).select_from(source)
+    if low is not None:
+        stmt = stmt.where(cursor >= low)
+    return stmt.order_by(cursor, *(source.c[c] for c in ex.primary_key))
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """A chunk of source rows with the watermark it reaches."""
+
+    frame: pd.DataFrame
+    cursor_to: Any  # max cursor value of the chunk (rows arrive ordered by cursor)
+
+
+def read_chunks(engine: Engine, ex: ExtractSettings, watermark: Any, *, department: str) -> Iterator[RawChunk]:
+    """Stream the rows at or after ``watermark - lookback`` in chunks of ``ex.chunk_rows``."""
+    low = lower_bound(watermark, ex.lookback) if watermark is not None else None
+    try:
+        src = _source_selectable(engine, ex, department=department)
+        stmt = incremental_select(src, ex, low, department=department)
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=ex.chunk_rows).execute(stmt)
+            keys = list(result.keys())
+            for part in result.partitions(ex.chunk_rows):
+                frame = pd.DataFrame.from_records(part, columns=keys, coerce_float=False)
+                cursor_values = frame[ex.cursor].dropna()
+                top = cursor_values.iloc[-1] if len(cursor_values) else None
+                yield RawChunk(frame=frame, cursor_to=top)
+    except (SourceConfigError, SourceUnavailable):
+        raise
+    except sa_exc.ProgrammingError as exc:
+        raise SourceConfigError(f"部门 {department}：源数据库拒绝了查询（{_short(exc)}）。请检查表名、列名或 query") from None
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise SourceUnavailable(f"部门 {department}：源数据库连接失败或中断（{_short(exc)}），稍后重试") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return unquote(text[0])[:300] if text else type(exc).__name__

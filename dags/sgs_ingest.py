@@ -1,0 +1,84 @@
+"""One ``sgs_ingest_<department>`` DAG per department file in ``departments/`` (方式一 database docking).
+
+Wiring only: parsing reads the small YAML files and nothing else (no database, no pandas, no Great
+Expectations); each task calls ``pipeline.tasks.ingest_task`` and returns counts and watermarks.
+A department file that does not load still gets a DAG, whose single task fails with the file's
+error message, so one bad file neither hides the others nor goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from pipeline.config import ConfigError, department_files, load_department
+
+START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+DEFAULT_ARGS = {
+    "retries": 3,
+    "retry_delay": dt.timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": dt.timedelta(hours=1),
+}
+
+
+def _ingest_dag(code: str, name: str, owner: str, schedule: str | None, datasets: list[str]) -> None:
+    @dag(
+        dag_id=f"sgs_ingest_{code}",
+        description=f"{name}：双公示数据库对接（方式一）",
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["sgs", "ingest", code],
+        default_args={**DEFAULT_ARGS, "owner": owner},
+        doc_md=f"**{name}** ({code}): incremental ingest of {', '.join(datasets)} into the central store.",
+    )
+    def ingest_dag() -> None:
+        for ds in datasets:
+
+            @task(task_id=f"ingest_{ds}")
+            def run(dataset: str = ds) -> dict[str, object]:
+                from pipeline.tasks import ingest_task
+
+                ctx = get_current_context()
+                return ingest_task(code, dataset, logical_date=ctx.get("logical_date"))
+
+            run()
+
+    ingest_dag()
+
+
+def _broken_dag(path: Path, message: str) -> None:
+    @dag(
+        dag_id="sgs_ingest_" + re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)[:200],
+        description=f"部门配置文件 {path.name} 有误",
+        schedule=None,
+        start_date=START,
+        catchup=False,
+        tags=["sgs", "ingest", "config-error"],
+        default_args={"owner": "sgs", "retries": 0},
+    )
+    def broken() -> None:
+        @task(task_id="config_error")
+        def fail() -> None:
+            from pipeline.tasks import config_error_task
+
+            config_error_task(str(path), message)
+
+        fail()
+
+    broken()
+
+
+for _path in department_files():
+    try:
+        _d = load_department(_path)
+    except ConfigError as _exc:
+        _broken_dag(_path, str(_exc))
+        continue
+    _ingest_dag(_d.code, _d.name, _d.owner, _d.schedule, list(_d.datasets))

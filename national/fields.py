@@ -1,0 +1,145 @@
+"""National columns of the 2019 template (spec §1 for 行政许可, §2 for 行政处罚)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DatasetName = Literal["cf", "xk"]
+
+#: How a column is normalised and checked.
+#: - ``text``: free text; trimmed.
+#: - ``code``: an identifier (USCC, ID number, registration numbers); NFKC, upper case, no spaces.
+#: - ``enum``: a value from a code list; trimmed, full-width → half-width.
+#: - ``date``: a calendar date, canonical ``YYYY-MM-DD``.
+#: - ``amount``: a decimal amount in 万元, canonical plain decimal string.
+FieldKind = Literal["text", "code", "enum", "date", "amount"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One national column."""
+
+    code: str
+    name_zh: str
+    kind: FieldKind
+    max_length: int | None
+    #: ``\n`` is allowed only in the long free-text columns (spec §3.4).
+    multiline: bool = False
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One national dataset: its columns, business key and naming."""
+
+    name: DatasetName
+    name_zh: str
+    fields: tuple[Field, ...]
+    #: National business key (design.md "Central store"): source unit's USCC + document number
+    #: (+ licence number for 行政许可).
+    business_key: tuple[str, ...]
+    decision_date: str
+    subject_type: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.code for f in self.fields]
+
+    def field(self, code: str) -> Field:
+        for f in self.fields:
+            if f.code == code:
+                return f
+        raise KeyError(f"{code} is not a column of the {self.name_zh} ({self.name}) template")
+
+    def columns_of_kind(self, kind: FieldKind) -> list[str]:
+        return [f.code for f in self.fields if f.kind == kind]
+
+    @property
+    def chinese_names(self) -> dict[str, str]:
+        """Column code → the template's Chinese column name."""
+        return {f.code: f.name_zh for f in self.fields}
+
+
+def _party_fields(prefix: str) -> tuple[Field, ...]:
+    """Columns 1–13, shared by both datasets with their own prefix (spec §2)."""
+    p = prefix
+    return (
+        Field(f"{p}_XDR_MC", "行政相对人名称", "text", 200),
+        Field(f"{p}_XDR_LB", "行政相对人类别", "enum", 16),
+        Field(f"{p}_XDR_SHXYM", "行政相对人代码_1(统一社会信用代码)", "code", 18),
+        Field(f"{p}_XDR_GSZC", "行政相对人代码_2(工商注册号)", "code", 50),
+        Field(f"{p}_XDR_ZZJG", "行政相对人代码_3(组织机构代码)", "code", 9),
+        Field(f"{p}_XDR_SWDJ", "行政相对人代码_4(税务登记号)", "code", 15),
+        Field(f"{p}_XDR_SYDW", "行政相对人代码_5(事业单位证书号)", "code", 12),
+        Field(f"{p}_XDR_SHZZ", "行政相对人代码_6(社会组织登记证号)", "code", 50),
+        Field(f"{p}_FRDB", "法定代表人", "text", 50),
+        Field(f"{p}_FR_ZJLX", "法定代表人证件类型", "enum", 64),
+        Field(f"{p}_FR_ZJHM", "法定代表人证件号码", "code", 64),
+        Field(f"{p}_XDR_ZJLX", "证件类型", "enum", 64),
+        Field(f"{p}_XDR_ZJHM", "证件号码", "code", 64),
+    )
+
+
+LICENCE = Dataset(
+    name="xk",
+    name_zh="行政许可",
+    fields=_party_fields("XK")
+    + (
+        Field("XK_XKWS", "行政许可决定文书名称", "text", 64),
+        Field("XK_WSH", "行政许可决定文书号", "text", 64),
+        Field("XK_XKLB", "许可类别", "enum", 256),
+        Field("XK_XKZS", "许可证书名称", "text", 64),
+        Field("XK_XKBH", "许可编号", "text", 64),
+        Field("XK_NR", "许可内容", "text", 4000, multiline=True),
+        Field("XK_JDRQ", "许可决定日期", "date", None),
+        Field("XK_YXQZ", "有效期自", "date", None),
+        Field("XK_YXQZI", "有效期至", "date", None),
+        Field("XK_XKJG", "许可机关", "text", 200),
+        Field("XK_XKJGDM", "许可机关统一社会信用代码", "code", 18),
+        Field("XK_ZT", "当前状态", "enum", 1),
+        Field("XK_LYDW", "数据来源单位", "text", 200),
+        Field("XK_LYDWDM", "数据来源单位统一社会信用代码", "code", 18),
+        Field("BZ", "备注", "text", 512, multiline=True),
+    ),
+    business_key=("XK_LYDWDM", "XK_WSH", "XK_XKBH"),
+    decision_date="XK_JDRQ",
+    subject_type="XK_XDR_LB",
+)
+
+PENALTY = Dataset(
+    name="cf",
+    name_zh="行政处罚",
+    fields=_party_fields("CF")
+    + (
+        Field("CF_WSH", "行政处罚决定书文号", "text", 128),
+        Field("CF_WFXW", "违法行为类型", "text", 2000),
+        Field("CF_SY", "违法事实", "text", 2000, multiline=True),
+        Field("CF_YJ", "处罚依据", "text", 2048),
+        Field("CF_CFLB", "处罚类别", "enum", 256),
+        Field("CF_NR", "处罚内容", "text", 4000, multiline=True),
+        Field("CF_NR_FK", "罚款金额（万元）", "amount", None),
+        Field("CF_NR_WFFF", "没收违法所得、没收非法财物的金额（万元）", "amount", None),
+        Field("CF_NR_ZKDX", "暂扣或吊销证照名称及编号", "text", 200),
+        Field("CF_JDRQ", "处罚决定日期", "date", None),
+        Field("CF_YXQ", "处罚有效期", "date", None),
+        Field("CF_GSJZQ", "公示截止期", "date", None),
+        Field("CF_CFJG", "处罚机关", "text", 200),
+        Field("CF_CFJGDM", "处罚机关统一社会信用代码", "code", 18),
+        Field("CF_SJLY", "数据来源单位", "text", 200),
+        Field("CF_SJLYDM", "数据来源单位统一社会信用代码", "code", 18),
+        Field("BZ", "备注", "text", 512, multiline=True),
+    ),
+    business_key=("CF_SJLYDM", "CF_WSH"),
+    decision_date="CF_JDRQ",
+    subject_type="CF_XDR_LB",
+)
+
+DATASETS: dict[str, Dataset] = {"cf": PENALTY, "xk": LICENCE}
+
+
+def dataset(name: str) -> Dataset:
+    """The dataset called ``name`` (``cf`` or ``xk``); an unknown name lists the known ones."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}: use one of {', '.join(sorted(DATASETS))}") from None

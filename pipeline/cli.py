@@ -1,0 +1,202 @@
+"""The ``sgs`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="市信用信息共享平台 双公示数据归集 (sgs)")
+out = Console()
+err = Console(stderr=True)
+
+DatasetOpt = Literal["cf", "xk"]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]错误[/]：{message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show progress logs")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def ingest(
+    department: Annotated[str, typer.Argument(help="department code (file name in departments/ without .yaml)")],
+    dataset: Annotated[DatasetOpt | None, typer.Option("--dataset", "-d", help="cf or xk; default: all configured")] = None,
+) -> None:
+    """Run one incremental ingest of a department without Airflow."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from connectors.errors import SourceError
+    from pipeline.config import ConfigError, find_department
+    from pipeline.ingest import IngestResult
+    from pipeline.ingest import ingest as run_ingest
+    from transforms.normalise import MappingError
+
+    try:
+        dept = find_department(department)
+    except ConfigError as exc:
+        _fail(str(exc))
+    names = [dataset] if dataset else list(dept.datasets)
+    if dataset and dataset not in dept.datasets:
+        _fail(f"部门 {department} 没有配置数据集 {dataset}（已配置：{', '.join(dept.datasets)}）")
+    results: list[IngestResult] = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} 行"), TimeElapsedColumn(),
+        console=err, transient=True,
+    ) as progress:
+        for ds in names:
+            bar = progress.add_task(f"{dept.code}/{ds}", total=None, rows=0)
+
+            def tick(r: IngestResult, bar: Any = bar) -> None:
+                progress.update(bar, rows=r.counts.read)
+
+            try:
+                results.append(run_ingest(dept, ds, trigger="cli", on_chunk=tick))
+            except (SourceError, MappingError) as exc:
+                _fail(str(exc), 1)
+    _print_results([r.as_dict() for r in results])
+
+
+def _print_results(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="归集结果")
+    for col in ("部门", "数据集", "读取", "新增", "更新", "未变", "隔离", "状态"):
+        table.add_column(col, justify="right" if col not in ("部门", "数据集", "状态") else "left")
+    for r in rows:
+        table.add_row(
+            r["department"], r["dataset"], str(r["read"]), str(r["inserted"]), str(r["updated"]),
+            str(r["unchanged"]), str(r["quarantined"]), r["status"],
+        )
+    out.print(table)
+    bad = [r for r in rows if r["read"] != r["inserted"] + r["updated"] + r["unchanged"] + r["quarantined"]]
+    if bad:
+        _fail(f"对账不平（读取 ≠ 新增+更新+未变+隔离）：{bad}", 1)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False) -> None:
+    """Per department and dataset: records in store, open quarantine rows, watermark, last run."""
+    from pipeline.config import ConfigError, load_departments
+    from pipeline.ingest import store_engine
+    from pipeline.paths import store_url
+    from store.runs import status as store_status
+
+    try:
+        depts = load_departments()
+    except ConfigError as exc:
+        _fail(str(exc))
+    rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in d.datasets])
+    for r in rows:
+        r["name"] = depts[r["department"]].name
+    if as_json:
+        url = store_url()
+        doc = {"store": _redact(url), "departments": rows}
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"中心库状态（{_redact(store_url())}）")
+    for col in ("部门", "名称", "数据集", "库中记录", "待处理问题数据", "水位线", "最近运行"):
+        table.add_column(col)
+    for r in rows:
+        last = r["last_run"]
+        wm = json.loads(r["watermark"])["value"] if r["watermark"] else "—"
+        table.add_row(
+            r["department"], r["name"], r["dataset"], str(r["records"]), str(r["open_quarantine"]), wm,
+            f"{last['status']} {last['finished_at'] or last['started_at']}" if last else "从未运行",
+        )
+    out.print(table)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX in the national template")],
+    dataset: Annotated[DatasetOpt, typer.Option("--dataset", "-d", help="cf (行政处罚) or xk (行政许可)")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per data row on stdout")] = False,
+) -> None:
+    """Check a template file against the national rules. Exit 0: all rows valid; 1: some invalid; 2: unusable file."""
+    import expectations
+    from national import dataset as national_dataset
+    from pipeline.files import FileRejected, read_template
+    from transforms.derive import derive_penalty_fields
+    from transforms.normalise import map_to_national
+    from transforms.settings import MappingSettings
+
+    try:
+        frame = read_template(file, dataset)
+    except FileRejected as exc:
+        _fail(str(exc))
+    ds = national_dataset(dataset)
+    mapping = MappingSettings(columns={c: c for c in frame.columns})
+    national = map_to_national(frame, mapping, ds, department=file.name)
+    if dataset == "cf":
+        national = derive_penalty_fields(national, mapping)
+    verdicts = expectations.validate(national[ds.columns], dataset)
+    invalid = int(verdicts.has_error.sum())
+    if as_json:
+        lines = []
+        for i in range(len(national)):
+            errors = [{"rule": x.rule, "field": x.field, "message": x.message} for x in verdicts.errors(i)]
+            warnings = [{"rule": x.rule, "field": x.field, "message": x.message} for x in verdicts.warnings(i)]
+            lines.append(json.dumps({"row": i + 1, "valid": not errors, "errors": errors, "warnings": warnings}, ensure_ascii=False))
+        sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+    else:
+        out.print(f"文件 {file.name}（{ds.name_zh}）：共 {len(national)} 行，合格 {len(national) - invalid} 行，不合格 {invalid} 行")
+        top = Counter({k: v for k, v in verdicts.rule_failures.items() if v}).most_common(10)
+        if top:
+            rules = {r.id: r for r in expectations.catalogue(dataset)}
+            table = Table(title="最常见的问题")
+            for col in ("规则", "字段", "行数", "说明"):
+                table.add_column(col)
+            for rule_id, n in top:
+                r = rules.get(rule_id)
+                table.add_row(rule_id, getattr(r, "field", ""), str(n), getattr(r, "message", ""))
+            out.print(table)
+    raise typer.Exit(1 if invalid else 0)
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="rows per dataset per demo department")] = 1500,
+    reset: Annotated[bool, typer.Option(help="recreate the demo department databases")] = False,
+) -> None:
+    """Create the demo department databases and run every department's ingest once through Airflow."""
+    from pipeline.demo import run_demo
+
+    try:
+        results = run_demo(rows=rows, reset=reset, console=err)
+    except RuntimeError as exc:
+        _fail(str(exc), 1)
+    _print_results(results)
+    failed = [r for r in results if r["status"] != "success"]
+    if failed:
+        _fail(f"{len(failed)} 个归集任务失败：{[(r['department'], r['dataset']) for r in failed]}", 1)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app()
+
+
+if __name__ == "__main__":
+    main()

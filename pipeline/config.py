@@ -1,0 +1,162 @@
+"""Department configuration: one YAML file per department in ``departments/``.
+
+The model is composed of each stage's own settings (``connectors.settings``, ``transforms.settings``).
+A bad file raises :class:`ConfigError` whose text names the file, the key and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connectors.settings import ExtractSettings, SourceSettings
+from national import DATASETS
+from transforms.settings import MappingSettings
+
+USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+
+class ConfigError(Exception):
+    """A department file that cannot be used. The message is meant for the DBA who wrote it."""
+
+
+class DatasetConfig(ExtractSettings, MappingSettings):
+    """One dataset (``cf`` or ``xk``) of a department: where to read it and how to map it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Department(BaseModel):
+    """A department (or county unit) that decides licences and penalties."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", description="short id used in DAG ids")
+    name: str = Field(min_length=2, max_length=200)
+    uscc: str = Field(description="统一社会信用代码 of the department")
+    owner: str = Field(default="sgs", max_length=100)
+    schedule: str | None = Field(default="@hourly", max_length=100)
+    source: SourceSettings
+    datasets: dict[str, DatasetConfig] = Field(min_length=1)
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, v: str) -> str:
+        v = v.strip().upper()
+        if not USCC_SHAPE.match(v):
+            raise ValueError("不是18位统一社会信用代码")
+        return v
+
+    @field_validator("datasets")
+    @classmethod
+    def _known_datasets(cls, v: dict[str, DatasetConfig]) -> dict[str, DatasetConfig]:
+        for name, ds in v.items():
+            if name not in DATASETS:
+                raise ValueError(f"未知的数据集 {name!r}：只能是 cf（行政处罚）或 xk（行政许可）")
+            known = set(DATASETS[name].columns)
+            for key in ("columns", "constants", "codes"):
+                for col in getattr(ds, key):
+                    if col not in known:
+                        raise ValueError(
+                            f"{name}.{key}: {col!r} 不是国家标准字段；{name} 的字段有 "
+                            + ", ".join(DATASETS[name].columns)
+                        )
+            for col in ds.amounts_in_yuan:
+                if col not in known or DATASETS[name].field(col).kind != "amount":
+                    raise ValueError(f"{name}.amounts_in_yuan: {col!r} 不是金额字段")
+        return v
+
+    @model_validator(mode="after")
+    def _something_mapped(self) -> Department:
+        for name, ds in self.datasets.items():
+            if not ds.columns:
+                raise ValueError(f"{name}.columns 为空：请至少映射一个国家标准字段")
+        return self
+
+
+# What to tell a DBA for the keys people most often get wrong.
+_HINTS = {
+    "code": "小写字母开头，只含小写字母、数字和下划线，例如 scjgj",
+    "uscc": "填写本部门的18位统一社会信用代码",
+    "source": "填写 conn_id（Airflow 连接）或 url_env（保存 SQLAlchemy URL 的环境变量）",
+    "cursor": "填写数据更新时间列（或自增编号列）的列名",
+    "primary_key": "填写能唯一标识一行的列名列表，例如 [id]",
+    "chunk_rows": "每批读取的行数，1 到 1000000",
+    "datasets": "至少配置 cf（行政处罚）或 xk（行政许可）之一",
+}
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"部门配置文件 {path} 有误："]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(根)"
+        leaf = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
+        kind = err["type"]
+        if kind == "missing":
+            what = "缺少必填项"
+        elif kind == "extra_forbidden":
+            what = "不认识的键（拼写错误？请删除或改正）"
+        else:
+            what = err["msg"].removeprefix("Value error, ")
+        hint = _HINTS.get(leaf)
+        lines.append(f"  - {loc}: {what}" + (f"（{hint}）" if hint and kind in ("missing", "string_pattern_mismatch") else ""))
+    return "\n".join(lines)
+
+
+def load_department(path: str | os.PathLike[str]) -> Department:
+    """Read and validate one department file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"找不到部门配置文件 {p}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"部门配置文件 {p} 不是 UTF-8 编码：请用 UTF-8 保存") from None
+    if len(text) > 1_000_000:
+        raise ConfigError(f"部门配置文件 {p} 超过 1 MB，不像是配置文件")
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
+        raise ConfigError(f"部门配置文件 {p} 不是合法的 YAML {where}：{getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"部门配置文件 {p} 的顶层应是键值对（code、name、uscc、source、datasets）")
+    try:
+        dept = Department.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(p, exc)) from None
+    if dept.code != p.stem:
+        raise ConfigError(f"部门配置文件 {p}: code 为 {dept.code!r}，应与文件名 {p.stem!r} 一致")
+    return dept
+
+
+def departments_dir() -> Path:
+    """Folder of department files: ``SGS_DEPARTMENTS_DIR`` or ``<home>/departments``."""
+    from pipeline.paths import home
+
+    return Path(os.environ.get("SGS_DEPARTMENTS_DIR") or home() / "departments")
+
+
+def department_files(folder: Path | None = None) -> list[Path]:
+    folder = folder or departments_dir()
+    return sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def load_departments(folder: Path | None = None) -> dict[str, Department]:
+    """Every department file of the folder, by code. The first bad file raises ConfigError."""
+    return {d.code: d for d in (load_department(p) for p in department_files(folder))}
+
+
+def find_department(code: str, folder: Path | None = None) -> Department:
+    folder = folder or departments_dir()
+    path = folder / f"{code}.yaml"
+    if not path.exists():
+        known = ", ".join(p.stem for p in department_files(folder)) or "（无）"
+        raise ConfigError(f"没有部门 {code!r}：{folder} 中没有 {code}.yaml。已有部门：{known}")
+    return load_department(path)

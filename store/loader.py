@@ -1,0 +1,413 @@
+"""The loader: one transaction per chunk for records, history, quarantine, watermark and run counters.
+
+Invariant 1 (nothing is lost): every row of a batch ends as exactly one of inserted, updated,
+unchanged or quarantined, and the counts are checked before the transaction commits.
+Invariant 2 (exactly once): the watermark moves in the same transaction as the rows it covers, and
+only if it still holds the value this run started the chunk from (another run moving it in between
+aborts this one instead of overwriting its progress).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from national import Dataset, dataset
+from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
+
+_IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
+
+
+class WatermarkMoved(Exception):
+    """Another run advanced this department's watermark while this run was loading: stop, do not overwrite."""
+
+
+class ReconciliationError(Exception):
+    """read ≠ inserted + updated + unchanged + quarantined: a bug; the chunk is rolled back."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One chunk of one department dataset after transform and validation."""
+
+    department: str
+    dataset: str
+    national: pd.DataFrame  # national columns (canonical text), positional rows
+    source_pk: list[str]  # JSON of the source primary key, per row
+    raw: list[str]  # the source row as JSON, per row
+    rejected: np.ndarray  # bool per row: has an error-severity issue
+    issues: list[list[dict[str, str]]]  # per row: errors and warnings as {rule, field, message, severity}
+    publicity: pd.DataFrame | None = None  # publicity_end, repair_eligible_from (penalties)
+    cursor_from: str | None = None  # watermark this chunk was read after (for the moved check)
+    cursor_to: str | None = None  # watermark after this chunk
+    rule_failures: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Counts:
+    """What happened to the rows of a batch (or a run)."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    warnings: int = 0
+
+    def add(self, other: Counts) -> None:
+        for k in ("read", "inserted", "updated", "unchanged", "quarantined", "warnings"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.inserted + self.updated + self.unchanged + self.quarantined
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("read", "inserted", "updated", "unchanged", "quarantined", "warnings")}
+
+
+def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
+    """National business key per row (design.md): source unit's USCC | document number [| licence number]."""
+    parts = [national[c].fillna("").astype(str) for c in ds.business_key]
+    key = parts[0]
+    for p in parts[1:]:
+        key = key + "|" + p
+    return key.tolist()
+
+
+def content_hash(values: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
+def _typed(national: pd.DataFrame, ds: Dataset) -> tuple[dict[str, list[Any]], list[list[dict[str, str]]]]:
+    """Canonical text → database values (dates, Decimals). A value that cannot be typed is an issue of its
+    row (so the row is quarantined, never loaded half-empty)."""
+    problems: list[list[dict[str, str]]] = [[] for _ in range(len(national))]
+    typed: dict[str, list[Any]] = {}
+    for f in ds.fields:
+        values = national[f.code].tolist()
+        if f.kind == "date":
+            out: list[Any] = []
+            for i, v in enumerate(values):
+                if v is None:
+                    out.append(None)
+                    continue
+                try:
+                    out.append(dt.date.fromisoformat(v))
+                except (TypeError, ValueError):
+                    out.append(None)
+                    problems[i].append(_load_issue(f.code, f.name_zh, v, "日期"))
+            typed[f.code] = out
+        elif f.kind == "amount":
+            out = []
+            for i, v in enumerate(values):
+                if v is None:
+                    out.append(None)
+                    continue
+                try:
+                    d = Decimal(v)
+                    if not d.is_finite() or abs(d) >= Decimal(10) ** 12:
+                        raise InvalidOperation
+                    out.append(d)
+                except (InvalidOperation, TypeError, ValueError):
+                    out.append(None)
+                    problems[i].append(_load_issue(f.code, f.name_zh, v, "金额"))
+            typed[f.code] = out
+        else:
+            typed[f.code] = values
+    return typed, problems
+
+
+def _load_issue(code: str, name_zh: str, value: Any, what: str) -> dict[str, str]:
+    return {
+        "rule": "LOAD-TYPE",
+        "field": code,
+        "message": f"{name_zh}（{code}）的值不是可入库的{what}：请按模板格式填写后重新报送",
+        "severity": "error",
+    }
+
+
+def _open_quarantine_by(conn: Connection, department: str, ds: str, column: str, keys: list[str]) -> list[sa.Row[Any]]:
+    rows: list[sa.Row[Any]] = []
+    col = quarantine.c[column]
+    for i in range(0, len(keys), _IN_CLAUSE):
+        part = keys[i : i + _IN_CLAUSE]
+        rows.extend(
+            conn.execute(
+                sa.select(quarantine.c.id, quarantine.c.source_pk, quarantine.c.business_key, quarantine.c.raw_hash)
+                .where(quarantine.c.department == department, quarantine.c.dataset == ds, quarantine.c.status == "open")
+                .where(col.in_(part))
+            ).all()
+        )
+    return rows
+
+
+def read_watermark(conn: Connection, department: str, ds: str, *, lock: bool = False) -> str | None:
+    stmt = sa.select(watermark.c.cursor_value).where(watermark.c.department == department, watermark.c.dataset == ds)
+    if lock:
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime | None = None) -> Counts:
+    """Load one batch inside the caller's transaction (``with engine.begin() as conn``)."""
+    now = now or dt.datetime.now(dt.UTC)
+    ds = dataset(batch.dataset)
+    table = record_tables[ds.name]
+    n = len(batch.national)
+    counts = Counts(read=n)
+
+    current = read_watermark(conn, batch.department, ds.name, lock=True)
+    if current != batch.cursor_from:
+        raise WatermarkMoved(
+            f"部门 {batch.department} 的 {ds.name} 水位线已被另一次运行推进（{batch.cursor_from} → {current}）：本次运行停止，请勿并发运行同一部门"
+        )
+
+    national = batch.national.reset_index(drop=True)
+    typed, type_problems = _typed(national, ds)
+    rejected = np.asarray(batch.rejected, dtype=bool).copy()
+    issues = [list(x) for x in batch.issues]
+    for i, probs in enumerate(type_problems):
+        if probs and not rejected[i]:
+            rejected[i] = True
+            issues[i] = probs + issues[i]
+    keys = business_keys(national, ds)
+    publicity = batch.publicity.reset_index(drop=True) if batch.publicity is not None else None
+    columns = ds.columns
+    text_rows = national[columns].to_numpy(dtype=object)
+
+    accepted = np.flatnonzero(~rejected)
+    bad = np.flatnonzero(rejected)
+    counts.warnings = sum(1 for i in accepted if issues[i])
+
+    # --- accepted rows: insert / update / unchanged by business key -------------------------------
+    existing: dict[str, tuple[int, str, int]] = {}
+    acc_keys = sorted({keys[i] for i in accepted})
+    for j in range(0, len(acc_keys), _IN_CLAUSE):
+        part = acc_keys[j : j + _IN_CLAUSE]
+        for row in conn.execute(
+            sa.select(table.c.business_key, table.c.id, table.c.content_hash, table.c.version).where(
+                table.c.business_key.in_(part)
+            )
+        ):
+            existing[row.business_key] = (row.id, row.content_hash, row.version)
+
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    versions: list[dict[str, Any]] = []
+    for i in accepted:
+        key = keys[i]
+        values = text_rows[i].tolist()
+        h = content_hash(values)
+        values_typed = {c.lower(): typed[c][i] for c in columns}
+        pub = (
+            {
+                "publicity_end": _date_or_none(publicity.at[i, "publicity_end"]),
+                "repair_eligible_from": _date_or_none(publicity.at[i, "repair_eligible_from"]),
+            }
+            if publicity is not None
+            else {}
+        )
+        if key in inserts:  # same decision twice in one chunk: the later source row wins
+            prev = inserts[key]
+            if prev["content_hash"] == h:
+                counts.unchanged += 1
+                continue
+            prev.update(values_typed, **pub, content_hash=h, source_pk=batch.source_pk[i], version=prev["version"] + 1)
+            versions.append(_version(ds.name, key, prev["version"], "U", batch, i, h, values, run_id, now))
+            counts.updated += 1
+            continue
+        if key in updates or key in existing:
+            old_hash, old_version, rec_id = (
+                (updates[key]["content_hash"], updates[key]["version"], updates[key]["b_id"])
+                if key in updates
+                else (existing[key][1], existing[key][2], existing[key][0])
+            )
+            if old_hash == h:
+                counts.unchanged += 1
+                continue
+            upd = {
+                "b_id": rec_id,
+                **values_typed,
+                **pub,
+                "content_hash": h,
+                "source_pk": batch.source_pk[i],
+                "version": old_version + 1,
+                "department": batch.department,
+                "updated_at": now,
+                "run_id": run_id,
+            }
+            updates[key] = upd
+            versions.append(_version(ds.name, key, old_version + 1, "U", batch, i, h, values, run_id, now))
+            counts.updated += 1
+            continue
+        inserts[key] = {
+            "business_key": key,
+            "department": batch.department,
+            "source_pk": batch.source_pk[i],
+            "content_hash": h,
+            "version": 1,
+            **values_typed,
+            **pub,
+            "first_loaded_at": now,
+            "updated_at": now,
+            "run_id": run_id,
+        }
+        versions.append(_version(ds.name, key, 1, "I", batch, i, h, values, run_id, now))
+        counts.inserted += 1
+
+    if inserts:
+        rows = list(inserts.values())
+        for r in rows:
+            r.setdefault("publicity_end", None)
+            r.setdefault("repair_eligible_from", None)
+        conn.execute(table.insert(), rows)
+    if updates:
+        set_cols = [c for c in next(iter(updates.values())) if c != "b_id"]
+        conn.execute(
+            table.update().where(table.c.id == sa.bindparam("b_id")).values({c: sa.bindparam(c) for c in set_cols}),
+            list(updates.values()),
+        )
+    if versions:
+        conn.execute(record_version.insert(), versions)
+
+    # --- quarantine ---------------------------------------------------------------------------------
+    if len(bad):
+        bad_pks = [batch.source_pk[i] for i in bad]
+        open_rows = {r.source_pk: r for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", bad_pks)}
+        new_entries: list[dict[str, Any]] = []
+        touch: list[dict[str, Any]] = []
+        supersede: list[dict[str, Any]] = []
+        for i in bad:
+            pk = batch.source_pk[i]
+            raw_hash = hashlib.sha256(batch.raw[i].encode("utf-8", "surrogatepass")).hexdigest()
+            prev = open_rows.get(pk)
+            if prev is not None and prev.raw_hash == raw_hash:
+                touch.append({"q_id": prev.id})
+                continue
+            if prev is not None:
+                supersede.append({"q_id": prev.id})
+            errors = [x for x in issues[i] if x.get("severity") == "error"]
+            new_entries.append(
+                {
+                    "department": batch.department,
+                    "dataset": ds.name,
+                    "source_pk": pk,
+                    "business_key": keys[i] if keys[i].strip("|") else None,
+                    "raw_hash": raw_hash,
+                    "raw": batch.raw[i],
+                    "national": json.dumps(dict(zip(columns, text_rows[i].tolist())), ensure_ascii=False, default=str),
+                    "issues": json.dumps(issues[i], ensure_ascii=False),
+                    "rule_ids": ",".join(sorted({x["rule"] for x in errors}))[:1000],
+                    "status": "open",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "resolved_at": None,
+                    "first_run_id": run_id,
+                    "last_run_id": run_id,
+                }
+            )
+        if touch:
+            conn.execute(
+                quarantine.update()
+                .where(quarantine.c.id == sa.bindparam("q_id"))
+                .values(last_seen_at=now, last_run_id=run_id),
+                touch,
+            )
+        if supersede:
+            conn.execute(
+                quarantine.update()
+                .where(quarantine.c.id == sa.bindparam("q_id"))
+                .values(status="superseded", resolved_at=now, last_run_id=run_id),
+                supersede,
+            )
+        if new_entries:
+            conn.execute(quarantine.insert(), new_entries)
+        counts.quarantined = len(bad)
+
+    # --- a corrected row resolves its open quarantine entries (same source row or same decision) ----
+    if len(accepted):
+        acc_pks = [batch.source_pk[i] for i in accepted]
+        fixed = {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", acc_pks)}
+        fixed |= {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "business_key", acc_keys)}
+        if fixed:
+            conn.execute(
+                quarantine.update()
+                .where(quarantine.c.id == sa.bindparam("q_id"))
+                .values(status="fixed", resolved_at=now, last_run_id=run_id),
+                [{"q_id": q} for q in sorted(fixed)],
+            )
+
+    if not counts.reconciles:
+        raise ReconciliationError(f"{batch.department}/{ds.name}: {counts.as_dict()}")
+
+    # --- watermark and run counters, same transaction ---------------------------------------------
+    if batch.cursor_to is not None and batch.cursor_to != current:
+        if current is None:
+            conn.execute(
+                watermark.insert().values(
+                    department=batch.department, dataset=ds.name, cursor_value=batch.cursor_to, updated_at=now, run_id=run_id
+                )
+            )
+        else:
+            conn.execute(
+                watermark.update()
+                .where(watermark.c.department == batch.department, watermark.c.dataset == ds.name)
+                .values(cursor_value=batch.cursor_to, updated_at=now, run_id=run_id)
+            )
+    run = conn.execute(sa.select(ingest_run.c.rule_failures).where(ingest_run.c.id == run_id)).scalar_one()
+    failures: dict[str, int] = json.loads(run) if run else {}
+    for rule, k in batch.rule_failures.items():
+        if k:
+            failures[rule] = failures.get(rule, 0) + int(k)
+    conn.execute(
+        ingest_run.update()
+        .where(ingest_run.c.id == run_id)
+        .values(
+            chunks=ingest_run.c.chunks + 1,
+            rows_read=ingest_run.c.rows_read + counts.read,
+            inserted=ingest_run.c.inserted + counts.inserted,
+            updated=ingest_run.c.updated + counts.updated,
+            unchanged=ingest_run.c.unchanged + counts.unchanged,
+            quarantined=ingest_run.c.quarantined + counts.quarantined,
+            warnings=ingest_run.c.warnings + counts.warnings,
+            rule_failures=json.dumps(failures, ensure_ascii=False, sort_keys=True),
+            watermark_to=batch.cursor_to if batch.cursor_to is not None else ingest_run.c.watermark_to,
+        )
+    )
+    return counts
+
+
+def _date_or_none(v: Any) -> dt.date | None:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        return None
+
+
+def _version(
+    ds: str, key: str, version: int, op: str, batch: Batch, i: int, h: str, values: list[Any], run_id: int, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "dataset": ds,
+        "business_key": key,
+        "version": version,
+        "operation": op,
+        "department": batch.department,
+        "source_pk": batch.source_pk[i],
+        "content_hash": h,
+        "payload": json.dumps(dict(zip(dataset(ds).columns, values)), ensure_ascii=False, default=str),
+        "run_id": run_id,
+        "loaded_at": now,
+    }

@@ -1,0 +1,147 @@
+"""Tables of the central store (SQLAlchemy Core). Alembic migrations in ``store/migrations`` create them.
+
+- ``record_cf`` / ``record_xk``: the current version of every accepted decision, keyed by the national
+  business key, one typed column per national field (lower-case code: ``cf_wsh``), plus bookkeeping.
+- ``record_version``: every insert and update of a record (the history), with the full payload.
+- ``quarantine``: rows that failed a rule, with the raw source row, the issues and a status
+  (``open`` → ``fixed`` when a corrected row arrives, or ``superseded`` by a newer bad version).
+- ``watermark``: the cursor position per department and dataset, advanced in the same transaction as
+  the rows it covers.
+- ``ingest_run``: statistics of every run (the reconciliation read = inserted + updated + unchanged +
+  quarantined is checked on every chunk).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from national import DATASETS, Dataset
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Bounded text for keys; unbounded text for free text (PostgreSQL TEXT, SQLite TEXT).
+KEY = sa.String(400)
+
+
+def _national_column(code: str, kind: str, max_length: int | None) -> sa.Column[object]:
+    name = code.lower()
+    if kind == "date":
+        return sa.Column(name, sa.Date, comment=code)
+    if kind == "amount":
+        return sa.Column(name, sa.Numeric(18, 6), comment=code)
+    # Text, not VARCHAR(n): lengths are a rule with a clerk-readable message (expectations/), and a
+    # configurable rule must never turn into a database error half-way through a chunk.
+    return sa.Column(name, sa.Text, comment=f"{code} (max {max_length} characters)" if max_length else code)
+
+
+def _record_table(ds: Dataset) -> sa.Table:
+    return sa.Table(
+        f"record_{ds.name}",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("business_key", KEY, nullable=False, unique=True),
+        sa.Column("department", sa.String(40), nullable=False, index=True),
+        sa.Column("source_pk", KEY, nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        *(_national_column(f.code, f.kind, f.max_length) for f in ds.fields),
+        sa.Column("publicity_end", sa.Date),
+        sa.Column("repair_eligible_from", sa.Date),
+        sa.Column("first_loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("run_id", sa.Integer, nullable=False),
+        comment=f"{ds.name_zh}：当前有效版本",
+    )
+
+
+record_tables: dict[str, sa.Table] = {name: _record_table(ds) for name, ds in DATASETS.items()}
+
+record_version = sa.Table(
+    "record_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(2), nullable=False),
+    sa.Column("business_key", KEY, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("operation", sa.String(1), nullable=False, comment="I insert, U update"),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("source_pk", KEY, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False, comment="national values as JSON"),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("dataset", "business_key", "version", name="uq_record_version_key_version"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("dataset", sa.String(2), nullable=False),
+    sa.Column("source_pk", KEY, nullable=False),
+    sa.Column("business_key", KEY),
+    sa.Column("raw_hash", sa.String(64), nullable=False),
+    sa.Column("raw", sa.Text, nullable=False, comment="the source row as JSON"),
+    sa.Column("national", sa.Text, nullable=False, comment="mapped national values as JSON"),
+    sa.Column("issues", sa.Text, nullable=False, comment="JSON list of {rule, field, message, severity}"),
+    sa.Column("rule_ids", sa.String(1000), nullable=False, comment="comma-separated error rule ids"),
+    sa.Column("status", sa.String(12), nullable=False, comment="open / fixed / superseded"),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("first_run_id", sa.Integer, nullable=False),
+    sa.Column("last_run_id", sa.Integer, nullable=False),
+    sa.Index("ix_quarantine_dept_status", "department", "dataset", "status"),
+    sa.Index("ix_quarantine_business_key", "dataset", "business_key"),
+    # At most one open entry per source row: a re-read of the same bad row is not a second problem.
+    sa.Index(
+        "uq_quarantine_open_source_row",
+        "department",
+        "dataset",
+        "source_pk",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
+)
+
+watermark = sa.Table(
+    "watermark",
+    metadata,
+    sa.Column("department", sa.String(40), primary_key=True),
+    sa.Column("dataset", sa.String(2), primary_key=True),
+    sa.Column("cursor_value", sa.Text, comment="JSON: {type, value}"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+)
+
+ingest_run = sa.Table(
+    "ingest_run",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("dataset", sa.String(2), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False, comment="cli / airflow / demo / test"),
+    sa.Column("status", sa.String(12), nullable=False, comment="running / success / failed / interrupted"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("watermark_from", sa.Text),
+    sa.Column("watermark_to", sa.Text),
+    sa.Column("chunks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("inserted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("quarantined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("warnings", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rule_failures", sa.Text, comment="JSON: rule id -> failing rows in this run"),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_ingest_run_dept", "department", "dataset", "started_at"),
+)

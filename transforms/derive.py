@@ -1,0 +1,61 @@
+"""Derived fields: the publicity period of a penalty (spec §5.2).
+
+Periods follow 民法典 Art. 202: a period of N months or years ends on the same day of the end month,
+or on that month's last day when it has no such day (2024-02-29 + 3 years = 2027-02-28). pandas'
+``DateOffset`` does exactly this clamping, vectorised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from transforms.settings import MappingSettings
+
+#: 《失信行为纠正后的信用信息修复管理办法（试行）》(国家发展改革委令第58号) applies from this date.
+REGIME_2023_FROM = pd.Timestamp("2023-05-01")
+
+
+def publicity_periods(
+    decision_dates: pd.Series,
+    mapping: MappingSettings,
+    *,
+    regime_2023_from: dt.date | None = None,
+) -> pd.DataFrame:
+    """Per penalty: ``publicity_end`` (maximum, = CF_GSJZQ) and ``repair_eligible_from`` (minimum).
+
+    ``decision_dates`` holds canonical ``YYYY-MM-DD`` text (anything else yields no period). Severity
+    (一般/严重失信) and the 特种设备/安全生产/消防 domain come from the department's mapping because the
+    2019 template carries neither.
+    """
+    start = pd.to_datetime(decision_dates, format="%Y-%m-%d", errors="coerce")
+    cut = pd.Timestamp(regime_2023_from) if regime_2023_from else REGIME_2023_FROM
+    new = start >= cut
+    serious = mapping.severity == "严重失信"
+
+    max_2023 = start + pd.DateOffset(years=3)
+    min_2023 = start + (pd.DateOffset(years=1) if mapping.special_domain else pd.DateOffset(months=3))
+    max_2019 = start + pd.DateOffset(years=3 if serious else 1)
+    min_2019 = start + pd.DateOffset(months=6 if serious else 3)
+
+    end = max_2023.where(new, max_2019)
+    repair = min_2023.where(new, min_2019)
+    return pd.DataFrame(
+        {
+            "publicity_end": end.dt.strftime("%Y-%m-%d").astype(object).where(end.notna(), None),
+            "repair_eligible_from": repair.dt.strftime("%Y-%m-%d").astype(object).where(repair.notna(), None),
+        },
+        index=decision_dates.index,
+    )
+
+
+def derive_penalty_fields(national: pd.DataFrame, mapping: MappingSettings) -> pd.DataFrame:
+    """Fill CF_GSJZQ where the department left it empty; add the two period columns (``_``-prefixed)."""
+    periods = publicity_periods(national["CF_JDRQ"], mapping)
+    out = national.copy()
+    blank = out["CF_GSJZQ"].isna()
+    out.loc[blank, "CF_GSJZQ"] = periods.loc[blank, "publicity_end"]
+    out["_publicity_end"] = periods["publicity_end"]
+    out["_repair_eligible_from"] = periods["repair_eligible_from"]
+    return out

@@ -1,0 +1,195 @@
+"""Department batch → national columns, normalised (spec §3.4, §3.5, §3.6).
+
+Everything here is vectorised over a pandas batch: the per-value work is done by pandas string
+methods, never by a Python loop per row and column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from national import Dataset
+from transforms.settings import MappingSettings
+
+# Leading/trailing white space the spec names: ASCII, U+3000 ideographic space, NBSP, zero-width space.
+_STRIP = " \t\r\n\f\v\u3000\u00a0\u200b\ufeff"
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
+
+
+class MappingError(Exception):
+    """The department's mapping names a source column the batch does not have."""
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """Any source values → Python ``str`` or ``None`` (object dtype).
+
+    Database types are turned into text the way a clerk would write them: dates as ISO dates,
+    datetimes as ISO date-times, Decimals and integers without exponent, bytes decoded leniently.
+    The common cases (all text, datetime64, integers) stay vectorised.
+    """
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        text = col.dt.strftime("%Y-%m-%d %H:%M:%S")
+        return text.astype(object).where(col.notna(), None)
+    if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return col.astype(str).astype(object).where(col.notna(), None)
+    values = col.to_numpy(dtype=object, na_value=None) if not isinstance(col.dtype, np.dtype) or col.dtype == object else col.astype(object).to_numpy()
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in ("string", "empty"):
+        return pd.Series(values, index=col.index, dtype=object).where(pd.notna(values), None)
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):  # mixed driver types: one conversion per cell, not per rule
+        out[i] = _cell_text(v)
+    return pd.Series(out, index=col.index, dtype=object)
+
+
+def _cell_text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or v is pd.NA:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dt.datetime):  # pd.Timestamp is a datetime
+        return v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, float):
+        return format(Decimal(repr(v)), "f")
+    if isinstance(v, bytes | bytearray | memoryview):
+        return _decode(bytes(v))
+    return str(v)
+
+
+def _decode(raw: bytes) -> str:
+    for enc in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+def _nones(s: pd.Series) -> pd.Series:
+    """Object dtype with ``None`` for missing values (never NaN), as the next stages expect."""
+    return s.astype(object).where(s.notna(), None)
+
+
+def _strip(s: pd.Series) -> pd.Series:
+    stripped = s.str.strip(_STRIP)
+    return stripped.where(stripped.str.len() > 0, None)
+
+
+def _nfkc(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: unicodedata.normalize("NFKC", v) if isinstance(v, str) else v)
+
+
+def normalise_code(s: pd.Series) -> pd.Series:
+    """Identifier columns: NFKC (full-width → ASCII), upper case, no white space at all."""
+    s = _nfkc(s)
+    s = s.str.upper().str.replace(r"[\s\u3000\u00a0\u200b\ufeff]+", "", regex=True)
+    return _nones(s.where(s.str.len() > 0))
+
+
+def normalise_date(s: pd.Series) -> pd.Series:
+    """Dates → ``YYYY-MM-DD``; an unparseable value is kept (trimmed) so the rules can name it.
+
+    Accepts the template's ``YYYY/MM/DD``, exchange ``YYYY-MM-DD``, ``YYYYMMDD``, and database
+    date/datetime values (already ISO text here, possibly with a time part that is dropped).
+    """
+    s = _strip(_nfkc(s))
+    head = s.str.slice(0, 10)
+    compact = s.str.fullmatch(r"\d{8}").fillna(False).astype(bool)
+    head = head.where(~compact, s)
+    parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
+    for fmt in _DATE_FORMATS:
+        todo = parsed.isna() & head.notna()
+        if not todo.any():
+            break
+        parsed.loc[todo] = pd.to_datetime(head[todo], format=fmt, errors="coerce").astype("datetime64[s]")
+    # A time part other than midnight-ish text is fine; but "2024-01-01abc" is not a date.
+    tail_ok = s.str.slice(10).str.fullmatch(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?").fillna(True).astype(bool) | compact
+    good = parsed.notna() & tail_ok
+    iso = parsed.dt.strftime("%Y-%m-%d")
+    return _nones(iso.where(good, s).where(s.notna()))
+
+
+def normalise_amount(s: pd.Series, *, in_yuan: bool) -> pd.Series:
+    """Amounts → plain decimal strings in 万元 (6 decimals at most, no exponent).
+
+    A value that is not a plain number (``2000元``, ``1,000``) is kept so the rules can reject it.
+    """
+    s = _strip(_nfkc(s))
+    plain = s.str.fullmatch(r"[+-]?\d+(?:\.\d+)?").fillna(False).astype(bool)
+
+    def to_wan(v: str) -> str:
+        d = Decimal(v)
+        if in_yuan:
+            d = d / Decimal(10000)
+        return format(d.normalize(), "f")
+
+    converted = s[plain].map(to_wan)
+    out = s.copy()
+    out.loc[plain] = converted
+    return _nones(out)
+
+
+def map_to_national(batch: pd.DataFrame, mapping: MappingSettings, ds: Dataset, *, department: str) -> pd.DataFrame:
+    """Department columns → every national column of ``ds``, normalised by kind.
+
+    Unmapped national columns are ``None``; ``codes`` translate department codes (a value with no
+    translation is kept as given, so the enumeration rule reports it rather than losing it).
+    """
+    missing = sorted({c for c in mapping.columns.values() if c not in batch.columns})
+    if missing:
+        raise MappingError(
+            f"部门 {department} 的 {ds.name} 映射引用了源数据中不存在的列：{', '.join(missing)}；"
+            f"源数据的列有：{', '.join(map(str, batch.columns))}"
+        )
+    out: dict[str, pd.Series] = {}
+    n = len(batch)
+    for f in ds.fields:
+        if f.code in mapping.columns:
+            col = _as_text(batch[mapping.columns[f.code]])
+        elif f.code in mapping.constants:
+            col = pd.Series([mapping.constants[f.code]] * n, index=batch.index, dtype=object)
+        else:
+            out[f.code] = pd.Series([None] * n, index=batch.index, dtype=object)
+            continue
+        if f.code in mapping.codes:
+            table = mapping.codes[f.code]
+            key = _strip(col)
+            col = key.map(lambda v, t=table: t.get(v, v) if v is not None else None)
+        if f.kind == "code":
+            col = normalise_code(col)
+        elif f.kind == "date":
+            col = normalise_date(col)
+        elif f.kind == "amount":
+            col = normalise_amount(col, in_yuan=f.code in mapping.amounts_in_yuan)
+        elif f.kind == "enum":
+            col = _strip(_nfkc(col))
+        else:
+            col = _strip(col)
+        out[f.code] = col.astype(object).where(col.notna(), None)
+    return pd.DataFrame(out, index=batch.index)
+
+
+def raw_json(batch: pd.DataFrame) -> pd.Series:
+    """Each source row as JSON text (kept in quarantine and history: store raw, publish masked)."""
+    cols = [str(c) for c in batch.columns]
+    texts = {c: _as_text(batch[c]).to_numpy(dtype=object) for c in batch.columns}
+    rows = [
+        json.dumps({c: texts[k][i] for c, k in zip(cols, batch.columns)}, ensure_ascii=False, default=str)
+        for i in range(len(batch))
+    ]
+    return pd.Series(rows, index=batch.index, dtype=object)
+
+
+def none_if_nan(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and v != v) else v

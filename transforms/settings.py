@@ -1,0 +1,27 @@
+"""How a department's own columns and codes map to the national template."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MappingSettings(BaseModel):
+    """Department column names and codes → national columns and values.
+
+    ``columns`` maps a national column code (``CF_WSH``) to the department's column name; ``constants``
+    gives a fixed value for a national column the source does not hold (often 数据来源单位 and its
+    code); ``codes`` translates the department's own codes into national values per column, e.g.
+    ``CF_XDR_LB: {"1": 法人及非法人组织}``; ``amounts_in_yuan`` lists amount columns the source keeps in
+    元, which are converted to 万元.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    constants: dict[str, str] = Field(default_factory=dict)
+    codes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    amounts_in_yuan: list[str] = Field(default_factory=list)
+    #: Publicity regime inputs (spec §5.2) when the source does not say: severity of the 失信 and
+    #: whether the department's domain is one of 特种设备/安全生产/消防 (longer minimum period).
+    severity: str = Field(default="一般失信", pattern="^(一般失信|严重失信)$")
+    special_domain: bool = False
