@@ -1,0 +1,95 @@
+"""Shared fixtures: throwaway schemas/databases on the machine's real PostgreSQL and MariaDB.
+
+Integration tests fail (not skip) when a server is down: `.ci/run` and `make test` start them.
+Override the servers with SGS_TEST_PG_URL / SGS_TEST_MARIADB_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+# Airflow reads its configuration when first imported: point it at a throwaway home for the whole session.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="sgs-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
+PG_URL = os.environ.get("SGS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MARIADB_URL = os.environ.get("SGS_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes into the checkout's var/ or the real central store."""
+    var = tmp_path_factory.mktemp("var")
+    monkeypatch.setenv("SGS_VAR_DIR", str(var))
+    monkeypatch.delenv("SGS_STORE_URL", raising=False)
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema, as a URL whose search_path points at it; dropped afterwards."""
+    name = f"sgs_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_schema_url: str) -> Iterator[Engine]:
+    from store.db import make_store_engine, migrate
+
+    engine = make_store_engine(pg_schema_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
+    from store.db import make_store_engine, migrate
+
+    engine = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Engine:
+    """The central store on both backends the project supports out of the box."""
+    return request.getfixturevalue("sqlite_store" if request.param == "sqlite" else "pg_store")
+
+
+@pytest.fixture
+def mariadb_db() -> Iterator[str]:
+    """A fresh MariaDB database; yields its SQLAlchemy URL; dropped afterwards."""
+    name = f"sgs_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(MARIADB_URL)
+    with admin.begin() as c:
+        c.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = sa.engine.make_url(MARIADB_URL).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()

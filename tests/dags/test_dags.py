@@ -1,0 +1,90 @@
+"""The DAG folder: parse (DagBag), structure, a config-error DAG, and a real ``dag.test()`` run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import create_penalty_table, penalty_rows, write_department
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dagbag():  # type: ignore[no-untyped-def]
+    from airflow.models.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"), include_examples=False)
+
+
+def test_every_department_file_gives_one_dag_without_import_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
+    files = sorted(p.stem for p in (ROOT / "departments").glob("*.yaml") if not p.name.startswith("_"))
+    assert len(files) >= 3, "the demo needs at least three departments"
+    bag = dagbag()
+    assert bag.import_errors == {}
+    ingest_dags = sorted(d for d in bag.dag_ids if d.startswith("sgs_ingest_"))
+    assert ingest_dags == [f"sgs_ingest_{f}" for f in files]
+    for f in files:
+        dag = bag.dags[f"sgs_ingest_{f}"]
+        assert dag.max_active_runs == 1 and "sgs" in dag.tags
+        assert all(t.task_id.startswith("ingest_") for t in dag.tasks)
+        assert all(t.retries >= 1 for t in dag.tasks)
+
+
+def test_a_broken_department_file_gets_a_failing_dag_and_does_not_hide_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_department(tmp_path, code="goodju")
+    (tmp_path / "badju.yaml").write_text("code: badju\nname: 坏\n", encoding="utf-8")
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    bag = dagbag()
+    assert bag.import_errors == {}
+    assert {"sgs_ingest_goodju", "sgs_ingest_badju"} <= set(bag.dag_ids)
+    assert [t.task_id for t in bag.dags["sgs_ingest_badju"].tasks] == ["config_error"]
+    assert "config-error" in bag.dags["sgs_ingest_badju"].tags
+
+
+def test_parsing_imports_nothing_heavy(tmp_path: Path) -> None:
+    code = (
+        "import sys, runpy; runpy.run_path(sys.argv[1]);"
+        "heavy=[m for m in ('pandas','great_expectations','sqlalchemy.dialects.postgresql.psycopg','pymysql') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "dags" / "sgs_ingest.py")], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), f"heavy modules imported at parse time: {out.stdout}"
+
+
+@pytest.mark.airflow
+def test_dag_test_runs_a_department_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src.db"
+    engine = sa.create_engine(f"sqlite:///{src}")
+    with engine.begin() as c:
+        table = create_penalty_table(c)
+        c.execute(table.insert(), penalty_rows(30, seed=3))
+    engine.dispose()
+    write_department(tmp_path, code="dagju", chunk_rows=10)
+    store = tmp_path / "store.db"
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"sqlite:///{src}")
+    monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{store}")
+    from pipeline import airflow_env
+
+    airflow_env.migrate_metadata_db()
+    dag = dagbag().dags["sgs_ingest_dagju"]
+    run = dag.test()
+    assert str(run.state) in ("success", "DagRunState.SUCCESS")
+
+    from store.schema import ingest_run, record_tables
+
+    check = sa.create_engine(f"sqlite:///{store}")
+    with check.connect() as c:
+        r = c.execute(sa.select(ingest_run)).mappings().one()
+        n = c.execute(sa.select(sa.func.count()).select_from(record_tables["cf"])).scalar_one()
+    assert r["trigger"] == "airflow" and r["status"] == "success"
+    assert (r["rows_read"], r["inserted"], r["quarantined"]) == (30, 27, 3)
+    assert n == 27

@@ -1,0 +1,140 @@
+"""Synthetic, check-digit-valid national identifiers and a penalty source table for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from stdnum.cn import ric, uscc
+
+def make_uscc(rng: random.Random, prefix: str = "91") -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    body = prefix + "330100" + "".join(rng.choice(alphabet) for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+def make_id(rng: random.Random) -> str:
+    born = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(15000))
+    body = "330102" + born.strftime("%Y%m%d") + f"{rng.randrange(1000):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def authority_code() -> str:
+    body = "11330100MB0000001"
+    return body + uscc.calc_check_digit(body)
+
+
+def create_penalty_table(conn: sa.Connection, name: str = "t_xzcf") -> sa.Table:
+    md = sa.MetaData()
+    table = sa.Table(
+        name,
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("wsh", sa.String(128)),
+        sa.Column("dsr", sa.String(200)),
+        sa.Column("lb", sa.String(2)),
+        sa.Column("xydm", sa.String(32)),
+        sa.Column("fddbr", sa.String(50)),
+        sa.Column("zjlx", sa.String(16)),
+        sa.Column("zjhm", sa.String(32)),
+        sa.Column("wfxw", sa.String(500)),
+        sa.Column("ss", sa.Text),
+        sa.Column("yj", sa.String(500)),
+        sa.Column("cflb", sa.String(64)),
+        sa.Column("nr", sa.Text),
+        sa.Column("fk_yuan", sa.Numeric(18, 2)),
+        sa.Column("jdrq", sa.Date),
+        sa.Column("yxq", sa.Date),
+        sa.Column("gxsj", sa.DateTime, index=True),
+    )
+    md.create_all(conn)
+    return table
+
+
+def penalty_rows(n: int, *, seed: int, bad_every: int = 10, start_id: int = 1, start_time: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """``n`` rows, every ``bad_every``-th one broken (wrong USCC check digit)."""
+    rng = random.Random(seed)
+    t0 = start_time or dt.datetime(2025, 6, 1, 8, 0, 0)
+    out = []
+    for k in range(n):
+        i = start_id + k
+        natural = k % 4 == 3
+        code = make_uscc(rng)
+        if bad_every and k % bad_every == bad_every - 1:
+            code = code[:-1] + ("0" if code[-1] != "0" else "1")
+            natural = False
+        decided = dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(300))
+        out.append(
+            {
+                "id": i,
+                "wsh": f"杭市监罚决〔2025〕{i}号",
+                "dsr": "张三" if natural else f"杭州测试{i}贸易有限公司",
+                "lb": "3" if natural else "1",
+                "xydm": None if natural else code,
+                "fddbr": None if natural else "李四",
+                "zjlx": "身份证" if natural else None,
+                "zjhm": make_id(rng) if natural else None,
+                "wfxw": "违反《中华人民共和国产品质量法》第三十三条",
+                "ss": "销售不合格产品",
+                "yj": "《中华人民共和国产品质量法》第五十条",
+                "cflb": "2",
+                "nr": "罚款2000元",
+                "fk_yuan": 2000,
+                "jdrq": decided,
+                "yxq": decided + dt.timedelta(days=365),
+                "gxsj": t0 + dt.timedelta(minutes=i),
+            }
+        )
+    return out
+
+
+DEPARTMENT_YAML = """\
+code: {code}
+name: 市测试监管局
+uscc: {authority}
+source:
+  url_env: {env}
+datasets:
+  cf:
+    table: t_xzcf
+    cursor: gxsj
+    primary_key: [id]
+    chunk_rows: {chunk_rows}
+    lookback: 5m
+    columns:
+      CF_WSH: wsh
+      CF_XDR_MC: dsr
+      CF_XDR_LB: lb
+      CF_XDR_SHXYM: xydm
+      CF_FRDB: fddbr
+      CF_XDR_ZJLX: zjlx
+      CF_XDR_ZJHM: zjhm
+      CF_WFXW: wfxw
+      CF_SY: ss
+      CF_YJ: yj
+      CF_CFLB: cflb
+      CF_NR: nr
+      CF_NR_FK: fk_yuan
+      CF_JDRQ: jdrq
+      CF_YXQ: yxq
+    constants:
+      CF_CFJG: 市测试监管局
+      CF_CFJGDM: {authority}
+      CF_SJLY: 市测试监管局
+      CF_SJLYDM: {authority}
+    codes:
+      CF_XDR_LB: {{"1": 法人及非法人组织, "2": 个体工商户, "3": 自然人}}
+      CF_CFLB: {{"1": 警告, "2": 罚款}}
+    amounts_in_yuan: [CF_NR_FK]
+"""
+
+
+def write_department(folder: Path, *, code: str = "testju", env: str = "SGS_TEST_SOURCE_URL", chunk_rows: int = 7) -> Path:
+    path = folder / f"{code}.yaml"
+    path.write_text(
+        DEPARTMENT_YAML.format(code=code, env=env, chunk_rows=chunk_rows, authority=authority_code()), encoding="utf-8"
+    )
+    return path

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from national import dataset
+from transforms.derive import derive_penalty_fields, publicity_periods
+from transforms.normalise import MappingError, map_to_national, normalise_amount, normalise_code, normalise_date
+from transforms.settings import MappingSettings
+
+
+def s(*values: object) -> pd.Series:
+    return pd.Series(list(values), dtype=object)
+
+
+def test_dates_in_every_accepted_form_become_iso() -> None:
+    out = normalise_date(s("2024/01/05", "2024-01-05", "20240105", " 2024-01-05 10:11:12 ", "２０２４/０１/０５"))
+    assert out.tolist() == ["2024-01-05"] * 5
+
+
+def test_unparseable_dates_are_kept_for_the_rules() -> None:
+    out = normalise_date(s("2023/02/30", "abc", "0000-00-00", "2024-01-05xyz", None, "  "))
+    assert out.tolist() == ["2023/02/30", "abc", "0000-00-00", "2024-01-05xyz", None, None]
+
+
+def test_codes_are_half_width_upper_case_without_spaces() -> None:
+    out = normalise_code(s("９１３５０１００Ｍ０００１００Ｙ４３", " 11010519491231002x ", "9135 0100\u3000M000100Y43", "", None))
+    assert out.tolist() == ["91350100M000100Y43", "11010519491231002X", "91350100M000100Y43", None, None]
+
+
+def test_amounts_in_yuan_become_wan_and_junk_is_kept() -> None:
+    out = normalise_amount(s("2000", "2000.50", "1,000", "2000元", None), in_yuan=True)
+    assert out.tolist() == ["0.2", "0.20005", "1,000", "2000元", None]
+    assert normalise_amount(s("0.2"), in_yuan=False).tolist() == ["0.2"]
+
+
+def test_mapping_applies_columns_constants_codes_and_kinds() -> None:
+    batch = pd.DataFrame(
+        {
+            "wsh": ["  杭市监罚〔2025〕1号 ", "x"],
+            "lb": ["1", "9"],
+            "fk": [Decimal("2000.00"), None],
+            "rq": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)],
+            "dm": ["９１３５０１００Ｍ０００１００Ｙ４３", None],
+        }
+    )
+    mapping = MappingSettings(
+        columns={"CF_WSH": "wsh", "CF_XDR_LB": "lb", "CF_NR_FK": "fk", "CF_JDRQ": "rq", "CF_XDR_SHXYM": "dm"},
+        constants={"CF_SJLY": "市市场监督管理局"},
+        codes={"CF_XDR_LB": {"1": "法人及非法人组织"}},
+        amounts_in_yuan=["CF_NR_FK"],
+    )
+    out = map_to_national(batch, mapping, dataset("cf"), department="scjgj")
+    assert list(out.columns) == dataset("cf").columns
+    first, second = out.to_dict("records")
+    assert first["CF_WSH"] == "杭市监罚〔2025〕1号"
+    assert first["CF_XDR_LB"] == "法人及非法人组织"
+    assert second["CF_XDR_LB"] == "9"  # an unknown code is kept for the enumeration rule to report
+    assert first["CF_NR_FK"] == "0.2" and second["CF_NR_FK"] is None
+    assert first["CF_JDRQ"] == "2024-01-01"
+    assert first["CF_XDR_SHXYM"] == "91350100M000100Y43"
+    assert first["CF_SJLY"] == second["CF_SJLY"] == "市市场监督管理局"
+    assert first["BZ"] is None
+
+
+def test_mapping_to_a_missing_source_column_names_it() -> None:
+    with pytest.raises(MappingError, match="不存在的列：nope"):
+        map_to_national(pd.DataFrame({"a": [1]}), MappingSettings(columns={"CF_WSH": "nope"}), dataset("cf"), department="d")
+
+
+def test_publicity_periods_follow_spec_examples() -> None:
+    p = publicity_periods(s("2024-02-29", "2023-11-30", "2023-04-30", None), MappingSettings())
+    assert p["publicity_end"].tolist() == ["2027-02-28", "2026-11-30", "2024-04-30", None]
+    # 2023 regime minimum is 3 months: 2023-11-30 + 3 months = 2024-02-29 (spec §5.2)
+    assert p["repair_eligible_from"].tolist()[1] == "2024-02-29"
+    special = publicity_periods(s("2024-02-29"), MappingSettings(special_domain=True))
+    assert special["repair_eligible_from"].tolist() == ["2025-02-28"]
+    serious_2019 = publicity_periods(s("2022-01-31"), MappingSettings(severity="严重失信"))
+    assert serious_2019.iloc[0].tolist() == ["2025-01-31", "2022-07-31"]
+
+
+def test_gsjzq_is_derived_only_when_missing() -> None:
+    frame = pd.DataFrame({c: [None, None] for c in dataset("cf").columns}, dtype=object)
+    frame["CF_JDRQ"] = ["2024-03-01", "2024-03-01"]
+    frame["CF_GSJZQ"] = [None, "2025-01-01"]
+    out = derive_penalty_fields(frame, MappingSettings())
+    assert out["CF_GSJZQ"].tolist() == ["2027-03-01", "2025-01-01"]
+    assert out["_repair_eligible_from"].tolist() == ["2024-06-01", "2024-06-01"]
