@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -64,7 +65,7 @@ def normalise_values(values: Sequence[object] | np.ndarray) -> np.ndarray:
         return arr
     out = np.empty(len(arr), dtype=object)
     for i, v in enumerate(arr.tolist()):  # slow path, only for columns that break the contract
-        if v is None or v == "" or (isinstance(v, float) and v != v) or v is getattr(__import__("pandas"), "NA"):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v) or v == "":
             out[i] = None
         else:
             out[i] = v if isinstance(v, str) else str(v)
@@ -104,6 +105,7 @@ def uscc_check(values: np.ndarray, lengths: npt.NDArray[np.int64] | None = None)
     """
     values = as_object_array(values)
     if lengths is None:
+        values = normalise_values(values)
         lengths = str_lengths(values)
     fmt = np.zeros(len(values), dtype=bool)
     chk = np.zeros(len(values), dtype=bool)
@@ -147,6 +149,7 @@ def org_code_check(values: np.ndarray, lengths: npt.NDArray[np.int64] | None = N
     """
     values = as_object_array(values)
     if lengths is None:
+        values = normalise_values(values)
         lengths = str_lengths(values)
     fmt = np.zeros(len(values), dtype=bool)
     chk = np.zeros(len(values), dtype=bool)
@@ -200,6 +203,7 @@ def resident_id_check(
     """
     values = as_object_array(values)
     if lengths is None:
+        values = normalise_values(values)
         lengths = str_lengths(values)
     fmt = np.zeros(len(values), dtype=bool)
     chk = np.zeros(len(values), dtype=bool)
