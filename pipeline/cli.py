@@ -175,6 +175,58 @@ def validate(
     raise typer.Exit(1 if invalid else 0)
 
 
+quarantine_app = typer.Typer(no_args_is_help=True, help="问题数据: rows that failed a rule, for feedback to departments")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
+    """Open quarantined rows per department and rule."""
+    import expectations
+    from pipeline.ingest import store_engine
+    from store.queries import quarantine_counts
+
+    rows = quarantine_counts(store_engine())
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    if not rows:
+        out.print("没有待处理的问题数据。")
+        return
+    messages: dict[str, str] = {}
+    for ds in ("cf", "xk"):
+        messages.update({r.id: r.message for r in expectations.catalogue(ds)})
+    table = Table(title="待处理问题数据（按部门、规则）")
+    for col in ("部门", "数据集", "规则", "行数", "说明"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["department"], r["dataset"], r["rule"], str(r["rows"]), messages.get(r["rule"], ""))
+    out.print(table)
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    department: Annotated[str, typer.Argument(help="department code")],
+    out_file: Annotated[Path, typer.Option("--out", help="the .xlsx to write")],
+) -> None:
+    """Write the department's open quarantined rows, with every problem in Chinese, to an Excel file."""
+    from pipeline.config import ConfigError, find_department
+    from pipeline.feedback import export_feedback
+    from pipeline.ingest import store_engine
+    from store.queries import open_quarantine
+
+    try:
+        dept = find_department(department)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if out_file.suffix.lower() != ".xlsx":
+        _fail("--out 应是 .xlsx 文件")
+    counts = export_feedback(list(open_quarantine(store_engine(), dept.code)), dept.name, out_file)
+    total = sum(counts.values())
+    detail = "，".join(f"{k} {v} 行" for k, v in counts.items()) or "无"
+    out.print(f"已写出 {dept.name} 的问题数据 {total} 行（{detail}）：{out_file}")
+
+
 @app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="rows per dataset per demo department")] = 1500,
