@@ -138,3 +138,28 @@ def write_department(folder: Path, *, code: str = "testju", env: str = "SGS_TEST
         DEPARTMENT_YAML.format(code=code, env=env, chunk_rows=chunk_rows, authority=authority_code()), encoding="utf-8"
     )
     return path
+
+
+def national_penalty(i: int, rng: random.Random) -> dict[str, str | None]:
+    """A fully valid 行政处罚 record in national columns (text), for file-based tests."""
+    authority = authority_code()
+    decided = dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(300))
+    return {
+        "CF_XDR_MC": f"杭州测试{i}贸易有限公司",
+        "CF_XDR_LB": "法人及非法人组织",
+        "CF_XDR_SHXYM": make_uscc(rng),
+        "CF_FRDB": "李四",
+        "CF_WSH": f"杭市监罚决〔2025〕{i}号",
+        "CF_WFXW": "违反《中华人民共和国产品质量法》第三十三条",
+        "CF_SY": "销售不合格产品",
+        "CF_YJ": "《中华人民共和国产品质量法》第五十条",
+        "CF_CFLB": "罚款",
+        "CF_NR": "罚款2000元",
+        "CF_NR_FK": "0.2",
+        "CF_JDRQ": decided.strftime("%Y/%m/%d"),
+        "CF_YXQ": (decided + dt.timedelta(days=365)).strftime("%Y/%m/%d"),
+        "CF_CFJG": "市测试监管局",
+        "CF_CFJGDM": authority,
+        "CF_SJLY": "市测试监管局",
+        "CF_SJLYDM": authority,
+    }

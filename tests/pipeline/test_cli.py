@@ -1,0 +1,134 @@
+"""The ``sgs`` command line as a user runs it: real files, real store, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import Workbook, load_workbook
+from typer.testing import CliRunner
+
+from national import dataset
+from pipeline.cli import app
+from tests.factories import create_penalty_table, national_penalty, penalty_rows, write_department
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def penalty_file(path: Path, *, chinese: bool, bad_rows: int = 0, encoding: str = "utf-8") -> Path:
+    rng = random.Random(5)
+    ds = dataset("cf")
+    records = [national_penalty(i, rng) for i in range(1, 6)]
+    for r in records[:bad_rows]:
+        r["CF_WSH"] = None  # 文书号 is always required
+    headers = [f.name_zh if chinese else f.code for f in ds.fields]
+    rows = [[r.get(f.code) or "" for f in ds.fields] for r in records]
+    if path.suffix == ".csv":
+        with path.open("w", encoding=encoding, newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(headers)
+            w.writerows(rows)
+    else:
+        wb = Workbook()
+        wb.active.append(headers)
+        for r in rows:
+            wb.active.append(r)
+        wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["codes.csv", "chinese.xlsx", "gb.csv"])
+def test_validate_valid_file_exits_0(tmp_path: Path, name: str) -> None:
+    f = penalty_file(tmp_path / name, chinese=name.startswith("chinese") or name == "gb.csv", encoding="gb18030" if name == "gb.csv" else "utf-8")
+    result = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--json"])
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert result.exit_code == 0, result.stdout + str(result.exception)
+    assert [x["row"] for x in lines] == [1, 2, 3, 4, 5]
+    assert all(x["valid"] and x["errors"] == [] for x in lines)
+
+
+def test_validate_invalid_rows_exit_1_with_field_codes(tmp_path: Path) -> None:
+    f = penalty_file(tmp_path / "bad.xlsx", chinese=False, bad_rows=2)
+    result = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--json"])
+    assert result.exit_code == 1
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [x["valid"] for x in lines] == [False, False, True, True, True]
+    assert any(e["field"] == "CF_WSH" for e in lines[0]["errors"])
+    summary = runner.invoke(app, ["validate", "--dataset", "cf", str(f)])
+    assert summary.exit_code == 1 and "不合格 2 行" in summary.stdout
+
+
+def test_validate_unusable_files_exit_2(tmp_path: Path) -> None:
+    wrong = penalty_file(tmp_path / "cf.csv", chinese=False)
+    r = runner.invoke(app, ["validate", "--dataset", "xk", str(wrong)])
+    assert r.exit_code == 2 and "--dataset cf" in r.stderr
+    junk = tmp_path / "junk.csv"
+    junk.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    r = runner.invoke(app, ["validate", "--dataset", "cf", str(junk)])
+    assert r.exit_code == 2 and "无法识别的表头" in r.stderr
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a zip")
+    r = runner.invoke(app, ["validate", "--dataset", "cf", str(broken)])
+    assert r.exit_code == 2 and "XLSX" in r.stderr
+    r = runner.invoke(app, ["validate", "--dataset", "cf", str(tmp_path / "missing.csv")])
+    assert r.exit_code == 2
+
+
+@pytest.fixture
+def sqlite_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    src = tmp_path / "src.db"
+    engine = sa.create_engine(f"sqlite:///{src}")
+    with engine.begin() as c:
+        c.execute(create_penalty_table(c).insert(), penalty_rows(25, seed=11))
+    engine.dispose()
+    depts = tmp_path / "departments"
+    depts.mkdir()
+    write_department(depts, code="cliju", chunk_rows=10)
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(depts))
+    monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"sqlite:///{src}")
+    monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    return tmp_path
+
+
+def test_ingest_status_quarantine_round_trip(sqlite_department: Path) -> None:
+    r = runner.invoke(app, ["ingest", "cliju"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert "cliju" in r.stdout
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    (row,) = status["departments"]
+    assert (row["department"], row["dataset"], row["records"], row["open_quarantine"]) == ("cliju", "cf", 23, 2)
+    assert json.loads(row["watermark"])["value"] == "2025-06-01T08:25:00"
+    assert row["last_run"]["status"] == "success"
+
+    listing = json.loads(runner.invoke(app, ["quarantine", "list", "--json"]).stdout)
+    assert sum(x["rows"] for x in listing if x["department"] == "cliju") >= 2
+
+    out = sqlite_department / "feedback.xlsx"
+    r = runner.invoke(app, ["quarantine", "export", "cliju", "--out", str(out)])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    ws = load_workbook(out)["行政处罚问题数据"]
+    assert ws.max_row == 3  # header + 2 problem rows
+    assert ws.cell(row=2, column=3).value >= 1
+    assert "统一社会信用代码" in ws.cell(row=2, column=4).value
+
+
+def test_unknown_department_and_bad_file_exit_2(sqlite_department: Path) -> None:
+    r = runner.invoke(app, ["ingest", "nosuch"])
+    assert r.exit_code == 2 and "没有部门 'nosuch'" in r.stderr and "cliju" in r.stderr
+    (sqlite_department / "departments" / "cliju.yaml").write_text("code: cliju\n", encoding="utf-8")
+    r = runner.invoke(app, ["ingest", "cliju"])
+    assert r.exit_code == 2 and "缺少必填项" in r.stderr
+
+
+def test_console_script_entry_point_runs() -> None:
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0 and "validate" in out.stdout and "quarantine" in out.stdout
