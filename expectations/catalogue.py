@@ -10,6 +10,7 @@ the settings are applied last. Messages may use ``{name}`` (the field's Chinese 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ def _load_cached(dataset_name: str, settings_json: str) -> Catalogue:
                 )
             params.update(override.params)
         field_def = ds.field(raw["field"])
-        fmt = {k: v for k, v in params.items() if isinstance(v, (str, int, float))}
+        fmt = {k: v for k, v in params.items() if isinstance(v, (str, int, float, dt.date))}
         try:
             message = raw["message"].format(name=field_def.name_zh, **fmt)
         except (KeyError, IndexError) as exc:

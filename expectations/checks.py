@@ -27,11 +27,14 @@ USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
 RIC_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
 #: GB 11714 weights (§4.3).
 ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_USCC_W32 = USCC_WEIGHTS.astype(np.int32)
+_RIC_W32 = RIC_WEIGHTS.astype(np.int32)
+_ORG_W32 = ORG_WEIGHTS.astype(np.int32)
 
 
-def _table(chars: str, values: Sequence[int] | None = None) -> npt.NDArray[np.int64]:
+def _table(chars: str, values: Sequence[int] | None = None) -> npt.NDArray[np.int16]:
     """ASCII lookup table: code point → value, -1 for characters outside ``chars``."""
-    table = np.full(128, -1, dtype=np.int64)
+    table = np.full(128, -1, dtype=np.int16)
     for i, c in enumerate(chars):
         table[ord(c)] = i if values is None else values[i]
     return table
@@ -81,7 +84,7 @@ def str_lengths(values: np.ndarray) -> npt.NDArray[np.int64]:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
-def _codepoints(values: np.ndarray, lengths: npt.NDArray[np.int64], width: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+def _codepoints(values: np.ndarray, lengths: npt.NDArray[np.int64], width: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
     """Rows whose value has exactly ``width`` characters, and their code points as an (m, width) matrix.
 
     Code points ≥ 128 are folded to 0, which every lookup table maps to -1 (invalid), so non-ASCII
@@ -90,11 +93,41 @@ def _codepoints(values: np.ndarray, lengths: npt.NDArray[np.int64], width: int) 
     """
     rows = np.flatnonzero(lengths == width)
     if rows.size == 0:
-        return rows, np.zeros((0, width), dtype=np.int64)
-    block = np.array(values[rows].tolist(), dtype=f"<U{width}")
-    cp = block.view(np.uint32).reshape(rows.size, width).astype(np.int64)
-    cp[cp >= 128] = 0
-    return rows, cp
+        return rows, np.zeros((0, width), dtype=np.uint32)
+    return rows, _fold(np.array(values[rows].tolist(), dtype=f"<U{width}"), width)
+
+
+def _fold(block: np.ndarray, width: int) -> npt.NDArray[np.uint32]:
+    """UCS-4 code points of a ``<U{width}`` array as (m, width), non-ASCII folded to 0."""
+    cp = block.view(np.uint32).reshape(block.size, width)
+    return np.where(cp < 128, cp, 0).astype(np.uint32, copy=False)
+
+
+def uscc_analyse(
+    values: np.ndarray, lengths: npt.NDArray[np.int64] | None = None
+) -> tuple[BoolArray, BoolArray, BoolArray, BoolArray]:
+    """All GB 32100 checks of each value in one pass over the code points.
+
+    Returns (format ok, check digit ok, registration ok, embedded org code ok); the last three are
+    only True where the format is ok. See :func:`uscc_check`, :func:`uscc_registration_ok`,
+    :func:`uscc_embedded_org_ok`.
+    """
+    values = as_object_array(values)
+    if lengths is None:
+        values = normalise_values(values)
+        lengths = str_lengths(values)
+    n = len(values)
+    fmt, chk, reg, org = (np.zeros(n, dtype=bool) for _ in range(4))
+    rows, cp = _codepoints(values, lengths, 18)
+    if rows.size:
+        v = _USCC_VALUE[cp]
+        ok = (v >= 0).all(axis=1) & (v[:, 2:8] <= 9).all(axis=1)
+        expected = (31 - (v[:, :17].astype(np.int32) * _USCC_W32).sum(axis=1) % 31) % 31
+        fmt[rows] = ok
+        chk[rows] = ok & (expected == v[:, 17])
+        reg[rows] = ok & _USCC_REGISTRATION[cp[:, 0], cp[:, 1]]
+        org[rows] = ok & _org_block(cp[:, 8:17])[1]
+    return fmt, chk, reg, org
 
 
 def uscc_check(values: np.ndarray, lengths: npt.NDArray[np.int64] | None = None) -> tuple[BoolArray, BoolArray]:
@@ -103,43 +136,38 @@ def uscc_check(values: np.ndarray, lengths: npt.NDArray[np.int64] | None = None)
     Format: 18 characters; positions 1–2 and 9–18 from the 31-character alphabet, positions 3–8
     digits (the GB/T 2260 区划码), upper case only.
     """
-    values = as_object_array(values)
-    if lengths is None:
-        values = normalise_values(values)
-        lengths = str_lengths(values)
-    fmt = np.zeros(len(values), dtype=bool)
-    chk = np.zeros(len(values), dtype=bool)
-    rows, cp = _codepoints(values, lengths, 18)
-    if rows.size:
-        v = _USCC_VALUE[cp]
-        ok = (v >= 0).all(axis=1) & (v[:, 2:8] <= 9).all(axis=1)
-        expected = (31 - (v[:, :17] @ USCC_WEIGHTS) % 31) % 31
-        fmt[rows] = ok
-        chk[rows] = ok & (expected == v[:, 17])
+    fmt, chk, _, _ = uscc_analyse(values, lengths)
     return fmt, chk
 
 
-def uscc_registration_ok(values: np.ndarray, fmt_ok: BoolArray) -> BoolArray:
-    """Positions 1–2 (登记管理部门, 机构类别) form a combination listed in GB 32100 (§3.2).
+def _registration_table() -> npt.NDArray[np.bool_]:
+    """(position 1, position 2) code points → listed in GB 32100 (§3.2).
 
     Position 1 must be one of 1–9, A, N, Y. Position 2 is checked only for the departments whose
-    categories the spec lists (1, 3, 5, 9, N, Y); others accept any character. Only meaningful where
-    ``fmt_ok``; other rows return True so that a format error is not reported twice.
+    categories the spec lists (1, 3, 5, 9, N, Y); the others accept any character of the alphabet.
     """
-    values = as_object_array(values)
-    out = np.ones(len(values), dtype=bool)
-    rows = np.flatnonzero(fmt_ok)
-    if rows.size == 0:
-        return out
-    prefix = np.array([s[:2] for s in values[rows].tolist()], dtype="<U2")
-    allowed2 = {"1": "1239", "3": "123459", "5": "1239", "9": "123", "N": "1239", "Y": "1"}
-    ok = np.zeros(rows.size, dtype=bool)
-    first = np.array([p[0] for p in prefix.tolist()], dtype="<U1")
-    ok |= np.isin(first, list("2468A7"))
-    for dept, cats in allowed2.items():
-        ok |= np.isin(prefix, [dept + c for c in cats])
-    out[rows] = ok
-    return out
+    table = np.zeros((128, 128), dtype=bool)
+    listed = {"1": "1239", "3": "123459", "5": "1239", "9": "123", "N": "1239", "Y": "1"}
+    for dept in "123456789ANY":
+        for cat in listed.get(dept, USCC_ALPHABET):
+            table[ord(dept), ord(cat)] = True
+    return table
+
+
+_USCC_REGISTRATION = _registration_table()
+
+
+def uscc_registration_ok(values: np.ndarray) -> BoolArray:
+    """Well-formed USCCs whose positions 1–2 (登记管理部门, 机构类别) are a listed combination.
+
+    False for malformed values: callers combine it with the format flag.
+    """
+    return uscc_analyse(values)[2]
+
+
+def uscc_embedded_org_ok(values: np.ndarray) -> BoolArray:
+    """Well-formed USCCs whose positions 9–17 pass the GB 11714 check (§4.3 last paragraph)."""
+    return uscc_analyse(values)[3]
 
 
 def org_code_check(values: np.ndarray, lengths: npt.NDArray[np.int64] | None = None) -> tuple[BoolArray, BoolArray]:
@@ -159,31 +187,15 @@ def org_code_check(values: np.ndarray, lengths: npt.NDArray[np.int64] | None = N
     return fmt, chk
 
 
-def _org_block(cp: npt.NDArray[np.int64]) -> tuple[BoolArray, BoolArray]:
+def _org_block(cp: npt.NDArray[np.uint32]) -> tuple[BoolArray, BoolArray]:
     body = _ORG_VALUE[cp[:, :8]]
     last = cp[:, 8]
     last_ok = ((last >= 48) & (last <= 57)) | (last == 88)
     ok = (body >= 0).all(axis=1) & last_ok
-    c = 11 - (body @ ORG_WEIGHTS) % 11
+    c = 11 - (body.astype(np.int32) * _ORG_W32).sum(axis=1) % 11
     # 10 is written X (code point 88), 11 is written 0.
     expected_cp = np.where(c == 10, 88, np.where(c == 11, 48, 48 + c))
     return ok, ok & (expected_cp == last)
-
-
-def uscc_embedded_org_ok(values: np.ndarray, fmt_ok: BoolArray) -> BoolArray:
-    """Positions 9–17 of a well-formed USCC pass the GB 11714 check (§4.3 last paragraph).
-
-    Returns True where ``fmt_ok`` is False so that only well-formed codes are judged.
-    """
-    values = as_object_array(values)
-    out = np.ones(len(values), dtype=bool)
-    rows = np.flatnonzero(fmt_ok)
-    if rows.size:
-        block = np.array([s[8:17] for s in values[rows].tolist()], dtype="<U9")
-        cp = block.view(np.uint32).reshape(rows.size, 9).astype(np.int64)
-        cp[cp >= 128] = 0
-        out[rows] = _org_block(cp)[1]
-    return out
 
 
 def _days_in_month(year: npt.NDArray[np.int64], month: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -209,7 +221,7 @@ def resident_id_check(
     chk = np.zeros(len(values), dtype=bool)
     rows, cp = _codepoints(values, lengths, 18)
     if rows.size:
-        d = _DIGIT_VALUE[cp]
+        d = _DIGIT_VALUE[cp].astype(np.int32)
         digits_ok = (d[:, :17] >= 0).all(axis=1) & ((d[:, 17] >= 0) | (cp[:, 17] == 88)) & (d[:, 0] >= 1)
         dd = np.where(d < 0, 0, d)
         year = dd[:, 6] * 1000 + dd[:, 7] * 100 + dd[:, 8] * 10 + dd[:, 9]
@@ -225,7 +237,7 @@ def resident_id_check(
             & (year * 10000 + month * 100 + day <= today.year * 10000 + today.month * 100 + today.day)
         )
         ok = digits_ok & date_ok
-        r = (dd[:, :17] @ RIC_WEIGHTS) % 11
+        r = (dd[:, :17] * _RIC_W32).sum(axis=1) % 11
         expected = (12 - r) % 11  # 10 means X
         actual = np.where(cp[:, 17] == 88, 10, dd[:, 17])
         fmt[rows] = ok

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="市信用信息共享平台 双公示数据归集 (sgs)")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DatasetOpt = Literal["cf", "xk"]
 
@@ -105,21 +105,30 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
     for r in rows:
         r["name"] = depts[r["department"]].name
     if as_json:
-        url = store_url()
-        doc = {"store": _redact(url), "departments": rows}
+        doc = {"store": _redact(store_url()), "departments": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=f"中心库状态（{_redact(store_url())}）")
-    for col in ("部门", "名称", "数据集", "库中记录", "待处理问题数据", "水位线", "最近运行"):
+    for col in ("部门", "数据集", "库中记录", "问题数据", "水位线", "最近一次运行", "最近有新数据"):
         table.add_column(col)
     for r in rows:
-        last = r["last_run"]
-        wm = json.loads(r["watermark"])["value"] if r["watermark"] else "—"
+        wm = r["watermark"]["value"].replace("T", " ") if r["watermark"] else "—"
+        latest, last, failure = r["_latest_attempt"], r["last_run"], r["last_failure"]
         table.add_row(
-            r["department"], r["name"], r["dataset"], str(r["records"]), str(r["open_quarantine"]), wm,
-            f"{last['status']} {last['finished_at'] or last['started_at']}" if last else "从未运行",
+            f"{r['department']}\n{r['name']}", r["dataset"], str(r["records"]), str(r["open_quarantine"]), wm,
+            f"{latest['status']}\n{_local(latest['started_at'])}" if latest else "从未运行",
+            (_local(last["finished_at"]) if last else "—") + (f"\n[red]{failure['status']} {_local(failure['started_at'])}[/]" if failure else ""),
         )
     out.print(table)
+
+
+def _local(iso: str | None) -> str:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    if not iso:
+        return "—"
+    return dt.datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
 def _redact(url: str) -> str:

@@ -21,6 +21,21 @@ from transforms.settings import MappingSettings
 USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 
+class _TextLoader(yaml.SafeLoader):
+    """YAML without implicit numbers and booleans: every scalar stays the text the DBA typed.
+
+    Plain YAML would read the local code ``01`` as the integer 1 (and ``0123`` as an octal number), or an
+    all-digit credit code as an integer; pydantic turns text into numbers and booleans where a key
+    really is one (``chunk_rows``, ``special_domain``).
+    """
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class ConfigError(Exception):
     """A department file that cannot be used. The message is meant for the DBA who wrote it."""
 
@@ -120,7 +135,7 @@ def load_department(path: str | os.PathLike[str]) -> Department:
     if len(text) > 1_000_000:
         raise ConfigError(f"部门配置文件 {p} 超过 1 MB，不像是配置文件")
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_TextLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""

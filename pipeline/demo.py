@@ -43,11 +43,11 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
     with console.status("准备 Airflow 元数据库…"):
         airflow_env.migrate_metadata_db()
 
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
 
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise RuntimeError(f"DAG 导入错误：{bag.import_errors}")
     logging.getLogger("airflow").setLevel(logging.WARNING)

@@ -11,7 +11,7 @@ log = logging.getLogger("sgs.tasks")
 
 def ingest_task(department: str, dataset: str, *, logical_date: dt.datetime | None = None) -> dict[str, Any]:
     """One department dataset ingest inside an Airflow task; returns counts and watermarks only."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from connectors.errors import SourceConfigError, SourceUnavailable
     from pipeline.config import ConfigError, find_department
@@ -32,6 +32,6 @@ def ingest_task(department: str, dataset: str, *, logical_date: dt.datetime | No
 
 def config_error_task(path: str, message: str) -> None:
     """Stands in for a department whose file does not load, so operators see why in the UI."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     raise AirflowFailException(message)

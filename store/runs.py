@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,7 +50,9 @@ def finish_run(engine: Engine, run_id: int, *, status: str, error: str | None = 
 
 
 def status(engine: Engine, departments: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Per (department, dataset): records in store, open quarantine rows, watermark, last run."""
+    """Per (department, dataset): records in store, open quarantine rows, watermark, the last run that
+    changed the store (``last_run``), a failed or interrupted run after it (``last_failure``), and the
+    latest attempt of any kind (``_latest_attempt``, for the table view; not part of the JSON state)."""
     out: list[dict[str, Any]] = []
     with engine.connect() as conn:
         for dept, ds in departments:
@@ -63,34 +66,50 @@ def status(engine: Engine, departments: list[tuple[str, str]]) -> list[dict[str,
             wm = conn.execute(
                 sa.select(watermark.c.cursor_value).where(watermark.c.department == dept, watermark.c.dataset == ds)
             ).scalar_one_or_none()
-            last = (
-                conn.execute(
-                    sa.select(ingest_run.c.id, ingest_run.c.status, ingest_run.c.started_at, ingest_run.c.finished_at)
-                    .where(ingest_run.c.department == dept, ingest_run.c.dataset == ds)
-                    .order_by(ingest_run.c.id.desc())
-                    .limit(1)
+            runs = (
+                sa.select(
+                    ingest_run.c.id, ingest_run.c.status, ingest_run.c.started_at, ingest_run.c.finished_at,
+                    ingest_run.c.watermark_from, ingest_run.c.watermark_to, ingest_run.c.inserted, ingest_run.c.updated,
                 )
-                .mappings()
-                .one_or_none()
+                .where(ingest_run.c.department == dept, ingest_run.c.dataset == ds)
+                .order_by(ingest_run.c.id.desc())
             )
+            # The last run that changed the store (loaded rows or moved the watermark): a run that found
+            # nothing new leaves the status as it was, so two identical states read the same.
+            last = conn.execute(
+                runs.where(
+                    ingest_run.c.status == "success",
+                    sa.or_(
+                        ingest_run.c.inserted + ingest_run.c.updated > 0,
+                        sa.func.coalesce(ingest_run.c.watermark_to, "") != sa.func.coalesce(ingest_run.c.watermark_from, ""),
+                    ),
+                ).limit(1)
+            ).mappings().one_or_none()
+            if last is None:
+                last = conn.execute(runs.where(ingest_run.c.status == "success").limit(1)).mappings().one_or_none()
+            failure = conn.execute(
+                runs.where(ingest_run.c.status.in_(["failed", "interrupted"]), ingest_run.c.id > (last["id"] if last else 0)).limit(1)
+            ).mappings().one_or_none()
+            latest = conn.execute(runs.limit(1)).mappings().one_or_none()
             out.append(
                 {
                     "department": dept,
                     "dataset": ds,
                     "records": int(records),
                     "open_quarantine": int(open_q),
-                    "watermark": wm,
-                    "last_run": None
-                    if last is None
-                    else {
-                        "id": last["id"],
-                        "status": last["status"],
-                        "started_at": _iso(last["started_at"]),
-                        "finished_at": _iso(last["finished_at"]),
-                    },
+                    "watermark": json.loads(wm) if wm else None,
+                    "last_run": _run(last),
+                    "last_failure": _run(failure),
+                    "_latest_attempt": _run(latest),
                 }
             )
     return out
+
+
+def _run(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"id": row["id"], "status": row["status"], "started_at": _iso(row["started_at"]), "finished_at": _iso(row["finished_at"])}
 
 
 def _iso(v: dt.datetime | None) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,19 +38,32 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema, as a URL whose search_path points at it; dropped afterwards."""
-    name = f"sgs_test_{uuid.uuid4().hex[:10]}"
+def pg_schema_factory() -> Iterator[Callable[[], str]]:
+    """Makes fresh PostgreSQL schemas, each as a URL whose search_path points at it; all dropped afterwards."""
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"sgs_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+        made.append(name)
+        url = sa.engine.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={name}"})
+        return url.render_as_string(hide_password=False)
+
     try:
-        yield url.render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as c:
-            c.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+            for name in made:
+                c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_schema_url(pg_schema_factory: Callable[[], str]) -> str:
+    """A fresh PostgreSQL schema as a URL (search_path); dropped afterwards."""
+    return pg_schema_factory()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -108,17 +109,17 @@ KILLER = textwrap.dedent(
 
 @pytest.mark.parametrize("kill_after", [1, 4])
 def test_killed_between_chunks_then_rerun_equals_uninterrupted(
-    source: Engine, pg_schema_url: str, tmp_path: Path, kill_after: int, request: pytest.FixtureRequest
+    source: Engine, pg_store: Engine, pg_schema_factory: Callable[[], str], tmp_path: Path, kill_after: int
 ) -> None:
     path = write_department(tmp_path)
     # Reference: an uninterrupted run into its own schema.
-    reference = request.getfixturevalue("pg_store")
-    ingest(load_department(path), "cf", engine=reference, trigger="test")
-    expected = snapshot(reference)
+    ingest(load_department(path), "cf", engine=pg_store, trigger="test")
+    expected = snapshot(pg_store)
 
-    victim = make_store_engine(pg_schema_url)
+    victim_url = pg_schema_factory()
+    victim = make_store_engine(victim_url)
     migrate(victim)
-    env = {**os.environ, "SGS_STORE_URL": pg_schema_url, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {**os.environ, "SGS_STORE_URL": victim_url, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run([sys.executable, "-c", KILLER, str(path), str(kill_after)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     partial = snapshot(victim)

@@ -105,7 +105,7 @@ def test_ingest_status_quarantine_round_trip(sqlite_department: Path) -> None:
     status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     (row,) = status["departments"]
     assert (row["department"], row["dataset"], row["records"], row["open_quarantine"]) == ("cliju", "cf", 23, 2)
-    assert json.loads(row["watermark"])["value"] == "2025-06-01T08:25:00"
+    assert row["watermark"] == {"type": "datetime", "value": "2025-06-01T08:25:00"}
     assert row["last_run"]["status"] == "success"
 
     listing = json.loads(runner.invoke(app, ["quarantine", "list", "--json"]).stdout)

@@ -83,3 +83,16 @@ def test_query_must_be_a_single_select(tmp_path: Path) -> None:
         load_department(write(tmp_path, text))
     ok = GOOD.format(code="testju").replace("table: t_cf", "query: SELECT * FROM t_cf WHERE zt = '1'")
     assert load_department(write(tmp_path, ok)).datasets["cf"].query == "SELECT * FROM t_cf WHERE zt = '1'"
+
+
+def test_codes_and_digit_only_values_stay_text(tmp_path: Path) -> None:
+    text = (
+        GOOD.format(code="testju")
+        .replace('CF_XDR_LB: {"1": 自然人}', "CF_XDR_LB: {01: 自然人, 0123: 法人及非法人组织}")
+        .replace("uscc: 11330100MB0000000X", "uscc: 113301000024713838")
+        .replace("    chunk_rows: 100", "    chunk_rows: 100\n    special_domain: true")
+    )
+    d = load_department(write(tmp_path, text))
+    assert d.uscc == "113301000024713838"
+    assert d.datasets["cf"].codes["CF_XDR_LB"] == {"01": "自然人", "0123": "法人及非法人组织"}
+    assert d.datasets["cf"].chunk_rows == 100 and d.datasets["cf"].special_domain is True

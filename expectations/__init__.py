@@ -1,0 +1,142 @@
+"""National rule checks for 双公示 batches: the catalogue, the vectorised engine and row verdicts.
+
+Typical use::
+
+    from expectations import validate
+    verdicts = validate(batch, "cf")
+    bad = verdicts.has_error            # rows to quarantine
+    verdicts.issues(3)                  # [Issue(rule="COM-USCC-002", field="CF_XDR_SHXYM", ...), ...]
+
+The rules live in ``expectations/catalogue/*.yaml``; ``docs/rules.md`` lists them with their sources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from expectations.catalogue import Catalogue, CatalogueError, Rule, load_catalogue
+from expectations.engine import run
+from expectations.settings import RuleOverride, RuleSettings, load_rule_settings
+
+__all__ = [
+    "CatalogueError",
+    "Issue",
+    "Rule",
+    "RuleOverride",
+    "RuleSettings",
+    "Verdicts",
+    "catalogue",
+    "load_rule_settings",
+    "validate",
+]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One rule a row failed. ``message`` is for the department clerk and never contains the value."""
+
+    rule: str
+    field: str
+    message: str
+    severity: Literal["error", "warning"]
+
+
+class Verdicts:
+    """Result of :func:`validate` for one batch: which rows fail which rules.
+
+    Rows are addressed by position (0-based), whatever the input frame's index was.
+    """
+
+    def __init__(self, n_rows: int, rules: list[Rule], failures: list[npt.NDArray[np.bool_]]) -> None:
+        self.n_rows = n_rows
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        # Sparse storage: failing positions per rule. Failures are rare, so this is small even for
+        # a million rows, unlike a rows × rules matrix.
+        self._failing: tuple[npt.NDArray[np.int64], ...] = tuple(np.flatnonzero(m) for m in failures)
+        self.has_error: npt.NDArray[np.bool_] = np.zeros(n_rows, dtype=bool)
+        self.has_warning: npt.NDArray[np.bool_] = np.zeros(n_rows, dtype=bool)
+        for rule, idx in zip(self.rules, self._failing, strict=True):
+            (self.has_error if rule.severity == "error" else self.has_warning)[idx] = True
+        self.rule_failures: dict[str, int] = {r.id: int(idx.size) for r, idx in zip(self.rules, self._failing, strict=True)}
+        self._index: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+
+    def _row_index(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(row starts, rule numbers sorted by row) built once, on first per-row lookup."""
+        if self._index is None:
+            rows = np.concatenate([idx for idx in self._failing] or [np.zeros(0, np.int64)])
+            rule_no = np.concatenate(
+                [np.full(idx.size, k, dtype=np.int64) for k, idx in enumerate(self._failing)] or [np.zeros(0, np.int64)]
+            )
+            order = np.lexsort((rule_no, rows))
+            self._index = (rows[order], rule_no[order], np.zeros(0, np.int64))
+        return self._index
+
+    def issues(self, i: int) -> list[Issue]:
+        """Every rule row ``i`` fails: errors first, then warnings, each in catalogue order."""
+        if not 0 <= i < self.n_rows:
+            raise IndexError(f"row {i} out of range for a batch of {self.n_rows} rows")
+        rows, rule_no, _ = self._row_index()
+        lo, hi = np.searchsorted(rows, i, side="left"), np.searchsorted(rows, i, side="right")
+        found = [self.rules[k] for k in rule_no[lo:hi].tolist()]
+        found.sort(key=lambda r: r.severity != "error")  # stable: keeps catalogue order within a severity
+        return [Issue(r.id, r.field, r.message, r.severity) for r in found]
+
+    def errors(self, i: int) -> list[Issue]:
+        """Rules of severity ``error`` that row ``i`` fails (these send the row to quarantine)."""
+        return [x for x in self.issues(i) if x.severity == "error"]
+
+    def warnings(self, i: int) -> list[Issue]:
+        """Rules of severity ``warning`` that row ``i`` fails (the row is still loaded)."""
+        return [x for x in self.issues(i) if x.severity == "warning"]
+
+    def failing_rows(self, rule_id: str) -> npt.NDArray[np.int64]:
+        """Positions of the rows failing ``rule_id`` (ascending)."""
+        for r, idx in zip(self.rules, self._failing, strict=True):
+            if r.id == rule_id:
+                return idx
+        raise KeyError(f"rule {rule_id!r} was not evaluated; active rules: {', '.join(self.rule_failures)}")
+
+    @property
+    def n_errors(self) -> int:
+        """Number of rows with at least one error."""
+        return int(self.has_error.sum())
+
+    def summary(self) -> str:
+        """One line for logs: rows, quarantined rows and the most frequent failing rules (no values)."""
+        top = sorted(((n, rid) for rid, n in self.rule_failures.items() if n), reverse=True)[:5]
+        tops = ", ".join(f"{rid}×{n}" for n, rid in top) or "none"
+        return f"{self.n_rows} rows, {self.n_errors} with errors, {int(self.has_warning.sum())} with warnings; top rules: {tops}"
+
+
+def catalogue(dataset: str, settings: RuleSettings | None = None, *, include_disabled: bool = False) -> list[Rule]:
+    """The rules of ``dataset`` (``cf`` or ``xk``) after ``settings`` (default: ``expectations/settings.yaml``).
+
+    Only enabled rules are returned unless ``include_disabled``.
+    """
+    cat = load_catalogue(dataset, settings)
+    return list(cat.rules) if include_disabled else cat.active()
+
+
+def validate(
+    df: pd.DataFrame,
+    dataset: str,
+    *,
+    today: dt.date | None = None,
+    settings: RuleSettings | None = None,
+) -> Verdicts:
+    """Check every row of a batch in national columns against the catalogue of ``dataset``.
+
+    ``df`` holds the dataset's national columns (object dtype, ``str`` or ``None``); columns whose
+    names start with ``_`` are ignored, and a missing national column counts as blank in every row.
+    ``today`` is the upload date used by "not in the future" rules (default: the local date); pass
+    it explicitly in pipelines so that a re-run judges the same way.
+    """
+    cat: Catalogue = load_catalogue(dataset, settings)
+    rules, failures = run(df, cat, today or dt.date.today())
+    return Verdicts(len(df), rules, failures)
