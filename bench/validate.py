@@ -53,7 +53,9 @@ def generate(rows: int, seed: int = 7, bad_share: float = 0.05) -> pd.DataFrame:
     org_codes, ind_codes, auth_codes = _uscc(rng, pool, "91"), _uscc(rng, pool, "92"), _uscc(rng, 200, "11")
     ids = _ids(rng, pool)
     surnames = np.array(list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"), dtype=object)
-    given = np.array(["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟"], dtype=object)
+    given = np.array(
+        ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟"], dtype=object
+    )
     kind = rng.choice(3, size=rows, p=[0.5, 0.2, 0.3])  # 0 org, 1 ind, 2 np
     pick = rng.integers(0, pool, rows)
     person = surnames[rng.integers(0, len(surnames), rows)] + given[rng.integers(0, len(given), rows)]
@@ -65,7 +67,18 @@ def generate(rows: int, seed: int = 7, bad_share: float = 0.05) -> pd.DataFrame:
     frdb = np.where(kind == 2, None, person)
     xdr_zjlx = np.where(kind == 2, "身份证", None)
     xdr_zjhm = np.where(kind == 2, ids[pick], None)
-    cats = np.array(["罚款", "警告", "罚款;没收违法所得", "警告;罚款", "没收违法所得、没收非法财物", "吊销许可证件", "其他-责令改正"], dtype=object)
+    cats = np.array(
+        [
+            "罚款",
+            "警告",
+            "罚款;没收违法所得",
+            "警告;罚款",
+            "没收违法所得、没收非法财物",
+            "吊销许可证件",
+            "其他-责令改正",
+        ],
+        dtype=object,
+    )
     cat_i = rng.choice(len(cats), size=rows, p=[0.5, 0.15, 0.1, 0.1, 0.05, 0.05, 0.05])
     cflb = cats[cat_i]
     fine_yuan = rng.integers(1, 500, rows) * 100
@@ -78,28 +91,60 @@ def generate(rows: int, seed: int = 7, bad_share: float = 0.05) -> pd.DataFrame:
     jd_ord = base + rng.integers(0, 5 * 365, rows)
     uniq = np.unique(jd_ord)
     iso = {o: dt.date.fromordinal(int(o)).isoformat() for o in uniq}
-    iso3 = {o: dt.date.fromordinal(int(o)).replace(year=dt.date.fromordinal(int(o)).year + 3).isoformat()
-            if not (dt.date.fromordinal(int(o)).month == 2 and dt.date.fromordinal(int(o)).day == 29)
-            else dt.date.fromordinal(int(o) - 1).replace(year=dt.date.fromordinal(int(o)).year + 3).isoformat() for o in uniq}
+    iso3 = {
+        o: dt.date.fromordinal(int(o)).replace(year=dt.date.fromordinal(int(o)).year + 3).isoformat()
+        if not (dt.date.fromordinal(int(o)).month == 2 and dt.date.fromordinal(int(o)).day == 29)
+        else dt.date.fromordinal(int(o) - 1).replace(year=dt.date.fromordinal(int(o)).year + 3).isoformat()
+        for o in uniq
+    }
     jdrq = np.array([iso[o] for o in uniq], dtype=object)[np.searchsorted(uniq, jd_ord)]
     gsjzq = np.array([iso3[o] for o in uniq], dtype=object)[np.searchsorted(uniq, jd_ord)]
     auth = rng.integers(0, len(auth_codes), rows)
     auth_names = np.array([f"某市第{i}监督管理局" for i in range(len(auth_codes))], dtype=object)
-    nr = "经查，当事人（案号" + seq + "）的行为违法，决定给予罚款" + fine_yuan.astype(str).astype(object) + "元的行政处罚，并责令改正违法行为。"
-    sy = "当事人于" + jdrq + "在经营场所销售不符合食品安全标准的食品，经查证属实，违反了《中华人民共和国食品安全法》第三十四条的规定。"
+    nr = (
+        "经查，当事人（案号"
+        + seq
+        + "）的行为违法，决定给予罚款"
+        + fine_yuan.astype(str).astype(object)
+        + "元的行政处罚，并责令改正违法行为。"
+    )
+    sy = (
+        "当事人于"
+        + jdrq
+        + "在经营场所销售不符合食品安全标准的食品，经查证属实，违反了《中华人民共和国食品安全法》第三十四条的规定。"
+    )
     df = pd.DataFrame(
         {
-            "CF_XDR_MC": mc, "CF_XDR_LB": lb, "CF_XDR_SHXYM": shxym, "CF_XDR_GSZC": None, "CF_XDR_ZZJG": zzjg,
-            "CF_XDR_SWDJ": None, "CF_XDR_SYDW": None, "CF_XDR_SHZZ": None, "CF_FRDB": frdb,
-            "CF_FR_ZJLX": None, "CF_FR_ZJHM": None, "CF_XDR_ZJLX": xdr_zjlx, "CF_XDR_ZJHM": xdr_zjhm,
+            "CF_XDR_MC": mc,
+            "CF_XDR_LB": lb,
+            "CF_XDR_SHXYM": shxym,
+            "CF_XDR_GSZC": None,
+            "CF_XDR_ZZJG": zzjg,
+            "CF_XDR_SWDJ": None,
+            "CF_XDR_SYDW": None,
+            "CF_XDR_SHZZ": None,
+            "CF_FRDB": frdb,
+            "CF_FR_ZJLX": None,
+            "CF_FR_ZJHM": None,
+            "CF_XDR_ZJLX": xdr_zjlx,
+            "CF_XDR_ZJHM": xdr_zjhm,
             "CF_WSH": "某市监罚〔2024〕" + seq + "号",
             "CF_WFXW": "违反《中华人民共和国食品安全法》第三十四条",
             "CF_SY": sy,
             "CF_YJ": "《中华人民共和国食品安全法》第一百二十四条第一款",
-            "CF_CFLB": cflb, "CF_NR": nr, "CF_NR_FK": fk, "CF_NR_WFFF": wfff, "CF_NR_ZKDX": zkdx,
-            "CF_JDRQ": jdrq, "CF_YXQ": gsjzq, "CF_GSJZQ": gsjzq,
-            "CF_CFJG": auth_names[auth], "CF_CFJGDM": auth_codes[auth],
-            "CF_SJLY": auth_names[auth], "CF_SJLYDM": auth_codes[auth], "BZ": None,
+            "CF_CFLB": cflb,
+            "CF_NR": nr,
+            "CF_NR_FK": fk,
+            "CF_NR_WFFF": wfff,
+            "CF_NR_ZKDX": zkdx,
+            "CF_JDRQ": jdrq,
+            "CF_YXQ": gsjzq,
+            "CF_GSJZQ": gsjzq,
+            "CF_CFJG": auth_names[auth],
+            "CF_CFJGDM": auth_codes[auth],
+            "CF_SJLY": auth_names[auth],
+            "CF_SJLYDM": auth_codes[auth],
+            "BZ": None,
             "_source_row": np.arange(rows),
         },
         dtype=object,

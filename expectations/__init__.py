@@ -63,25 +63,27 @@ class Verdicts:
         self.has_warning: npt.NDArray[np.bool_] = np.zeros(n_rows, dtype=bool)
         for rule, idx in zip(self.rules, self._failing, strict=True):
             (self.has_error if rule.severity == "error" else self.has_warning)[idx] = True
-        self.rule_failures: dict[str, int] = {r.id: int(idx.size) for r, idx in zip(self.rules, self._failing, strict=True)}
-        self._index: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self.rule_failures: dict[str, int] = {
+            r.id: int(idx.size) for r, idx in zip(self.rules, self._failing, strict=True)
+        }
+        self._index: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
-    def _row_index(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(row starts, rule numbers sorted by row) built once, on first per-row lookup."""
+    def _row_index(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(failing rows, their rule numbers), sorted by row then rule; built on the first lookup."""
         if self._index is None:
             rows = np.concatenate([idx for idx in self._failing] or [np.zeros(0, np.int64)])
             rule_no = np.concatenate(
                 [np.full(idx.size, k, dtype=np.int64) for k, idx in enumerate(self._failing)] or [np.zeros(0, np.int64)]
             )
             order = np.lexsort((rule_no, rows))
-            self._index = (rows[order], rule_no[order], np.zeros(0, np.int64))
+            self._index = (rows[order], rule_no[order])
         return self._index
 
     def issues(self, i: int) -> list[Issue]:
         """Every rule row ``i`` fails: errors first, then warnings, each in catalogue order."""
         if not 0 <= i < self.n_rows:
             raise IndexError(f"row {i} out of range for a batch of {self.n_rows} rows")
-        rows, rule_no, _ = self._row_index()
+        rows, rule_no = self._row_index()
         lo, hi = np.searchsorted(rows, i, side="left"), np.searchsorted(rows, i, side="right")
         found = [self.rules[k] for k in rule_no[lo:hi].tolist()]
         found.sort(key=lambda r: r.severity != "error")  # stable: keeps catalogue order within a severity

@@ -96,6 +96,25 @@ def _resolve(value: Any, settings: RuleSettings, where: str) -> Any:
     return value
 
 
+_VALUE_LISTS = ("values", "skip", "prefixes", "in", "not_in")
+
+
+def _check_value_lists(rid: str, node: Any) -> None:
+    """Code lists must hold strings: unquoted YAML turns ``000000000000000000`` into the integer 0."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _VALUE_LISTS and isinstance(value, list):
+                bad = [v for v in value if not isinstance(v, str)]
+                if bad:
+                    raise CatalogueError(f"rule {rid}: {key} must list strings (quote them in YAML): {bad}")
+            if key == "equals" and not isinstance(value, str):
+                raise CatalogueError(f"rule {rid}: equals must be a string (quote it in YAML): {value!r}")
+            _check_value_lists(rid, value)
+    elif isinstance(node, list):
+        for v in node:
+            _check_value_lists(rid, v)
+
+
 def _raw_rules(dataset_name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     ds = national_dataset(dataset_name)
     prefix = ds.columns[0].split("_", 1)[0]
@@ -131,6 +150,7 @@ def _load_cached(dataset_name: str, settings_json: str) -> Catalogue:
         if raw["source"] not in ("C", "C-impl", "M", "D", "U"):
             raise CatalogueError(f"rule {rid}: source must be one of C, C-impl, M, D, U")
         params = _resolve(dict(raw.get("params") or {}), settings, f"rule {rid}")
+        _check_value_lists(rid, params)
         severity = raw["severity"]
         enabled = bool(raw.get("enabled", True))
         override = settings.rules.get(rid)

@@ -84,7 +84,9 @@ def str_lengths(values: np.ndarray) -> npt.NDArray[np.int64]:
     return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
-def _codepoints(values: np.ndarray, lengths: npt.NDArray[np.int64], width: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
+def _codepoints(
+    values: np.ndarray, lengths: npt.NDArray[np.int64], width: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32]]:
     """Rows whose value has exactly ``width`` characters, and their code points as an (m, width) matrix.
 
     Code points ≥ 128 are folded to 0, which every lookup table maps to -1 (invalid), so non-ASCII

@@ -78,9 +78,11 @@ class Frame:
             value = make()
             # Cached arrays are shared by every rule on the column: freeze them so that an in-place
             # operator in a rule cannot corrupt another rule's input.
-            for arr in value if isinstance(value, tuple) else (value,):
-                if isinstance(arr, np.ndarray):
-                    arr.flags.writeable = False
+            # The raw column arrays may be views of the caller's DataFrame: those are left alone.
+            if not (isinstance(key, tuple) and key[0] == "values"):
+                for arr in value if isinstance(value, tuple) else (value,):
+                    if isinstance(arr, np.ndarray):
+                        arr.flags.writeable = False
             self._cache[key] = value
             return value
 
@@ -481,9 +483,7 @@ def _junk(frame: Frame, rule: Rule) -> BoolArray:
             first_alnum = np.fromiter(map(str.isalnum, map(operator.itemgetter(0), a)), bool, count=len(a))
             cand = np.flatnonzero(~first_alnum)
             if cand.size:
-                out[cand] |= ~np.fromiter(
-                    map(bool, map(_WORD_CHAR.search, a[cand].tolist())), bool, count=cand.size
-                )
+                out[cand] |= ~np.fromiter(map(bool, map(_WORD_CHAR.search, a[cand].tolist())), bool, count=cand.size)
         if digits_only:
             out |= np.fromiter(map(str.isdecimal, a), bool, count=len(a))
         return out

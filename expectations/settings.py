@@ -53,7 +53,21 @@ class RuleSettings(BaseModel):
     #: Junk values rejected in required text fields after trimming (spec §3.3 [D]).
     junk_values: list[str] = Field(
         default_factory=lambda: [
-            "无", "空", "暂无", "不详", "null", "NULL", "N/A", "/", "\\", "-", "--", "——", "*", "0", ".",
+            "无",
+            "空",
+            "暂无",
+            "不详",
+            "null",
+            "NULL",
+            "N/A",
+            "/",
+            "\\",
+            "-",
+            "--",
+            "——",
+            "*",
+            "0",
+            ".",
         ]
     )
     #: Amounts (万元) at or above this get the "entered in 元?" warning (spec §3.6 [D]).

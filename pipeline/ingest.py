@@ -134,13 +134,12 @@ def ingest(
                     columns=lambda c: c.removeprefix("_")
                 )
             verdicts = expectations.validate(national[ds.columns], dataset, today=today)
-            issues = [
-                [
+            issues: list[list[dict[str, str]]] = [[] for _ in range(len(national))]
+            for i in np.flatnonzero(verdicts.has_error | verdicts.has_warning):  # only rows with a finding
+                issues[i] = [
                     {"rule": x.rule, "field": x.field, "message": x.message, "severity": x.severity}
-                    for x in verdicts.issues(i)
+                    for x in verdicts.issues(int(i))
                 ]
-                for i in range(len(national))
-            ]
             new_position = _later(position, chunk.cursor_to)
             batch = Batch(
                 department=dept.code,

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# System libraries the Python drivers load at run time. Installed with apt-get when we are root and
-# they are missing; otherwise we only say what is missing (the pipeline runs without them, but the
-# ODBC connector cannot be used).
+# System packages the project uses at run time. Installed with apt-get when we are root and they are
+# missing; otherwise we only say what is missing (the pipeline runs without them):
+# - unixodbc: the ODBC connector (SQL Server through pyodbc) loads libodbc.so.2;
+# - chromium, chromium-driver: the headless browser the dashboard test (tests/plugins) opens the
+#   Airflow "双公示" page with, to check what an operator actually sees;
+# - fonts-wqy-microhei: a small Chinese font, so that page's screenshot (and any headless rendering of the
+#   reports) shows 汉字 instead of empty boxes.
 set -u
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2' || need+=(unixodbc)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+{ command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; } || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"
   (apt-get install -y -qq "${need[@]}" >/dev/null 2>&1) || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${need[@]}" >/dev/null; } \
-    || echo "warning: could not install ${need[*]}; the ODBC connector will not work" >&2
+    || echo "warning: could not install ${need[*]}; the ODBC connector or the browser test of the dashboard will not work" >&2
 else
-  echo "note: install these system packages for the ODBC connector: ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+  echo "note: install these system packages (ODBC connector, browser test of the dashboard): ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
 fi
 exit 0

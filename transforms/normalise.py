@@ -168,6 +168,8 @@ def map_to_national(batch: pd.DataFrame, mapping: MappingSettings, ds: Dataset, 
             col = key.map(lambda v, t=table: t.get(v, v) if v is not None else None)
         if f.kind == "code":
             col = normalise_code(col)
+            if f.code.endswith("_ZZJG"):  # 组织机构代码 is often written XXXXXXXX-X (spec §3.2)
+                col = col.str.replace("-", "", regex=False).astype(object).where(col.notna(), None)
         elif f.kind == "date":
             col = normalise_date(col)
         elif f.kind == "amount":

@@ -89,3 +89,9 @@ def test_gsjzq_is_derived_only_when_missing() -> None:
     out = derive_penalty_fields(frame, MappingSettings())
     assert out["CF_GSJZQ"].tolist() == ["2027-03-01", "2025-01-01"]
     assert out["_repair_eligible_from"].tolist() == ["2024-06-01", "2024-06-01"]
+
+
+def test_org_code_hyphen_is_removed_only_in_org_code_columns() -> None:
+    batch = pd.DataFrame({"zz": ["D2143569-X"], "wsh": ["A-1"]})
+    out = map_to_national(batch, MappingSettings(columns={"CF_XDR_ZZJG": "zz", "CF_WSH": "wsh"}), dataset("cf"), department="d")
+    assert out.loc[0, "CF_XDR_ZZJG"] == "D2143569X" and out.loc[0, "CF_WSH"] == "A-1"

@@ -1,0 +1,271 @@
+"""Renders ``docs/rules.md`` from the catalogue, with the reason behind every unconfirmed choice.
+
+Run ``PYTHONPATH=. .venv/bin/python -m expectations.rules_doc --write``; a test fails when the
+document drifts from the catalogue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from expectations.catalogue import Rule, load_catalogue
+from expectations.settings import RuleSettings
+from national import dataset
+
+DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
+
+#: Why each non-confirmed rule is what it is: (rule-id pattern, decision). First match wins.
+DECISIONS: list[tuple[str, str]] = [
+    (
+        r"COM-REQ-003",
+        "Error. The matrix marks the USCC required for org and ind [M]; without it the record cannot be matched to a party, and the ind placeholder gives a legal way out.",
+    ),
+    (
+        r"COM-REQ-005",
+        "Error. Local implementations require it for org [C-impl]; ind [M] follows the template's note that the operator's name goes here.",
+    ),
+    (r"COM-REQ-006", "Error [D]: a document number without its type cannot be checked or masked correctly."),
+    (r"COM-REQ-00[78]", "Error: every local implementation seen requires the document of a natural person [C-impl]."),
+    (
+        r"COM-EMPTY-001",
+        "Error although [M]: a USCC on a 自然人 almost always means the party type is wrong (an ind or org), which changes publication and masking.",
+    ),
+    (
+        r"COM-EMPTY-",
+        "Warning: the matrix says empty [M]; a stray value does no harm to publication (np identity columns are masked anyway), so it is flagged, not quarantined.",
+    ),
+    (
+        r"(COM|CF|XK)-LEN-",
+        "Error: lengths are the template/DDL column sizes; a longer value is truncated or rejected by the receiving database. Counted in characters; switch off or change `max` only if the target column is wider.",
+    ),
+    (
+        r"COM-ENUM-003",
+        "Error: the template reuses the 法定代表人证件类型 list for 证件类型 [M]; local codes (01…05) are mapped by the transforms stage, not accepted here.",
+    ),
+    (
+        r"COM-USCC-003",
+        "Warning [D]: the position 1–2 codes are confirmed, but the list of position-2 categories in the spec is partial (departments 2, 4, 6, 7, 8, A accept any), so a miss may be our gap.",
+    ),
+    (
+        r"COM-USCC-004",
+        "Warning [D]: positions 9–17 are a GB 11714 code by structure; old codes issued before the USCC scheme may not satisfy it, so it is a hint, not a block.",
+    ),
+    (
+        r"COM-USCC-005",
+        "Warning: 92 = 个体工商户 is confirmed, but a converted business or a category typo is better fixed by the department than quarantined by us.",
+    ),
+    (r"COM-USCC-006", "Warning [D] as in spec §3.1: the party is probably a 个体工商户."),
+    (r"COM-PH-002", "Error [D]: passes the checksum, so only this rule catches it. Switching it off accepts it."),
+    (
+        r"COM-PH-003",
+        "Error, unconfirmed: no source defines a 17-nines convention. Switching it off ACCEPTS the nines placeholders (the checksum rules leave placeholder values to their own rules).",
+    ),
+    (r"COM-PH-004", "Error [D]: nine zeros pass the GB 11714 check like 18 zeros pass GB 32100."),
+    (
+        r"COM-ORG-001",
+        "Error: 9 characters per the template [C-impl]; the hyphenated form XXXXXXXX-X is rejected with a hint (the transforms stage may strip the hyphen, spec §3.2 [D]).",
+    ),
+    (
+        r"COM-ORG-003",
+        "Error: positions 9–17 of a USCC are its 组织机构代码 by structure [C]; two codes of the same party must agree.",
+    ),
+    (
+        r"COM-CODE-",
+        "Error [D]: after NFKC/upper-case/whitespace removal (transforms) a 工商注册号/税务登记号 is pure [0-9A-Z].",
+    ),
+    (
+        r"COM-DOC-",
+        "Error [D]: passports and permits have no checksum; only ^[A-Z0-9]{5,20}$ is checked. `其他-…` documents are not checked.",
+    ),
+    (
+        r"(COM|CF|XK)-JUNK-",
+        "Error [D]: a placeholder text in a required field is as good as missing. The value list is `junk_values` in the settings; names are also rejected when digits only.",
+    ),
+    (
+        r"(COM|CF|XK)-CHR-",
+        "Error [D]: control characters (C0 except newline, DEL, C1), U+FFFD (乱码) and lone surrogates are rejected; newline is allowed only in CF_SY, CF_NR, XK_NR and BZ.",
+    ),
+    (
+        r"COM-SPC-",
+        "Error, unconfirmed character set: `name_special_chars` (default <>\"'%;\\) and `name_reject_emoji` in the settings.",
+    ),
+    (
+        r"(COM|CF|XK)-FW-",
+        "Warning: DB32 (a provincial standard) asks for half-width letters and digits; national text is silent, so it does not block.",
+    ),
+    (r"CF-REQ-00[1-6]|CF-REQ-01[1-7]", "Error: required by the penalty DDL / local implementations [C-impl]."),
+    (
+        r"CF-REQ-00[789]",
+        "Error, [M]: the amount or licence must accompany the category that implies it (罚款 → CF_NR_FK; 没收… → CF_NR_WFFF; 暂扣/吊销 → CF_NR_ZKDX).",
+    ),
+    (r"CF-REQ-010", "Warning [D] as suggested in spec §2: 降低资质等级 usually names the affected certificate."),
+    (
+        r"CF-REQ-013",
+        "Warning: optional in the 2019 template, but the transforms stage derives it (§5.2); a blank one means the decision date was unusable, which its own rule reports as an error.",
+    ),
+    (
+        r"CF-CAT-001",
+        "Error [M]: tokens split on ; ； and 、 with the 2019 compounds matched first; a `其他-…` token runs to the end of its part so its free text may contain 、. Extra spellings go to `extra_penalty_category_aliases`.",
+    ),
+    (r"CF-CAT-002", "Error [M]: 其他 must name the kind (其他-…), as for 许可类别 where it is confirmed."),
+    (
+        r"CF-AMT-00[12]",
+        "Error: plain decimal in 万元 with at most 6 decimals (DDL decimal(18,6) [C-impl]); units and thousands separators are refused so that 元 are not mistaken for 万元.",
+    ),
+    (r"CF-AMT-00[34]", "Error [D]: a fine of 0 contradicts the category."),
+    (r"CF-AMT-00[56]", "Warning [D]: an amount without its category is suspicious but may be a category omission."),
+    (
+        r"CF-AMT-00[78]",
+        "Warning [D]: ≥ `large_amount_wan` (default 100000 万元 = 1 billion CNY) is probably entered in 元.",
+    ),
+    (
+        r"CF-AMT-009",
+        "Warning [D]: compares CF_NR_FK × 10000 with the first 罚款N元 / 罚款N万元 in CF_NR (tolerance `fine_text_tolerance_yuan`). The most expensive rule (~2 s per million rows); switch off if the budget is tight.",
+    ),
+    (
+        r"(CF|XK)-DATE-00[1-3]",
+        "Error: the template's date format [C]; the transforms stage normalises YYYY/MM/DD, YYYY-MM-DD and YYYYMMDD, so anything else left here is unparseable or impossible.",
+    ),
+    (r"(CF|XK)-DATE-00[45]", "Error [D]: 2099-12-31 is the only 长期 sentinel; later years are typing errors."),
+    (
+        r"(CF|XK)-DATE-006",
+        "Error: several systems reject decision dates after the upload date [C-impl]; `today` is passed by the pipeline so that re-runs judge alike.",
+    ),
+    (r"(CF|XK)-DATE-007", "Warning [D]: `decision_date_floor` (default 2000-01-01)."),
+    (r"CF-DATE-008", "Error [M]: the penalty cannot stop having effect before it was decided."),
+    (r"CF-DATE-009", "Error [M]: publicity ends after the decision."),
+    (
+        r"CF-DATE-010",
+        "Warning [D]: the 2023 rules cap publicity at 3 years (`publicity_max_years`); 2099-12-31 is reported by CF-DATE-011 instead.",
+    ),
+    (r"CF-DATE-011", "Warning [D]: the 长期 sentinel conflicts with the 3-year maximum unless a law says otherwise."),
+    (r"XK-DATE-008", "Error [M]: validity cannot end before it starts."),
+    (r"XK-DATE-009", "Error [D]: validity cannot end before the decision."),
+    (
+        r"XK-DATE-010",
+        "Warning [D] as in spec §3.5: validity may legitimately start before the decision (retroactive renewals).",
+    ),
+    (
+        r"XK-DATE-011",
+        "Off by default: only one local system rejects licences that have already expired [C-impl, local].",
+    ),
+    (
+        r"(CF|XK)-USCC-003",
+        "Warning [D]: authority codes normally start 11 (机关) or 12 (事业单位); others are flagged, not rejected.",
+    ),
+    (
+        r"(CF|XK)-PH-",
+        "Error [D]: placeholders are never allowed in authority or source-unit codes (a public sample misuses 00000000000000000X there).",
+    ),
+    (
+        r"(CF|XK)-DUP-",
+        "Warning [D]: the same (文号, 相对人名称, 决定日期, 机关代码) twice in one batch; the store's business key absorbs true re-sends, so this only flags.",
+    ),
+    (
+        r"XK-REQ-",
+        "Error: required by the template [M] (decision dates, authority, status and source unit are in every sample payload).",
+    ),
+    (r"XK-ENUM-002", "Error: 1 有效 / 2 无效 as in the sample payloads [C-impl]."),
+]
+
+HEADER = """# National rule catalogue
+
+Generated from `expectations/catalogue/*.yaml` by `python -m expectations.rules_doc --write`; do not
+edit by hand. Source of the rules: `../shared/spec/national-rules.md` (tags: **C** confirmed, **C-impl**
+seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unconfirmed by any source).
+
+## How rules work
+
+- Each rule has a stable id `SCOPE-GROUP-NNN`: `COM` for the party columns 1–13 shared by both
+  datasets (the same id in `cf` and `xk`), `CF` / `XK` for the rest. Groups: `REQ` required, `EMPTY`
+  must be empty, `LEN` length, `ENUM` enumeration, `CAT` 处罚类别, `USCC`/`ORG`/`ID`/`DOC`/`CODE`
+  identifiers, `PH` placeholders, `JUNK` junk values, `CHR` control characters, `SPC` special
+  characters, `FW` full-width letters, `AMT` amounts, `DATE` dates, `DUP` duplicates in a batch.
+  Numbers are never reused or renumbered.
+- `error` sends the row to quarantine; `warning` loads it with a note. Only `required` rules judge a
+  blank value; every other rule skips blanks.
+- Rules whose source is not **C** can be switched off, given another severity, or given other
+  parameters in the settings file (`expectations/settings.yaml`, model `RuleSettings`), e.g.
+  `rules: {COM-PH-003: {enabled: false}, CF-REQ-013: {severity: error}}`. Confirmed rules cannot.
+- Placeholder values (`00000000000000000X`, 18 zeros, 17 nines) are judged only by their `PH` rules:
+  the check-digit, registration and prefix rules skip them, so a clerk sees one message, and
+  switching a placeholder rule off accepts that placeholder.
+
+## Decisions on purpose
+
+- **身份证 region codes are not checked against the birth year.** python-stdnum's `cn.ric` rejects an
+  ID whose 6-digit region code did not exist in the birth year; the national rule (§3.2) asks only for
+  the pattern, a real birth date not in the future, and the check digit. Region tables change and
+  stdnum's is incomplete for old IDs, so an error there would quarantine real people's records. The
+  tests use stdnum as a cross-check on the checksum and date logic only.
+- **USCC positions 1–2 may be letters** (`N1…`, `Y1…`, `A…`), as GB 32100 allows; python-stdnum's
+  `cn.uscc` requires digits in positions 1–8 and would reject them. Positions 3–8 must be digits.
+- **15-digit 身份证 numbers are rejected**, not converted (§3.2 [D]: conversion needs the business
+  owner's consent).
+- **Dates must already be canonical `YYYY-MM-DD`** when they reach the rules: the transforms stage
+  converts the accepted input forms; anything left is reported as "not a valid date".
+- **Empty strings count as blank**, like `None`; `NaN` too. Other non-string values are judged by their
+  `str()`.
+- **GX suites** (`expectations/suites/*.json`) state the same rules: built-in expectations where their
+  semantics match exactly, custom check-digit expectations, and an engine-backed custom expectation for
+  the rest; a test checks that GX and the engine fail the same rows for every rule.
+"""
+
+
+def decision(rule: Rule) -> str:
+    """The recorded reason for a configurable rule's default ('' for confirmed rules)."""
+    if not rule.configurable:
+        return ""
+    for pattern, text in DECISIONS:
+        if re.match(pattern, rule.id):
+            return text
+    return ""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render() -> str:
+    """The whole of docs/rules.md for the default settings."""
+    settings = RuleSettings()
+    out = [HEADER]
+    seen: set[str] = set()
+    for ds in ("cf", "xk"):
+        cat = load_catalogue(ds, settings)
+        names = dataset(ds).chinese_names
+        title = {"cf": "行政处罚 (cf)", "xk": "行政许可 (xk)"}[ds]
+        out.append(f"\n## {title}\n")
+        out.append("| id | field | severity | source | default | rule | decision (non-C rules) |")
+        out.append("|---|---|---|---|---|---|---|")
+        for r in cat.rules:
+            shared = r.id.startswith("COM-") and r.id in seen
+            if shared:
+                continue  # shown once, under 行政处罚, with the CF_ field name
+            seen.add(r.id)
+            field = r.field if not r.id.startswith("COM-") else r.field.replace("CF_", "{P}_", 1)
+            out.append(
+                f"| {r.id} | {field} {names[r.field]} | {r.severity} | {r.source} | "
+                f"{'on' if r.enabled else 'off'} | {_cell(r.doc)} | {_cell(decision(r))} |"
+            )
+        if ds == "xk":
+            out.append("\nThe `COM-` rules listed under 行政处罚 apply to the `XK_` columns in the same way.")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Render docs/rules.md from the catalogue.")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.write:
+        DOC_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {DOC_PATH}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

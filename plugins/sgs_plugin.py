@@ -1,0 +1,59 @@
+"""Airflow 3 plugin: the "双公示" view in the Airflow UI (assessment dashboard and per-department drill-down).
+
+Registration only (design.md: "plugins are registries"). The pages are ``reports.dashboard``; the three
+small functions below hand it ``pipeline``'s store engine, department files and reports folder, because
+``reports`` must not import ``pipeline``. Nothing is imported or opened until the first page request.
+
+The FastAPI app is mounted at ``/sgs`` of the API server; the external view embeds it in the UI as a
+top-level navigation entry (``/plugin/sgs``). Its ``href`` has no leading slash so that it resolves
+against the UI's base URL (a deployment under a path prefix keeps working).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+from reports.asgi import LazyASGIApp
+
+
+def _store_engine() -> Any:
+    from pipeline.ingest import store_engine
+
+    return store_engine()
+
+
+def _departments() -> Any:
+    from pipeline.config import load_departments
+
+    return load_departments()
+
+
+def _reports_dir() -> Path:
+    from pipeline.paths import var_dir
+
+    return var_dir() / "reports"
+
+
+def _dashboard() -> Any:
+    from reports.dashboard import create_app
+
+    return create_app(_store_engine, departments=_departments, reports_dir=_reports_dir)
+
+
+class SgsPlugin(AirflowPlugin):
+    """双公示: assessment dashboard (及时率、完整率、准确率) inside the Airflow UI."""
+
+    name = "sgs"
+    fastapi_apps = [{"name": "双公示考核看板", "app": LazyASGIApp(_dashboard), "url_prefix": "/sgs"}]
+    external_views = [
+        {
+            "name": "双公示",
+            "href": "sgs/",
+            "url_route": "sgs",
+            "destination": "nav",
+            "nav_top_level": True,
+        }
+    ]

@@ -1,0 +1,300 @@
+"""Turning an :class:`~reports.indicators.Assessment` into Chinese tables: the HTML report and the Excel workbook.
+
+Templates are Python strings (``reports/templates.py``) rendered with Jinja2 and autoescaping, so every value
+from the store is escaped. Every text cell that comes from a record passes through
+:func:`transforms.masking.mask_text` before it is written (design.md invariant 5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import pandas as pd
+
+from reports import charts
+from reports.indicators import ALL_DATASETS, CITY, INDICATOR_NAMES, INDICATORS, Assessment
+from reports.templates import BASE_CSS, TEMPLATES
+from transforms.masking import mask_text
+
+DATASET_NAMES = {"cf": "行政处罚", "xk": "行政许可", ALL_DATASETS: "合计"}
+STATUS_NAMES = {"late": "逾期入库", "missing": "逾期未入库", "on_time": "按时入库", "pending": "未到期", "exempt": "不考核",
+                "no_date": "决定日期无效"}
+
+#: Indicator table columns: key → Chinese header.
+INDICATOR_COLUMNS: dict[str, str] = {
+    "department_name": "部门",
+    "dataset_name": "数据类别",
+    "records": "报送量",
+    "stored": "入库量",
+    "assessed": "应考核（已到期）",
+    "on_time": "按时入库",
+    "late": "逾期入库",
+    "missing": "逾期未入库",
+    "pending": "未到期",
+    "timeliness": "及时率",
+    "completeness": "完整率",
+    "accuracy": "准确率（一次通过率）",
+    "upstream_rejected": "上报退回率",
+}
+OVERDUE_COLUMNS: dict[str, str] = {
+    "department_name": "部门",
+    "dataset_name": "数据类别",
+    "wsh": "决定文书号",
+    "xkbh": "许可编号",
+    "decision_date": "决定日期",
+    "deadline": "公示截止（第7个工作日）",
+    "loaded_local": "入库日期",
+    "status_name": "情况",
+    "days_late": "逾期天数",
+    "provisional_name": "截止日期依据",
+}
+FEEDBACK_COLUMNS: dict[str, str] = {
+    "department_name": "部门",
+    "dataset_name": "数据类别",
+    "open_items": "待整改问题数据",
+    "overdue_items": "超期未整改",
+    "oldest_days": "最早一条已等待（天）",
+    "median_days": "等待天数中位数",
+}
+RULE_COLUMNS: dict[str, str] = {
+    "department_name": "部门",
+    "dataset_name": "数据类别",
+    "rule": "规则编号",
+    "description": "问题",
+    "rows": "条数",
+}
+
+
+def pct(v: Any) -> str:
+    """A share as ``95.0%``; ``—`` when there is nothing to measure."""
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "—"
+    return f"{float(v) * 100:.1f}%"
+
+
+def _text(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return ""
+    if isinstance(v, str):
+        return mask_text(v)
+    return v
+
+
+def indicator_rows(a: Assessment, table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of an indicator table with Chinese department and dataset names, in display order."""
+    rows = []
+    for r in table.to_dict("records"):
+        r["department_name"] = a.department_name(r["department"])
+        r["dataset_name"] = DATASET_NAMES.get(r["dataset"], r["dataset"])
+        r["is_total"] = r["dataset"] == ALL_DATASETS or r["department"] == CITY
+        r["below"] = {
+            k: r[k] is not None and not pd.isna(r[k]) and r[k] < getattr(a.settings.thresholds, k) for k in INDICATORS
+        }
+        rows.append(r)
+    return rows
+
+
+def overdue_rows(a: Assessment, limit: int | None = None) -> list[dict[str, Any]]:
+    frame = a.overdue if limit is None else a.overdue.head(limit)
+    rows = []
+    for r in frame.to_dict("records"):
+        rows.append(
+            {
+                **{k: _text(v) for k, v in r.items()},
+                "department_name": a.department_name(r["department"]),
+                "dataset_name": DATASET_NAMES.get(r["dataset"], r["dataset"]),
+                "status_name": STATUS_NAMES.get(r["status"], r["status"]),
+                "provisional_name": "临时（按周一至周五推算）" if r["provisional"] else "法定节假日安排",
+                "days_late": "" if r["days_late"] is None or pd.isna(r["days_late"]) else int(r["days_late"]),
+            }
+        )
+    return rows
+
+
+def named_rows(a: Assessment, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for r in frame.to_dict("records"):
+        r = {k: _text(v) for k, v in r.items()}
+        r["department_name"] = a.department_name(r["department"])
+        r["dataset_name"] = DATASET_NAMES.get(r["dataset"], r["dataset"])
+        if "median_days" in r and r["median_days"] != "":
+            r["median_days"] = round(float(r["median_days"]), 1)
+        rows.append(r)
+    return rows
+
+
+def department_chart(a: Assessment, table: pd.DataFrame, title: str) -> str:
+    """Bars per department (both datasets) for the three indicators."""
+    part = table[(table["dataset"] == ALL_DATASETS) & (table["department"] != CITY)]
+    cats = [a.department_name(c) for c in part["department"]]
+    series = {k: [None if pd.isna(v) else float(v) for v in part[k]] for k in INDICATORS}
+    return charts.grouped_bars(cats, series, INDICATOR_NAMES, a.settings.thresholds.model_dump(), title=title)
+
+
+def trend_chart(a: Assessment, department: str = CITY) -> str:
+    part = a.trend[a.trend["department"] == department]
+    months = part["month"].tolist()
+    series = {k: [None if v is None or pd.isna(v) else float(v) for v in part[k]] for k in INDICATORS}
+    return charts.trend_lines(
+        months, series, INDICATOR_NAMES, a.settings.thresholds.model_dump(),
+        title=f"{a.department_name(department)}月度趋势",
+    )
+
+
+def local(ts: dt.datetime | None, tz: str) -> str:
+    if ts is None or (isinstance(ts, float) and pd.isna(ts)):
+        return ""
+    return pd.Timestamp(ts).tz_convert(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters["pct"] = pct
+    env.globals["BASE_CSS"] = BASE_CSS
+    return env
+
+
+def provisional_warning(a: Assessment) -> str | None:
+    """The loud sentence about guessed deadlines, or ``None`` when every deadline is official."""
+    if not a.provisional_years:
+        return None
+    years = "、".join(str(y) for y in a.provisional_years)
+    return (
+        f"注意：{years} 年的法定节假日和调休安排尚未录入工作日历（reports/holidays.yaml），"
+        f"涉及这些年份的公示截止日期按“周一至周五为工作日”临时推算（本月 {a.provisional_records} 条记录），"
+        "及时率可能不准。请在国务院办公厅发布放假安排后补录该年，再重新生成本报告。"
+    )
+
+
+def definitions(a: Assessment) -> list[str]:
+    s = a.settings
+    out = [
+        f"及时率 = 在公示截止日（决定日期后第 {s.deadline_workdays} 个工作日，决定当日不计，按国务院节假日及调休安排）"
+        "当天或之前进入中心库的记录 ÷ 截止日已到或已入库的记录；截止日未到且尚未入库的记录不计入（“未到期”）。",
+        "完整率 = 必填项和条件必填项（规则目录中“未填写”类错误规则）全部填写的记录 ÷ 报送量（含尚在问题数据中的记录）。",
+        "准确率（一次校验通过率）= 首次报送即通过国家标准校验并入库的记录 ÷ 报送量；先进入问题数据、整改后才入库的记录不计为通过。",
+        "上报退回率：向省级平台上报的回执尚未记录（上报模块未上线），暂无数据。",
+        "报送量按决定日期所在月份统计（决定日期无效的按首次报送日期）；统计截至 "
+        f"{local(a.as_of, s.timezone)}，此后到达的数据不计入。",
+        f"问题数据：截至统计时点尚未整改的数据；超过 {s.feedback_overdue_days} 天未整改计为“超期未整改”。",
+        "部门配置中没有区县字段，本报告不分区县统计；区县单位作为独立部门列示。",
+        "报告中不出现证件号码；文书号等文字中疑似身份证号、手机号、银行卡号的数字已打码。",
+    ]
+    if s.timeliness_from:
+        out.append(f"决定日期早于 {s.timeliness_from} 的记录不考核及时率（历史存量补录）。")
+    return out
+
+
+def render_report_html(a: Assessment, *, xlsx_name: str | None = None) -> str:
+    """The monthly report as one self-contained HTML page (inline CSS and SVG, no JavaScript)."""
+    th = a.settings.thresholds
+    city_month = a.row(a.month_table, CITY) or {}
+    city_ytd = a.row(a.ytd_table, CITY) or {}
+    cards = [
+        {
+            "name": INDICATOR_NAMES[k],
+            "month": city_month.get(k),
+            "ytd": city_ytd.get(k),
+            "threshold": getattr(th, k),
+            "below": city_month.get(k) is not None and not pd.isna(city_month.get(k)) and city_month[k] < getattr(th, k),
+        }
+        for k in INDICATORS
+    ]
+    return environment().get_template("report.html").render(
+        a=a,
+        title=f"双公示数据考核报告（{a.period[0].year}年{a.period[0].month}月）",
+        generated=local(dt.datetime.now(dt.UTC), a.settings.timezone),
+        as_of=local(a.as_of, a.settings.timezone),
+        warning=provisional_warning(a),
+        cards=cards,
+        city_month=city_month,
+        bars=department_chart(a, a.month_table, "各部门本月指标"),
+        bars_ytd=department_chart(a, a.ytd_table, "各部门年度累计指标"),
+        trend=trend_chart(a),
+        columns=INDICATOR_COLUMNS,
+        month_rows=indicator_rows(a, a.month_table),
+        ytd_rows=indicator_rows(a, a.ytd_table),
+        silent=named_rows(a, a.silent),
+        feedback_columns=FEEDBACK_COLUMNS,
+        feedback=named_rows(a, a.feedback),
+        rule_columns=RULE_COLUMNS,
+        top_rules=named_rows(a, a.top_rules.groupby(["department", "dataset"], sort=False).head(5)),
+        overdue_columns=OVERDUE_COLUMNS,
+        overdue=overdue_rows(a, a.settings.html_overdue_rows),
+        overdue_total=len(a.overdue),
+        xlsx_name=xlsx_name,
+        definitions=definitions(a),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Excel
+
+
+def _sheet_frame(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+    return pd.DataFrame([{zh: r.get(k) for k, zh in columns.items()} for r in rows], columns=list(columns.values()))
+
+
+def write_workbook(a: Assessment, path: Path) -> Path:
+    """The workbook: the same tables as the HTML report plus every overdue record. Shares are real numbers
+    formatted as percentages, so auditors can sort and sum them."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    share_cols = {INDICATOR_COLUMNS[k] for k in (*INDICATORS, "upstream_rejected")}
+    sheets: dict[str, pd.DataFrame] = {
+        "说明": pd.DataFrame(
+            {"项目": ["报告月份", "统计截至", "合格线（及时率/完整率/准确率）", *(["临时截止日期"] if a.provisional_years else []),
+                      *["口径"] * len(definitions(a)), *["备注"] * len(a.notes)],
+             "内容": [a.month, local(a.as_of, a.settings.timezone),
+                      " / ".join(pct(getattr(a.settings.thresholds, k)) for k in INDICATORS),
+                      *([provisional_warning(a)] if a.provisional_years else []), *definitions(a), *a.notes]}
+        ),
+        "本月指标": _sheet_frame(indicator_rows(a, a.month_table), INDICATOR_COLUMNS),
+        "年度累计": _sheet_frame(indicator_rows(a, a.ytd_table), INDICATOR_COLUMNS),
+        "月度趋势": pd.DataFrame(
+            [
+                {"月份": r["month"], "部门": a.department_name(r["department"]), "报送量": r["records"],
+                 "及时率": r["timeliness"], "完整率": r["completeness"], "准确率（一次通过率）": r["accuracy"]}
+                for r in a.trend.to_dict("records")
+            ],
+            columns=["月份", "部门", "报送量", "及时率", "完整率", "准确率（一次通过率）"],
+        ),
+        "逾期记录": _sheet_frame(overdue_rows(a), OVERDUE_COLUMNS),
+        "未报送部门": _sheet_frame(named_rows(a, a.silent), {"department_name": "部门", "dataset_name": "数据类别"}),
+        "问题数据": _sheet_frame(named_rows(a, a.feedback), FEEDBACK_COLUMNS),
+        "问题规则": _sheet_frame(named_rows(a, a.top_rules), RULE_COLUMNS),
+    }
+    share_cols |= {"及时率", "完整率", "准确率（一次通过率）"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame = frame.astype(object).where(frame.notna(), None)
+            frame.to_excel(writer, sheet_name=name, index=False)
+            ws = writer.sheets[name]
+            ws.freeze_panes = "A2"
+            red = Font(color="C0392B", bold=True)
+            for j, col in enumerate(frame.columns, start=1):
+                letter = get_column_letter(j)
+                width = max([len(str(col))] + [len(str(v)) for v in frame[col].head(200) if v is not None]) + 2
+                ws.column_dimensions[letter].width = min(max(width * 1.6, 8), 80 if name == "说明" else 40)
+                ws.cell(row=1, column=j).fill = PatternFill("solid", fgColor="DCE6F2")
+                if col in share_cols:
+                    key = next((k for k in INDICATORS if INDICATOR_COLUMNS[k] == col or INDICATOR_NAMES[k] == col), None)
+                    for i in range(2, len(frame) + 2):
+                        cell = ws.cell(row=i, column=j)
+                        cell.number_format = "0.0%"
+                        if key and isinstance(cell.value, float) and cell.value < getattr(a.settings.thresholds, key):
+                            cell.font = red
+            if name == "说明":
+                for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
+                    for cell in row:
+                        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    return path

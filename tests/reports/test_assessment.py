@@ -1,0 +1,197 @@
+"""The assessment indicators and the monthly report, on a store built through the real loader with
+controlled arrival times (so every expected number below is worked out by hand from the scenario)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+
+from national import dataset
+from reports.build import write_report
+from reports.indicators import ALL_DATASETS, CITY, DepartmentInfo, assess, parse_month, previous_month
+from reports.workdays import WorkdayCalendar
+from store.loader import Batch, load_batch
+from store.runs import finish_run, start_run
+from tests.factories import authority_code, make_uscc
+
+CF = dataset("cf")
+UTC = dt.UTC
+SECRET_ID = "110105199001011237"  # an ID-number-shaped value planted in a document number
+DEPTS = {
+    "aaa": DepartmentInfo("aaa", "测试市场监督管理局", ("cf",)),
+    "bbb": DepartmentInfo("bbb", "测试生态环境局", ("cf",)),
+    "ccc": DepartmentInfo("ccc", "测试卫生健康委员会", ("cf", "xk")),
+}
+AS_OF = dt.datetime(2025, 4, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+
+
+def penalty(wsh: str | None, decided: dt.date, **changes: str | None) -> dict[str, str | None]:
+    rng = random.Random(wsh or "none")
+    authority = authority_code()
+    row: dict[str, str | None] = {c: None for c in CF.columns}
+    row.update(
+        {
+            "CF_XDR_MC": "杭州测试贸易有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": make_uscc(rng),
+            "CF_FRDB": "李四", "CF_WSH": wsh, "CF_WFXW": "违反《产品质量法》第三十三条", "CF_SY": "销售不合格产品",
+            "CF_YJ": "《产品质量法》第五十条", "CF_CFLB": "罚款", "CF_NR": "罚款2000元", "CF_NR_FK": "0.2",
+            "CF_JDRQ": decided.isoformat(), "CF_YXQ": (decided + dt.timedelta(days=365)).isoformat(),
+            "CF_CFJG": "测试局", "CF_CFJGDM": authority, "CF_SJLY": "测试局", "CF_SJLYDM": authority,
+        }
+    )
+    row.update(changes)
+    return row
+
+
+def load(engine: Engine, department: str, pk: str, row: dict[str, str | None], at: dt.datetime, *, bad: bool = False) -> None:
+    """One source row through the loader at time ``at``: stored, or quarantined when ``bad``."""
+    run, wm = start_run(engine, department, "cf", "test")
+    frame = pd.DataFrame([row], columns=CF.columns, dtype=object)
+    issue = {"rule": "CF-REQ-003", "field": "CF_SY", "message": "违法事实未填写", "severity": "error"}
+    batch = Batch(
+        department=department, dataset="cf", national=frame, source_pk=[json.dumps([pk])],
+        raw=[json.dumps({"id": pk, **row}, ensure_ascii=False)], rejected=np.array([bad]),
+        issues=[[issue] if bad else []], cursor_from=wm, cursor_to=wm,
+    )
+    with engine.begin() as conn:
+        load_batch(conn, run, batch, now=at)
+    finish_run(engine, run, status="success")
+
+
+def at(day: dt.date, hour: int = 2) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=UTC)  # 02:00 UTC = 10:00 the same day in Shanghai
+
+
+D = dt.date
+
+
+@pytest.fixture
+def scenario(sqlite_store: Engine) -> Engine:
+    e = sqlite_store
+    # aaa, March 2025 (deadlines from the 2025 calendar: 3 Mar → 12 Mar, 5 Mar → 14 Mar, 10 Mar → 19 Mar,
+    # 12 Mar → 21 Mar, 28 Mar → 9 Apr because 4 Apr is 清明).
+    load(e, "aaa", "1", penalty("罚〔2025〕1号", D(2025, 3, 3)), at(D(2025, 3, 10)))  # A1 on time
+    load(e, "aaa", "2", penalty(f"罚〔2025〕{SECRET_ID}号", D(2025, 3, 3)), at(D(2025, 3, 20)))  # A2 late by 8 days
+    load(e, "aaa", "3", penalty("罚〔2025〕3号", D(2025, 3, 5), CF_SY=None), at(D(2025, 3, 6)), bad=True)
+    load(e, "aaa", "3", penalty("罚〔2025〕3号", D(2025, 3, 5)), at(D(2025, 3, 10)))  # A3 fixed: on time, not first pass
+    load(e, "aaa", "4", penalty("罚〔2025〕4号", D(2025, 3, 10), CF_NR=None), at(D(2025, 3, 11)), bad=True)  # A4 missing
+    load(e, "aaa", "5", penalty("罚〔2025〕5号", D(2025, 3, 28), CF_SY=None), at(D(2025, 3, 29)), bad=True)  # A5 pending
+    load(e, "aaa", "6", penalty(None, D(2025, 3, 12)), at(D(2025, 3, 13)), bad=True)  # A6 no 文书号: a record of its own
+    load(e, "aaa", "7", penalty("罚〔2025〕7号", D(2025, 3, 20)), at(D(2025, 4, 5)))  # after as_of: not known yet
+    # bbb: one decision in February (year to date only), one in March on time.
+    load(e, "bbb", "1", penalty("罚〔2025〕B1号", D(2025, 2, 10)), at(D(2025, 2, 11)))
+    load(e, "bbb", "2", penalty("罚〔2025〕B2号", D(2025, 3, 14)), at(D(2025, 3, 14)))
+    return e
+
+
+def test_month_helpers() -> None:
+    assert parse_month("2025-03") == (D(2025, 3, 1), D(2025, 3, 31))
+    assert parse_month("2024-02")[1] == D(2024, 2, 29)
+    assert previous_month(D(2026, 1, 15)) == "2025-12"
+    for bad in ("2025-13", "2025-3", "25-03", "", "2025/03"):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            parse_month(bad)
+
+
+def test_indicators_per_department_month_and_year(scenario: Engine) -> None:
+    a = assess(scenario, "2025-03", departments=DEPTS, as_of=AS_OF, calendar=WorkdayCalendar({}))
+    aaa = a.row(a.month_table, "aaa", "cf")
+    assert aaa is not None
+    assert (aaa["records"], aaa["stored"]) == (6, 3)  # A1–A6; A7 arrived after as_of
+    assert (aaa["on_time"], aaa["late"], aaa["missing"], aaa["pending"]) == (2, 1, 2, 1)
+    assert aaa["timeliness"] == pytest.approx(2 / 5)
+    assert aaa["completeness"] == pytest.approx(3 / 6)  # A4, A5 lack a required field; A6 lacks 文书号
+    assert aaa["accuracy"] == pytest.approx(2 / 6)  # only A1 and A2 passed on first arrival
+    assert aaa["upstream_rejected"] is None
+
+    bbb = a.row(a.month_table, "bbb", "cf")
+    assert bbb is not None and (bbb["records"], bbb["timeliness"], bbb["completeness"], bbb["accuracy"]) == (1, 1.0, 1.0, 1.0)
+    city = a.row(a.month_table, CITY, ALL_DATASETS)
+    assert city is not None and city["records"] == 7 and city["timeliness"] == pytest.approx(3 / 6)
+
+    ytd_bbb = a.row(a.ytd_table, "bbb", "cf")
+    assert ytd_bbb is not None and ytd_bbb["records"] == 2
+
+    # ccc is configured for both datasets and reported nothing; aaa/bbb are not configured for xk.
+    assert sorted(zip(a.silent["department"], a.silent["dataset"], strict=True)) == [("ccc", "cf"), ("ccc", "xk")]
+
+    overdue = a.overdue.set_index("wsh")
+    assert len(overdue) == 3
+    masked = f"罚〔2025〕{SECRET_ID[:6]}********{SECRET_ID[-4:]}号"
+    assert overdue.loc[masked, "status"] == "late" and overdue.loc[masked, "days_late"] == 8
+    assert overdue.loc["罚〔2025〕4号", "status"] == "missing" and overdue.loc["罚〔2025〕4号", "days_late"] == 14
+    assert overdue.loc["罚〔2025〕4号", "deadline"] == D(2025, 3, 19)
+
+    trend = a.trend[(a.trend["department"] == CITY)].set_index("month")
+    assert trend.loc["2025-02", "records"] == 1 and trend.loc["2025-03", "records"] == 7
+    assert trend.loc["2024-04", "records"] == 0 and trend.loc["2024-04", "timeliness"] is None
+
+    fb = a.feedback.set_index("department")
+    # Open as of 2 April: A4 (22 days old, over the 7-day limit), A5 and A6; A3 was fixed on 10 March.
+    assert fb.loc["aaa", "open_items"] == 3 and fb.loc["aaa", "overdue_items"] == 2
+    assert set(a.top_rules["rule"]) == {"CF-REQ-003"}
+    assert a.provisional_years == []
+
+
+def test_as_of_reproduces_an_earlier_state(scenario: Engine) -> None:
+    early = assess(scenario, "2025-03", departments=DEPTS, as_of=at(D(2025, 3, 8)), calendar=WorkdayCalendar({}))
+    aaa = early.row(early.month_table, "aaa", "cf")
+    assert aaa is not None and aaa["records"] == 1  # only A3, still in quarantine; A1 and A2 arrived later
+    assert (aaa["stored"], aaa["pending"], aaa["assessed"]) == (0, 1, 0) and aaa["timeliness"] is None
+    assert aaa["accuracy"] == 0.0 and aaa["completeness"] == 0.0
+    fb = early.feedback.set_index("department")
+    assert fb.loc["aaa", "open_items"] == 1  # A3's entry, resolved only on 10 March
+
+
+def test_timeliness_from_exempts_the_backlog(scenario: Engine) -> None:
+    from reports.settings import ReportSettings
+
+    s = ReportSettings(timeliness_from=D(2025, 3, 6))
+    a = assess(scenario, "2025-03", departments=DEPTS, as_of=AS_OF, settings=s, calendar=WorkdayCalendar({}))
+    aaa = a.row(a.month_table, "aaa", "cf")
+    assert aaa is not None and (aaa["assessed"], aaa["on_time"]) == (2, 0)  # only A4 and A6 remain: both missing
+
+
+def test_unknown_year_is_flagged_in_the_report(sqlite_store: Engine, tmp_path: Path) -> None:
+    load(sqlite_store, "aaa", "1", penalty("罚〔2026〕1号", D(2026, 12, 28)), at(D(2026, 12, 29)))
+    a = assess(sqlite_store, "2026-12", departments=DEPTS, as_of=at(D(2027, 1, 20)), calendar=WorkdayCalendar({}))
+    assert a.provisional_years == [2027] and a.provisional_records == 1
+    html = write_report(sqlite_store, "2026-12", tmp_path, departments=DEPTS, as_of=at(D(2027, 1, 20)),
+                        calendar=WorkdayCalendar({})).read_text(encoding="utf-8")
+    assert 'id="provisional-warning"' in html and "2027 年的法定节假日" in html
+
+
+def test_write_report_html_and_workbook(scenario: Engine, tmp_path: Path) -> None:
+    html_path = write_report(scenario, "2025-03", tmp_path / "out", departments=DEPTS, as_of=AS_OF,
+                             calendar=WorkdayCalendar({}))
+    assert html_path.name == "sgs-assessment-2025-03.html"
+    html = html_path.read_text(encoding="utf-8")
+    for text in ("双公示数据考核报告（2025年3月）", "测试市场监督管理局", "测试卫生健康委员会", "及时率", "完整率", "准确率",
+                 "40.0%", "50.0%", "<svg", "逾期未入库", "sgs-assessment-2025-03.xlsx"):
+        assert text in html, text
+    assert 'id="provisional-warning"' not in html
+    assert "<script" not in html
+
+    xlsx = tmp_path / "out" / "sgs-assessment-2025-03.xlsx"
+    from openpyxl import load_workbook
+
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames == ["说明", "本月指标", "年度累计", "月度趋势", "逾期记录", "未报送部门", "问题数据", "问题规则"]
+    overdue = list(wb["逾期记录"].iter_rows(values_only=True))
+    assert overdue[0][0] == "部门" and len(overdue) == 1 + 3
+    header = list(next(wb["本月指标"].iter_rows(values_only=True)))
+    rows = {(r[0], r[1]): r for r in wb["本月指标"].iter_rows(min_row=2, values_only=True)}
+    assert rows[("测试市场监督管理局", "行政处罚")][header.index("及时率")] == pytest.approx(0.4)
+
+    # No ID number anywhere: not in the HTML, not in any part of the workbook.
+    assert SECRET_ID not in html
+    with zipfile.ZipFile(xlsx) as z:
+        assert all(SECRET_ID not in z.read(n).decode("utf-8", "ignore") for n in z.namelist())
+    assert not list((tmp_path / "out").glob(".*.tmp"))
