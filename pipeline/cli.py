@@ -72,6 +72,14 @@ def ingest(
             except (SourceError, MappingError) as exc:
                 _fail(str(exc), 1)
     _print_results([r.as_dict() for r in results])
+    from pipeline.ingest import store_engine
+    from pipeline.quality import publish_run
+
+    index = None
+    for r in results:
+        index = publish_run(store_engine(), r.run_id)
+    if index:
+        out.print(f"数据质量报告：{index}")
 
 
 def _print_results(rows: list[dict[str, Any]]) -> None:
@@ -237,6 +245,28 @@ def quarantine_export(
 
 
 @app.command()
+def report(
+    month: Annotated[str | None, typer.Option("--month", help="报告月份 YYYY-MM（默认上个月）")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="输出目录（默认 var/reports）")] = None,
+) -> None:
+    """The monthly assessment (考核) report: timeliness, completeness, accuracy per department (HTML + Excel)."""
+    import datetime as dt
+
+    from pipeline.config import ConfigError, load_departments
+    from pipeline.ingest import SHANGHAI, store_engine
+    from pipeline.paths import var_dir
+    from reports.build import write_report
+    from reports.indicators import previous_month
+
+    month = month or previous_month(dt.datetime.now(SHANGHAI).date())
+    try:
+        html = write_report(store_engine(), month, out_dir or var_dir() / "reports", departments=load_departments())
+    except (ValueError, ConfigError) as exc:  # a bad month or holidays file: a ValueError with a Chinese message
+        _fail(str(exc))
+    out.print(f"考核报告：{html}（Excel：{html.with_suffix('.xlsx')}）")
+
+
+@app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="rows per dataset per demo department")] = 1500,
     reset: Annotated[bool, typer.Option(help="recreate the demo department databases")] = False,
@@ -249,6 +279,23 @@ def demo(
     except RuntimeError as exc:
         _fail(str(exc), 1)
     _print_results(results)
+    from pipeline.paths import var_dir
+
+    index = var_dir() / "quality" / "index.html"
+    if index.exists():
+        out.print(f"数据质量报告（审计人员用浏览器打开）：{index}")
+    import datetime as dt
+
+    from pipeline.config import load_departments
+    from pipeline.ingest import SHANGHAI, store_engine
+    from reports.build import write_report
+    from reports.indicators import latest_month_with_data, previous_month
+
+    engine = store_engine()
+    today = dt.datetime.now(SHANGHAI).date()
+    month = latest_month_with_data(engine, today) or previous_month(today)
+    html = write_report(engine, month, var_dir() / "reports", departments=load_departments())
+    out.print(f"考核报告（{month}，用浏览器打开）：{html}")
     failed = [r for r in results if r["status"] != "success"]
     if failed:
         _fail(f"{len(failed)} 个归集任务失败：{[(r['department'], r['dataset']) for r in failed]}", 1)

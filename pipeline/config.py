@@ -168,6 +168,18 @@ def load_departments(folder: Path | None = None) -> dict[str, Department]:
     return {d.code: d for d in (load_department(p) for p in department_files(folder))}
 
 
+def loadable_departments(folder: Path | None = None) -> dict[str, Department]:
+    """Every department file that loads (a broken one is skipped; its DAG reports the error)."""
+    out: dict[str, Department] = {}
+    for p in department_files(folder):
+        try:
+            d = load_department(p)
+        except ConfigError:
+            continue
+        out[d.code] = d
+    return out
+
+
 def find_department(code: str, folder: Path | None = None) -> Department:
     folder = folder or departments_dir()
     path = folder / f"{code}.yaml"

@@ -25,14 +25,16 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
     from store.schema import ingest_run
 
     depts = load_departments()
+    prefix = os.environ.get("SGS_DEMO_PREFIX", "sgs_demo_")
     with console.status("创建演示部门数据库…"):
-        sources = create_demo_sources(var_dir(), rows=rows, reset=reset)
+        sources = create_demo_sources(var_dir(), rows=rows, reset=reset, prefix=prefix)
     for s in sources:
         dept = depts.get(s.department)
         if dept is None or not dept.source.url_env:
             continue
-        if s.fallback or not os.environ.get(dept.source.url_env):
-            os.environ[dept.source.url_env] = s.url
+        # The demo decides where its databases live (a server, or a SQLite file when the server is down):
+        # point the department's URL variable there for this process and the Airflow tasks it runs.
+        os.environ[dept.source.url_env] = s.url
         where = f"{s.kind}（服务器不可用，改用 SQLite 文件）" if s.fallback else s.kind
         console.print(f"  {dept.name}（{dept.code}）：{where}，{sum(s.rows.values())} 行")
 
@@ -76,5 +78,5 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
             "quarantined": r["quarantined"],
             "status": r["status"],
         }
-        for r in runs
+        for r in sorted(runs, key=lambda r: (r["department"], r["dataset"]))
     ]

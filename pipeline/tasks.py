@@ -27,6 +27,13 @@ def ingest_task(department: str, dataset: str, *, logical_date: dt.datetime | No
         raise AirflowFailException(str(exc)) from None
     except SourceUnavailable:
         raise  # transient: Airflow retries with back-off
+    from pipeline.ingest import store_engine
+    from pipeline.quality import publish_run
+
+    try:
+        publish_run(store_engine(), result.run_id)
+    except Exception:  # the report is secondary: a failure to render it must not fail the loaded data
+        log.exception("data-quality report for run %s could not be written", result.run_id)
     return result.as_dict()
 
 

@@ -1,8 +1,9 @@
 """Airflow 3 plugin: the "双公示" view in the Airflow UI (assessment dashboard and per-department drill-down).
 
-Registration only (design.md: "plugins are registries"). The pages are ``reports.dashboard``; the three
-small functions below hand it ``pipeline``'s store engine, department files and reports folder, because
-``reports`` must not import ``pipeline``. Nothing is imported or opened until the first page request.
+Registration only (design.md: "plugins are registries"). The pages are ``reports.dashboard``; the small
+functions below hand it ``pipeline``'s store engine, department files, reports folder and data-quality
+folder, because ``reports`` must not import ``pipeline``. Nothing is imported or opened until the first
+page request.
 
 The FastAPI app is mounted at ``/sgs`` of the API server; the external view embeds it in the UI as a
 top-level navigation entry (``/plugin/sgs``). Its ``href`` has no leading slash so that it resolves
@@ -37,10 +38,16 @@ def _reports_dir() -> Path:
     return var_dir() / "reports"
 
 
+def _quality_dir() -> Path:
+    from pipeline.paths import var_dir
+
+    return var_dir() / "quality"
+
+
 def _dashboard() -> Any:
     from reports.dashboard import create_app
 
-    return create_app(_store_engine, departments=_departments, reports_dir=_reports_dir)
+    return create_app(_store_engine, departments=_departments, reports_dir=_reports_dir, quality_dir=_quality_dir)
 
 
 class SgsPlugin(AirflowPlugin):

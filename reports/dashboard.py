@@ -6,7 +6,9 @@ Pages (all relative links, so the app works under any prefix and inside the UI's
 - ``/dept/<code>``: one department: indicators, trend, latest runs, open feedback items, top failing rules,
   overdue records, links to its reports;
 - ``/api/indicators``: the same indicators as JSON (aggregates only);
-- ``/files/<name>``: report files from the reports folder (the monthly assessment, data-quality reports).
+- ``/files/<name>``: report files from the reports folder (the monthly assessment report and workbook);
+- ``/quality/...``: the data-quality pages (``<var>/quality``: ``index.html``, ``<department>/<dataset>.html``)
+  written by the ingest, when they exist.
 
 The app gets its store engine, department list and reports folder through callables, because ``reports``
 sits below ``pipeline`` in the layering (design.md) and must not import it; the plugin passes
@@ -49,11 +51,11 @@ from reports.render import (
     INDICATOR_COLUMNS,
     OVERDUE_COLUMNS,
     RULE_COLUMNS,
-    named_rows,
     department_chart,
     environment,
     indicator_rows,
     local,
+    named_rows,
     overdue_rows,
     provisional_warning,
     trend_chart,
@@ -61,6 +63,7 @@ from reports.render import (
 from reports.settings import ReportSettings, load_report_settings
 
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(html|xlsx)$")
+_QUALITY_PAGE = re.compile(r"^(index\.html|[a-z][a-z0-9_]{1,39}/(cf|xk)\.html)$")
 _MONTH_PARAM = Query(default=None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
 RUN_COLUMNS = {
     "id": "运行编号",
@@ -105,6 +108,7 @@ def create_app(
     *,
     departments: DepartmentsFactory | None = None,
     reports_dir: Callable[[], Path] | None = None,
+    quality_dir: Callable[[], Path] | None = None,
     settings: ReportSettings | None = None,
     cache_seconds: float = 60.0,
 ) -> FastAPI:
@@ -148,6 +152,12 @@ def create_app(
         if folder is None or not folder.is_dir():
             return []
         return sorted((p.name for p in folder.iterdir() if p.is_file() and _SAFE_FILE.match(p.name)), reverse=True)
+
+    def _quality(page: str) -> Path | None:
+        folder = quality_dir() if quality_dir else None
+        if folder is None or not _QUALITY_PAGE.match(page) or not (folder / page).is_file():
+            return None
+        return folder / page
 
     def _cards(a: Assessment) -> list[dict[str, Any]]:
         month_row = a.row(a.month_table, CITY) or {}
@@ -193,6 +203,7 @@ def create_app(
             feedback=named_rows(a, a.feedback),
             files=files,
             report_link=f"files/{html_name}" if html_name in files else None,
+            quality_index="quality/index.html" if _quality("index.html") else None,
         )
         return HTMLResponse(page)
 
@@ -238,7 +249,9 @@ def create_app(
             overdue_columns=OVERDUE_COLUMNS,
             month_query=f"?month={m}",
             report_link=f"files/{html_name}" if html_name in files else None,
-            quality_links=[f for f in files if not f.startswith("sgs-assessment-") and f.endswith(".html")],
+            quality_links=[
+                (DATASET_NAMES[ds], f"../quality/{code}/{ds}.html") for ds in ("cf", "xk") if _quality(f"{code}/{ds}.html")
+            ],
         )
         return HTMLResponse(page)
 
@@ -276,6 +289,13 @@ def create_app(
         if folder is None or not _SAFE_FILE.match(name) or not (folder / name).is_file():
             raise HTTPException(status_code=404, detail="没有这个报告文件")
         return FileResponse(folder / name)
+
+    @app.get("/quality/{page:path}")
+    def quality_page(page: str) -> FileResponse:
+        path = _quality(page)
+        if path is None:
+            raise HTTPException(status_code=404, detail="没有这个数据质量报告")
+        return FileResponse(path, media_type="text/html")
 
     @app.get("/health")
     def health() -> dict[str, str]:

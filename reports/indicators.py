@@ -40,7 +40,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from national import DATASETS, dataset as national_dataset
+from national import DATASETS
+from national import dataset as national_dataset
 from reports.settings import ReportSettings, load_report_settings
 from reports.workdays import WorkdayCalendar
 from store.schema import ingest_run, quarantine, record_tables

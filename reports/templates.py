@@ -61,7 +61,7 @@ MACROS = """
 REPORT_TEMPLATE = """<!DOCTYPE html>
 {% from 'macros.html' import indicator_table, plain_table %}
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>{{ BASE_CSS }}</style></head>
+<style>{{ BASE_CSS | safe }}</style></head>
 <body>
 <h1>{{ title }}</h1>
 <p class="meta">统计期间 {{ a.period[0] }} 至 {{ a.period[1] }} · 数据截至 {{ as_of }} · 生成于 {{ generated }}
@@ -113,13 +113,14 @@ REPORT_TEMPLATE = """<!DOCTYPE html>
 DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 {% from 'macros.html' import indicator_table, plain_table %}
 <html lang="zh-CN"><head><meta charset="utf-8"><title>双公示考核看板</title>
-<style>{{ BASE_CSS }}</style></head>
+<style>{{ BASE_CSS | safe }}</style></head>
 <body>
 <h1>双公示考核看板（{{ a.month }}）</h1>
 <form method="get" class="meta">月份
 <select name="month">{% for m in months %}<option value="{{ m }}" {{ 'selected' if m == a.month else '' }}>{{ m }}</option>{% endfor %}</select>
 <button type="submit">查看</button> · 数据截至 {{ as_of }}
 {% if report_link %} · <a href="{{ report_link }}">本月考核报告</a>{% endif %}
+{% if quality_index %} · <a href="{{ quality_index }}">数据质量报告</a>{% endif %}
 </form>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
 <div class="cards" id="city-cards">
@@ -146,12 +147,12 @@ DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 DEPARTMENT_TEMPLATE = """<!DOCTYPE html>
 {% from 'macros.html' import indicator_table, plain_table %}
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ name }} · 双公示考核</title>
-<style>{{ BASE_CSS }}</style></head>
+<style>{{ BASE_CSS | safe }}</style></head>
 <body>
 <nav><a href="../{{ month_query }}">← 返回看板</a></nav>
 <h1>{{ name }}（{{ code }}）· {{ a.month }}</h1>
 <p class="meta">数据截至 {{ as_of }}{% if report_link %} · <a href="../{{ report_link }}">本月考核报告</a>{% endif %}
-{% for f in quality_links %} · <a href="../files/{{ f }}">数据质量报告 {{ f }}</a>{% endfor %}</p>
+{% for name, href in quality_links %} · <a href="{{ href }}">数据质量报告（{{ name }}）</a>{% endfor %}</p>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
 <h2>本月指标</h2>
 {{ indicator_table(month_rows, columns) }}

@@ -10,9 +10,17 @@ from typing import Any
 import sqlalchemy as sa
 from stdnum.cn import ric, uscc
 
+def org_check(body8: str) -> str:
+    """GB 11714 check character of an 8-character 组织机构代码 body."""
+    value = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, (3, 7, 9, 10, 5, 8, 4, 2)))
+    r = 11 - value % 11
+    return "X" if r == 10 else "0" if r == 11 else str(r)
+
+
 def make_uscc(rng: random.Random, prefix: str = "91") -> str:
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    body = prefix + "330100" + "".join(rng.choice(alphabet) for _ in range(9))
+    """A USCC whose embedded 组织机构代码 (positions 9–17) and own check digit are both valid."""
+    org = "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(8))
+    body = prefix + "330100" + org + org_check(org)
     return body + uscc.calc_check_digit(body)
 
 
@@ -23,7 +31,8 @@ def make_id(rng: random.Random) -> str:
 
 
 def authority_code() -> str:
-    body = "11330100MB0000001"
+    org = "MB000000"
+    body = "11330100" + org + org_check(org)
     return body + uscc.calc_check_digit(body)
 
 

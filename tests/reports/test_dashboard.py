@@ -1,0 +1,94 @@
+"""The dashboard app (``reports.dashboard``) through FastAPI's test client: pages, JSON, files, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from reports.asgi import LazyASGIApp
+from reports.dashboard import create_app
+from reports.settings import ReportSettings
+from tests.reports.scenario import DEPTS, SECRET_ID, build_scenario
+
+
+@pytest.fixture
+def client(sqlite_store: Engine, tmp_path: Path) -> TestClient:
+    build_scenario(sqlite_store)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "sgs-assessment-2025-03.html").write_text("<p>report</p>", encoding="utf-8")
+    quality = tmp_path / "quality"
+    (quality / "aaa").mkdir(parents=True)
+    (quality / "index.html").write_text("<p>全部部门</p>", encoding="utf-8")
+    (quality / "aaa" / "cf.html").write_text("<p>质量</p>", encoding="utf-8")
+    (tmp_path / "secret.html").write_text("no", encoding="utf-8")
+    app = create_app(lambda: sqlite_store, departments=lambda: DEPTS, reports_dir=lambda: reports,
+                     quality_dir=lambda: quality, settings=ReportSettings())
+    return TestClient(app)
+
+
+def test_dashboard_page_shows_departments_and_indicators(client: TestClient) -> None:
+    r = client.get("/?month=2025-03")
+    assert r.status_code == 200
+    for text in ("双公示考核看板（2025-03）", "测试市场监督管理局", "测试生态环境局", "及时率", "完整率", "准确率",
+                 'href="dept/aaa?month=2025-03"', 'href="files/sgs-assessment-2025-03.html"', "测试卫生健康委员会",
+                 'href="quality/index.html"'):
+        assert text in r.text, text
+    assert SECRET_ID not in r.text
+
+
+def test_department_drill_down(client: TestClient) -> None:
+    r = client.get("/dept/aaa?month=2025-03")
+    assert r.status_code == 200
+    for text in ("测试市场监督管理局（aaa）", "最近运行", "CF-REQ-003", "违法事实未填写", "逾期未入库", 'href="../quality/aaa/cf.html"',
+                 'href="../?month=2025-03"'):
+        assert text in r.text, text
+    assert SECRET_ID not in r.text
+    assert client.get("/dept/zzz?month=2025-03").status_code == 404
+    assert client.get("/dept/..%2F..?month=2025-03").status_code == 404
+
+
+def test_json_indicators(client: TestClient) -> None:
+    data = client.get("/api/indicators?month=2025-03").json()
+    rows = {(r["department"], r["dataset"]): r for r in data["rows"]}
+    # As of now (not 2 April 2025): A7 has arrived, late, and A5's deadline has passed: 2 of 7 on time.
+    assert rows[("aaa", "cf")]["timeliness"] == pytest.approx(2 / 7)
+    assert rows[("bbb", "cf")]["accuracy"] == 1.0
+    assert {"department": "ccc", "dataset": "cf"} in data["silent"]
+
+
+def test_default_month_is_the_latest_with_data(client: TestClient) -> None:
+    assert "双公示考核看板（2025-03）" in client.get("/").text
+
+
+def test_bad_input_and_files(client: TestClient) -> None:
+    assert client.get("/?month=2025-13").status_code == 400
+    assert client.get("/?month=march").status_code == 422
+    assert client.get("/files/sgs-assessment-2025-03.html").text == "<p>report</p>"
+    assert client.get("/files/secret.html").status_code == 404
+    assert client.get("/files/..%2Fsecret.html").status_code == 404
+    assert client.get("/quality/aaa/cf.html").text == "<p>质量</p>"
+    assert client.get("/quality/aaa/xk.html").status_code == 404
+    assert client.get("/quality/../secret.html").status_code == 404
+    assert client.get("/quality/%2E%2E/secret.html").status_code == 404
+
+
+def test_lazy_app_builds_on_first_request() -> None:
+    built: list[int] = []
+
+    def factory():  # type: ignore[no-untyped-def]
+        from fastapi import FastAPI
+
+        built.append(1)
+        app = FastAPI()
+        app.get("/ping")(lambda: {"ok": True})
+        return app
+
+    lazy = LazyASGIApp(factory)
+    assert built == []
+    c = TestClient(lazy)  # type: ignore[arg-type]
+    assert c.get("/ping").json() == {"ok": True} and c.get("/ping").status_code == 200
+    assert built == [1]

@@ -1,0 +1,95 @@
+"""The report from the demo data: the 卫生健康委 demo database (a SQLite file, no server needed) through the
+real ingest into a throwaway store, then the October 2026 report, checked against the store itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from expectations import catalogue
+from pipeline.config import load_departments
+from pipeline.demo_data import create_demo_sources
+from pipeline.ingest import ingest
+from reports.build import write_report
+from reports.indicators import assess
+from store.schema import quarantine, record_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+MONTH, FIRST, LAST = "2026-10", dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+
+
+@pytest.fixture
+def demo_store(sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    (src,) = create_demo_sources(tmp_path / "demo", rows=600, prefix=f"sgs_rep_{uuid.uuid4().hex[:8]}_",
+                                 departments=["wsjkw"])
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
+    dept = load_departments()["wsjkw"]
+    assert dept.source.url_env
+    monkeypatch.setenv(dept.source.url_env, src.url)
+    for ds in ("cf", "xk"):
+        ingest(dept, ds, engine=sqlite_store, trigger="test", today=dt.date.today())
+    return sqlite_store
+
+
+def _expected(engine: Engine, ds: str) -> tuple[int, int, int]:
+    """(records, stored, incomplete) of October 2026, counted straight from the store tables."""
+    t = record_tables[ds]
+    jdrq = t.c[f"{ds}_jdrq"]
+    required = {r.id for r in catalogue(ds) if r.kind == "required" and r.severity == "error"}
+    with engine.connect() as c:
+        stored_keys = {r[0] for r in c.execute(sa.select(t.c.business_key).where(jdrq >= FIRST, jdrq <= LAST))}
+        all_keys = {r[0] for r in c.execute(sa.select(t.c.business_key))}
+        q_only: dict[str, set[str]] = {}
+        for pk, bk, national, rule_ids in c.execute(
+            sa.select(quarantine.c.source_pk, quarantine.c.business_key, quarantine.c.national, quarantine.c.rule_ids)
+            .where(quarantine.c.dataset == ds)
+        ):
+            decided = json.loads(national).get(f"{ds.upper()}_JDRQ")
+            if bk in all_keys or not decided or not FIRST.isoformat() <= decided <= LAST.isoformat():
+                continue
+            q_only[pk] = set(rule_ids.split(",")) if rule_ids else set()
+    incomplete = sum(1 for rules in q_only.values() if rules & required)
+    return len(stored_keys) + len(q_only), len(stored_keys), incomplete
+
+
+def test_report_from_demo_data(demo_store: Engine, tmp_path: Path) -> None:
+    depts = load_departments()
+    a = assess(demo_store, MONTH, departments=depts)
+    for ds in ("cf", "xk"):
+        records, stored, incomplete = _expected(demo_store, ds)
+        row = a.row(a.month_table, "wsjkw", ds)
+        assert row is not None and records > 5
+        assert (row["records"], row["stored"]) == (records, stored)
+        # Everything was loaded today, weeks after October's deadlines: all of it is late or missing.
+        assert row["on_time"] == 0 and row["late"] == stored and row["timeliness"] == 0.0
+        assert row["accuracy"] == pytest.approx(stored / records)  # nothing was fixed: first pass = stored
+        assert row["completeness"] == pytest.approx((records - incomplete) / records)
+    # The other two demo departments were not ingested: they reported nothing.
+    assert {("scjgj", "cf"), ("scjgj", "xk"), ("sthjj", "cf"), ("sthjj", "xk")} <= set(
+        zip(a.silent["department"], a.silent["dataset"], strict=True)
+    )
+    assert len(a.overdue) == sum(a.row(a.month_table, "wsjkw", ds)["late"] + a.row(a.month_table, "wsjkw", ds)["missing"]  # type: ignore[index]
+                                 for ds in ("cf", "xk"))
+
+    html_path = write_report(demo_store, MONTH, tmp_path / "reports", departments=depts)
+    html = html_path.read_text(encoding="utf-8")
+    assert "杭州市卫生健康委员会" in html and "杭州市市场监督管理局" in html and "<svg" in html
+    # No natural person's ID number of the demo data appears in the report or the workbook.
+    ids: set[str] = set()
+    with demo_store.connect() as c:
+        for ds in ("cf", "xk"):
+            t = record_tables[ds]
+            ids |= {v for (v,) in c.execute(sa.select(t.c[f"{ds}_xdr_zjhm"])) if v and len(v) == 18}
+        for (national,) in c.execute(sa.select(quarantine.c.national)):
+            ids |= {v for k, v in json.loads(national).items() if k.endswith("ZJHM") and v and len(v) == 18}
+    assert len(ids) > 20
+    with zipfile.ZipFile(html_path.with_suffix(".xlsx")) as z:
+        workbook = " ".join(z.read(n).decode("utf-8", "ignore") for n in z.namelist())
+    assert not [i for i in ids if i in html or i in workbook]
