@@ -22,6 +22,7 @@ demo: install
 
 test: install
 	bash scripts/services.sh
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: install

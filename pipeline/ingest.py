@@ -81,7 +81,7 @@ def store_engine(url: str | None = None) -> Engine:
 
 def _source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
     cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in pk]
-    return [json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols)]
+    return [json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols, strict=True)]
 
 
 def _later(a: Any, b: Any) -> Any:

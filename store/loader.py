@@ -305,7 +305,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                     "business_key": keys[i] if keys[i].strip("|") else None,
                     "raw_hash": raw_hash,
                     "raw": batch.raw[i],
-                    "national": json.dumps(dict(zip(columns, text_rows[i].tolist())), ensure_ascii=False, default=str),
+                    "national": json.dumps(dict(zip(columns, text_rows[i].tolist(), strict=True)), ensure_ascii=False, default=str),
                     "issues": json.dumps(issues[i], ensure_ascii=False),
                     "rule_ids": ",".join(sorted({x["rule"] for x in errors}))[:1000],
                     "status": "open",
@@ -407,7 +407,7 @@ def _version(
         "department": batch.department,
         "source_pk": batch.source_pk[i],
         "content_hash": h,
-        "payload": json.dumps(dict(zip(dataset(ds).columns, values)), ensure_ascii=False, default=str),
+        "payload": json.dumps(dict(zip(dataset(ds).columns, values, strict=True)), ensure_ascii=False, default=str),
         "run_id": run_id,
         "loaded_at": now,
     }

@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from stdnum.cn import ric, uscc
 
+
 def org_check(body8: str) -> str:
     """GB 11714 check character of an 8-character 组织机构代码 body."""
-    value = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, (3, 7, 9, 10, 5, 8, 4, 2)))
+    value = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body8, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
     r = 11 - value % 11
     return "X" if r == 10 else "0" if r == 11 else str(r)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -187,7 +187,7 @@ def raw_json(batch: pd.DataFrame) -> pd.Series:
     cols = [str(c) for c in batch.columns]
     texts = {c: _as_text(batch[c]).to_numpy(dtype=object) for c in batch.columns}
     rows = [
-        json.dumps({c: texts[k][i] for c, k in zip(cols, batch.columns)}, ensure_ascii=False, default=str)
+        json.dumps({c: texts[k][i] for c, k in zip(cols, batch.columns, strict=True)}, ensure_ascii=False, default=str)
         for i in range(len(batch))
     ]
     return pd.Series(rows, index=batch.index, dtype=object)

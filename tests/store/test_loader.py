@@ -37,7 +37,7 @@ def batch(frame: pd.DataFrame, pks: list[str], rejected: list[bool], *, cursor_f
         dataset="cf",
         national=frame,
         source_pk=[json.dumps([p]) for p in pks],
-        raw=[json.dumps({"id": p, **r}, ensure_ascii=False) for p, r in zip(pks, frame.to_dict("records"))],
+        raw=[json.dumps({"id": p, **r}, ensure_ascii=False) for p, r in zip(pks, frame.to_dict("records"), strict=True)],
         rejected=np.array(rejected),
         issues=issues or [[ERR] if r else [] for r in rejected],
         cursor_from=cursor_from,
