@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from national import Dataset, dataset
-from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
+from store.schema import ingest_run, outbox, quarantine, record_tables, record_version, watermark
 
 _IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
 
@@ -191,24 +191,34 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
 
     # --- accepted rows: insert / update / unchanged by business key -------------------------------
     existing: dict[str, tuple[int, str, int]] = {}
+    was_withdrawn: dict[str, bool] = {}
     acc_keys = sorted({keys[i] for i in accepted})
     for j in range(0, len(acc_keys), _IN_CLAUSE):
         part = acc_keys[j : j + _IN_CLAUSE]
         for row in conn.execute(
-            sa.select(table.c.business_key, table.c.id, table.c.content_hash, table.c.version).where(
+            sa.select(table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status).where(
                 table.c.business_key.in_(part)
             )
         ):
             existing[row.business_key] = (row.id, row.content_hash, row.version)
+            was_withdrawn[row.business_key] = row.status == "withdrawn"
 
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     versions: list[dict[str, Any]] = []
+    status_col = "XK_ZT" if ds.name == "xk" else None
     for i in accepted:
         key = keys[i]
         values = text_rows[i].tolist()
         h = content_hash(values)
-        values_typed = {c.lower(): typed[c][i] for c in columns}
+        # 当前状态 2 (无效): kept, but withdrawn from publicity and sent upstream as a withdrawal (spec §3.7).
+        invalid = status_col is not None and national.at[i, status_col] == "2"
+        values_typed = {
+            **{c.lower(): typed[c][i] for c in columns},
+            "status": "withdrawn" if invalid else "active",
+            "withdrawn_at": now if invalid else None,
+            "withdrawn_reason": "当前状态为无效" if invalid else None,
+        }
         pub = (
             {
                 "publicity_end": _date_or_none(publicity.at[i, "publicity_end"]),
@@ -222,8 +232,9 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             if prev["content_hash"] == h:
                 counts.unchanged += 1
                 continue
+            before = prev["status"]
             prev.update(values_typed, **pub, content_hash=h, source_pk=batch.source_pk[i], version=prev["version"] + 1)
-            versions.append(_version(ds.name, key, prev["version"], "U", batch, i, h, values, run_id, now))
+            versions.append(_version(ds.name, key, prev["version"], *_operation(before, invalid), batch, i, h, values, run_id, now))
             counts.updated += 1
             continue
         if key in updates or key in existing:
@@ -246,8 +257,9 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                 "updated_at": now,
                 "run_id": run_id,
             }
+            before = updates[key]["status"] if key in updates else ("withdrawn" if was_withdrawn.get(key) else "active")
             updates[key] = upd
-            versions.append(_version(ds.name, key, old_version + 1, "U", batch, i, h, values, run_id, now))
+            versions.append(_version(ds.name, key, old_version + 1, *_operation(before, invalid), batch, i, h, values, run_id, now))
             counts.updated += 1
             continue
         inserts[key] = {
@@ -262,7 +274,8 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             "updated_at": now,
             "run_id": run_id,
         }
-        versions.append(_version(ds.name, key, 1, "I", batch, i, h, values, run_id, now))
+        # A decision that arrives already 无效 was never published: kept, nothing to send upstream.
+        versions.append(_version(ds.name, key, 1, "I", not invalid, batch, i, h, values, run_id, now))
         counts.inserted += 1
 
     if inserts:
@@ -278,7 +291,11 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             list(updates.values()),
         )
     if versions:
+        publish = [v.pop("_publish") for v in versions]
         conn.execute(record_version.insert(), versions)
+        outbox_rows = [outbox_entry(v, now) for v, p in zip(versions, publish, strict=True) if p]
+        if outbox_rows:
+            conn.execute(outbox.insert(), outbox_rows)
 
     # --- quarantine ---------------------------------------------------------------------------------
     if len(bad):
@@ -396,10 +413,37 @@ def _date_or_none(v: Any) -> dt.date | None:
         return None
 
 
+def _operation(before: str, invalid_now: bool) -> tuple[str, bool]:
+    """Operation of a new version of a known record, and whether it goes upstream: a correction (U), a
+    withdrawal (D) when it became 无效, nothing to send while it stays withdrawn (history only)."""
+    if invalid_now:
+        return ("D", True) if before != "withdrawn" else ("U", False)
+    return "U", True
+
+
+def outbox_entry(version: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The outbox row of a record version (design.md: idempotency key per record version)."""
+    key = hashlib.sha256(f"{version['dataset']}|{version['business_key']}|{version['version']}".encode()).hexdigest()
+    return {
+        "idempotency_key": key,
+        "dataset": version["dataset"],
+        "business_key": version["business_key"],
+        "version": version["version"],
+        "operation": version["operation"],
+        "department": version["department"],
+        "payload": version["payload"],
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "run_id": version["run_id"],
+    }
+
+
 def _version(
-    ds: str, key: str, version: int, op: str, batch: Batch, i: int, h: str, values: list[Any], run_id: int, now: dt.datetime
+    ds: str, key: str, version: int, op: str, publish: bool, batch: Batch, i: int, h: str, values: list[Any], run_id: int, now: dt.datetime
 ) -> dict[str, Any]:
     return {
+        "_publish": publish,
         "dataset": ds,
         "business_key": key,
         "version": version,
@@ -411,3 +455,60 @@ def _version(
         "run_id": run_id,
         "loaded_at": now,
     }
+
+
+def withdraw_records(
+    conn: Connection, run_id: int, department: str, ds_name: str, business_keys: list[str], *, reason: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Withdraw active records from publicity (deleted at the source, expired, revoked): a new version with
+    operation D in the history and in the outbox, in the caller's transaction. Returns how many changed."""
+    now = now or dt.datetime.now(dt.UTC)
+    ds = dataset(ds_name)
+    table = record_tables[ds.name]
+    changed = 0
+    for j in range(0, len(business_keys), _IN_CLAUSE):
+        part = business_keys[j : j + _IN_CLAUSE]
+        rows = conn.execute(
+            sa.select(table).where(table.c.business_key.in_(part), table.c.status == "active", table.c.department == department)
+        ).mappings().all()
+        versions = []
+        for r in rows:
+            values = {c: _text(r[c.lower()]) for c in ds.columns}
+            versions.append(
+                {
+                    "dataset": ds.name,
+                    "business_key": r["business_key"],
+                    "version": r["version"] + 1,
+                    "operation": "D",
+                    "department": r["department"],
+                    "source_pk": r["source_pk"],
+                    "content_hash": r["content_hash"],
+                    "payload": json.dumps(values, ensure_ascii=False, default=str),
+                    "run_id": run_id,
+                    "loaded_at": now,
+                }
+            )
+        if not versions:
+            continue
+        conn.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=reason[:200], version=sa.bindparam("v"), updated_at=now, run_id=run_id),
+            [{"b_id": r["id"], "v": r["version"] + 1} for r in rows],
+        )
+        conn.execute(record_version.insert(), versions)
+        conn.execute(outbox.insert(), [outbox_entry(v, now) for v in versions])
+        changed += len(versions)
+    return changed
+
+
+def _text(v: Any) -> str | None:
+    """A typed store value back to the canonical national text."""
+    if v is None:
+        return None
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v.normalize(), "f")
+    return str(v)

@@ -53,6 +53,9 @@ def _record_table(ds: Dataset) -> sa.Table:
         *(_national_column(f.code, f.kind, f.max_length) for f in ds.fields),
         sa.Column("publicity_end", sa.Date),
         sa.Column("repair_eligible_from", sa.Date),
+        sa.Column("status", sa.String(12), nullable=False, server_default="active", comment="active / withdrawn"),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+        sa.Column("withdrawn_reason", sa.String(200)),
         sa.Column("first_loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("run_id", sa.Integer, nullable=False),
@@ -69,7 +72,7 @@ record_version = sa.Table(
     sa.Column("dataset", sa.String(2), nullable=False),
     sa.Column("business_key", KEY, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("operation", sa.String(1), nullable=False, comment="I insert, U update"),
+    sa.Column("operation", sa.String(1), nullable=False, comment="I insert, U update, D withdrawal"),
     sa.Column("department", sa.String(40), nullable=False),
     sa.Column("source_pk", KEY, nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
@@ -110,6 +113,43 @@ quarantine = sa.Table(
         sqlite_where=sa.text("status = 'open'"),
         postgresql_where=sa.text("status = 'open'"),
     ),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True, comment="one per record version"),
+    sa.Column("dataset", sa.String(2), nullable=False),
+    sa.Column("business_key", KEY, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("operation", sa.String(1), nullable=False, comment="I / U / D"),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False, comment="national values as JSON"),
+    sa.Column("state", sa.String(12), nullable=False, server_default="pending",
+              comment="pending / sent / accepted / rejected / superseded"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("receipt_at", sa.DateTime(timezone=True)),
+    sa.Column("receipt_code", sa.String(40)),
+    sa.Column("receipt_message", sa.Text),
+    sa.Column("batch_id", sa.String(64)),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Index("ix_outbox_state", "state", "id"),
+    sa.Index("ix_outbox_key", "dataset", "business_key", "version"),
+)
+
+source_snapshot = sa.Table(
+    "source_snapshot",
+    metadata,
+    sa.Column("department", sa.String(40), primary_key=True),
+    sa.Column("dataset", sa.String(2), primary_key=True),
+    sa.Column("source_pk", KEY, primary_key=True),
+    sa.Column("row_hash", sa.String(64), nullable=False),
+    sa.Column("business_key", KEY),
+    sa.Column("seen_run_id", sa.Integer, nullable=False),
+    comment="snapshot-diff strategy: content hash of every source row seen, to detect changes and deletions",
 )
 
 watermark = sa.Table(

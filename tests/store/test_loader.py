@@ -158,3 +158,69 @@ def test_interrupted_run_is_marked(store: Engine) -> None:
     with store.connect() as c:
         st = dict(c.execute(sa.select(ingest_run.c.id, ingest_run.c.status)).all())
     assert st == {first: "interrupted", second: "running"}
+
+
+XK = dataset("xk")
+
+
+def xk_rows(*specs: dict[str, str | None]) -> pd.DataFrame:
+    out = []
+    for s in specs:
+        r = {c: None for c in XK.columns}
+        r.update({"XK_LYDWDM": "11330100MB0000000X", "XK_JDRQ": "2025-01-02", "XK_ZT": "1"})
+        r.update(s)
+        out.append(r)
+    return pd.DataFrame(out, columns=XK.columns, dtype=object)
+
+
+def xk_batch(frame: pd.DataFrame, pks: list[str], *, cursor_from: str | None, cursor_to: str | None) -> Batch:
+    return Batch(
+        department="scjgj", dataset="xk", national=frame, source_pk=[json.dumps([p]) for p in pks],
+        raw=[json.dumps({"id": p, **r}, ensure_ascii=False) for p, r in zip(pks, frame.to_dict("records"), strict=True)],
+        rejected=np.zeros(len(frame), dtype=bool), issues=[[] for _ in pks], cursor_from=cursor_from, cursor_to=cursor_to,
+    )
+
+
+def outbox_ops(engine: Engine) -> list[tuple[str, int, str]]:
+    from store.schema import outbox
+
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(sa.select(outbox.c.business_key, outbox.c.version, outbox.c.operation).order_by(outbox.c.id))]
+
+
+def test_every_published_version_enters_the_outbox_in_the_same_transaction(store: Engine) -> None:
+    run, _ = start_run(store, "scjgj", "xk", "test")
+    with store.begin() as c:
+        load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1"}, {"XK_WSH": "许2", "XK_ZT": "2"}), ["1", "2"], cursor_from=None, cursor_to='"a"'))
+    # 许2 arrived already 无效: stored as withdrawn, never sent.
+    assert outbox_ops(store) == [("11330100MB0000000X|许1|", 1, "I")]
+    with store.begin() as c:
+        load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "2"}), ["1"], cursor_from='"a"', cursor_to='"b"'))
+    with store.begin() as c:  # still 无效, other content: history only
+        load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "2", "BZ": "注销"}), ["1"], cursor_from='"b"', cursor_to='"c"'))
+    with store.begin() as c:  # valid again: an update
+        load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "1", "BZ": "恢复"}), ["1"], cursor_from='"c"', cursor_to='"d"'))
+    assert [op for _, _, op in outbox_ops(store)] == ["I", "D", "U"]
+    assert [v for _, v, _ in outbox_ops(store)] == [1, 2, 4]
+    with store.connect() as c:
+        statuses = dict(c.execute(sa.select(record_tables["xk"].c.xk_wsh, record_tables["xk"].c.status)).all())
+    assert statuses == {"许1": "active", "许2": "withdrawn"}
+
+
+def test_withdrawing_records_writes_history_and_outbox(store: Engine) -> None:
+    from store.loader import withdraw_records
+
+    run, _ = start_run(store, "scjgj", "cf", "test")
+    with store.begin() as c:
+        load_batch(c, run, batch(rows({"CF_WSH": "1"}, {"CF_WSH": "2"}), ["1", "2"], [False, False], cursor_from=None, cursor_to='"a"'))
+    with store.begin() as c:
+        n = withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1", "11330100MB0000000X|nope"], reason="源系统已删除")
+    assert n == 1
+    with store.begin() as c:  # already withdrawn: nothing more
+        assert withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1"], reason="x") == 0
+    assert outbox_ops(store)[-1] == ("11330100MB0000000X|1", 2, "D")
+    with store.connect() as c:
+        r = c.execute(sa.select(record_tables["cf"]).where(record_tables["cf"].c.cf_wsh == "1")).mappings().one()
+        payload = json.loads(c.execute(sa.select(record_version.c.payload).where(record_version.c.operation == "D")).scalar_one())
+    assert (r["status"], r["withdrawn_reason"], r["version"]) == ("withdrawn", "源系统已删除", 2)
+    assert payload["CF_WSH"] == "1" and payload["CF_NR_FK"] == "0.2" and payload["CF_JDRQ"] == "2025-01-02"
