@@ -87,13 +87,15 @@ class MySQLAdapter(SourceAdapter):
     backends = ("mysql", "mariadb")
     drivernames = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql", "mariadb+pymysql": "mysql+pymysql"}
 
+    def url(self, url: URL) -> URL:
+        url = super().url(url)
+        # Chinese text needs utf8mb4 unless the DBA says otherwise (a GBK server: ?charset=gbk).
+        if url.drivername == "mysql+pymysql" and "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return url
+
     def connect_args(self, timeout: int) -> dict[str, Any]:
         return {"connect_timeout": timeout}
-
-    def engine_kwargs(self, url: URL) -> dict[str, Any]:
-        if url.drivername == "mysql+pyodbc":
-            return {}
-        return {} if "charset" in url.query else {"connect_args_extra": {"charset": "utf8mb4"}}
 
 
 class PostgreSQLAdapter(SourceAdapter):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
@@ -45,6 +45,33 @@ class SourceSettings(BaseModel):
     url: str | None = Field(default=None, description="SQLAlchemy URL without credentials")
     timezone: str = Field(default="Asia/Shanghai", description="time zone of naive datetimes in the source")
     connect_timeout: int = Field(default=10, ge=1, le=600, description="seconds")
+    legacy_encoding: str | None = Field(
+        default=None, description="encoding of text a legacy system stored behind latin1 columns, e.g. gbk"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} 不是时区名称，例如 Asia/Shanghai") from None
+        return v
+
+    @field_validator("legacy_encoding")
+    @classmethod
+    def _codec(cls, v: str | None) -> str | None:
+        import codecs
+
+        if v is None:
+            return v
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"{v!r} 不是已知的字符编码，例如 gbk、gb18030") from None
+        return v
 
     @field_validator("url_env")
     @classmethod
@@ -94,17 +121,26 @@ def parse_duration(value: int | str) -> int:
 
 
 class ExtractSettings(BaseModel):
-    """How one dataset is read incrementally from the source."""
+    """How one dataset is read incrementally from the source.
+
+    ``strategy``:
+    - ``timestamp`` (default): ``cursor`` is an update time; rows at or after ``watermark - lookback``.
+    - ``id``: ``cursor`` is an increasing number; rows with ``id >= watermark - lookback_ids``.
+    - ``snapshot``: no trustworthy cursor: the whole table is read, each row's content hash is compared
+      with the last run's, and rows that disappeared are withdrawn (deletions are detected).
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     table: Identifier | None = Field(default=None, description="source table or view")
     db_schema: Identifier | None = Field(default=None, alias="schema", description="schema of the table")
     query: str | None = Field(default=None, description="custom SELECT used as the source instead of a table")
-    cursor: Identifier = Field(description="column that grows when a row is inserted or changed")
+    strategy: Literal["timestamp", "id", "snapshot"] = "timestamp"
+    cursor: Identifier | None = Field(default=None, description="column that grows when a row is inserted or changed")
     primary_key: list[Identifier] = Field(min_length=1, description="columns identifying a source row")
     chunk_rows: int = Field(default=5000, ge=1, le=1_000_000)
     lookback: int = Field(default=300, description="seconds (or 5m, 2h, 1d) re-read below the watermark")
+    lookback_ids: int = Field(default=0, ge=0, le=10_000_000, description="ids re-read below the watermark (id strategy)")
 
     @field_validator("table", "db_schema", "cursor")
     @classmethod
@@ -135,4 +171,6 @@ class ExtractSettings(BaseModel):
     def _table_or_query(self) -> ExtractSettings:
         if bool(self.table) == bool(self.query):
             raise ValueError("table 与 query 必须且只能填写一个")
+        if self.strategy != "snapshot" and not self.cursor:
+            raise ValueError(f"strategy 为 {self.strategy} 时必须填写 cursor（游标列）；没有可信的更新时间列时请用 strategy: snapshot")
         return self

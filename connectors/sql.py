@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 
+from connectors.adapters import SourceAdapter, adapter_for
 from connectors.errors import SourceConfigError, SourceUnavailable
 from connectors.settings import ExtractSettings, SourceSettings
 
@@ -78,33 +79,46 @@ def resolve_url(source: SourceSettings, *, department: str) -> str:
     )
 
 
-def make_source_engine(source: SourceSettings, *, department: str) -> Engine:
+@dataclass
+class Source:
+    """An opened department database: its engine and the adapter for its kind."""
+
+    engine: Engine
+    adapter: SourceAdapter
+    settings: SourceSettings
+    department: str
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_source(source: SourceSettings, *, department: str) -> Source:
     """An engine on the department database with a short connect timeout; nothing is written through it."""
     url = resolve_url(source, department=department)
     try:
         parsed = make_url(url)
     except sa_exc.ArgumentError:
         raise SourceConfigError(f"部门 {department}：无法解析数据库 URL（{_redact(url)}）") from None
-    backend = parsed.get_backend_name()
-    args: dict[str, Any] = {}
-    t = source.connect_timeout
-    if backend == "sqlite":
+    adapter, parsed = adapter_for(parsed)
+    if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:" and not db.startswith("file:") and not Path(db).exists():
             raise SourceConfigError(f"部门 {department}：SQLite 数据库文件 {db} 不存在，请检查路径")
-        args["timeout"] = t
-    elif backend in ("mysql", "mariadb"):
-        args.update(connect_timeout=t, read_timeout=600)
-    elif backend == "postgresql":
-        args["connect_timeout"] = t
-    elif backend == "oracle":
-        args["tcp_connect_timeout"] = t
-    elif backend == "mssql":
-        args["timeout"] = t
+    args = adapter.connect_args(source.connect_timeout)
+    if parsed.drivername.endswith("+pyodbc"):
+        args = {"timeout": source.connect_timeout}
     try:
-        return sa.create_engine(parsed, connect_args=args, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, connect_args=args, pool_pre_ping=True, **adapter.engine_kwargs(parsed))
     except (ImportError, ModuleNotFoundError) as exc:
         raise SourceConfigError(f"部门 {department}：缺少数据库驱动（{exc}）。请运行 make install") from None
+    except sa_exc.NoSuchModuleError as exc:
+        raise SourceConfigError(f"部门 {department}：不支持的数据库驱动（{exc}）") from None
+    return Source(engine=engine, adapter=adapter, settings=source, department=department)
+
+
+def make_source_engine(source: SourceSettings, *, department: str) -> Engine:
+    """The engine alone (see :func:`open_source`)."""
+    return open_source(source, department=department).engine
 
 
 def _redact(url: str) -> str:
@@ -155,45 +169,71 @@ def decode_cursor(text: str | None) -> Any:
     return v
 
 
-def lower_bound(watermark: Any, lookback_seconds: int) -> Any:
-    """Where the next read starts: the watermark minus the look-back (time cursors only)."""
+def lower_bound(watermark: Any, ex: ExtractSettings, adapter: SourceAdapter | None = None) -> Any:
+    """Where the next read starts: the watermark minus the look-back (and the server's time slack)."""
+    slack = adapter.cursor_slack if adapter else dt.timedelta(0)
     if isinstance(watermark, dt.datetime):
-        return watermark - dt.timedelta(seconds=lookback_seconds)
+        return watermark - dt.timedelta(seconds=ex.lookback) - slack
     if isinstance(watermark, dt.date):
-        return watermark - dt.timedelta(days=-(-lookback_seconds // 86400))
-    return watermark  # ids and text cursors: inclusive bound only
+        return watermark - dt.timedelta(days=-(-ex.lookback // 86400))
+    if isinstance(watermark, int | Decimal) and ex.strategy == "id":
+        return watermark - ex.lookback_ids
+    return watermark  # text cursors: inclusive bound only
 
 
 # --- the SELECT ----------------------------------------------------------------------------------
 
 
-def _source_selectable(engine: Engine, ex: ExtractSettings, *, department: str) -> sa.FromClause:
+def source_selectable(src: Source, ex: ExtractSettings) -> sa.FromClause:
+    """The table (reflected) or the custom query (as a subquery) a dataset is read from."""
+    department = src.department
     if ex.query:
         # Only the cursor and key columns need to be known; ``SELECT *`` keeps the rest as they are.
-        cols = [sa.column(c) for c in dict.fromkeys([ex.cursor, *ex.primary_key])]
+        cols = [sa.column(c) for c in dict.fromkeys([*( [ex.cursor] if ex.cursor else []), *ex.primary_key])]
         return sa.text(ex.query).columns(*cols).subquery("src")
+    assert ex.table is not None
     try:
-        return sa.Table(ex.table, sa.MetaData(), schema=ex.db_schema, autoload_with=engine)
+        return sa.Table(ex.table, sa.MetaData(), schema=ex.db_schema, autoload_with=src.engine)
     except sa_exc.NoSuchTableError:
         raise SourceConfigError(
             f"部门 {department}：源数据库中没有表 {ex.db_schema + '.' if ex.db_schema else ''}{ex.table}，请检查配置文件中的 table"
         ) from None
-    except sa_exc.OperationalError as exc:
-        raise SourceUnavailable(f"部门 {department}：无法连接源数据库（{_short(exc)}）") from None
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise _connection_error(department, exc) from None
+    except sa_exc.ProgrammingError as exc:
+        raise SourceConfigError(f"部门 {department}：无法读取表 {ex.table} 的结构（{_short(exc)}）。请检查账号权限") from None
+
+
+def resolve_column(source: sa.FromClause, name: str) -> sa.ColumnElement[Any] | None:
+    """A configured column name → the source column: exact first, then case-insensitively (Oracle and
+    Dameng fold unquoted names to upper case; SQLAlchemy reports them in lower case)."""
+    if name in source.c:
+        return source.c[name]
+    matches = [c for c in source.c if c.name.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
 
 
 def incremental_select(source: sa.FromClause, ex: ExtractSettings, low: Any, *, department: str) -> sa.Select[Any]:
-    """``SELECT … WHERE cursor >= :low ORDER BY cursor, pk`` — the one place the incremental read is built."""
-    missing = [c for c in [ex.cursor, *ex.primary_key] if c not in source.c]
+    """The one place the incremental read is built.
+
+    ``timestamp``/``id``: ``SELECT … WHERE cursor >= :low ORDER BY cursor, pk``; ``snapshot``:
+    ``SELECT … ORDER BY pk`` (the whole table, in key order).
+    """
+    wanted = [*([ex.cursor] if ex.cursor else []), *ex.primary_key]
+    resolved = {name: resolve_column(source, name) for name in wanted}
+    missing = [n for n, c in resolved.items() if c is None]
     if missing:
         raise SourceConfigError(
             f"部门 {department}：源表中没有列 {', '.join(missing)}；现有列：{', '.join(source.c.keys())}"
         )
-    cursor = source.c[ex.cursor]
-    stmt = sa.select(*source.c) if not isinstance(source, sa.Subquery) or ex.table else sa.select(sa.literal_column("*")).select_from(source)
+    stmt = sa.select(*source.c) if not isinstance(source, sa.Subquery) else sa.select(sa.literal_column("*")).select_from(source)
+    keys = [resolved[c] for c in ex.primary_key]
+    if ex.strategy == "snapshot" or not ex.cursor:
+        return stmt.order_by(*keys)
+    cursor = resolved[ex.cursor]
     if low is not None:
         stmt = stmt.where(cursor >= low)
-    return stmt.order_by(cursor, *(source.c[c] for c in ex.primary_key))
+    return stmt.order_by(cursor, *keys)
 
 
 @dataclass(frozen=True)
@@ -201,29 +241,52 @@ class RawChunk:
     """A chunk of source rows with the watermark it reaches."""
 
     frame: pd.DataFrame
-    cursor_to: Any  # max cursor value of the chunk (rows arrive ordered by cursor)
+    cursor_to: Any  # max cursor value of the chunk (rows arrive ordered by cursor); None for snapshots
 
 
-def read_chunks(engine: Engine, ex: ExtractSettings, watermark: Any, *, department: str) -> Iterator[RawChunk]:
-    """Stream the rows at or after ``watermark - lookback`` in chunks of ``ex.chunk_rows``."""
-    low = lower_bound(watermark, ex.lookback) if watermark is not None else None
+def read_chunks(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[RawChunk]:
+    """Stream the rows to read (see :func:`incremental_select`) in chunks of ``ex.chunk_rows``.
+
+    Frames are renamed to the configured spelling of the cursor and key columns, and prepared by the
+    source's adapter (naive Beijing time, legacy text decoded).
+    """
+    department = src.department
+    low = lower_bound(watermark, ex, src.adapter) if watermark is not None else None
     try:
-        src = _source_selectable(engine, ex, department=department)
-        stmt = incremental_select(src, ex, low, department=department)
-        with engine.connect() as conn:
+        table = source_selectable(src, ex)
+        stmt = incremental_select(table, ex, low, department=department)
+        with src.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=ex.chunk_rows).execute(stmt)
             keys = list(result.keys())
+            rename = {}
+            for name in [*([ex.cursor] if ex.cursor else []), *ex.primary_key]:
+                if name not in keys:
+                    rename.update({k: name for k in keys if k.lower() == name.lower()})
             for part in result.partitions(ex.chunk_rows):
-                frame = pd.DataFrame.from_records(part, columns=keys, coerce_float=False)
-                cursor_values = frame[ex.cursor].dropna()
-                top = cursor_values.iloc[-1] if len(cursor_values) else None
+                frame = pd.DataFrame.from_records(part, columns=keys, coerce_float=False).rename(columns=rename)
+                frame = src.adapter.prepare(frame, timezone=src.settings.timezone, legacy_encoding=src.settings.legacy_encoding)
+                top = None
+                if ex.cursor and ex.strategy != "snapshot":
+                    cursor_values = frame[ex.cursor].dropna()
+                    top = cursor_values.iloc[-1] if len(cursor_values) else None
                 yield RawChunk(frame=frame, cursor_to=top)
     except (SourceConfigError, SourceUnavailable):
         raise
     except sa_exc.ProgrammingError as exc:
         raise SourceConfigError(f"部门 {department}：源数据库拒绝了查询（{_short(exc)}）。请检查表名、列名或 query") from None
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise SourceUnavailable(f"部门 {department}：源数据库连接失败或中断（{_short(exc)}），稍后重试") from None
+        raise _connection_error(department, exc) from None
+
+
+#: Fragments of driver messages that mean the credentials are wrong: retrying will not help.
+_AUTH_FAILURES = ("access denied", "password authentication failed", "authentication failed", "ora-01017", "login failed", "invalid username")
+
+
+def _connection_error(department: str, exc: BaseException) -> SourceConfigError | SourceUnavailable:
+    text = _short(exc)
+    if any(m in text.lower() for m in _AUTH_FAILURES):
+        return SourceConfigError(f"部门 {department}：数据库拒绝登录（用户名或密码错误）：{text}。请核对连接中的账号密码")
+    return SourceUnavailable(f"部门 {department}：源数据库连接失败或中断（{text}），稍后重试")
 
 
 def _short(exc: BaseException) -> str:

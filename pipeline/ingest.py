@@ -9,6 +9,7 @@ store ends as if the run had not been interrupted.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -22,13 +23,14 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 import expectations
-from connectors.sql import decode_cursor, encode_cursor, make_source_engine, read_chunks
+from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
 from national import dataset as national_dataset
 from pipeline.config import Department
 from pipeline.paths import store_url
 from store.db import make_store_engine, migrate
-from store.loader import Batch, Counts, load_batch
+from store.loader import Batch, Counts, business_keys, load_batch
 from store.runs import finish_run, start_run
+from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
 from transforms.derive import derive_penalty_fields
 from transforms.normalise import map_to_national, raw_json
 
@@ -51,6 +53,7 @@ class IngestResult:
     watermark_to: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    withdrawn: int = 0  # records withdrawn because their source row was deleted (snapshot strategy)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class IngestResult:
             "status": self.status,
             **self.counts.as_dict(),
             "chunks": self.chunks,
+            "withdrawn": self.withdrawn,
             "watermark_from": self.watermark_from,
             "watermark_to": self.watermark_to,
             "seconds": round(self.seconds, 3),
@@ -122,11 +126,29 @@ def ingest(
     result = IngestResult(dept.code, dataset, run_id, "running", watermark_from=wm_text, watermark_to=wm_text)
     log.info("ingest %s/%s run %s starts after watermark %s", dept.code, dataset, run_id, wm_text)
     source = None
+    snapshot = cfg.strategy == "snapshot"
     try:
-        source = make_source_engine(dept.source, department=dept.code)
+        source = open_source(dept.source, department=dept.code)
         position = decode_cursor(wm_text)
-        for chunk in read_chunks(source, cfg, position, department=dept.code):
-            national = map_to_national(chunk.frame, cfg, ds, department=dept.code)
+        for chunk in read_chunks(source, cfg, position):
+            frame = chunk.frame
+            source_pks = _source_pks(frame, cfg.primary_key)
+            raw = raw_json(frame).tolist()
+            raw_hashes = [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
+            skipped = 0
+            if snapshot:
+                # Snapshot diff: a source row whose content hash is what the last run saw is unchanged;
+                # only new and changed rows go through the stages. Every row is marked as seen.
+                with engine.connect() as conn:
+                    seen = snapshot_hashes(conn, dept.code, dataset, source_pks)
+                changed = [i for i, (pk, h) in enumerate(zip(source_pks, raw_hashes, strict=True)) if seen.get(pk) != h]
+                skipped = len(frame) - len(changed)
+                frame = frame.iloc[changed].reset_index(drop=True)
+                keep_pks = [source_pks[i] for i in changed]
+                keep_raw = [raw[i] for i in changed]
+            else:
+                keep_pks, keep_raw = source_pks, raw
+            national = map_to_national(frame, cfg, ds, department=dept.code)
             publicity = None
             if dataset == "cf":
                 national = derive_penalty_fields(national, cfg)
@@ -145,17 +167,25 @@ def ingest(
                 department=dept.code,
                 dataset=dataset,
                 national=national[ds.columns],
-                source_pk=_source_pks(chunk.frame, cfg.primary_key),
-                raw=raw_json(chunk.frame).tolist(),
+                source_pk=keep_pks,
+                raw=keep_raw,
                 rejected=np.asarray(verdicts.has_error, dtype=bool),
                 issues=issues,
                 publicity=publicity,
                 cursor_from=result.watermark_to,
                 cursor_to=encode_cursor(new_position),
                 rule_failures=dict(verdicts.rule_failures),
+                skipped_unchanged=skipped,
             )
             with engine.begin() as conn:
                 counts = load_batch(conn, run_id, batch)
+                if snapshot:
+                    keys = business_keys(national[ds.columns], ds)
+                    key_of = dict(zip(keep_pks, keys, strict=True))
+                    record_snapshot(
+                        conn, dept.code, dataset, run_id,
+                        [(pk, h, key_of.get(pk)) for pk, h in zip(source_pks, raw_hashes, strict=True)],
+                    )
             position = new_position
             result.counts.add(counts)
             result.chunks += 1
@@ -166,6 +196,10 @@ def ingest(
             )
             if on_chunk:
                 on_chunk(result)
+        if snapshot:
+            # The whole table was read: rows not seen in this run were deleted at the source.
+            with engine.begin() as conn:
+                result.withdrawn = withdraw_unseen(conn, dept.code, dataset, run_id)
     except BaseException as exc:
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"

@@ -50,6 +50,8 @@ class Batch:
     cursor_from: str | None = None  # watermark this chunk was read after (for the moved check)
     cursor_to: str | None = None  # watermark after this chunk
     rule_failures: dict[str, int] = field(default_factory=dict)
+    #: Rows read but skipped before the stages because the snapshot showed them unchanged.
+    skipped_unchanged: int = 0
 
 
 @dataclass
@@ -164,7 +166,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     ds = dataset(batch.dataset)
     table = record_tables[ds.name]
     n = len(batch.national)
-    counts = Counts(read=n)
+    counts = Counts(read=n + batch.skipped_unchanged, unchanged=batch.skipped_unchanged)
 
     current = read_watermark(conn, batch.department, ds.name, lock=True)
     if current != batch.cursor_from:

@@ -45,7 +45,7 @@ def test_good_file_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda t: t.replace("    cursor: gxsj\n", ""), "datasets.cf.cursor: 缺少必填项"),
+        (lambda t: t.replace("    cursor: gxsj\n", ""), "必须填写 cursor"),
         (lambda t: t.replace("name: 市测试局", "name: 市测试局\nnmae: typo"), "nmae: 不认识的键"),
         (lambda t: t.replace("  url: sqlite:///tmp/x.db", "  url: mysql+pymysql://root:secret@h/db"), "不得写入密码"),
         (lambda t: t.replace("table: t_cf", "table: t_cf; DROP TABLE x"), "不是合法的表名或列名"),
