@@ -52,12 +52,12 @@ class SourceAdapter:
             s = frame[col]
             if isinstance(s.dtype, pd.DatetimeTZDtype):
                 frame[col] = s.dt.tz_convert(tz).dt.tz_localize(None)
-            elif s.dtype == object and len(s):
+            elif (s.dtype == object or isinstance(s.dtype, pd.StringDtype)) and len(s):
                 sample = s.dropna().head(50)
                 if any(isinstance(v, dt.datetime) and v.tzinfo is not None for v in sample):
                     frame[col] = s.map(lambda v: _naive_local(v, tz))
                 elif legacy_encoding and any(isinstance(v, str | bytes) for v in sample):
-                    frame[col] = s.map(lambda v: _redecode(v, legacy_encoding))
+                    frame[col] = s.astype(object).map(lambda v: _redecode(v, legacy_encoding))
         return frame
 
 

@@ -2,6 +2,7 @@
 # System packages the project uses at run time. Installed with apt-get when we are root and they are
 # missing; otherwise we only say what is missing (the pipeline runs without them):
 # - unixodbc: the ODBC connector (SQL Server through pyodbc) loads libodbc.so.2;
+# - odbc-mariadb, odbc-postgresql: real ODBC drivers the connector contract tests run pyodbc against;
 # - chromium, chromium-driver: the headless browser the dashboard test (tests/plugins) opens the
 #   Airflow "双公示" page with, to check what an operator actually sees;
 # - fonts-wqy-microhei: a small Chinese font, so that page's screenshot (and any headless rendering of the
@@ -9,6 +10,8 @@
 set -u
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2' || need+=(unixodbc)
+grep -qs '^\[MariaDB Unicode\]' /etc/odbcinst.ini || need+=(odbc-mariadb)
+grep -qs '^\[PostgreSQL Unicode\]' /etc/odbcinst.ini || need+=(odbc-postgresql)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; } || need+=(fonts-wqy-microhei)

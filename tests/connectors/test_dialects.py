@@ -1,0 +1,126 @@
+"""Databases with no server on this machine (Oracle, SQL Server, Dameng, Kingbase): the URL each adapter
+accepts, the driver it picks, and the incremental SQL it generates; plus a live contract run that happens
+only when a URL is given in SGS_TEST_<KIND>_URL (the skip reason says so in the test output)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.adapters import ADAPTERS, adapter_for
+from connectors.errors import SourceConfigError
+from connectors.settings import ExtractSettings, SourceSettings
+from connectors.sql import incremental_select, lower_bound, open_source
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "driver"),
+    [
+        ("mysql://u@h/db", "mysql", "mysql+pymysql"),
+        ("mariadb://u@h/db", "mysql", "mysql+pymysql"),
+        ("mysql+pyodbc://u@h/db?driver=MariaDB+Unicode", "mysql", "mysql+pyodbc"),
+        ("postgres://u@h/db", "postgresql", "postgresql+psycopg"),
+        ("postgresql+psycopg2://u@h/db", "postgresql", "postgresql+psycopg"),
+        ("kingbase://u@h:54321/db", "kingbase", "postgresql+psycopg"),
+        ("oracle://u@h:1521/?service_name=ORCL", "oracle", "oracle+oracledb"),
+        ("oracle+cx_oracle://u@h:1521/?service_name=ORCL", "oracle", "oracle+oracledb"),
+        ("mssql://u@h/db?driver=ODBC+Driver+18+for+SQL+Server", "mssql", "mssql+pyodbc"),
+        ("dm://SYSDBA@h:5236", "dameng", "dm+dmPython"),
+        ("sqlite:////tmp/x.db", "sqlite", "sqlite"),
+    ],
+)
+def test_url_forms_pick_the_pinned_driver(url: str, kind: str, driver: str) -> None:
+    adapter, rewritten = adapter_for(sa.engine.make_url(url))
+    assert adapter.kind == kind and rewritten.drivername == driver
+
+
+def test_unknown_database_lists_the_known_ones() -> None:
+    with pytest.raises(SourceConfigError, match="不支持的数据库类型 'db2'.*oracle"):
+        adapter_for(sa.engine.make_url("db2://u@h/db"))
+
+
+def _table() -> sa.Table:
+    """As reflection reports it: SQLAlchemy shows Oracle's and Dameng's upper-case names in lower case."""
+    return sa.Table("t_xzcf", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("gxsj", sa.DateTime), sa.Column("wsh", sa.String(64)))
+
+
+@pytest.mark.parametrize(
+    ("url", "literal"),
+    [
+        ("oracle+oracledb://u:p@h:1521/?service_name=ORCL", "TO_DATE('2025-06-01 08:00:00', 'YYYY-MM-DD HH24:MI:SS')"),
+        ("mssql+pyodbc://u:p@h/db?driver=ODBC+Driver+18+for+SQL+Server", "'2025-06-01 08:00:00'"),
+        ("dm+dmPython://SYSDBA:p@h:5236", "'2025-06-01 08:00:00'"),
+        ("postgresql+psycopg://u:p@h:54321/db", "'2025-06-01 08:00:00'"),
+    ],
+)
+def test_incremental_sql_per_dialect(url: str, literal: str) -> None:
+    engine = sa.create_engine(url)  # no connection is made
+    # The DBA of an Oracle/Dameng system writes the names as the database shows them: upper case.
+    ex = ExtractSettings(table="T_XZCF", cursor="GXSJ", primary_key=["ID"])
+    stmt = incremental_select(_table(), ex, dt.datetime(2025, 6, 1, 8, 0), department="d")
+    sql = " ".join(str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})).split())
+    assert sql == f"SELECT t_xzcf.id, t_xzcf.gxsj, t_xzcf.wsh FROM t_xzcf WHERE t_xzcf.gxsj >= {literal} ORDER BY t_xzcf.gxsj, t_xzcf.id"
+    snap = ExtractSettings(table="T_XZCF", strategy="snapshot", primary_key=["ID"])
+    sql = " ".join(str(incremental_select(_table(), snap, None, department="d").compile(dialect=engine.dialect)).split())
+    assert sql == "SELECT t_xzcf.id, t_xzcf.gxsj, t_xzcf.wsh FROM t_xzcf ORDER BY t_xzcf.id"
+
+
+def test_config_names_match_oracle_upper_case_columns_case_insensitively() -> None:
+    """SQLAlchemy reports Oracle's upper-case names in lower case; a DBA writes GXSJ or gxsj alike."""
+    ex = ExtractSettings(table="T_XZCF", cursor="GXSJ", primary_key=["ID"])
+    stmt = incremental_select(_table(), ex, None, department="d")
+    assert "ORDER BY t_xzcf.gxsj, t_xzcf.id" in " ".join(str(stmt).split())
+
+
+def test_sql_server_bound_allows_for_datetime_rounding() -> None:
+    ex = ExtractSettings(table="t", cursor="c", primary_key=["id"], lookback=0)
+    wm = dt.datetime(2025, 6, 1, 8, 0, 0, 3500)
+    assert lower_bound(wm, ex, ADAPTERS["mssql"]) == wm - dt.timedelta(milliseconds=4)
+    assert lower_bound(wm, ex, ADAPTERS["mysql"]) == wm
+    ids = ExtractSettings(table="t", cursor="id", primary_key=["id"], strategy="id", lookback_ids=100)
+    assert lower_bound(5000, ids) == 4900
+
+
+def test_oracle_thick_mode_is_asked_for_on_the_url() -> None:
+    adapter, url = adapter_for(sa.engine.make_url("oracle://u@h:1521/?service_name=ORCL&thick_mode=true"))
+    assert "thick_mode" not in url.query
+    assert adapter.engine_kwargs(sa.engine.make_url("oracle+oracledb://u@h/?thick_mode=true")) == {"thick_mode": True}
+
+
+LIVE = {
+    "oracle": "SGS_TEST_ORACLE_URL",
+    "mssql": "SGS_TEST_MSSQL_URL",
+    "dameng": "SGS_TEST_DM_URL",
+    "kingbase": "SGS_TEST_KINGBASE_URL",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LIVE))
+def test_live_server_when_a_url_is_given(kind: str, tmp_path: Path) -> None:
+    url = os.environ.get(LIVE[kind])
+    if not url:
+        pytest.skip(f"no {kind} server here: set {LIVE[kind]} to a SQLAlchemy URL (write access to a scratch schema) to run this live test")
+    from tests.factories import create_penalty_table, penalty_rows
+
+    src = open_source(SourceSettings(url=None, url_env=LIVE[kind]), department="live")
+    with src.engine.begin() as c:
+        table = create_penalty_table(c, name="sgs_contract_xzcf")
+        c.execute(table.insert(), penalty_rows(25, seed=1))
+    try:
+        from connectors.sql import read_chunks
+
+        ex = ExtractSettings(table="sgs_contract_xzcf", cursor="gxsj", primary_key=["id"], chunk_rows=10)
+        chunks = list(read_chunks(src, ex, None))
+        assert sum(len(c.frame) for c in chunks) == 25
+        tops = [c.cursor_to for c in chunks]
+        assert tops == sorted(tops)
+        again = list(read_chunks(src, ex, tops[-1]))
+        assert sum(len(c.frame) for c in again) == 5  # the 5-minute look-back window, inclusive
+    finally:
+        with src.engine.begin() as c:
+            c.execute(sa.text("DROP TABLE sgs_contract_xzcf"))
+        src.dispose()
