@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="市信用信息共享平台 双公示数据归集 (sgs)")
@@ -190,6 +191,55 @@ def validate(
                 table.add_row(rule_id, getattr(r, "field", ""), str(n), getattr(r, "message", ""))
             out.print(table)
     raise typer.Exit(1 if invalid else 0)
+
+
+dept_app = typer.Typer(no_args_is_help=True, help="department files: check a connector, scaffold a new file")
+app.add_typer(dept_app, name="dept")
+
+
+@dept_app.command("check")
+def dept_check(
+    file: Annotated[Path, typer.Argument(help="the department file (departments/<code>.yaml)")],
+    samples: Annotated[int, typer.Option(help="sample rows to show per dataset")] = 5,
+) -> None:
+    """Check a department file against its database (read-only). Exit 0 when usable, 2 when not."""
+    from pipeline.dept_check import check_department
+
+    report = check_department(file, samples=samples)
+    marks = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "error": "[red]✗[/]"}
+    out.print(f"检查部门配置 {file}")
+    for f in report.findings:
+        (err if f.level == "error" else out).print(f"  {marks[f.level]} {escape(f.message)}", highlight=False)
+    for ds, rows in report.samples.items():
+        table = Table(title=f"{ds}：最新 {len(rows)} 行映射结果（证件号码已遮蔽）")
+        for col in ("#", "文书号", "行政相对人名称", "结论"):
+            table.add_column(col)
+        for i, r in enumerate(rows, 1):
+            v = r["values"]
+            verdict = "合格" if not r["errors"] else "不合格：" + "；".join(r["errors"])
+            if r["warnings"]:
+                verdict += "（提示：" + "；".join(r["warnings"]) + "）"
+            table.add_row(str(i), v.get("CF_WSH") or v.get("XK_WSH") or "", v.get("CF_XDR_MC") or v.get("XK_XDR_MC") or "", verdict)
+        out.print(table)
+    if report.failed:
+        raise typer.Exit(2)
+
+
+@dept_app.command("new")
+def dept_new(
+    code: Annotated[str, typer.Argument(help="department code, e.g. jtysj")],
+    name: Annotated[str | None, typer.Option(help="department name, e.g. 市交通运输局")] = None,
+) -> None:
+    """Scaffold departments/<code>.yaml from the commented template."""
+    from connectors.errors import SourceConfigError
+    from pipeline.config import departments_dir
+    from pipeline.dept_check import new_department_file
+
+    try:
+        path = new_department_file(code, departments_dir(), name=name)
+    except (SourceConfigError, FileExistsError) as exc:
+        _fail(str(exc))
+    out.print(f"已生成 {path}：请逐项填写后运行 sgs dept check {path}")
 
 
 quarantine_app = typer.Typer(no_args_is_help=True, help="问题数据: rows that failed a rule, for feedback to departments")

@@ -7,9 +7,7 @@ Adding a database adds a fixture param, not a test file (style.md, Meltano Singe
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from connectors.sql import open_source, read_chunks
 from pipeline.config import load_department
 from pipeline.ingest import ingest
 from store.schema import record_tables, watermark
-from tests.conftest import MARIADB_URL
 from tests.factories import create_penalty_table, penalty_rows, write_department
 
 pytestmark = pytest.mark.integration

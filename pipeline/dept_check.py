@@ -1,0 +1,252 @@
+"""``sgs dept check``: what a department DBA runs before handing the file over.
+
+It validates the file, connects with a short timeout, checks the table, the cursor and every mapped
+column, warns about a cursor without an index and about an account that can write, counts the rows
+waiting since the watermark, and shows five mapped sample rows with their verdicts (ID numbers masked).
+Nothing is written anywhere: the central store is only read, and only if it exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from connectors.errors import SourceConfigError, SourceError
+from connectors.settings import SourceSettings
+from connectors.sql import (
+    Source,
+    decode_cursor,
+    incremental_select,
+    lower_bound,
+    open_source,
+    resolve_column,
+    source_selectable,
+)
+from pipeline.config import ConfigError, DatasetConfig, Department, load_department
+from pipeline.paths import store_url
+
+Level = Literal["ok", "warn", "error"]
+
+
+@dataclass
+class Finding:
+    level: Level
+    message: str
+
+
+@dataclass
+class CheckReport:
+    path: Path
+    department: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, level: Level, message: str) -> None:
+        self.findings.append(Finding(level, message))
+
+    @property
+    def failed(self) -> bool:
+        return any(f.level == "error" for f in self.findings)
+
+
+def _connect_error(dept: str, source: SourceSettings, url: sa.engine.URL, exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    low = text.lower()
+    where = f"{url.host or url.database}:{url.port}" if url.host else str(url.database)
+    if any(m in low for m in ("access denied", "password authentication failed", "authentication failed", "ora-01017", "login failed")):
+        return f"部门 {dept}：数据库拒绝登录 {url.username}@{where}（用户名或密码错误）。请核对 Airflow 连接或环境变量中的账号和密码"
+    if any(m in low for m in ("unknown database", "does not exist", "ora-12514")):
+        return f"部门 {dept}：服务器 {where} 上没有数据库 {url.database}。请核对 URL 中的库名：{text}"
+    return (
+        f"部门 {dept}：在 {source.connect_timeout} 秒内连不上数据库 {where}（{text}）。"
+        "请检查主机名、端口、防火墙，以及数据库是否在运行"
+    )
+
+
+def _writable(src: Source, table: sa.Table | sa.FromClause, ds_cfg: DatasetConfig) -> bool | None:
+    """Can the docking account change the table? None when the database gives no simple answer."""
+    backend = src.engine.url.get_backend_name()
+    with src.engine.connect() as conn:
+        if backend in ("mysql", "mariadb"):
+            grants = " ".join(r[0] for r in conn.execute(sa.text("SHOW GRANTS"))).upper()
+            return any(p in grants for p in ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE"))
+        if backend == "postgresql" and ds_cfg.table:
+            name = f"{ds_cfg.db_schema}.{ds_cfg.table}" if ds_cfg.db_schema else ds_cfg.table
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "SELECT has_table_privilege(current_user, :t, 'INSERT') OR has_table_privilege(current_user, :t, 'UPDATE')"
+                        " OR has_table_privilege(current_user, :t, 'DELETE')"
+                    ),
+                    {"t": name},
+                ).scalar()
+            )
+        if backend == "sqlite":
+            db = src.engine.url.database
+            return bool(db) and os.access(db, os.W_OK)
+    return None
+
+
+def _store_watermark(department: str, dataset: str) -> str | None:
+    """The watermark in the central store, read-only; None when there is no store yet."""
+    url = store_url()
+    if url.startswith("sqlite"):
+        db = sa.engine.make_url(url).database
+        if not db or not Path(db).exists():
+            return None
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT cursor_value FROM watermark WHERE department = :d AND dataset = :s"), {"d": department, "s": dataset}
+            ).scalar_one_or_none()
+    except sa_exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def check_department(path: str | Path, *, samples: int = 5) -> CheckReport:
+    """Run every check; the report lists findings in order. Never raises for a bad file or database."""
+    report = CheckReport(Path(path))
+    try:
+        dept: Department = load_department(path)
+    except ConfigError as exc:
+        report.add("error", str(exc))
+        return report
+    report.department = dept.code
+    report.add("ok", f"配置文件有效：{dept.name}（{dept.code}），数据集 {', '.join(dept.datasets)}")
+    source = dept.source.model_copy(update={"connect_timeout": min(dept.source.connect_timeout, 5)})
+    try:
+        src = open_source(source, department=dept.code)
+    except SourceError as exc:
+        report.add("error", str(exc))
+        return report
+    try:
+        try:
+            with src.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1") if src.engine.dialect.name != "oracle" else sa.text("SELECT 1 FROM DUAL"))
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DBAPIError) as exc:
+            report.add("error", _connect_error(dept.code, source, src.engine.url, exc))
+            return report
+        report.add("ok", f"已连接 {src.engine.url.render_as_string(hide_password=True)}（{src.adapter.kind}）")
+        for name, cfg in dept.datasets.items():
+            _check_dataset(report, dept, src, name, cfg, samples)
+    finally:
+        src.dispose()
+    return report
+
+
+def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str, cfg: DatasetConfig, samples: int) -> None:
+    from national import dataset as national_dataset
+
+    label = f"{national_dataset(name).name_zh}（{name}）："
+    try:
+        table = source_selectable(src, cfg)
+    except SourceError as exc:
+        report.add("error", f"{label}{exc}")
+        return
+    wanted = {"cursor（游标列）": cfg.cursor} if cfg.cursor else {}
+    wanted.update({"primary_key（主键）": c for c in cfg.primary_key})
+    wanted.update({f"columns.{k}": v for k, v in cfg.columns.items()})
+    missing = [(k, v) for k, v in wanted.items() if resolve_column(table, v) is None]
+    if missing:
+        report.add(
+            "error",
+            f"{label}部门 {dept.code}：表 {cfg.table or '(query)'} 中没有这些列："
+            + "；".join(f"{v}（{k}）" for k, v in missing)
+            + f"。表中现有列：{', '.join(table.c.keys())}",
+        )
+        return
+    report.add("ok", f"{label}表 {cfg.table or '(query)'} 和 {len(wanted)} 个映射列都存在")
+    if cfg.table and cfg.cursor and cfg.strategy != "snapshot":
+        insp = sa.inspect(src.engine)
+        cursor = resolve_column(table, cfg.cursor).name  # type: ignore[union-attr]
+        indexed = any(ix["column_names"] and ix["column_names"][0] == cursor for ix in insp.get_indexes(cfg.table, schema=cfg.db_schema))
+        pk = insp.get_pk_constraint(cfg.table, schema=cfg.db_schema).get("constrained_columns") or []
+        if not indexed and not (pk and pk[0] == cursor):
+            report.add("warn", f"{label}游标列 {cfg.cursor} 没有索引：每次增量读取都会扫描全表。请让 DBA 建索引，例如 CREATE INDEX ix_{cfg.table}_{cfg.cursor} ON {cfg.table} ({cfg.cursor})")
+        else:
+            report.add("ok", f"{label}游标列 {cfg.cursor} 有索引")
+    try:
+        writable = _writable(src, table, cfg)
+    except sa_exc.SQLAlchemyError:
+        writable = None
+    if writable and src.engine.url.get_backend_name() == "sqlite":
+        report.add("warn", f"{label}SQLite 文件对本程序可写：建议对接一份只读副本，或以只读方式挂载")
+    elif writable:
+        report.add("warn", f"{label}对接账号可以写入（INSERT/UPDATE/DELETE）：对接账号应只读，请 DBA 收回写权限，只保留 SELECT")
+    elif writable is None:
+        report.add("ok", f"{label}无法自动判断账号是否只读，请 DBA 确认对接账号只有 SELECT 权限")
+    else:
+        report.add("ok", f"{label}对接账号只读")
+    wm_text = _store_watermark(dept.code, name)
+    wm = decode_cursor(wm_text)
+    low = lower_bound(wm, cfg, src.adapter) if wm is not None else None
+    stmt = incremental_select(table, cfg, low, department=dept.code)
+    with src.engine.connect() as conn:
+        pending = conn.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    since = f"水位线 {json.loads(wm_text)['value']} 之后" if wm_text else "（尚未归集过）全部"
+    report.add("ok", f"{label}{since}待读取 {pending} 行")
+    report.samples[name] = _samples(dept, src, table, cfg, name, samples)
+
+
+def _samples(dept: Department, src: Source, table: sa.FromClause, cfg: DatasetConfig, name: str, n: int) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    import expectations
+    from national import dataset as national_dataset
+    from transforms.derive import derive_penalty_fields
+    from transforms.masking import mask_record
+    from transforms.normalise import map_to_national
+
+    order = resolve_column(table, cfg.cursor) if cfg.cursor else resolve_column(table, cfg.primary_key[0])
+    stmt = (sa.select(*table.c) if isinstance(table, sa.Table) else sa.select(sa.literal_column("*")).select_from(table)).order_by(order.desc()).limit(n)  # type: ignore[union-attr]
+    with src.engine.connect() as conn:
+        result = conn.execute(stmt)
+        frame = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()), coerce_float=False)
+    frame = src.adapter.prepare(frame, timezone=src.settings.timezone, legacy_encoding=src.settings.legacy_encoding)
+    ds = national_dataset(name)
+    national = map_to_national(frame, cfg, ds, department=dept.code)
+    if name == "cf":
+        national = derive_penalty_fields(national, cfg)
+    verdicts = expectations.validate(national[ds.columns], name)
+    out = []
+    for i in range(len(national)):
+        values = mask_record({c: national.iloc[i][c] for c in ds.columns})
+        out.append(
+            {
+                "values": {c: values[c] for c in ds.columns if values[c] is not None},
+                "errors": [f"{x.rule} {x.message}" for x in verdicts.errors(i)],
+                "warnings": [f"{x.rule} {x.message}" for x in verdicts.warnings(i)],
+            }
+        )
+    return out
+
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "departments" / "_template.yaml"
+
+
+def new_department_file(code: str, folder: Path, *, name: str | None = None) -> Path:
+    """Scaffold ``<folder>/<code>.yaml`` from the commented template."""
+    import re
+
+    if not re.match(r"^[a-z][a-z0-9_]{1,39}$", code):
+        raise SourceConfigError(f"部门代码 {code!r} 不合法：小写字母开头，只含小写字母、数字和下划线")
+    path = folder / f"{code}.yaml"
+    if path.exists():
+        raise FileExistsError(f"{path} 已存在，不会覆盖")
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = text.replace("code: example", f"code: {code}").replace("sgs_src_example", f"sgs_src_{code}")
+    text = text.replace("SGS_SRC_EXAMPLE_URL", f"SGS_SRC_{code.upper()}_URL")
+    if name:
+        text = text.replace("name: 市某某局", f"name: {name}")
+    text = text.replace("# 部门配置模板 (department file template). Copy to departments/<code>.yaml and fill in.\n# Files whose name starts with \"_\" are not loaded.\n", f"# 部门配置：{name or code}. Fill in every key, then run: sgs dept check {path}\n")
+    path.write_text(text, encoding="utf-8")
+    return path
