@@ -152,10 +152,10 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
     except SourceError as exc:
         report.add("error", f"{label}{exc}")
         return
-    wanted = {"cursor（游标列）": cfg.cursor} if cfg.cursor else {}
-    wanted.update({"primary_key（主键）": c for c in cfg.primary_key})
-    wanted.update({f"columns.{k}": v for k, v in cfg.columns.items()})
-    missing = [(k, v) for k, v in wanted.items() if resolve_column(table, v) is None]
+    wanted = [("cursor（游标列）", cfg.cursor)] if cfg.cursor else []
+    wanted += [("primary_key（主键）", c) for c in cfg.primary_key]
+    wanted += [(f"columns.{k}", v) for k, v in cfg.columns.items()]
+    missing = [(k, v) for k, v in wanted if resolve_column(table, v) is None]
     if missing:
         report.add(
             "error",
