@@ -213,13 +213,18 @@ def resolve_column(source: sa.FromClause, name: str) -> sa.ColumnElement[Any] | 
     return matches[0] if len(matches) == 1 else None
 
 
-def incremental_select(source: sa.FromClause, ex: ExtractSettings, low: Any, *, department: str) -> sa.Select[Any]:
+def incremental_select(
+    source: sa.FromClause, ex: ExtractSettings, low: Any, *, department: str, after: tuple[Any, ...] | None = None, limit: int | None = None
+) -> sa.Select[Any]:
     """The one place the incremental read is built.
 
-    ``timestamp``/``id``: ``SELECT … WHERE cursor >= :low ORDER BY cursor, pk``; ``snapshot``:
-    ``SELECT … ORDER BY pk`` (the whole table, in key order).
+    ``timestamp``/``id``: ``SELECT … WHERE cursor IS NOT NULL AND cursor >= :low ORDER BY cursor, pk``;
+    ``snapshot``: ``SELECT … ORDER BY pk`` (the whole table, in key order). ``after`` (the order key of the
+    last row read: cursor then primary key) and ``limit`` page through it by keyset, so that no query stays
+    open while a chunk is processed (a long-held streaming cursor is killed by MySQL's net_write_timeout and
+    cannot survive a dropped connection).
     """
-    wanted = [*([ex.cursor] if ex.cursor else []), *ex.primary_key]
+    wanted = [*([ex.cursor] if ex.cursor and ex.strategy != "snapshot" else []), *ex.primary_key]
     resolved = {name: resolve_column(source, name) for name in wanted}
     missing = [n for n, c in resolved.items() if c is None]
     if missing:
@@ -227,13 +232,24 @@ def incremental_select(source: sa.FromClause, ex: ExtractSettings, low: Any, *, 
             f"部门 {department}：源表中没有列 {', '.join(missing)}；现有列：{', '.join(source.c.keys())}"
         )
     stmt = sa.select(*source.c) if not isinstance(source, sa.Subquery) else sa.select(sa.literal_column("*")).select_from(source)
-    keys = [resolved[c] for c in ex.primary_key]
-    if ex.strategy == "snapshot" or not ex.cursor:
-        return stmt.order_by(*keys)
-    cursor = resolved[ex.cursor]
-    if low is not None:
-        stmt = stmt.where(cursor >= low)
-    return stmt.order_by(cursor, *keys)
+    order = [resolved[c] for c in wanted]
+    if ex.strategy != "snapshot" and ex.cursor:
+        cursor = order[0]
+        stmt = stmt.where(cursor.is_not(None))
+        if low is not None:
+            stmt = stmt.where(cursor >= low)
+    if after is not None:
+        # Lexicographic (c1, c2, …) > (v1, v2, …), spelled out: every dialect understands it, and the
+        # leading ``c1 >= v1`` lets the database use the index on the cursor.
+        stmt = stmt.where(order[0] >= after[0], _after(order, list(after)))
+    stmt = stmt.order_by(*order)
+    return stmt.limit(limit) if limit else stmt
+
+
+def _after(cols: list[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    if len(cols) == 1:
+        return cols[0] > values[0]
+    return sa.or_(cols[0] > values[0], sa.and_(cols[0] == values[0], _after(cols[1:], values[1:])))
 
 
 @dataclass(frozen=True)
@@ -245,31 +261,39 @@ class RawChunk:
 
 
 def read_chunks(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[RawChunk]:
-    """Stream the rows to read (see :func:`incremental_select`) in chunks of ``ex.chunk_rows``.
+    """The rows to read (see :func:`incremental_select`), one page of ``ex.chunk_rows`` at a time.
 
     Frames are renamed to the configured spelling of the cursor and key columns, and prepared by the
     source's adapter (naive Beijing time, legacy text decoded).
     """
     department = src.department
     low = lower_bound(watermark, ex, src.adapter) if watermark is not None else None
+    order_names = [*([ex.cursor] if ex.cursor and ex.strategy != "snapshot" else []), *ex.primary_key]
     try:
         table = source_selectable(src, ex)
-        stmt = incremental_select(table, ex, low, department=department)
+        after: tuple[Any, ...] | None = None
         with src.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=ex.chunk_rows).execute(stmt)
-            keys = list(result.keys())
-            rename = {}
-            for name in [*([ex.cursor] if ex.cursor else []), *ex.primary_key]:
-                if name not in keys:
-                    rename.update({k: name for k in keys if k.lower() == name.lower()})
-            for part in result.partitions(ex.chunk_rows):
-                frame = pd.DataFrame.from_records(part, columns=keys, coerce_float=False).rename(columns=rename)
+            while True:
+                stmt = incremental_select(table, ex, low, department=department, after=after, limit=ex.chunk_rows)
+                result = conn.execute(stmt)
+                keys = list(result.keys())
+                rows = result.fetchall()
+                conn.rollback()  # end the read transaction: no snapshot or lock is held while the chunk is processed
+                if not rows:
+                    return
+                rename = {}
+                for name in order_names:
+                    if name not in keys:
+                        rename.update({k: name for k in keys if k.lower() == name.lower()})
+                frame = pd.DataFrame.from_records(rows, columns=keys, coerce_float=False).rename(columns=rename)
+                # The driver's own values of the last row (not pandas' numpy types) bound the next page.
+                positions = [keys.index(n) if n in keys else next(i for i, k in enumerate(keys) if k.lower() == n.lower()) for n in order_names]
+                after = tuple(rows[-1][i] for i in positions)
                 frame = src.adapter.prepare(frame, timezone=src.settings.timezone, legacy_encoding=src.settings.legacy_encoding)
-                top = None
-                if ex.cursor and ex.strategy != "snapshot":
-                    cursor_values = frame[ex.cursor].dropna()
-                    top = cursor_values.iloc[-1] if len(cursor_values) else None
+                top = frame[ex.cursor].iloc[-1] if ex.cursor and ex.strategy != "snapshot" else None
                 yield RawChunk(frame=frame, cursor_to=top)
+                if len(rows) < ex.chunk_rows:
+                    return
     except (SourceConfigError, SourceUnavailable):
         raise
     except sa_exc.ProgrammingError as exc:

@@ -192,6 +192,16 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
     stmt = incremental_select(table, cfg, low, department=dept.code)
     with src.engine.connect() as conn:
         pending = conn.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    if cfg.cursor and cfg.strategy != "snapshot":
+        col = resolve_column(table, cfg.cursor)
+        with src.engine.connect() as conn:
+            nulls = conn.execute(sa.select(sa.func.count()).select_from(table).where(col.is_(None))).scalar_one()  # type: ignore[union-attr]
+        if nulls:
+            report.add(
+                "warn",
+                f"{label}有 {nulls} 行的游标列 {cfg.cursor} 为空，这些行不会被读取：请补全该列（如用创建时间），"
+                "或改用 strategy: snapshot",
+            )
     since = f"水位线 {json.loads(wm_text)['value']} 之后" if wm_text else "（尚未归集过）全部"
     report.add("ok", f"{label}{since}待读取 {pending} 行")
     report.samples[name] = _samples(dept, src, table, cfg, name, samples)

@@ -63,10 +63,34 @@ def test_incremental_sql_per_dialect(url: str, literal: str) -> None:
     ex = ExtractSettings(table="T_XZCF", cursor="GXSJ", primary_key=["ID"])
     stmt = incremental_select(_table(), ex, dt.datetime(2025, 6, 1, 8, 0), department="d")
     sql = " ".join(str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})).split())
-    assert sql == f"SELECT t_xzcf.id, t_xzcf.gxsj, t_xzcf.wsh FROM t_xzcf WHERE t_xzcf.gxsj >= {literal} ORDER BY t_xzcf.gxsj, t_xzcf.id"
+    assert sql == (
+        f"SELECT t_xzcf.id, t_xzcf.gxsj, t_xzcf.wsh FROM t_xzcf WHERE t_xzcf.gxsj IS NOT NULL AND t_xzcf.gxsj >= {literal}"
+        " ORDER BY t_xzcf.gxsj, t_xzcf.id"
+    )
     snap = ExtractSettings(table="T_XZCF", strategy="snapshot", primary_key=["ID"])
     sql = " ".join(str(incremental_select(_table(), snap, None, department="d").compile(dialect=engine.dialect)).split())
     assert sql == "SELECT t_xzcf.id, t_xzcf.gxsj, t_xzcf.wsh FROM t_xzcf ORDER BY t_xzcf.id"
+
+
+@pytest.mark.parametrize(
+    ("url", "head", "tail"),
+    [
+        ("oracle+oracledb://u:p@h:1521/?service_name=ORCL", "SELECT t_xzcf.id", "FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY"),
+        ("mssql+pyodbc://u:p@h/db?driver=ODBC+Driver+18+for+SQL+Server", "SELECT TOP __[POSTCOMPILE_param_1] t_xzcf.id", "ORDER BY t_xzcf.gxsj, t_xzcf.id"),
+        ("dm+dmPython://SYSDBA:p@h:5236", "SELECT t_xzcf.id", "FETCH FIRST ? ROWS ONLY"),
+        ("postgresql+psycopg://u:p@h:54321/db", "SELECT t_xzcf.id", "LIMIT %(param_1)s::INTEGER"),
+        ("mysql+pymysql://u:p@h/db", "SELECT t_xzcf.id", "LIMIT %(param_1)s"),
+    ],
+)
+def test_keyset_pages_per_dialect(url: str, head: str, tail: str) -> None:
+    """Each page starts after the last row read (cursor, then key) and is limited in the dialect's own way."""
+    engine = sa.create_engine(url)
+    ex = ExtractSettings(table="t_xzcf", cursor="gxsj", primary_key=["id"])
+    stmt = incremental_select(_table(), ex, None, department="d", after=(dt.datetime(2025, 6, 1, 9), 7), limit=1000)
+    sql = " ".join(str(stmt.compile(dialect=engine.dialect)).split())
+    assert sql.startswith(head) and sql.endswith(tail)
+    where = sql[sql.index("WHERE"):]
+    assert "t_xzcf.gxsj IS NOT NULL" in where and " OR t_xzcf.gxsj = " in where and "AND t_xzcf.id > " in where
 
 
 def test_config_names_match_oracle_upper_case_columns_case_insensitively() -> None:

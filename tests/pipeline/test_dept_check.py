@@ -116,6 +116,15 @@ def test_cursor_without_index_is_warned(source: tuple[Path, str]) -> None:
     assert code == 0 and "游标列 gxsj 没有索引" in text
 
 
+def test_rows_without_a_cursor_value_are_warned(source: tuple[Path, str]) -> None:
+    engine = sa.create_engine(source[1])
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE t_xzcf SET gxsj = NULL WHERE id IN (1, 2)"))
+    engine.dispose()
+    code, text = check(source[0])
+    assert code == 0 and "有 2 行的游标列 gxsj 为空" in text and "全部待读取 10 行" in text
+
+
 def test_dept_new_scaffolds_a_loadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
     r = runner.invoke(app, ["dept", "new", "jtysj", "--name", "市交通运输局"])
