@@ -32,7 +32,7 @@ from store.loader import Batch, Counts, business_keys, load_batch
 from store.runs import finish_run, start_run
 from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
 from transforms.derive import derive_penalty_fields
-from transforms.normalise import map_to_national, raw_json
+from transforms.normalise import as_text_frame, map_to_national, raw_json
 
 log = logging.getLogger("sgs.ingest")
 
@@ -131,9 +131,9 @@ def ingest(
         source = open_source(dept.source, department=dept.code)
         position = decode_cursor(wm_text)
         for chunk in read_chunks(source, cfg, position):
-            frame = chunk.frame
-            source_pks = _source_pks(frame, cfg.primary_key)
-            raw = raw_json(frame).tolist()
+            frame = as_text_frame(chunk.frame)  # driver types → text once; mapping and raw JSON share it
+            source_pks = _source_pks(chunk.frame, cfg.primary_key)
+            raw = raw_json(frame)
             raw_hashes = [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
             skipped = 0
             if snapshot:

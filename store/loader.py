@@ -86,8 +86,26 @@ def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
     return key.tolist()
 
 
-def content_hash(values: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+def content_hash(payload: str) -> str:
+    """The hash of a record's national values (their JSON payload): equal hashes = nothing changed."""
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def payloads(national: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Each row's national values as one JSON object (column order fixed), by pandas' C encoder."""
+    frame = national[columns]
+    if len(frame) == 0:
+        return []
+    try:
+        lines = frame.to_json(orient="records", lines=True, force_ascii=False).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) == len(frame):
+            return lines
+    except (UnicodeEncodeError, ValueError, OverflowError):
+        pass
+    values = frame.to_numpy(dtype=object)
+    return [json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, default=str) for row in values]
 
 
 def _typed(national: pd.DataFrame, ds: Dataset) -> tuple[dict[str, list[Any]], list[list[dict[str, str]]]]:
@@ -185,7 +203,11 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     keys = business_keys(national, ds)
     publicity = batch.publicity.reset_index(drop=True) if batch.publicity is not None else None
     columns = ds.columns
-    text_rows = national[columns].to_numpy(dtype=object)
+    payload = payloads(national, columns)
+    hashes = [content_hash(p) for p in payload]
+    statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
+    pub_end = publicity["publicity_end"].tolist() if publicity is not None else None
+    pub_repair = publicity["repair_eligible_from"].tolist() if publicity is not None else None
 
     accepted = np.flatnonzero(~rejected)
     bad = np.flatnonzero(rejected)
@@ -208,13 +230,12 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     versions: list[dict[str, Any]] = []
-    status_col = "XK_ZT" if ds.name == "xk" else None
     for i in accepted:
         key = keys[i]
-        values = text_rows[i].tolist()
-        h = content_hash(values)
+        values = payload[i]
+        h = hashes[i]
         # 当前状态 2 (无效): kept, but withdrawn from publicity and sent upstream as a withdrawal (spec §3.7).
-        invalid = status_col is not None and national.at[i, status_col] == "2"
+        invalid = statuses is not None and statuses[i] == "2"
         values_typed = {
             **{c.lower(): typed[c][i] for c in columns},
             "status": "withdrawn" if invalid else "active",
@@ -223,10 +244,10 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         }
         pub = (
             {
-                "publicity_end": _date_or_none(publicity.at[i, "publicity_end"]),
-                "repair_eligible_from": _date_or_none(publicity.at[i, "repair_eligible_from"]),
+                "publicity_end": _date_or_none(pub_end[i]),
+                "repair_eligible_from": _date_or_none(pub_repair[i]),
             }
-            if publicity is not None
+            if pub_end is not None and pub_repair is not None
             else {}
         )
         if key in inserts:  # same decision twice in one chunk: the later source row wins
@@ -324,7 +345,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                     "business_key": keys[i] if keys[i].strip("|") else None,
                     "raw_hash": raw_hash,
                     "raw": batch.raw[i],
-                    "national": json.dumps(dict(zip(columns, text_rows[i].tolist(), strict=True)), ensure_ascii=False, default=str),
+                    "national": payload[i],
                     "issues": json.dumps(issues[i], ensure_ascii=False),
                     "rule_ids": ",".join(sorted({x["rule"] for x in errors}))[:1000],
                     "status": "open",
@@ -442,7 +463,7 @@ def outbox_entry(version: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
 
 
 def _version(
-    ds: str, key: str, version: int, op: str, publish: bool, batch: Batch, i: int, h: str, values: list[Any], run_id: int, now: dt.datetime
+    ds: str, key: str, version: int, op: str, publish: bool, batch: Batch, i: int, h: str, values: str, run_id: int, now: dt.datetime
 ) -> dict[str, Any]:
     return {
         "_publish": publish,
@@ -453,7 +474,7 @@ def _version(
         "department": batch.department,
         "source_pk": batch.source_pk[i],
         "content_hash": h,
-        "payload": json.dumps(dict(zip(dataset(ds).columns, values, strict=True)), ensure_ascii=False, default=str),
+        "payload": values,
         "run_id": run_id,
         "loaded_at": now,
     }

@@ -182,15 +182,33 @@ def map_to_national(batch: pd.DataFrame, mapping: MappingSettings, ds: Dataset, 
     return pd.DataFrame(out, index=batch.index)
 
 
-def raw_json(batch: pd.DataFrame) -> pd.Series:
-    """Each source row as JSON text (kept in quarantine and history: store raw, publish masked)."""
-    cols = [str(c) for c in batch.columns]
-    texts = {c: _as_text(batch[c]).to_numpy(dtype=object) for c in batch.columns}
-    rows = [
-        json.dumps({c: texts[k][i] for c, k in zip(cols, batch.columns, strict=True)}, ensure_ascii=False, default=str)
-        for i in range(len(batch))
-    ]
-    return pd.Series(rows, index=batch.index, dtype=object)
+def as_text_frame(batch: pd.DataFrame) -> pd.DataFrame:
+    """Every source column as text (``str`` or ``None``), once per chunk: the mapping and the raw JSON
+    both start from it."""
+    return pd.DataFrame({c: _as_text(batch[c]) for c in batch.columns}, index=batch.index)
+
+
+def raw_json(batch: pd.DataFrame) -> list[str]:
+    """Each source row as JSON text (kept in quarantine and history: store raw, publish masked).
+
+    ``batch`` should come from :func:`as_text_frame`. pandas' C encoder does the work; a value it cannot
+    encode (a lone surrogate from a broken legacy encoding) falls back to the standard library per row.
+    """
+    text = batch if all(isinstance(batch[c].dtype, np.dtype) and batch[c].dtype == object for c in batch.columns) else as_text_frame(batch)
+    if len(text) == 0:
+        return []
+    text = text.rename(columns=str)
+    try:
+        lines = text.to_json(orient="records", lines=True, force_ascii=False).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) == len(text):
+            return lines
+    except (UnicodeEncodeError, ValueError, OverflowError):
+        pass
+    cols = list(text.columns)
+    values = text.to_numpy(dtype=object)
+    return [json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str) for row in values]
 
 
 def none_if_nan(v: Any) -> Any:
