@@ -102,7 +102,8 @@ quarantine = sa.Table(
     sa.Column("first_run_id", sa.Integer, nullable=False),
     sa.Column("last_run_id", sa.Integer, nullable=False),
     sa.Index("ix_quarantine_dept_status", "department", "dataset", "status"),
-    sa.Index("ix_quarantine_business_key", "dataset", "business_key"),
+    # department first: the loader looks up open entries of one department by business key, per chunk.
+    sa.Index("ix_quarantine_business_key", "department", "dataset", "business_key"),
     # At most one open entry per source row: a re-read of the same bad row is not a second problem.
     sa.Index(
         "uq_quarantine_open_source_row",

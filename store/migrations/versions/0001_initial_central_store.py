@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine'))
     )
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
-        batch_op.create_index('ix_quarantine_business_key', ['dataset', 'business_key'], unique=False)
+        batch_op.create_index('ix_quarantine_business_key', ['department', 'dataset', 'business_key'], unique=False)
         batch_op.create_index('ix_quarantine_dept_status', ['department', 'dataset', 'status'], unique=False)
         batch_op.create_index('uq_quarantine_open_source_row', ['department', 'dataset', 'source_pk'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
 
