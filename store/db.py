@@ -34,6 +34,11 @@ def make_store_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith("postgresql+psycopg") or url.startswith("postgresql://"):
+        # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then switch to a generic plan:
+        # for ``business_key IN ($1 … $500)`` that plan is a sequential scan, which made each chunk's
+        # look-up scan every record (a 1M-row load slowed to a crawl). Plan every execution instead.
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     return sa.create_engine(url, pool_pre_ping=True)
 
 
