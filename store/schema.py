@@ -9,6 +9,8 @@
   the rows it covers.
 - ``ingest_run``: statistics of every run (the reconciliation read = inserted + updated + unchanged +
   quarantined is checked on every chunk).
+- ``upstream_run``: statistics of every push to the provincial platform and of every expiry run
+  (``upstream/``; the ``outbox`` rows carry the per-record receipts).
 """
 
 from __future__ import annotations
@@ -185,4 +187,29 @@ ingest_run = sa.Table(
     sa.Column("rule_failures", sa.Text, comment="JSON: rule id -> failing rows in this run"),
     sa.Column("error", sa.Text),
     sa.Index("ix_ingest_run_dept", "department", "dataset", "started_at"),
+)
+
+upstream_run = sa.Table(
+    "upstream_run",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(12), nullable=False, comment="http / file-out / file-in / expiry"),
+    sa.Column("trigger", sa.String(20), nullable=False, comment="cli / airflow / demo / test"),
+    sa.Column("status", sa.String(12), nullable=False, comment="running / success / failed / interrupted"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False, comment="a lease: a second push waits while it is fresh"),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("batches", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("records_sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_sent", sa.Integer, nullable=False, server_default="0", comment="withdrawals of records the province never had"),
+    sa.Column("no_receipt", sa.Integer, nullable=False, server_default="0", comment="sent, receipt still missing at the end"),
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("duplicate_receipts", sa.Integer, nullable=False, server_default="0",
+              comment="receipts the province marked as a replay of an idempotency key it had already processed"),
+    sa.Column("withdrawn", sa.Integer, nullable=False, server_default="0", comment="expiry: records withdrawn"),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_upstream_run_started", "kind", "started_at"),
+    comment="statistics of every push to the provincial platform (upstream/), and of every expiry run",
 )

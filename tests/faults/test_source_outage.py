@@ -1,0 +1,180 @@
+"""The department database goes away mid-run (a TCP proxy the test controls resets the connections).
+
+The ingest must fail as *retryable* (``SourceUnavailable``; in Airflow a plain re-raise, never
+``AirflowFailException``), keep the watermark at the last committed chunk (the store equals the
+uninterrupted run's state after exactly those chunks), record the run as failed, and a retry must end
+in the uninterrupted run's final state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from connectors.errors import SourceUnavailable
+from pipeline.config import load_department
+from pipeline.ingest import IngestResult, ingest
+from store.db import make_store_engine, migrate
+from store.schema import ingest_run
+from tests.factories import create_penalty_table, write_department
+from tests.faults.conftest import CHUNK_ROWS, TODAY, Reference, fault_rows
+from tests.faults.harness import FaultProxy, assert_whole, run_statuses, store_state, via_proxy
+
+pytestmark = pytest.mark.integration
+
+PROXIED_ENV = "SGS_FAULT_PROXIED_SOURCE_URL"
+
+
+@pytest.fixture
+def proxy(request: pytest.FixtureRequest) -> Iterator[Callable[[str], FaultProxy]]:
+    made: list[FaultProxy] = []
+
+    def make(url: str) -> FaultProxy:
+        u = sa.engine.make_url(url)
+        p = FaultProxy(u.host or "127.0.0.1", u.port or (3306 if u.get_backend_name() == "mysql" else 5432)).start()
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def _trigger(kind: str, proxy: FaultProxy, at_chunk: int) -> Callable[[IngestResult], None]:
+    """An ``on_chunk`` hook that breaks the source after chunk ``at_chunk`` committed."""
+
+    def hook(result: IngestResult) -> None:
+        if result.chunks != at_chunk:
+            return
+        if kind == "outage":  # the server disappears: open connections reset, new ones refused
+            proxy.outage()
+        elif kind == "blip":  # connections reset, the server accepts new ones at once
+            proxy.drop()
+        elif kind == "mid-result":  # the next page's result set is cut after a few hundred bytes
+            proxy.drop_after(300)
+
+    return hook
+
+
+def _run_through_outage(
+    dept_file: Path, store: Engine, proxy: FaultProxy, kind: str, at_chunk: int
+) -> tuple[int, str | None]:
+    """Ingest until the source breaks; returns the chunks committed and the watermark they reached."""
+    dept = load_department(dept_file)
+    seen: list[IngestResult] = []
+    hook = _trigger(kind, proxy, at_chunk)
+
+    def on_chunk(r: IngestResult) -> None:
+        seen.append(IngestResult(r.department, r.dataset, r.run_id, r.status, chunks=r.chunks, watermark_to=r.watermark_to))
+        hook(r)
+
+    with pytest.raises(SourceUnavailable) as err:
+        ingest(dept, "cf", engine=store, trigger="test", today=TODAY, on_chunk=on_chunk)
+    assert dept.code in str(err.value) and "稍后重试" in str(err.value)
+    assert type(err.value).transient is True
+    return (seen[-1].chunks, seen[-1].watermark_to) if seen else (0, None)
+
+
+@pytest.mark.parametrize(("kind", "at_chunk"), [("outage", 3), ("blip", 2), ("mid-result", 4), ("down-at-start", 0)])
+def test_mariadb_outage_is_retryable_and_retry_completes(
+    kind: str, at_chunk: int, reference: Reference, fault_source: str, tmp_path: Path,
+    pg_store: Engine, proxy: Callable[[str], FaultProxy], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = proxy(fault_source)
+    monkeypatch.setenv(PROXIED_ENV, via_proxy(fault_source, p))
+    dept_file = write_department(tmp_path, env=PROXIED_ENV, chunk_rows=CHUNK_ROWS)
+    if kind == "down-at-start":
+        p.refuse()
+    chunks, wm = _run_through_outage(dept_file, pg_store, p, kind, at_chunk)
+    assert chunks == at_chunk
+    # The watermark stays where the last committed chunk put it; the store holds exactly those chunks.
+    state = store_state(pg_store)
+    assert state == reference.prefixes[chunks]
+    assert state["watermark"] == wm
+    assert_whole(pg_store)
+    with pg_store.connect() as c:
+        failed = c.execute(sa.select(ingest_run.c.status, ingest_run.c.error, ingest_run.c.chunks)).one()
+    assert failed.status == "failed" and "SourceUnavailable" in failed.error and failed.chunks == chunks
+
+    p.restore()
+    retry = ingest(load_department(dept_file), "cf", engine=pg_store, trigger="test", today=TODAY)
+    assert retry.status == "success"
+    assert store_state(pg_store) == reference.final
+    assert run_statuses(pg_store) == ["failed", "success"]
+
+
+def test_postgresql_source_outage_is_retryable_and_retry_completes(
+    pg_schema_factory: Callable[[], str], tmp_path: Path, proxy: Callable[[str], FaultProxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with the department database on PostgreSQL (psycopg), cut in the middle of a result set."""
+    src_url = pg_schema_factory()
+    src = sa.create_engine(src_url)
+    with src.begin() as c:
+        table = create_penalty_table(c)
+        c.execute(table.insert(), fault_rows())
+    src.dispose()
+    stores: list[Engine] = []
+    for _ in range(2):
+        e = make_store_engine(pg_schema_factory())
+        migrate(e)
+        stores.append(e)
+    reference_store, store = stores
+    monkeypatch.setenv("SGS_FAULT_PG_SOURCE_URL", src_url)
+    direct = tmp_path / "direct"
+    direct.mkdir()
+    direct_file = write_department(direct, env="SGS_FAULT_PG_SOURCE_URL", chunk_rows=CHUNK_ROWS)
+    ingest(load_department(direct_file), "cf", engine=reference_store, trigger="test", today=TODAY)
+    expected = store_state(reference_store)
+
+    p = proxy(src_url)
+    monkeypatch.setenv(PROXIED_ENV, via_proxy(src_url, p))
+    dept_file = write_department(tmp_path, env=PROXIED_ENV, chunk_rows=CHUNK_ROWS)
+    chunks, wm = _run_through_outage(dept_file, store, p, "mid-result", 3)
+    assert chunks == 3 and store_state(store)["watermark"] == wm
+    assert_whole(store)
+    p.restore()
+    ingest(load_department(dept_file), "cf", engine=store, trigger="test", today=TODAY)
+    assert store_state(store) == expected
+    for e in stores:
+        e.dispose()
+
+
+def test_airflow_task_retries_a_source_outage_and_fails_a_config_error(
+    fault_source: str, tmp_path: Path, pg_schema_url: str, proxy: Callable[[str], FaultProxy],
+    monkeypatch: pytest.MonkeyPatch, reference: Reference,
+) -> None:
+    """Through ``pipeline.tasks.ingest_task``: an outage re-raises SourceUnavailable (Airflow retries with
+    back-off); a missing table raises AirflowFailException (no retry can fix it); the retry completes."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.tasks import ingest_task
+
+    p = proxy(fault_source)
+    monkeypatch.setenv(PROXIED_ENV, via_proxy(fault_source, p))
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    monkeypatch.setenv("SGS_STORE_URL", pg_schema_url)
+    path = write_department(tmp_path, env=PROXIED_ENV, chunk_rows=CHUNK_ROWS)
+    code = path.stem
+
+    p.refuse()
+    with pytest.raises(SourceUnavailable):
+        ingest_task(code, "cf")
+    p.restore()
+
+    broken = path.read_text(encoding="utf-8").replace("table: t_xzcf", "table: t_missing")
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(AirflowFailException) as err:
+        ingest_task(code, "cf")
+    assert "t_missing" in str(err.value)
+    path.write_text(broken.replace("table: t_missing", "table: t_xzcf"), encoding="utf-8")
+
+    out: dict[str, Any] = ingest_task(code, "cf")
+    assert out["status"] == "success" and out["read"] == out["inserted"] + out["updated"] + out["unchanged"] + out["quarantined"]
+    store = make_store_engine(pg_schema_url)
+    assert store_state(store) == reference.final
+    store.dispose()

@@ -1,0 +1,37 @@
+"""Errors of the upstream stage, sorted by what should happen next (style.md): stop, or retry later."""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """Base class. Messages are Chinese and meant for the platform operator. ``result`` carries the
+    statistics of the run that stopped (a ``PushResult``), when there was one."""
+
+    result: object | None = None
+
+
+class TerminalError(UpstreamError):
+    """Retrying cannot help (bad credentials, a format the province does not accept, a bad setting):
+    the run stops at once and the entries stay where they were."""
+
+
+class EndpointConfigError(TerminalError):
+    """The Airflow connection of the province is missing or unusable."""
+
+
+class AuthError(TerminalError):
+    """The province refused our credentials (HTTP 401/403)."""
+
+
+class ContractError(TerminalError):
+    """The province refused the whole batch (HTTP 4xx other than auth) or answered something that is not a
+    receipt: the two sides disagree about the interface, which a person has to sort out."""
+
+
+class RetriesExhausted(UpstreamError):
+    """Transient failures (timeouts, dropped connections, 5xx) outlasted the retry budget. Nothing is lost:
+    the entries stay ``sent``/``pending`` and the next run sends them again with the same idempotency keys."""
+
+
+class PushLocked(UpstreamError):
+    """Another push holds the lease: two pushes at once could overtake each other's versions."""

@@ -1,0 +1,154 @@
+"""File exchange mode (GB/T 39443 文件方式): batches as files in an exchange folder, receipts read back.
+
+Layout of the exchange folder (``PushSettings.exchange_dir``)::
+
+    outbound/SGS_CF_20250601083000_r12_0001.csv            one batch (run 12, batch 1): national template + envelope
+    outbound/SGS_CF_20250601083000_r12_0001.manifest.json  counts and SHA-256 of the batch's files
+    inbound/SGS_CF_20250601083000_r12_0001.receipt.csv     the province's receipt (回执) for that batch
+    inbound/processed/                                    receipts already written to the outbox
+
+The CSV is written first and the manifest last, each atomically (write + rename): the province takes a
+batch only when its manifest exists. Rows are marked ``sent`` after both files are in place; a crash in
+between leaves them ``pending`` and the next export writes them again, which the province de-duplicates
+by idempotency key (at-least-once files, exactly-once application). Only ``pending`` rows are exported:
+a ``sent`` row waits for its receipt file (and blocks its record's next version, as over HTTP).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from national import DATASETS
+from upstream import runs
+from upstream.endpoint import DEFAULT_SENDER
+from upstream.envelope import SHANGHAI, manifest, read_receipt_file, write_batch_file, write_manifest
+from upstream.errors import EndpointConfigError, UpstreamError
+from upstream.outbox import (
+    effective_operations,
+    eligible,
+    mark_not_needed,
+    mark_sent,
+    outbox_counts,
+    record_receipts,
+    to_outgoing,
+)
+from upstream.push import PushResult
+from upstream.settings import PushSettings
+
+log = logging.getLogger("sgs.upstream")
+
+OUTBOUND, INBOUND, PROCESSED = "outbound", "inbound", "processed"
+
+
+def _exchange_dir(settings: PushSettings) -> Path:
+    if settings.exchange_dir is None:
+        raise EndpointConfigError("文件交换模式需要交换目录：请用 --exchange-dir 或环境变量 SGS_UPSTREAM_EXCHANGE_DIR 指定")
+    return Path(settings.exchange_dir)
+
+
+def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cli", sender_name: str = DEFAULT_SENDER,
+                   sender_code: str | None = None) -> PushResult:
+    """Write every eligible ``pending`` entry as batch files + manifests into ``exchange_dir/outbound``."""
+    out_dir = _exchange_dir(settings) / OUTBOUND
+    run_id = runs.start(engine, "file-out", trigger, lease_seconds=settings.lease_seconds)
+    result = PushResult(run_id=run_id, mode="file")
+    sender: dict[str, str | None] = {"name": sender_name, "code": sender_code}
+    try:
+        for ds in DATASETS:
+            while settings.max_batches is None or result.batches < settings.max_batches:
+                now = dt.datetime.now(dt.UTC)
+                with engine.begin() as conn:
+                    rows = eligible(conn, ds, settings.batch_size, states=("pending",))
+                    if not rows:
+                        break
+                    ops = effective_operations(conn, ds, rows)
+                    skipped = mark_not_needed(conn, [r["id"] for r in rows if ops[r["id"]] is None], now)
+                result.not_sent += skipped
+                records = [to_outgoing(r, op) for r in rows if (op := ops[r["id"]]) is not None]
+                if not records:
+                    continue
+                # Names sort in the order the batches were written (the province may take them in name order).
+                stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
+                batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
+                stem = f"SGS_{ds.upper()}_{batch_id.replace('-', '_')}"
+                entry = write_batch_file(out_dir / f"{stem}.csv", ds, records, settings.header)
+                operations = dict(Counter(r.operation for r in records))
+                write_manifest(out_dir / f"{stem}.manifest.json",
+                               manifest(batch_id, ds, sender, [entry], operations, settings.header, now))
+                with engine.begin() as conn:
+                    mark_sent(conn, [r.outbox_id for r in records], batch_id, now)
+                result.batches += 1
+                result.records_sent += len(records)
+                runs.add(engine, run_id, batches=1, records_sent=len(records), not_sent=skipped)
+                log.info("batch file %s: %d records", entry["name"], len(records))
+    except Exception as exc:
+        result.status, result.error = "failed", str(exc)
+        runs.finish(engine, run_id, status="failed", error=str(exc))
+        if isinstance(exc, UpstreamError):
+            exc.result = result
+        raise
+    result.status = "success"
+    runs.finish(engine, run_id, status="success")
+    with engine.connect() as conn:
+        result.outbox = outbox_counts(conn)
+    return result
+
+
+def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli") -> PushResult:
+    """Write every receipt file in ``exchange_dir/inbound`` onto the outbox (rejections into quarantine),
+    then move it to ``inbound/processed``. Reading a file twice changes nothing (receipts apply to
+    ``sent`` rows only)."""
+    in_dir = _exchange_dir(settings) / INBOUND
+    run_id = runs.start(engine, "file-in", trigger, lease_seconds=settings.lease_seconds)
+    result = PushResult(run_id=run_id, mode="file")
+    try:
+        for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
+            receipts = read_receipt_file(path)
+            with engine.begin() as conn:
+                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC))
+            result.accepted += outcome.accepted
+            result.rejected += outcome.rejected
+            result.batches += 1
+            runs.add(engine, run_id, batches=1, accepted=outcome.accepted, rejected=outcome.rejected)
+            done = in_dir / PROCESSED
+            done.mkdir(parents=True, exist_ok=True)
+            path.replace(done / path.name)
+    except Exception as exc:
+        result.status, result.error = "failed", str(exc)
+        runs.finish(engine, run_id, status="failed", error=str(exc))
+        if isinstance(exc, UpstreamError):
+            exc.result = result
+        raise
+    result.status = "success"
+    runs.finish(engine, run_id, status="success")
+    with engine.connect() as conn:
+        result.outbox = outbox_counts(conn)
+    return result
+
+
+def verify_batch(manifest_path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The manifest and the problems of its batch (missing file, row count or SHA-256 mismatch)."""
+    doc = json.loads(manifest_path.read_text(encoding="utf-8"))
+    problems = []
+    for f in doc["files"]:
+        p = manifest_path.parent / f["name"]
+        if not p.exists():
+            problems.append(f"清单列出的文件 {f['name']} 不存在")
+            continue
+        data = p.read_bytes()
+        if hashlib.sha256(data).hexdigest() != f["sha256"]:
+            problems.append(f"文件 {f['name']} 的 SHA-256 校验值与清单不符")
+        rows = max(len(list(csv.reader(io.StringIO(data.decode(doc.get("encoding", "utf-8-sig")), newline="")))) - 1, 0)
+        if rows != f["rows"]:
+            problems.append(f"文件 {f['name']} 有 {rows} 行数据，清单为 {f['rows']} 行")
+    return doc, problems
