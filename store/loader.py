@@ -230,6 +230,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     versions: list[dict[str, Any]] = []
+    changed: list[int] = []  # accepted rows that inserted or updated a record
     for i in accepted:
         key = keys[i]
         values = payload[i]
@@ -259,6 +260,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             prev.update(values_typed, **pub, content_hash=h, source_pk=batch.source_pk[i], version=prev["version"] + 1)
             versions.append(_version(ds.name, key, prev["version"], *_operation(before, invalid), batch, i, h, values, run_id, now))
             counts.updated += 1
+            changed.append(i)
             continue
         if key in updates or key in existing:
             old_hash, old_version, rec_id = (
@@ -284,6 +286,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             updates[key] = upd
             versions.append(_version(ds.name, key, old_version + 1, *_operation(before, invalid), batch, i, h, values, run_id, now))
             counts.updated += 1
+            changed.append(i)
             continue
         inserts[key] = {
             "business_key": key,
@@ -300,6 +303,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         # A decision that arrives already 无效 was never published: kept, nothing to send upstream.
         versions.append(_version(ds.name, key, 1, "I", not invalid, batch, i, h, values, run_id, now))
         counts.inserted += 1
+        changed.append(i)
 
     if inserts:
         rows = list(inserts.values())
@@ -375,10 +379,13 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         counts.quarantined = len(bad)
 
     # --- a corrected row resolves its open quarantine entries (same source row or same decision) ----
-    if len(accepted):
-        acc_pks = [batch.source_pk[i] for i in accepted]
+    # Only rows that changed a record: a look-back re-read of an unchanged row corrects nothing (and must
+    # not close, say, a province's rejection of that record).
+    if changed:
+        acc_pks = [batch.source_pk[i] for i in changed]
+        changed_keys = sorted({keys[i] for i in changed})
         fixed = {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", acc_pks)}
-        fixed |= {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "business_key", acc_keys)}
+        fixed |= {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "business_key", changed_keys)}
         if fixed:
             conn.execute(
                 quarantine.update()

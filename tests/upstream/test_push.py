@@ -203,11 +203,6 @@ def sqlite_of(server: StandinServer):  # type: ignore[no-untyped-def]
     return closing(sqlite3.connect(server.db_path))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store/loader.py resolves open quarantine entries for every accepted source row of a chunk, including "
-    "rows that are unchanged (a look-back re-read), so a province rejection is closed as 'fixed' although "
-    "nothing changed. Fix in the loader: resolve only on inserted/updated rows. Owned by the store, not upstream."
-))
 def test_an_unchanged_re_read_does_not_close_the_provinces_rejection(sqlite_store: Engine, province: StandinServer) -> None:
     load(sqlite_store, [penalty("测试8")], pks=["r"])
     push(sqlite_store, fast(), trigger="test")
