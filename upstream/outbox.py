@@ -31,8 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from store.schema import outbox, quarantine, record_version
+from transforms.masking import mask_text
 from upstream.envelope import DECISION_NUMBER, OutgoingRecord, Receipt
-from upstream.masking import mask_text
 
 log = logging.getLogger("sgs.upstream")
 

@@ -29,11 +29,11 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from national import DATASETS
+from transforms.masking import mask_text
 from upstream import runs
 from upstream.endpoint import Endpoint, resolve_endpoint
 from upstream.envelope import ProvinceAdapter, Receipt, adapter
 from upstream.errors import AuthError, ContractError, RetriesExhausted, TerminalError, UpstreamError
-from upstream.masking import mask_text
 from upstream.outbox import (
     effective_operations,
     eligible,

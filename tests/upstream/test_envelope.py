@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from transforms.masking import mask_text
 from upstream import envelope
 from upstream.endpoint import Endpoint, hmac_signature
 from upstream.errors import ContractError, TerminalError
-from upstream.masking import mask_text
 
 
 def record(**kw: object) -> envelope.OutgoingRecord:
