@@ -32,14 +32,13 @@ def sgs_expiry_daily() -> None:
     @task(task_id="expire", outlets=[OUTBOX])
     def expire() -> dict[str, int]:
         """Withdraws every active penalty with 公示截止期 before today; returns withdrawals per department."""
-        from pipeline.ingest import store_engine
-        from upstream.expiry import expire as expire_penalties
+        from pipeline.tasks import expiry_task
 
         ctx = get_current_context()
         # A manual run may have no logical date: its run_after is the moment it was asked for.
         logical = ctx.get("logical_date") or ctx["dag_run"].run_after
         today = logical.astimezone(pendulum.timezone("Asia/Shanghai")).date()
-        return expire_penalties(store_engine(), today, trigger="airflow")
+        return expiry_task(today)
 
     expire()
 

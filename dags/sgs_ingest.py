@@ -13,11 +13,13 @@ import re
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Asset, dag, get_current_context, task
 
 from pipeline.config import ConfigError, department_files, load_department
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+#: Every ingest task may write outbox entries; the Asset event triggers ``sgs_push_upstream``.
+OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
 DEFAULT_ARGS = {
     "retries": 3,
     "retry_delay": dt.timedelta(minutes=5),
@@ -41,7 +43,7 @@ def _ingest_dag(code: str, name: str, owner: str, schedule: str | None, datasets
     def ingest_dag() -> None:
         for ds in datasets:
 
-            @task(task_id=f"ingest_{ds}")
+            @task(task_id=f"ingest_{ds}", outlets=[OUTBOX])
             def run(dataset: str = ds) -> dict[str, object]:
                 from pipeline.tasks import ingest_task
 
@@ -80,5 +82,8 @@ for _path in department_files():
         _d = load_department(_path)
     except ConfigError as _exc:
         _broken_dag(_path, str(_exc))
+        continue
+    except Exception as _exc:  # an unexpected failure of one file must not hide every DAG
+        _broken_dag(_path, f"部门配置文件 {_path.name} 无法读取（{type(_exc).__name__}）：请检查文件内容，或联系平台运维")
         continue
     _ingest_dag(_d.code, _d.name, _d.owner, _d.schedule, list(_d.datasets))

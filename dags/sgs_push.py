@@ -2,7 +2,7 @@
 
 Runs when an ingest (or the expiry DAG) reports new outbox entries through the Asset ``sgs_outbox``, and
 every 30 minutes regardless, so that entries left by a failed run go out without waiting for new data.
-Wiring only: parsing imports nothing but Airflow and pendulum; the task calls ``upstream.push.push``.
+Wiring only: parsing imports nothing but Airflow and pendulum; the task calls ``pipeline.tasks.push_task``.
 
 Failure handling: authentication, contract and configuration errors fail the task at once without
 Airflow retries (``AirflowFailException``: retrying cannot fix them, and the message says what to do);
@@ -46,16 +46,9 @@ def sgs_push_upstream() -> None:
     @task(task_id="push")
     def push() -> dict[str, object]:
         """Push every eligible outbox entry; returns the run's statistics."""
-        from airflow.sdk.exceptions import AirflowFailException
+        from pipeline.tasks import push_task
 
-        from pipeline.ingest import store_engine
-        from upstream.errors import TerminalError
-        from upstream.push import push as push_outbox
-
-        try:
-            return push_outbox(store_engine(), trigger="airflow").as_dict()
-        except TerminalError as exc:
-            raise AirflowFailException(str(exc)) from None
+        return push_task()
 
     push()
 

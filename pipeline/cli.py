@@ -317,6 +317,81 @@ def report(
 
 
 @app.command()
+def push(
+    mode: Annotated[Literal["http", "file"] | None, typer.Option(help="http: the province's web service; file: exchange files")] = None,
+    conn_id: Annotated[str | None, typer.Option("--conn-id", help="Airflow connection of the province (default sgs_province)")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="records per request / per file")] = None,
+    max_batches: Annotated[int | None, typer.Option("--max-batches", help="stop after this many batches")] = None,
+    exchange_dir: Annotated[Path | None, typer.Option("--exchange-dir", help="file mode: the exchange folder")] = None,
+    header: Annotated[Literal["zh", "code"] | None, typer.Option(help="file mode: Chinese template headers or national codes")] = None,
+    receipts: Annotated[bool, typer.Option("--receipts", help="file mode: read the province's receipt files instead of writing batches")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the run's statistics as JSON on stdout")] = False,
+) -> None:
+    """Send the outbox to the provincial platform (推送省平台). Exit 0: done; 1: retry later; 2: fix the configuration."""
+    from pydantic import ValidationError
+
+    from pipeline.ingest import store_engine
+    from upstream.errors import TerminalError, UpstreamError
+    from upstream.files import read_receipts
+    from upstream.push import push as push_outbox
+    from upstream.settings import PushSettings
+
+    try:
+        settings = PushSettings.from_env(
+            mode=mode, conn_id=conn_id, batch_size=batch_size, max_batches=max_batches, exchange_dir=exchange_dir, header=header,
+        )
+    except ValidationError as exc:
+        _fail("推送设置有误：" + "；".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    if receipts and settings.mode != "file":
+        _fail("--receipts 只用于文件交换模式（--mode file）")
+    try:
+        result = read_receipts(store_engine(), settings) if receipts else push_outbox(store_engine(), settings)
+    except TerminalError as exc:
+        _fail(f"推送停止，重试无法解决：{exc}", 2)
+    except UpstreamError as exc:
+        _fail(f"推送未完成，稍后会重试（已推送的记录不会重复）：{exc}", 1)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_push(result.as_dict())
+
+
+def _print_push(r: dict[str, Any]) -> None:
+    table = Table(title=f"推送省平台（{'文件交换' if r.get('mode') == 'file' else '接口'}，运行 {r.get('run_id')}）")
+    table.add_column("项目")
+    table.add_column("数量", justify="right")
+    for label, key in (("批次", "batches"), ("发送记录", "records_sent"), ("省平台接收", "accepted"), ("省平台退回", "rejected"),
+                       ("无需发送", "not_sent"), ("未收到回执", "no_receipt"), ("重试次数", "retries")):
+        table.add_row(label, str(r.get(key, 0)))
+    out.print(table)
+    outbox = r.get("outbox") or {}
+    if outbox:
+        out.print("发件箱状态：" + "，".join(f"{k} {v}" for k, v in sorted(outbox.items())))
+    if r.get("rejected"):
+        out.print("被省平台退回的记录已列入各部门的问题数据：用 sgs quarantine export 部门代码 --out 文件.xlsx 导出反馈。")
+
+
+@app.command()
+def expire(
+    today: Annotated[str | None, typer.Option("--today", help="按此日期判断公示期满 YYYY-MM-DD（默认今天，北京时间）")] = None,
+) -> None:
+    """Withdraw penalties whose publicity period (公示截止期) ended; the withdrawals go to the outbox."""
+    import datetime as dt
+
+    from pipeline.ingest import store_engine
+    from upstream.expiry import expire as expire_penalties
+
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        _fail(f"--today 应是 YYYY-MM-DD 格式的日期，收到 {today!r}")
+    counts = expire_penalties(store_engine(), day)
+    total = sum(counts.values())
+    detail = "，".join(f"{k} {v} 条" for k, v in counts.items()) or "无"
+    out.print(f"公示期满撤回 {total} 条行政处罚（{detail}）；撤回记录已进入发件箱，下次推送时发送省平台。")
+
+
+@app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="rows per dataset per demo department")] = 1500,
     reset: Annotated[bool, typer.Option(help="recreate the demo department databases")] = False,
@@ -329,7 +404,13 @@ def demo(
     except RuntimeError as exc:
         _fail(str(exc), 1)
     _print_results(results)
+    from pipeline.ingest import store_engine
     from pipeline.paths import var_dir
+    from upstream.demo import push_to_standin
+
+    with err.status("推送省平台（本地模拟的省平台接口）…"):
+        pushed = push_to_standin(store_engine(), workdir=var_dir() / "standin")
+    _print_demo_push(pushed)
 
     index = var_dir() / "quality" / "index.html"
     if index.exists():
@@ -337,7 +418,7 @@ def demo(
     import datetime as dt
 
     from pipeline.config import load_departments
-    from pipeline.ingest import SHANGHAI, store_engine
+    from pipeline.ingest import SHANGHAI
     from reports.build import write_report
     from reports.indicators import latest_month_with_data, previous_month
 
@@ -349,6 +430,19 @@ def demo(
     failed = [r for r in results if r["status"] != "success"]
     if failed:
         _fail(f"{len(failed)} 个归集任务失败：{[(r['department'], r['dataset']) for r in failed]}", 1)
+
+
+def _print_demo_push(c: dict[str, int]) -> None:
+    table = Table(title="推送省平台（本地模拟的省平台接口）")
+    table.add_column("项目")
+    table.add_column("数量", justify="right")
+    for label, key in (("批次", "batches"), ("发送记录", "sent"), ("省平台接收（回执）", "accepted"),
+                       ("省平台退回（回执，已列入问题数据）", "rejected"), ("无需发送", "not_sent"),
+                       ("未收到回执", "no_receipt"), ("重试次数", "retries"), ("省平台收到的重复投递", "province_duplicates")):
+        table.add_row(label, str(c[key]))
+    out.print(table)
+    if c["province_applied_twice"]:
+        _fail(f"省平台重复入库 {c['province_applied_twice']} 条：推送不是恰好一次，请报告缺陷", 1)
 
 
 def main() -> None:

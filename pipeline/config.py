@@ -140,12 +140,16 @@ def load_department(path: str | os.PathLike[str]) -> Department:
         mark = getattr(exc, "problem_mark", None)
         where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
         raise ConfigError(f"部门配置文件 {p} 不是合法的 YAML {where}：{getattr(exc, 'problem', exc)}") from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"部门配置文件 {p} 嵌套过深或过大，不像是部门配置：请按 departments/_template.yaml 的结构填写") from None
     if not isinstance(data, dict):
         raise ConfigError(f"部门配置文件 {p} 的顶层应是键值对（code、name、uscc、source、datasets）")
     try:
         dept = Department.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(p, exc)) from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"部门配置文件 {p} 嵌套过深或过大，不像是部门配置：请按 departments/_template.yaml 的结构填写") from None
     if dept.code != p.stem:
         raise ConfigError(f"部门配置文件 {p}: code 为 {dept.code!r}，应与文件名 {p.stem!r} 一致")
     return dept
@@ -174,7 +178,7 @@ def loadable_departments(folder: Path | None = None) -> dict[str, Department]:
     for p in department_files(folder):
         try:
             d = load_department(p)
-        except ConfigError:
+        except Exception:  # any broken file (not only ConfigError) must not hide the others
             continue
         out[d.code] = d
     return out

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 SourceKind = Literal["mariadb", "postgresql", "sqlite"]
 
 #: Bump when the generated content changes: a marker with another version makes the tables rebuild.
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: rows the stand-in province rejects (PROV-103)
 DEFAULT_SEED = 20261128
 DEFAULT_PREFIX = "sgs_demo_"
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"
@@ -62,6 +62,9 @@ CONNECT_TIMEOUT = 3
 BAD_SHARE = 0.06
 FIXABLE_SHARE = 0.015
 CORRECTION_SHARE = 0.01
+#: Rows per dataset that pass our catalogue but that the provincial stand-in rejects (a 文书号 marked
+#: 作废, its rule PROV-103), so the demo shows a rejection travelling back into the department's feedback.
+PROVINCE_REJECTS = 2
 
 #: Decisions fall in this window; update timestamps never pass UPDATE_CAP, so the demo's cursor
 #: values stay in the past of the machine's date and a watermark never runs ahead of real time.
@@ -971,6 +974,8 @@ DEFECTS: dict[str, tuple[str, PartyKind | None, tuple[str, ...]]] = {
     "fine_missing": ("bad", None, ("cf",)),
     "junk_name": ("bad", None, ("cf", "xk")),
     "validity_before_decision": ("bad", None, ("xk",)),
+    # Pass our catalogue; the provincial stand-in rejects them (verdict "province").
+    "province_void_number": ("province", None, ("cf", "xk")),
     # Good after normalisation (spec §3.4): these must NOT end in quarantine.
     "fullwidth_uscc": ("fixable", "org", ("cf", "xk")),
     "padded_text": ("fixable", None, ("cf", "xk")),
@@ -1030,6 +1035,9 @@ def _apply_defect(rec: _Record, kind: str, i: int, rng: random.Random) -> None:
     elif kind == "validity_before_decision":
         assert isinstance(rec.jdrq, dt.date)
         rec.yxqzi = rec.jdrq - dt.timedelta(days=rng.randrange(1, 300))
+    elif kind == "province_void_number":
+        assert rec.wsh
+        rec.wsh = rec.wsh + "（作废）"
     elif kind == "fullwidth_uscc":
         assert p.uscc
         p.uscc = p.uscc.translate(_FULLWIDTH)
@@ -1171,6 +1179,11 @@ def _build(dept: _DepartmentSpec, dataset: str, rows: int, seed: int) -> _Built:
     _number_documents(records, rng)
     for i, kind in plan.items():
         _apply_defect(records[i], kind, i, rng)
+
+    if rows >= 100:  # rows of good decisions with a 文书号 that the province refuses
+        for i in rng.sample([i for i in range(n_base) if i not in plan and records[i].wsh], PROVINCE_REJECTS):
+            plan[i] = "province_void_number"
+            _apply_defect(records[i], "province_void_number", i, rng)
 
     # Later correction rows: same 文书号 (and 许可编号), corrected content, a later update time.
     originals = rng.sample([i for i in range(n_base) if i not in plan], n_corr) if n_corr else []
@@ -1424,7 +1437,8 @@ def create_demo_sources(
 
 def read_cases(source: DemoSource, dataset: str | None = None) -> list[dict[str, Any]]:
     """The planted rows of a demo source: ``dataset``, ``pk``, ``kind``, ``verdict``
-    (``bad`` must be quarantined, ``fixable`` must pass after normalisation, ``correction``
+    (``bad`` must be quarantined, ``fixable`` must pass after normalisation, ``province`` passes but
+    the provincial stand-in rejects it, ``correction``
     shares the 文书号 of an earlier row and supersedes it)."""
     md = _metadata(DEPARTMENTS[source.department])
     t = md.tables[CASES_TABLE]

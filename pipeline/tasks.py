@@ -42,3 +42,26 @@ def config_error_task(path: str, message: str) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     raise AirflowFailException(message)
+
+
+def push_task(*, trigger: str = "airflow") -> dict[str, Any]:
+    """Deliver the outbox to the provincial platform (``upstream.push``); a terminal error (credentials,
+    contract, configuration) fails the task without Airflow retries, with the message the operator needs."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.ingest import store_engine
+    from upstream.errors import TerminalError
+    from upstream.push import push
+
+    try:
+        return push(store_engine(), trigger=trigger).as_dict()
+    except TerminalError as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+def expiry_task(today: dt.date, *, trigger: str = "airflow") -> dict[str, int]:
+    """Withdraw penalties whose 公示截止期 is before ``today`` (spec §5.2); withdrawals per department."""
+    from pipeline.ingest import store_engine
+    from upstream.expiry import expire
+
+    return expire(store_engine(), today, trigger=trigger)

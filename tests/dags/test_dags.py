@@ -47,6 +47,29 @@ def test_a_broken_department_file_gets_a_failing_dag_and_does_not_hide_others(tm
     assert "config-error" in bag.dags["sgs_ingest_badju"].tags
 
 
+def test_a_deeply_nested_department_file_does_not_hide_the_other_dags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that makes the YAML parser recurse past Python's limit used to raise RecursionError out of the
+    DAG file: every department's DAG disappeared. Now it is a config-error DAG like any broken file."""
+    write_department(tmp_path, code="goodju")
+    (tmp_path / "deepju.yaml").write_text("code: deepju\nname: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    bag = dagbag()
+    assert bag.import_errors == {}
+    assert {"sgs_ingest_goodju", "sgs_ingest_deepju"} <= set(bag.dag_ids)
+    assert [t.task_id for t in bag.dags["sgs_ingest_deepju"].tasks] == ["config_error"]
+
+
+def test_ingest_tasks_announce_the_outbox_asset_that_triggers_the_push(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
+    bag = dagbag()
+    outlets = {(a.name, a.uri) for d in bag.dag_ids if d.startswith("sgs_ingest_") for t in bag.dags[d].tasks for a in t.outlets}
+    assert outlets == {("sgs_outbox", "sgs://central-store/outbox")}
+    expiry = bag.dags["sgs_expiry_daily"].tasks[0]
+    assert {a.name for a in expiry.outlets} == {"sgs_outbox"}
+    push = bag.dags["sgs_push_upstream"]
+    assert "sgs_outbox" in str(push.timetable.asset_condition) or "sgs_outbox" in repr(push.timetable)
+
+
 def test_parsing_imports_nothing_heavy(tmp_path: Path) -> None:
     """The DAG file adds no pandas, Great Expectations or database drivers to what Airflow itself loads."""
     code = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.demo_data import create_demo_sources, drop_demo_sources, read_cases
-from store.schema import quarantine
+from store.schema import outbox, quarantine
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,11 +57,35 @@ def test_demo_twice_reads_nothing_new_and_quarantines_exactly_the_planted_rows(d
     assert second.returncode == 0, second.stderr[-3000:]
     assert json.loads(sgs(demo_env, "status", "--json").stdout) == status1
 
-    # Every planted bad row is in quarantine, and nothing else is.
+    # Every planted bad row is in quarantine by our rules, every row planted for the province is there by
+    # the province's receipt (PROV-103), and nothing else is.
     store = sa.create_engine(f"sqlite:///{tmp_path / 'var' / 'sgs.db'}")
     with store.connect() as c:
-        quarantined = {(r.department, r.dataset, json.loads(r.source_pk)[0]) for r in c.execute(
-            sa.select(quarantine.c.department, quarantine.c.dataset, quarantine.c.source_pk).where(quarantine.c.status == "open"))}
+        entries = [(r.department, r.dataset, str(json.loads(r.source_pk)[0]), r.rule_ids) for r in c.execute(
+            sa.select(quarantine.c.department, quarantine.c.dataset, quarantine.c.source_pk, quarantine.c.rule_ids)
+            .where(quarantine.c.status == "open"))]
+        outbox_states = dict(c.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all())
     sources = create_demo_sources(tmp_path / "var", rows=300, prefix=demo_env["SGS_DEMO_PREFIX"])
-    planted = {(s.department, c["dataset"], c["pk"]) for s in sources for c in read_cases(s) if c["verdict"] == "bad"}
-    assert {(d, ds, str(pk)) for d, ds, pk in quarantined} == {(d, ds, str(pk)) for d, ds, pk in planted}
+    cases = [(s.department, c["dataset"], str(c["pk"]), c["verdict"]) for s in sources for c in read_cases(s)]
+    ours = {(d, ds, pk) for d, ds, pk, rules in entries if not rules.startswith("PROV-")}
+    province = {(d, ds, pk) for d, ds, pk, rules in entries if rules == "PROV-103"}
+    assert ours == {(d, ds, pk) for d, ds, pk, v in cases if v == "bad"}
+    assert province == {(d, ds, pk) for d, ds, pk, v in cases if v == "province"}
+    assert len(province) == 12  # 2 per department dataset
+    assert len(entries) == len(ours) + len(province)
+
+    # The push: every outbox entry has its receipt, the stand-in saw no duplicate, the demo printed it.
+    assert set(outbox_states) == {"accepted", "rejected"} and outbox_states["rejected"] == 12
+    assert "推送省平台" in first.stdout and "省平台退回" in first.stdout
+    assert re.search(r"省平台收到的重复投递\s*│\s*0\s*│", first.stdout), first.stdout[-2000:]
+    assert re.search(r"发送记录\s*│\s*0\s*│", second.stdout), second.stdout[-2000:]  # nothing new the second time
+
+    # The province's reason reaches the department's feedback file.
+    xlsx = tmp_path / "scjgj.xlsx"
+    exported = sgs(demo_env, "quarantine", "export", "scjgj", "--out", str(xlsx))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    from openpyxl import load_workbook
+
+    cells = [str(c.value) for ws in load_workbook(xlsx) for row in ws.iter_rows() for c in row if c.value is not None]
+    comments = [c.comment.text for ws in load_workbook(xlsx) for row in ws.iter_rows() for c in row if c.comment]
+    assert any("省平台退回" in t and "作废" in t for t in cells + comments)

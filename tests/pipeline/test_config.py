@@ -96,3 +96,17 @@ def test_codes_and_digit_only_values_stay_text(tmp_path: Path) -> None:
     assert d.uscc == "113301000024713838"
     assert d.datasets["cf"].codes["CF_XDR_LB"] == {"01": "自然人", "0123": "法人及非法人组织"}
     assert d.datasets["cf"].chunk_rows == 100 and d.datasets["cf"].special_domain is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "code: testju\nname: " + "[" * 5000 + "]" * 5000 + "\n",  # the parser recurses past Python's limit
+        "code: testju\nname: x\ndatasets: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+    ],
+    ids=["nested-lists", "nested-mappings"],
+)
+def test_deeply_nested_yaml_is_a_config_error_not_a_crash(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match="嵌套过深") as exc:
+        load_department(write(tmp_path, text))
+    assert "testju.yaml" in str(exc.value)
