@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -108,7 +109,7 @@ def open_source(source: SourceSettings, *, department: str) -> Source:
     if parsed.drivername.endswith("+pyodbc"):
         args = {"timeout": source.connect_timeout}
     try:
-        engine = sa.create_engine(parsed, connect_args=args, pool_pre_ping=True, **adapter.engine_kwargs(parsed))
+        engine = sa.create_engine(parsed, connect_args=args, pool_pre_ping=True, hide_parameters=True, **adapter.engine_kwargs(parsed))
     except (ImportError, ModuleNotFoundError) as exc:
         raise SourceConfigError(f"部门 {department}：缺少数据库驱动（{exc}）。请运行 make install") from None
     except sa_exc.NoSuchModuleError as exc:
@@ -300,6 +301,45 @@ def read_chunks(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[Ra
         raise SourceConfigError(f"部门 {department}：源数据库拒绝了查询（{_short(exc)}）。请检查表名、列名或 query") from None
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         raise _connection_error(department, exc) from None
+
+
+def source_positions(frame: pd.DataFrame, ex: ExtractSettings) -> list[str | None] | None:
+    """Per row, its (cursor, primary key) position as text that sorts like the keyset order: the store
+    keeps it with a record's current version, so an older source row of the same decision read again
+    by the look-back window never overwrites a newer one. ``None`` for snapshot reads (no order).
+
+    Datetimes as ``YYYYmmddHHMMSSffffff``, non-negative integers zero-padded to 20 digits, decimals to a
+    fixed width; other values as their text (which sorts like the source only for ASCII keys).
+    """
+    if ex.strategy == "snapshot" or not ex.cursor:
+        return None
+    parts = [_sortable_column(frame[c]) for c in (ex.cursor, *ex.primary_key)]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + "|" + p
+    return out.tolist()
+
+
+def _sortable_column(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return col.dt.strftime("%Y%m%d%H%M%S%f").fillna("")
+    if pd.api.types.is_integer_dtype(col.dtype) and (len(col) == 0 or col.min() >= 0):
+        return col.astype(str).str.zfill(20)
+    return col.map(_sortable_value).astype(object)
+
+
+def _sortable_value(v: Any) -> str:
+    if v is None or v is pd.NaT or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y%m%d%H%M%S%f")
+    if isinstance(v, dt.date):
+        return v.strftime("%Y%m%d") + "000000000000"
+    if isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0:
+        return str(int(v)).zfill(20)
+    if isinstance(v, Decimal | float | np.floating) and v >= 0:
+        return f"{Decimal(str(v)):032.9f}"
+    return str(v)
 
 
 #: Fragments of driver messages that mean the credentials are wrong: retrying will not help.

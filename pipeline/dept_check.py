@@ -100,7 +100,7 @@ def _store_watermark(department: str, dataset: str) -> str | None:
         db = sa.engine.make_url(url).database
         if not db or not Path(db).exists():
             return None
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, hide_parameters=True)
     try:
         with engine.connect() as conn:
             return conn.execute(

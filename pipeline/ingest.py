@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 import expectations
-from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
+from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks, source_positions
 from national import dataset as national_dataset
 from pipeline.config import Department
 from pipeline.paths import store_url
@@ -32,6 +32,7 @@ from store.loader import Batch, Counts, business_keys, load_batch
 from store.runs import finish_run, start_run
 from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
 from transforms.derive import derive_penalty_fields
+from transforms.masking import mask_text
 from transforms.normalise import as_text_frame, map_to_national, raw_json
 
 log = logging.getLogger("sgs.ingest")
@@ -133,6 +134,7 @@ def ingest(
         for chunk in read_chunks(source, cfg, position):
             frame = as_text_frame(chunk.frame)  # driver types → text once; mapping and raw JSON share it
             source_pks = _source_pks(chunk.frame, cfg.primary_key)
+            positions = source_positions(chunk.frame, cfg)  # None for snapshot reads
             raw = raw_json(frame)
             raw_hashes = [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
             skipped = 0
@@ -176,6 +178,7 @@ def ingest(
                 cursor_to=encode_cursor(new_position),
                 rule_failures=dict(verdicts.rule_failures),
                 skipped_unchanged=skipped,
+                source_position=positions,
             )
             with engine.begin() as conn:
                 counts = load_batch(conn, run_id, batch)
@@ -202,7 +205,8 @@ def ingest(
                 result.withdrawn = withdraw_unseen(conn, dept.code, dataset, run_id)
     except BaseException as exc:
         result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
+        # Engines hide bound parameters (hide_parameters=True); a driver's own detail text is masked too.
+        result.error = mask_text(f"{type(exc).__name__}: {exc}") or ""
         result.seconds = time.monotonic() - started
         finish_run(engine, run_id, status="failed", error=result.error[:4000])
         log.error("ingest %s/%s run %s failed: %s", dept.code, dataset, run_id, result.error)

@@ -23,7 +23,7 @@ def make_store_engine(url: str) -> Engine:
     """An engine on the central store. SQLite gets WAL and a busy timeout so that the demo's
     Airflow tasks and a ``sgs status`` reading at the same time do not fail on a lock."""
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -38,8 +38,8 @@ def make_store_engine(url: str) -> Engine:
         # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then switch to a generic plan:
         # for ``business_key IN ($1 … $500)`` that plan is a sequential scan, which made each chunk's
         # look-up scan every record (a 1M-row load slowed to a crawl). Plan every execution instead.
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
-    return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None}, hide_parameters=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def migrate(engine: Engine) -> None:

@@ -52,6 +52,9 @@ class Batch:
     rule_failures: dict[str, int] = field(default_factory=dict)
     #: Rows read but skipped before the stages because the snapshot showed them unchanged.
     skipped_unchanged: int = 0
+    #: Per row, a sortable text of the source row's (cursor, primary key) position, or None (snapshot
+    #: reads, files). Of two rows of one decision, the later position is the decision's current content.
+    source_position: list[str | None] | None = None
 
 
 @dataclass
@@ -215,18 +218,26 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
 
     # --- accepted rows: insert / update / unchanged by business key -------------------------------
     existing: dict[str, tuple[int, str, int]] = {}
+    existing_position: dict[str, str | None] = {}
     was_withdrawn: dict[str, bool] = {}
     acc_keys = sorted({keys[i] for i in accepted})
     for j in range(0, len(acc_keys), _IN_CLAUSE):
         part = acc_keys[j : j + _IN_CLAUSE]
         for row in conn.execute(
-            sa.select(table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status).where(
-                table.c.business_key.in_(part)
-            )
+            sa.select(
+                table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position
+            ).where(table.c.business_key.in_(part))
         ):
             existing[row.business_key] = (row.id, row.content_hash, row.version)
+            existing_position[row.business_key] = row.source_position
             was_withdrawn[row.business_key] = row.status == "withdrawn"
 
+    # Rows come in source order (cursor, primary key). Each accepted row is compared with the decision's
+    # current state — the store's, or what an earlier row of this chunk made it. A row whose source
+    # position is before that state's is an older row of the decision read again (a correction entered
+    # as a new source row, both inside the look-back window): it changes nothing. Without this, re-reading
+    # both rows made every run write two new versions (A, B, A, B, …).
+    positions = batch.source_position
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     versions: list[dict[str, Any]] = []
@@ -235,6 +246,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         key = keys[i]
         values = payload[i]
         h = hashes[i]
+        position = positions[i] if positions is not None else None
         # 当前状态 2 (无效): kept, but withdrawn from publicity and sent upstream as a withdrawal (spec §3.7).
         invalid = statuses is not None and statuses[i] == "2"
         values_typed = {
@@ -251,40 +263,26 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             if pub_end is not None and pub_repair is not None
             else {}
         )
-        if key in inserts:  # same decision twice in one chunk: the later source row wins
-            prev = inserts[key]
-            if prev["content_hash"] == h:
-                counts.unchanged += 1
+        state = inserts.get(key) or updates.get(key)
+        if state is not None:
+            cur_hash, cur_version, cur_position, before = state["content_hash"], state["version"], state["source_position"], state["status"]
+        elif key in existing:
+            cur_hash, cur_version, cur_position = existing[key][1], existing[key][2], existing_position.get(key)
+            before = "withdrawn" if was_withdrawn.get(key) else "active"
+        else:
+            cur_hash = None
+        if cur_hash is not None:
+            if cur_hash == h or (position is not None and cur_position is not None and position < cur_position):
+                counts.unchanged += 1  # same content, or an older source row of the decision read again
                 continue
-            before = prev["status"]
-            prev.update(values_typed, **pub, content_hash=h, source_pk=batch.source_pk[i], version=prev["version"] + 1)
-            versions.append(_version(ds.name, key, prev["version"], *_operation(before, invalid), batch, i, h, values, run_id, now))
-            counts.updated += 1
-            changed.append(i)
-            continue
-        if key in updates or key in existing:
-            old_hash, old_version, rec_id = (
-                (updates[key]["content_hash"], updates[key]["version"], updates[key]["b_id"])
-                if key in updates
-                else (existing[key][1], existing[key][2], existing[key][0])
-            )
-            if old_hash == h:
-                counts.unchanged += 1
-                continue
-            upd = {
-                "b_id": rec_id,
-                **values_typed,
-                **pub,
-                "content_hash": h,
-                "source_pk": batch.source_pk[i],
-                "version": old_version + 1,
-                "department": batch.department,
-                "updated_at": now,
-                "run_id": run_id,
-            }
-            before = updates[key]["status"] if key in updates else ("withdrawn" if was_withdrawn.get(key) else "active")
-            updates[key] = upd
-            versions.append(_version(ds.name, key, old_version + 1, *_operation(before, invalid), batch, i, h, values, run_id, now))
+            new_values = {**values_typed, **pub, "content_hash": h, "source_pk": batch.source_pk[i],
+                          "source_position": position, "version": cur_version + 1}
+            if key in inserts:  # inserted earlier in this chunk: the insert carries the newest content
+                inserts[key].update(new_values)
+            else:
+                rec_id = updates[key]["b_id"] if key in updates else existing[key][0]
+                updates[key] = {"b_id": rec_id, **new_values, "department": batch.department, "updated_at": now, "run_id": run_id}
+            versions.append(_version(ds.name, key, cur_version + 1, *_operation(before, invalid), batch, i, h, values, run_id, now))
             counts.updated += 1
             changed.append(i)
             continue
@@ -292,6 +290,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             "business_key": key,
             "department": batch.department,
             "source_pk": batch.source_pk[i],
+            "source_position": position,
             "content_hash": h,
             "version": 1,
             **values_typed,

@@ -52,6 +52,10 @@ def _record_table(ds: Dataset) -> sa.Table:
         sa.Column("source_pk", KEY, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
+        sa.Column(
+            "source_position", sa.Text,
+            comment="sortable (cursor, primary key) of the source row of the current version: an older row read again never overwrites it",
+        ),
         *(_national_column(f.code, f.kind, f.max_length) for f in ds.fields),
         sa.Column("publicity_end", sa.Date),
         sa.Column("repair_eligible_from", sa.Date),

@@ -21,6 +21,9 @@ from transforms.settings import MappingSettings
 # Leading/trailing white space the spec names: ASCII, U+3000 ideographic space, NBSP, zero-width space.
 _STRIP = " \t\r\n\f\v\u3000\u00a0\u200b\ufeff"
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d")
+# NUL cannot be stored in a PostgreSQL text column: it becomes U+FFFD (the replacement character), which
+# the catalogue's character rule (乱码) quarantines with a reason instead of failing the chunk.
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
 
 
 class MappingError(Exception):
@@ -42,10 +45,14 @@ def _as_text(col: pd.Series) -> pd.Series:
     values = col.to_numpy(dtype=object, na_value=None) if not isinstance(col.dtype, np.dtype) or col.dtype == object else col.astype(object).to_numpy()
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
-        return pd.Series(values, index=col.index, dtype=object).where(pd.notna(values), None)
+        text = pd.Series(values, index=col.index, dtype=object).where(pd.notna(values), None)
+        if kind == "string" and text.str.contains(_NUL, regex=False).any():
+            text = text.str.replace(_NUL, _REPLACEMENT, regex=False)
+        return text
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values):  # mixed driver types: one conversion per cell, not per rule
-        out[i] = _cell_text(v)
+        text = _cell_text(v)
+        out[i] = text.replace(_NUL, _REPLACEMENT) if text is not None and _NUL in text else text
     return pd.Series(out, index=col.index, dtype=object)
 
 

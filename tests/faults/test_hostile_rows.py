@@ -42,10 +42,6 @@ def test_hostile_rows_are_quarantined_with_reasons_and_nothing_leaks(
     mariadb_db: str, pg_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     rows, kinds = hostile_rows()
-    # NUL bytes fail the chunk today: tests/faults/test_found_bugs.py has them, so that this test keeps
-    # guarding every other kind of hostility meanwhile. Put them back here when that bug is fixed.
-    nul = set(kinds.pop("nul"))
-    rows = [r for r in rows if r["id"] not in nul]
     fill(mariadb_db, HOSTILE_DDL, rows)
     monkeypatch.setenv("SGS_FAULT_HOSTILE_URL", mariadb_db)
     dept = load_department(write_department(tmp_path, env="SGS_FAULT_HOSTILE_URL", chunk_rows=16))
@@ -65,9 +61,11 @@ def test_hostile_rows_are_quarantined_with_reasons_and_nothing_leaks(
         assert entry["rules"], f"row {pk} quarantined without a rule id"
         assert all(i["message"] and i["rule"] for i in entry["issues"]), entry  # type: ignore[union-attr]
 
-    for kind in ("zero-date", "null-key", "types", "control"):
+    for kind in ("zero-date", "null-key", "types", "control", "nul"):
         for pk in kinds[kind]:
             assert pk in q, f"{kind} row {pk} was not quarantined (loaded: {pk in loaded})"
+    for pk in kinds["nul"]:  # NUL → U+FFFD → the character rule (乱码), never a failed chunk
+        assert "CHR" in str(q[pk]["rules"]), q[pk]
     for pk in kinds["huge"]:  # 100 KB text breaks the length rules
         assert pk in q and "LEN" in str(q[pk]["rules"]), q.get(pk)
     for pk in kinds["good"]:
