@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from national import Dataset, dataset
+from store import bulk
 from store.schema import ingest_run, outbox, quarantine, record_tables, record_version, watermark
 
 _IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
@@ -160,18 +161,11 @@ def _load_issue(code: str, name_zh: str, value: Any, what: str) -> dict[str, str
 
 
 def _open_quarantine_by(conn: Connection, department: str, ds: str, column: str, keys: list[str]) -> list[sa.Row[Any]]:
-    rows: list[sa.Row[Any]] = []
-    col = quarantine.c[column]
-    for i in range(0, len(keys), _IN_CLAUSE):
-        part = keys[i : i + _IN_CLAUSE]
-        rows.extend(
-            conn.execute(
-                sa.select(quarantine.c.id, quarantine.c.source_pk, quarantine.c.business_key, quarantine.c.raw_hash)
-                .where(quarantine.c.department == department, quarantine.c.dataset == ds, quarantine.c.status == "open")
-                .where(col.in_(part))
-            ).all()
-        )
-    return rows
+    stmt = (
+        sa.select(quarantine.c.id, quarantine.c.source_pk, quarantine.c.business_key, quarantine.c.raw_hash)
+        .where(quarantine.c.department == department, quarantine.c.dataset == ds, quarantine.c.status == "open")
+    )
+    return bulk.select_where_in(conn, stmt, quarantine.c[column], keys)
 
 
 def read_watermark(conn: Connection, department: str, ds: str, *, lock: bool = False) -> str | None:
@@ -221,16 +215,13 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     existing_position: dict[str, str | None] = {}
     was_withdrawn: dict[str, bool] = {}
     acc_keys = sorted({keys[i] for i in accepted})
-    for j in range(0, len(acc_keys), _IN_CLAUSE):
-        part = acc_keys[j : j + _IN_CLAUSE]
-        for row in conn.execute(
-            sa.select(
-                table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position
-            ).where(table.c.business_key.in_(part))
-        ):
-            existing[row.business_key] = (row.id, row.content_hash, row.version)
-            existing_position[row.business_key] = row.source_position
-            was_withdrawn[row.business_key] = row.status == "withdrawn"
+    stmt = sa.select(
+        table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position
+    )
+    for row in bulk.select_where_in(conn, stmt, table.c.business_key, acc_keys):
+        existing[row.business_key] = (row.id, row.content_hash, row.version)
+        existing_position[row.business_key] = row.source_position
+        was_withdrawn[row.business_key] = row.status == "withdrawn"
 
     # Rows come in source order (cursor, primary key). Each accepted row is compared with the decision's
     # current state — the store's, or what an earlier row of this chunk made it. A row whose source
@@ -309,36 +300,32 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         for r in rows:
             r.setdefault("publicity_end", None)
             r.setdefault("repair_eligible_from", None)
-        conn.execute(table.insert(), rows)
+        cols = list(rows[0])
+        bulk.insert_rows(conn, table, cols, [tuple(r[c] for c in cols) for r in rows])
     if updates:
         set_cols = [c for c in next(iter(updates.values())) if c != "b_id"]
-        conn.execute(
-            table.update().where(table.c.id == sa.bindparam("b_id")).values({c: sa.bindparam(c) for c in set_cols}),
-            list(updates.values()),
-        )
+        bulk.update_by_id(conn, table, set_cols, [(u["b_id"], *(u[c] for c in set_cols)) for u in updates.values()])
     if versions:
         publish = [v.pop("_publish") for v in versions]
-        conn.execute(record_version.insert(), versions)
-        outbox_rows = [outbox_entry(v, now) for v, p in zip(versions, publish, strict=True) if p]
-        if outbox_rows:
-            conn.execute(outbox.insert(), outbox_rows)
+        _insert_dicts(conn, record_version, versions)
+        _insert_dicts(conn, outbox, [outbox_entry(v, now) for v, p in zip(versions, publish, strict=True) if p])
 
     # --- quarantine ---------------------------------------------------------------------------------
     if len(bad):
         bad_pks = [batch.source_pk[i] for i in bad]
         open_rows = {r.source_pk: r for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", bad_pks)}
         new_entries: list[dict[str, Any]] = []
-        touch: list[dict[str, Any]] = []
-        supersede: list[dict[str, Any]] = []
+        touch: list[int] = []
+        supersede: list[int] = []
         for i in bad:
             pk = batch.source_pk[i]
             raw_hash = hashlib.sha256(batch.raw[i].encode("utf-8", "surrogatepass")).hexdigest()
             prev = open_rows.get(pk)
             if prev is not None and prev.raw_hash == raw_hash:
-                touch.append({"q_id": prev.id})
+                touch.append(prev.id)
                 continue
             if prev is not None:
-                supersede.append({"q_id": prev.id})
+                supersede.append(prev.id)
             errors = [x for x in issues[i] if x.get("severity") == "error"]
             new_entries.append(
                 {
@@ -359,22 +346,9 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                     "last_run_id": run_id,
                 }
             )
-        if touch:
-            conn.execute(
-                quarantine.update()
-                .where(quarantine.c.id == sa.bindparam("q_id"))
-                .values(last_seen_at=now, last_run_id=run_id),
-                touch,
-            )
-        if supersede:
-            conn.execute(
-                quarantine.update()
-                .where(quarantine.c.id == sa.bindparam("q_id"))
-                .values(status="superseded", resolved_at=now, last_run_id=run_id),
-                supersede,
-            )
-        if new_entries:
-            conn.execute(quarantine.insert(), new_entries)
+        bulk.update_where_in(conn, quarantine, touch, last_seen_at=now, last_run_id=run_id)
+        bulk.update_where_in(conn, quarantine, supersede, status="superseded", resolved_at=now, last_run_id=run_id)
+        _insert_dicts(conn, quarantine, new_entries)
         counts.quarantined = len(bad)
 
     # --- a corrected row resolves its open quarantine entries (same source row or same decision) ----
@@ -385,13 +359,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         changed_keys = sorted({keys[i] for i in changed})
         fixed = {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", acc_pks)}
         fixed |= {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "business_key", changed_keys)}
-        if fixed:
-            conn.execute(
-                quarantine.update()
-                .where(quarantine.c.id == sa.bindparam("q_id"))
-                .values(status="fixed", resolved_at=now, last_run_id=run_id),
-                [{"q_id": q} for q in sorted(fixed)],
-            )
+        bulk.update_where_in(conn, quarantine, sorted(fixed), status="fixed", resolved_at=now, last_run_id=run_id)
 
     if not counts.reconciles:
         raise ReconciliationError(f"{batch.department}/{ds.name}: {counts.as_dict()}")
@@ -431,6 +399,13 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         )
     )
     return counts
+
+
+def _insert_dicts(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the keys of the first one."""
+    if rows:
+        cols = list(rows[0])
+        bulk.insert_rows(conn, table, cols, [tuple(r[c] for c in cols) for r in rows])
 
 
 def _date_or_none(v: Any) -> dt.date | None:

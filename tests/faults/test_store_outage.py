@@ -41,22 +41,27 @@ def store_proxy(pg_schema_url: str) -> Iterator[tuple[FaultProxy, Engine, Engine
 
 
 @pytest.mark.parametrize(
-    ("event", "n"),
+    ("event", "at"),
     [
-        ("statement", 1),  # opening the run
-        ("statement", 16),  # inside the first chunk's transaction
-        ("statement", 45),
-        ("statement", 77),
-        ("statement", 110),  # late in the run
+        ("statement", 0.0),  # opening the run
+        ("statement", 0.18),  # inside the first chunks' transactions (share of the reference run's statements)
+        ("statement", 0.5),
+        ("statement", 0.8),
+        ("statement", 0.97),  # late in the run
+        ("copy", 1),  # just before the first bulk COPY (PostgreSQL store: rows are written by COPY)
+        ("copy", 9),  # a COPY of a later chunk
         ("commit", 4),  # the chunk fully written, its COMMIT never arrives
         ("refused", 0),  # the store is down before the run starts
     ],
 )
 def test_store_outage_leaves_whole_chunks_and_next_run_completes(
-    event: str, n: int, reference: Reference, department_file: Path, store_proxy: tuple[FaultProxy, Engine, Engine]
+    event: str, at: float, reference: Reference, department_file: Path, store_proxy: tuple[FaultProxy, Engine, Engine],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     proxy, through, direct = store_proxy
     hits = 0
+    n = max(1, round(at * reference.store_statements)) if event == "statement" else int(at)
+    assert event != "statement" or n <= reference.store_statements
 
     def maybe_cut(*_: Any) -> None:
         nonlocal hits
@@ -65,16 +70,28 @@ def test_store_outage_leaves_whole_chunks_and_next_run_completes(
             proxy.outage()
 
     dept = load_department(department_file)
+    hooked = event in ("statement", "commit")
     if event == "refused":
         proxy.outage()
+    elif event == "copy":
+        from store import bulk
+
+        real_copy = bulk._copy
+
+        def cut_copy(*args: Any, **kwargs: Any) -> None:
+            maybe_cut()
+            real_copy(*args, **kwargs)
+
+        monkeypatch.setattr(bulk, "_copy", cut_copy)
     else:
         sa.event.listen(through, "before_cursor_execute" if event == "statement" else "commit", maybe_cut)
     try:
         with pytest.raises(Exception) as err:  # noqa: B017 - whatever the driver raises; checked below
             ingest(dept, "cf", engine=through, trigger="test", today=TODAY)
     finally:
-        if event != "refused":
+        if hooked:
             sa.event.remove(through, "before_cursor_execute" if event == "statement" else "commit", maybe_cut)
+        monkeypatch.undo()
     assert isinstance(err.value, sa.exc.DBAPIError), repr(err.value)
     assert err.value.connection_invalidated or isinstance(err.value, sa.exc.OperationalError)
 
