@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 MARIADB = os.environ.get("SGS_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4")
 PG = os.environ.get("SGS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SUFFIX = os.environ.get("SGS_BENCH_DB_SUFFIX", "")  # see bench/ingest.py
+SRC_DB, STORE_DB = "sgs_bench_src" + SUFFIX, "sgs_bench_store" + SUFFIX
 
 DEPARTMENT = """\
 code: bench
@@ -66,11 +68,11 @@ def valid_codes(n: int, rng: random.Random) -> list[str]:
 def build_source(rows: int) -> str:
     admin = sa.create_engine(MARIADB)
     with admin.begin() as c:
-        c.execute(sa.text("CREATE DATABASE IF NOT EXISTS sgs_bench_src CHARACTER SET utf8mb4"))
-    url = sa.engine.make_url(MARIADB).set(database="sgs_bench_src").render_as_string(hide_password=False)
+        c.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS {SRC_DB} CHARACTER SET utf8mb4"))
+    url = sa.engine.make_url(MARIADB).set(database=SRC_DB).render_as_string(hide_password=False)
     src = sa.create_engine(url)
     with src.begin() as c:
-        existing = c.execute(sa.text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='sgs_bench_src' AND table_name='t_xzcf'")).scalar()
+        existing = c.execute(sa.text(f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='{SRC_DB}' AND table_name='t_xzcf'")).scalar()
         if existing and c.execute(sa.text("SELECT COUNT(*) FROM t_xzcf")).scalar() == rows:
             return url
         c.execute(sa.text("DROP TABLE IF EXISTS t_xzcf"))
@@ -106,10 +108,12 @@ def main() -> None:
     print(f"source: {args.rows:,} rows in MariaDB ({time.perf_counter() - t:.1f} s to build)")
     admin = sa.create_engine(PG, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(sa.text("DROP DATABASE IF EXISTS sgs_bench_store"))
-        c.execute(sa.text("CREATE DATABASE sgs_bench_store"))
-    store_url = sa.engine.make_url(PG).set(database="sgs_bench_store").render_as_string(hide_password=False)
-    os.environ["SGS_BENCH_SOURCE_URL"] = src_url
+        c.execute(sa.text(f"DROP DATABASE IF EXISTS {STORE_DB}"))
+        c.execute(sa.text(f"CREATE DATABASE {STORE_DB}"))
+    store_url = sa.engine.make_url(PG).set(database=STORE_DB).render_as_string(hide_password=False)
+    # The project's default MySQL driver (mysqlclient); SGS_BENCH_SOURCE_DRIVER=mysql+pymysql measures PyMySQL.
+    driver = os.environ.get("SGS_BENCH_SOURCE_DRIVER", "mysql")
+    os.environ["SGS_BENCH_SOURCE_URL"] = sa.engine.make_url(src_url).set(drivername=driver).render_as_string(hide_password=False)
 
     from stdnum.cn import uscc as _u
 

@@ -18,7 +18,8 @@ It prints seconds, rows/s and peak RSS of each, and the ratios (b)/(a) and (b)/(
 
 Needs MariaDB on 127.0.0.1:3306 (root, no password) and PostgreSQL on 127.0.0.1:5432 (postgres, trust),
 and the ``mariadb`` and ``psql`` clients. Creates (and leaves) the MariaDB database ``sgs_bench_ingest``
-and the PostgreSQL databases ``sgs_bench_raw``, ``sgs_bench_store`` and ``sgs_bench_dlt``.
+and the PostgreSQL databases ``sgs_bench_raw``, ``sgs_bench_store`` and ``sgs_bench_dlt`` (each name followed by
+``$SGS_BENCH_DB_SUFFIX`` when it is set).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 MARIADB = os.environ.get("SGS_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4")
 PG = os.environ.get("SGS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-SOURCE_DB = "sgs_bench_ingest"
+#: Appended to every database this benchmark creates, so that two people on one machine do not drop each
+#: other's databases mid-run (``SGS_BENCH_DB_SUFFIX=_me``).
+SUFFIX = os.environ.get("SGS_BENCH_DB_SUFFIX", "")
+SOURCE_DB = "sgs_bench_ingest" + SUFFIX
 COLUMNS = 19
 
 DEPARTMENT = """\
@@ -111,6 +115,13 @@ def source_url() -> str:
     return sa.engine.make_url(MARIADB).set(database=SOURCE_DB).render_as_string(hide_password=False)
 
 
+def department_url(url: str) -> str:
+    """The URL the department file of (b) names: ``mysql://`` (the project's default MySQL driver, mysqlclient),
+    or the driver in ``$SGS_BENCH_SOURCE_DRIVER`` (``mysql+pymysql`` to measure PyMySQL)."""
+    driver = os.environ.get("SGS_BENCH_SOURCE_DRIVER", "mysql")
+    return sa.engine.make_url(url).set(drivername=driver).render_as_string(hide_password=False)
+
+
 def build_source(rows: int) -> float:
     """The table of ``rows`` rows, generated inside MariaDB (seconds, not minutes). Returns build seconds
     (0 when a table of that size is already there)."""
@@ -169,7 +180,7 @@ def fresh_pg_database(name: str) -> str:
 
 
 def run_raw() -> dict[str, Any]:
-    url = fresh_pg_database("sgs_bench_raw")
+    url = fresh_pg_database("sgs_bench_raw" + SUFFIX)
     engine = sa.create_engine(url)
     with engine.begin() as c:
         c.execute(sa.text(
@@ -182,7 +193,7 @@ def run_raw() -> dict[str, Any]:
     # mariadb -B escapes tab, newline and backslash the way COPY's text format expects; NULL is spelled NULL.
     cmd = (
         f"mariadb -h 127.0.0.1 -P 3306 -u root -B -N --quick {SOURCE_DB} -e 'SELECT * FROM t_xzcf ORDER BY id'"
-        f" | psql -h {pg.host} -p {pg.port or 5432} -U {pg.username} -d sgs_bench_raw -v ON_ERROR_STOP=1 -q"
+        f" | psql -h {pg.host} -p {pg.port or 5432} -U {pg.username} -d sgs_bench_raw{SUFFIX} -v ON_ERROR_STOP=1 -q"
         " -c \"\\copy raw_xzcf FROM STDIN WITH (FORMAT text, NULL 'NULL')\""
     )
     t0 = time.perf_counter()
@@ -200,15 +211,63 @@ def _department(folder: Path, chunk_rows: int) -> Path:
     return path
 
 
-def run_project(chunk_rows: int, profile: bool = False) -> dict[str, Any]:
-    os.environ["SGS_BENCH_SOURCE_URL"] = source_url()
+#: The stages of ``pipeline.ingest`` timed by ``--stages`` (wall seconds spent inside each call, summed).
+STAGES = ("read_chunks", "as_text_frame", "source_positions", "raw_json", "map_to_national", "derive_penalty_fields",
+          "validate", "load_batch")
+
+
+def _time_stages() -> dict[str, float]:
+    """Wrap the stage functions ``pipeline.ingest`` calls with wall-clock timers (no profiler overhead)."""
+    import functools
+    import inspect
+
+    import pipeline.ingest as pi
+
+    spent: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    def timed(name: str, fn: Any) -> Any:
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*a: Any, **k: Any) -> Any:
+                it = fn(*a, **k)
+                while True:
+                    t = time.perf_counter()
+                    try:
+                        item = next(it)
+                    except StopIteration:
+                        spent[name] += time.perf_counter() - t
+                        return
+                    spent[name] += time.perf_counter() - t
+                    yield item
+            return gen
+
+        @functools.wraps(fn)
+        def call(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] += time.perf_counter() - t
+        return call
+
+    for name in STAGES:
+        if name == "validate":
+            pi.expectations.validate = timed(name, pi.expectations.validate)
+        elif hasattr(pi, name):
+            setattr(pi, name, timed(name, getattr(pi, name)))
+    return spent
+
+
+def run_project(chunk_rows: int, profile: bool = False, stages: bool = False) -> dict[str, Any]:
+    os.environ["SGS_BENCH_SOURCE_URL"] = department_url(source_url())
     from pipeline.config import load_department
     from pipeline.ingest import ingest
     from store.db import make_store_engine, migrate
 
-    store = make_store_engine(fresh_pg_database("sgs_bench_store"))
+    store = make_store_engine(fresh_pg_database("sgs_bench_store" + SUFFIX))
     migrate(store)
     dept = load_department(_department(Path(tempfile.mkdtemp()), chunk_rows))
+    spent = _time_stages() if stages else None
     profiler = None
     if profile:
         import cProfile
@@ -231,6 +290,9 @@ def run_project(chunk_rows: int, profile: bool = False) -> dict[str, Any]:
         print(out.getvalue(), file=sys.stderr)
     c = result.counts
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if spent is not None:
+        print("stage seconds (wall, main thread): " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
+              + f", other {seconds - sum(spent.values()):.2f}", file=sys.stderr)
     return {
         "path": "b", "seconds": seconds, "rows": c.read, "rss_mb": rss,
         "note": f"inserted {c.inserted:,}, quarantined {c.quarantined:,}, chunks {result.chunks}",
@@ -241,7 +303,7 @@ def run_dlt(chunk_rows: int) -> dict[str, Any]:
     import dlt
     from dlt.sources.sql_database import sql_table
 
-    dest = fresh_pg_database("sgs_bench_dlt")
+    dest = fresh_pg_database("sgs_bench_dlt" + SUFFIX)
     # dlt insists on a password; the local server trusts loopback and ignores it.
     pg = sa.engine.make_url(dest).set(drivername="postgresql", password=sa.engine.make_url(dest).password or "trust")
     pipeline = dlt.pipeline(
@@ -288,6 +350,7 @@ def main() -> None:
     ap.add_argument("--paths", default="a,b,c", help="which of a,b,c to run (default all)")
     ap.add_argument("--chunk-rows", type=int, default=50_000, help="chunk size of (b) and (c)")
     ap.add_argument("--profile", action="store_true", help="run (b) in this process under cProfile")
+    ap.add_argument("--stages", action="store_true", help="run (b) in this process with wall-clock stage timers")
     ap.add_argument("--run", choices=["a", "b", "c"], help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -299,6 +362,10 @@ def main() -> None:
     built = build_source(args.rows)
     print(f"source: {args.rows:,} rows x {COLUMNS} columns in MariaDB {SOURCE_DB}.t_xzcf"
           + (f" (built in {built:.1f} s)" if built else " (already there)"))
+    if args.stages:
+        r = run_project(args.chunk_rows, stages=True)
+        print(f"(b) with stage timers: {r['seconds']:.1f} s for {r['rows']:,} rows, peak RSS {r['rss_mb']:,.0f} MB")
+        return
     if args.profile:
         r = run_project(args.chunk_rows, profile=True)
         print(f"(b) under cProfile: {r['seconds']:.1f} s for {r['rows']:,} rows (profile on stderr)")

@@ -39,7 +39,8 @@ class SourceAdapter:
         name = self.drivernames.get(url.drivername)
         return url.set(drivername=name) if name else url
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
+        """Connect-time options of the driver ``url`` names (timeouts, value converters)."""
         return {}
 
     def engine_kwargs(self, url: URL) -> dict[str, Any]:
@@ -83,19 +84,56 @@ def _redecode(v: Any, encoding: str) -> Any:
 
 
 class MySQLAdapter(SourceAdapter):
+    """MySQL and MariaDB. ``mysql://`` and ``mariadb://`` URLs (and Airflow ``mysql`` connections) are read with
+    mysqlclient (``mysql+mysqldb``, the C client library: about twice as fast as PyMySQL at decoding rows,
+    docs/performance.md); ``mysql+pymysql://`` URLs keep PyMySQL (pure Python, nothing to compile)."""
+
     kind = "mysql"
     backends = ("mysql", "mariadb")
-    drivernames = {"mysql": "mysql+pymysql", "mariadb": "mysql+pymysql", "mariadb+pymysql": "mysql+pymysql"}
+    drivernames = {
+        "mysql": "mysql+mysqldb", "mariadb": "mysql+mysqldb", "mariadb+mysqldb": "mysql+mysqldb",
+        "mysql+mysqlclient": "mysql+mysqldb", "mariadb+pymysql": "mysql+pymysql",
+    }
 
     def url(self, url: URL) -> URL:
         url = super().url(url)
         # Chinese text needs utf8mb4 unless the DBA says otherwise (a GBK server: ?charset=gbk).
-        if url.drivername == "mysql+pymysql" and "charset" not in url.query:
+        if url.drivername in ("mysql+pymysql", "mysql+mysqldb") and "charset" not in url.query:
             url = url.update_query_dict({"charset": "utf8mb4"})
         return url
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
-        return {"connect_timeout": timeout}
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
+        args: dict[str, Any] = {"connect_timeout": timeout}
+        if url is not None and url.drivername == "mysql+mysqldb":
+            args["conv"] = _mysqldb_conversions()
+        return args
+
+
+def _mysql_date(text: str) -> dt.date | str:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _mysql_datetime(text: str) -> dt.datetime | dt.date | str:
+    try:
+        return dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _mysqldb_conversions() -> dict[Any, Any]:
+    """mysqlclient's converters, except that a date it cannot represent (MariaDB's zero date ``0000-00-00``,
+    ``2025-02-30`` under a lax ``sql_mode``) stays text, as PyMySQL returns it: the date rules then quarantine
+    the row with a reason, where mysqlclient's own converters would silently turn the value into NULL."""
+    from MySQLdb.constants import FIELD_TYPE
+    from MySQLdb.converters import conversions
+
+    conv = dict(conversions)
+    conv[FIELD_TYPE.DATE] = _mysql_date
+    conv[FIELD_TYPE.DATETIME] = conv[FIELD_TYPE.TIMESTAMP] = _mysql_datetime
+    return conv
 
 
 class PostgreSQLAdapter(SourceAdapter):
@@ -103,7 +141,7 @@ class PostgreSQLAdapter(SourceAdapter):
     backends = ("postgresql",)
     drivernames = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg", "postgresql+psycopg2": "postgresql+psycopg"}
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"connect_timeout": timeout}
 
 
@@ -126,7 +164,7 @@ class OracleAdapter(SourceAdapter):
     drivernames = {"oracle": "oracle+oracledb", "oracle+cx_oracle": "oracle+oracledb"}
     folds_upper = True
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"tcp_connect_timeout": timeout}
 
     def engine_kwargs(self, url: URL) -> dict[str, Any]:
@@ -147,7 +185,7 @@ class SQLServerAdapter(SourceAdapter):
     # DATETIME is stored in 1/300 s steps (…0, 3, 7 ms): 10:00:00.0035 becomes .003 or .007.
     cursor_slack = dt.timedelta(milliseconds=4)
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"timeout": timeout}
 
 
@@ -159,7 +197,7 @@ class DamengAdapter(SourceAdapter):
     drivernames = {"dm": "dm+dmPython", "dameng": "dm+dmPython"}
     folds_upper = True
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"connection_timeout": timeout}
 
 
@@ -167,7 +205,7 @@ class SQLiteAdapter(SourceAdapter):
     kind = "sqlite"
     backends = ("sqlite",)
 
-    def connect_args(self, timeout: int) -> dict[str, Any]:
+    def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"timeout": timeout}
 
 

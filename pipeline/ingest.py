@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,6 +86,9 @@ def store_engine(url: str | None = None) -> Engine:
 
 
 def _source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
+    dtype = frame[pk[0]].dtype if len(pk) == 1 else None
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":  # the common case: one integer key, never NULL
+        return [f"[{v}]" for v in frame[pk[0]].tolist()]  # what json.dumps([v]) gives, without a call per row
     cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in pk]
     return [json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols, strict=True)]
 
@@ -128,9 +132,43 @@ def ingest(
     log.info("ingest %s/%s run %s starts after watermark %s", dept.code, dataset, run_id, wm_text)
     source = None
     snapshot = cfg.strategy == "snapshot"
+    # Chunk k is loaded (one store transaction) in a worker thread while chunk k+1 is extracted and
+    # transformed: the store's time (COPY, index maintenance) overlaps with this thread's Python work.
+    # At most one load is in flight, loads commit in chunk order, and a chunk's load is waited for (and
+    # ``on_chunk`` called) before the next one starts, so the store moves through exactly the states of a
+    # sequential run.
+    loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sgs-load-{dept.code}")
+    in_flight: tuple[Future[Counts], Batch] | None = None
+
+    def load(batch: Batch, seen_rows: list[tuple[str, str, str | None]] | None) -> Counts:
+        with engine.begin() as conn:
+            counts = load_batch(conn, run_id, batch)
+            if seen_rows is not None:
+                record_snapshot(conn, dept.code, dataset, run_id, seen_rows)
+        return counts
+
+    def finish_load() -> None:
+        """Wait for the chunk in flight (re-raising its error) and account for it."""
+        nonlocal in_flight
+        if in_flight is None:
+            return
+        future, batch = in_flight
+        in_flight = None
+        counts = future.result()
+        result.counts.add(counts)
+        result.chunks += 1
+        result.watermark_to = batch.cursor_to
+        log.info(
+            "ingest %s/%s chunk %d: %s (watermark %s)",
+            dept.code, dataset, result.chunks, counts.as_dict(), batch.cursor_to,
+        )
+        if on_chunk:
+            on_chunk(result)
+
     try:
         source = open_source(dept.source, department=dept.code)
         position = decode_cursor(wm_text)
+        cursor_from = wm_text
         for chunk in read_chunks(source, cfg, position):
             frame = as_text_frame(chunk.frame)  # driver types → text once; mapping and raw JSON share it
             source_pks = _source_pks(chunk.frame, cfg.primary_key)
@@ -139,6 +177,7 @@ def ingest(
             raw_hashes = [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
             skipped = 0
             if snapshot:
+                finish_load()  # the snapshot of the previous chunk is committed before this one is compared
                 # Snapshot diff: a source row whose content hash is what the last run saw is unchanged;
                 # only new and changed rows go through the stages. Every row is marked as seen.
                 with engine.connect() as conn:
@@ -174,44 +213,46 @@ def ingest(
                 rejected=np.asarray(verdicts.has_error, dtype=bool),
                 issues=issues,
                 publicity=publicity,
-                cursor_from=result.watermark_to,
+                cursor_from=cursor_from,
                 cursor_to=encode_cursor(new_position),
                 rule_failures=dict(verdicts.rule_failures),
                 skipped_unchanged=skipped,
                 source_position=positions,
             )
-            with engine.begin() as conn:
-                counts = load_batch(conn, run_id, batch)
-                if snapshot:
-                    keys = business_keys(national[ds.columns], ds)
-                    key_of = dict(zip(keep_pks, keys, strict=True))
-                    record_snapshot(
-                        conn, dept.code, dataset, run_id,
-                        [(pk, h, key_of.get(pk)) for pk, h in zip(source_pks, raw_hashes, strict=True)],
-                    )
+            seen_rows = None
+            if snapshot:
+                key_of = dict(zip(keep_pks, business_keys(national[ds.columns], ds), strict=True))
+                seen_rows = [(pk, h, key_of.get(pk)) for pk, h in zip(source_pks, raw_hashes, strict=True)]
+            del frame, national, publicity, chunk  # the batch holds what the load needs
+            finish_load()
+            in_flight = (loader.submit(load, batch, seen_rows), batch)
             position = new_position
-            result.counts.add(counts)
-            result.chunks += 1
-            result.watermark_to = batch.cursor_to
-            log.info(
-                "ingest %s/%s chunk %d: %s (watermark %s)",
-                dept.code, dataset, result.chunks, counts.as_dict(), batch.cursor_to,
-            )
-            if on_chunk:
-                on_chunk(result)
+            cursor_from = batch.cursor_to
+        finish_load()
         if snapshot:
             # The whole table was read: rows not seen in this run were deleted at the source.
             with engine.begin() as conn:
                 result.withdrawn = withdraw_unseen(conn, dept.code, dataset, run_id)
     except BaseException as exc:
+        # A load still in flight ends first (it commits or rolls back as a whole). Had the run been
+        # sequential, its error would have come before this one: it is the run's error then.
+        error: BaseException = exc
+        if in_flight is not None:
+            try:
+                finish_load()
+            except BaseException as load_exc:  # noqa: BLE001 - re-raised below in place of the later error
+                error = load_exc
         result.status = "failed"
         # Engines hide bound parameters (hide_parameters=True); a driver's own detail text is masked too.
-        result.error = mask_text(f"{type(exc).__name__}: {exc}") or ""
+        result.error = mask_text(f"{type(error).__name__}: {error}") or ""
         result.seconds = time.monotonic() - started
         finish_run(engine, run_id, status="failed", error=result.error[:4000])
         log.error("ingest %s/%s run %s failed: %s", dept.code, dataset, run_id, result.error)
-        raise
+        if error is exc:
+            raise
+        raise error from None
     finally:
+        loader.shutdown(wait=True)
         if source is not None:
             source.dispose()
     result.status = "success"

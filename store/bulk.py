@@ -1,6 +1,8 @@
 """Bulk write and look-up primitives of the loader, inside the caller's transaction.
 
-On PostgreSQL through psycopg 3: ``COPY … FROM STDIN`` for inserts, ``COPY`` into a temporary table
+On PostgreSQL through psycopg 3: ``COPY … FROM STDIN`` for inserts (the text format built column by
+column here: each column is converted and escaped as a whole, rows are joined by ``str.join``, which is
+several times cheaper than psycopg's per-row ``write_row``), ``COPY`` into a temporary table
 (dropped at commit) + one ``UPDATE … FROM`` for updates, and ``= ANY(array)`` for look-ups and updates
 by id, so a chunk costs a handful of statements instead of one per row. Everywhere else (SQLite, the
 embedded default, and any other store dialect): SQLAlchemy ``executemany`` and ``IN`` lists. Both run
@@ -9,10 +11,13 @@ on the SQLAlchemy connection's own transaction: a chunk is still committed or ro
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
@@ -29,7 +34,15 @@ def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
-def _copy(conn: Connection, target: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+#: A column of :func:`insert_columns`: one value per row (list / tuple / array), or one value for every row.
+Column = Any
+_NULL = "\\N"
+_NONE = type(None)
+_BLOCK = 5000  # rows per COPY data block: bounds the size of the text built at once
+
+
+def _copy(conn: Connection, target: str, columns: Sequence[str], blocks: Iterable[bytes]) -> None:
+    """``COPY target (columns) FROM STDIN`` of data blocks in PostgreSQL's text format."""
     raw = conn.connection.driver_connection
     assert raw is not None
     cols = ", ".join(_quote(conn, c) for c in columns)
@@ -37,8 +50,8 @@ def _copy(conn: Connection, target: str, columns: Sequence[str], rows: Iterable[
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            for block in blocks:
+                copy.write(block)
     except dbapi_error as exc:
         # The same exception classes as any other statement (OperationalError when the server went away,
         # DataError, …), without the rows: callers sort errors by these classes, and values never leak.
@@ -50,19 +63,84 @@ def _copy(conn: Connection, target: str, columns: Sequence[str], rows: Iterable[
         ) from exc
 
 
+def _is_column(value: Any) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
+def _text_value(v: Any) -> str:
+    """One value in COPY text format (before escaping): what PostgreSQL parses back to the same value."""
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    if isinstance(v, dt.date):  # date and datetime (aware datetimes keep their offset)
+        return v.isoformat()
+    return str(v)  # str, int, Decimal
+
+
+def _escape(values: list[str]) -> list[str]:
+    """Backslash, tab, newline and carriage return escaped for COPY text format. The whole column is
+    searched once; only the characters that occur are replaced, each in one pass."""
+    joined = "".join(values)
+    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        if char in joined:
+            values = [v.replace(char, escaped) for v in values]
+    return values
+
+
+def _copy_column(value: Column, n: int) -> list[str]:
+    """A column (or a constant) as ``n`` COPY text fields."""
+    if not _is_column(value):
+        text = _NULL if value is None else _escape([_text_value(value)])[0]
+        return [text] * n
+    values = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    kinds = set(map(type, values))
+    has_null = _NONE in kinds
+    kinds.discard(_NONE)
+    if kinds <= {str}:  # the common case: canonical text, payloads
+        if not has_null:
+            return _escape(values)
+        texts = _escape([v if v is not None else "" for v in values])
+        return [_NULL if v is None else t for v, t in zip(values, texts, strict=True)]
+    if kinds <= {dt.date} or kinds <= {int}:
+        fmt = dt.date.isoformat if dt.date in kinds else str
+        return [_NULL if v is None else fmt(v) for v in values]
+    texts = _escape([_text_value(v) if v is not None else "" for v in values])
+    return [_NULL if v is None else t for v, t in zip(values, texts, strict=True)]
+
+
+def _copy_blocks(columns: dict[str, Column], n: int) -> Iterator[bytes]:
+    texts = [_copy_column(v, n) for v in columns.values()]
+    for j in range(0, n, _BLOCK):
+        lines = map("\t".join, zip(*(t[j : j + _BLOCK] for t in texts), strict=True))
+        yield ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _rows_of(columns: dict[str, Column], n: int) -> list[dict[str, Any]]:
+    names = list(columns)
+    cols = [(v.tolist() if isinstance(v, np.ndarray) else v) if _is_column(v) else itertools.repeat(v, n) for v in columns.values()]
+    return [dict(zip(names, row, strict=False)) for row in zip(*cols, strict=False)]
+
+
+def insert_columns(conn: Connection, table: sa.Table, columns: dict[str, Column], n: int) -> None:
+    """Insert ``n`` rows given column by column (a value that is not a list/tuple/array is every row's)."""
+    if not n:
+        return
+    if uses_copy(conn):
+        _copy(conn, conn.dialect.identifier_preparer.format_table(table), list(columns), _copy_blocks(columns, n))
+    else:
+        conn.execute(table.insert(), _rows_of(columns, n))
+
+
 def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert ``rows`` (tuples in the order of ``columns``)."""
     if not rows:
         return
-    if uses_copy(conn):
-        _copy(conn, conn.dialect.identifier_preparer.format_table(table), columns, rows)
-    else:
-        conn.execute(table.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+    insert_columns(conn, table, {c: [r[k] for r in rows] for k, c in enumerate(columns)}, len(rows))
 
 
-def update_by_id(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Update rows of ``table`` by primary key ``id``: each row is ``(id, *values of columns)``."""
-    if not rows:
+def update_columns(conn: Connection, table: sa.Table, ids: Sequence[int], columns: dict[str, Column]) -> None:
+    """Update rows of ``table`` by primary key ``id``: ``ids[k]`` gets the k-th value of every column."""
+    n = len(ids)
+    if not n:
         return
     if uses_copy(conn):
         name = f"_sgs_upd_{next(_temp_names)}"
@@ -72,19 +150,31 @@ def update_by_id(conn: Connection, table: sa.Table, columns: Sequence[str], rows
             f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS "
             f"SELECT id AS _b_id, {select_cols} FROM {q.format_table(table)} WITH NO DATA"
         )
-        _copy(conn, name, ["_b_id", *columns], rows)
+        _copy(conn, name, ["_b_id", *columns], _copy_blocks({"_b_id": list(ids), **columns}, n))
         sets = ", ".join(f"{q.quote(c)} = u.{q.quote(c)}" for c in columns)
         conn.exec_driver_sql(f"UPDATE {q.format_table(table)} AS t SET {sets} FROM {name} AS u WHERE t.id = u._b_id")
         conn.exec_driver_sql(f"DROP TABLE {name}")
         return
     stmt = table.update().where(table.c.id == sa.bindparam("_b_id")).values({c: sa.bindparam(f"_v_{c}") for c in columns})
-    conn.execute(stmt, [{"_b_id": r[0], **{f"_v_{c}": v for c, v in zip(columns, r[1:], strict=True)}} for r in rows])
+    conn.execute(stmt, _rows_of({"_b_id": list(ids), **{f"_v_{c}": v for c, v in columns.items()}}, n))
+
+
+def update_by_id(conn: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Update rows of ``table`` by primary key ``id``: each row is ``(id, *values of columns)``."""
+    if not rows:
+        return
+    update_columns(conn, table, [r[0] for r in rows], {c: [r[k + 1] for r in rows] for k, c in enumerate(columns)})
 
 
 def any_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any], item_type: Any) -> list[sa.ColumnElement[bool]]:
-    """Conditions ``column IN values``: one ``= ANY(array)`` on PostgreSQL, else IN lists of 500."""
+    """Conditions ``column IN values``: on PostgreSQL one ``IN (SELECT json_array_elements_text(:json))`` — a
+    single text parameter that the server unpacks (binding a 50,000-element array costs psycopg more than
+    the look-up itself); elsewhere ``IN`` lists of 500."""
     if conn.dialect.name == "postgresql":
-        return [column == sa.any_(sa.literal(list(values), postgresql.ARRAY(item_type)))]
+        items = sa.func.json_array_elements_text(
+            sa.cast(sa.literal(json.dumps(list(values), ensure_ascii=False), sa.Text), postgresql.JSON)
+        ).column_valued("v")
+        return [column.in_(sa.select(sa.cast(items, item_type)))]
     return [column.in_(values[i : i + _IN_CLAUSE]) for i in range(0, len(values), _IN_CLAUSE)]
 
 

@@ -1,5 +1,5 @@
-"""One contract, every connector with a live server here: MariaDB (pymysql), PostgreSQL (psycopg), SQLite,
-and the pyodbc path (MariaDB through Debian's odbc-mariadb driver).
+"""One contract, every connector with a live server here: MariaDB (PyMySQL and mysqlclient), PostgreSQL (psycopg),
+SQLite, and the pyodbc path (MariaDB through Debian's odbc-mariadb driver).
 
 Adding a database adds a fixture param, not a test file (style.md, Meltano Singer SDK).
 """
@@ -34,13 +34,15 @@ class Live:
     concurrent_writers: bool
 
 
-@pytest.fixture(params=["mariadb", "postgresql", "sqlite", "odbc-mariadb"])
+@pytest.fixture(params=["mariadb", "mariadb-mysqlclient", "postgresql", "sqlite", "odbc-mariadb"])
 def live(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     kind = request.param
-    if kind in ("mariadb", "odbc-mariadb"):
+    if kind in ("mariadb", "mariadb-mysqlclient", "odbc-mariadb"):
         url = request.getfixturevalue("mariadb_db")
         admin = sa.create_engine(url)
-        if kind == "odbc-mariadb":
+        if kind == "mariadb-mysqlclient":  # the driver of mysql:// URLs
+            url = sa.engine.make_url(url).set(drivername="mysql").render_as_string(hide_password=False)
+        elif kind == "odbc-mariadb":
             parsed = sa.engine.make_url(url)
             url = f"mysql+pyodbc://root@127.0.0.1:{parsed.port or 3306}/{parsed.database}?driver=MariaDB+Unicode&charset=utf8mb4"
         live = Live(kind, url, admin, True)
@@ -177,3 +179,37 @@ def test_legacy_gbk_text_behind_latin1_columns_is_decoded(mariadb_db: str, tmp_p
     src.dispose()
     admin.dispose()
     assert chunk.frame.loc[0, "mc"] == "杭州测试有限公司"
+
+
+def test_both_mysql_drivers_hand_over_the_same_values(mariadb_db: str) -> None:
+    """PyMySQL (``mysql+pymysql://``) and mysqlclient (``mysql://``) give the transforms the same values, odd types
+    and MariaDB's zero dates included: an impossible date stays text (the date rules quarantine it), it does not
+    become NULL as with mysqlclient's own converters."""
+    admin = sa.create_engine(mariadb_db)
+    with admin.begin() as c:
+        c.execute(sa.text("SET SESSION sql_mode = ''"))
+        c.execute(sa.text(
+            "CREATE TABLE t_types (id INT PRIMARY KEY, d DATE, dt DATETIME, dt3 DATETIME(3), ts TIMESTAMP NULL, tm TIME, y YEAR,"
+            " b BIT(8), vb VARBINARY(10), dec1 DECIMAL(10,3), fl DOUBLE, js JSON, st SET('a','b'), en ENUM('x','y'),"
+            " txt TEXT, bi BIGINT UNSIGNED, gxsj DATETIME)"
+        ))
+        c.execute(sa.text(
+            "INSERT INTO t_types VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '2025-01-01 08:00:00.123', '0000-00-00 00:00:00',"
+            " '838:59:59', 2025, b'101', x'80ff', 1.5, 2.5, '[1, 2]', 'a,b', 'y', '张三', 18446744073709551615, '2025-06-01 08:00:00'),"
+            " (2, '2025-00-00', '2025-02-30 10:00:00', '2025-01-01 08:00:00', NULL, '-01:00:00', 0, b'0', NULL, NULL, NULL, NULL, '',"
+            " NULL, '', 0, '2025-06-01 08:00:01'),"
+            " (3, '2025-06-01', '2025-06-01 10:00:00', NULL, '2025-06-01 10:00:00', NULL, NULL, NULL, NULL, -2.25, NULL, NULL, NULL,"
+            " NULL, NULL, NULL, '2025-06-01 08:00:02')"
+        ))
+    frames = []
+    for drivername in ("mysql+pymysql", "mysql"):
+        url = sa.engine.make_url(mariadb_db).set(drivername=drivername).render_as_string(hide_password=False)
+        src = open_source(SourceSettings(url=url), department="types")
+        (chunk,) = list(read_chunks(src, ExtractSettings(table="t_types", cursor="gxsj", primary_key=["id"]), None))
+        assert src.engine.dialect.driver == ("pymysql" if drivername.endswith("pymysql") else "mysqldb")
+        src.dispose()
+        frames.append(chunk.frame.astype(object).where(chunk.frame.notna(), None).to_dict("records"))
+    admin.dispose()
+    assert frames[0] == frames[1]
+    assert frames[1][0]["d"] == "0000-00-00" and frames[1][1]["dt"] == "0000-00-00 00:00:00"
+    assert frames[1][2]["d"] == dt.date(2025, 6, 1)

@@ -20,8 +20,10 @@ from connectors.sql import incremental_select, lower_bound, open_source
 @pytest.mark.parametrize(
     ("url", "kind", "driver"),
     [
-        ("mysql://u@h/db", "mysql", "mysql+pymysql"),
-        ("mariadb://u@h/db", "mysql", "mysql+pymysql"),
+        ("mysql://u@h/db", "mysql", "mysql+mysqldb"),
+        ("mariadb://u@h/db", "mysql", "mysql+mysqldb"),
+        ("mysql+pymysql://u@h/db", "mysql", "mysql+pymysql"),  # department files that name PyMySQL keep it
+        ("mariadb+pymysql://u@h/db", "mysql", "mysql+pymysql"),
         ("mysql+pyodbc://u@h/db?driver=MariaDB+Unicode", "mysql", "mysql+pyodbc"),
         ("postgres://u@h/db", "postgresql", "postgresql+psycopg"),
         ("postgresql+psycopg2://u@h/db", "postgresql", "postgresql+psycopg"),

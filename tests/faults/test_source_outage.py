@@ -45,6 +45,11 @@ def proxy(request: pytest.FixtureRequest) -> Iterator[Callable[[str], FaultProxy
         p.close()
 
 
+#: Chunks ``ingest()`` may have read before the one whose commit triggers the fault: the chunk transformed
+#: while the previous one loads, and the page the connector prefetches meanwhile.
+READ_AHEAD = 2
+
+
 def _trigger(kind: str, proxy: FaultProxy, at_chunk: int) -> Callable[[IngestResult], None]:
     """An ``on_chunk`` hook that breaks the source after chunk ``at_chunk`` committed."""
 
@@ -91,7 +96,9 @@ def test_mariadb_outage_is_retryable_and_retry_completes(
     if kind == "down-at-start":
         p.refuse()
     chunks, wm = _run_through_outage(dept_file, pg_store, p, kind, at_chunk)
-    assert chunks == at_chunk
+    # ingest() reads ahead (the next page is fetched, and the next chunk transformed, while a chunk is
+    # loading): chunks read before the source broke are still committed, whole and in order.
+    assert at_chunk <= chunks <= at_chunk + READ_AHEAD, chunks
     # The watermark stays where the last committed chunk put it; the store holds exactly those chunks.
     state = store_state(pg_store)
     assert state == reference.prefixes[chunks]
@@ -135,7 +142,7 @@ def test_postgresql_source_outage_is_retryable_and_retry_completes(
     monkeypatch.setenv(PROXIED_ENV, via_proxy(src_url, p))
     dept_file = write_department(tmp_path, env=PROXIED_ENV, chunk_rows=CHUNK_ROWS)
     chunks, wm = _run_through_outage(dept_file, store, p, "mid-result", 3)
-    assert chunks == 3 and store_state(store)["watermark"] == wm
+    assert 3 <= chunks <= 3 + READ_AHEAD and store_state(store)["watermark"] == wm
     assert_whole(store)
     p.restore()
     ingest(load_department(dept_file), "cf", engine=store, trigger="test", today=TODAY)
