@@ -42,7 +42,7 @@ datasets:
     table: t_xzcf
     cursor: gxsj
     primary_key: [id]
-    chunk_rows: 50000
+    chunk_rows: 20000
     lookback: 5m
     columns: {{CF_WSH: wsh, CF_XDR_MC: dsr, CF_XDR_LB: lb, CF_XDR_SHXYM: xydm, CF_FRDB: fddbr, CF_WFXW: wfxw,
               CF_SY: ss, CF_YJ: yj, CF_CFLB: cflb, CF_NR: nr, CF_NR_FK: fk, CF_JDRQ: jdrq, CF_YXQ: yxq}}
@@ -142,6 +142,7 @@ def main() -> None:
         print(
             f"{label:<12} {s:8.1f} s  read {c.read:>9,}  inserted {c.inserted:>9,}  updated {c.updated:>6,}"
             f"  unchanged {c.unchanged:>6,}  quarantined {c.quarantined:>7,}  {c.read / s:>9,.0f} rows/s  peak RSS {rss:,.0f} MB"
+            f"  load {os.getloadavg()[0]:.2f}"  # shared machine: about 2 is this run itself (Python + PostgreSQL)
         )
 
     timed("full")

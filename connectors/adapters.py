@@ -86,7 +86,7 @@ def _redecode(v: Any, encoding: str) -> Any:
 class MySQLAdapter(SourceAdapter):
     """MySQL and MariaDB. ``mysql://`` and ``mariadb://`` URLs (and Airflow ``mysql`` connections) are read with
     mysqlclient (``mysql+mysqldb``, the C client library: about twice as fast as PyMySQL at decoding rows,
-    docs/performance.md); ``mysql+pymysql://`` URLs keep PyMySQL (pure Python, nothing to compile)."""
+    docs/connectors.md); ``mysql+pymysql://`` URLs keep PyMySQL (pure Python, nothing to compile)."""
 
     kind = "mysql"
     backends = ("mysql", "mariadb")
