@@ -138,10 +138,11 @@ def main() -> None:
         res = ingest(dept, "cf", engine=store, trigger="bench")
         s = time.perf_counter() - t0
         c = res.counts
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the prepare worker, ended
         print(
             f"{label:<12} {s:8.1f} s  read {c.read:>9,}  inserted {c.inserted:>9,}  updated {c.updated:>6,}"
-            f"  unchanged {c.unchanged:>6,}  quarantined {c.quarantined:>7,}  {c.read / s:>9,.0f} rows/s  peak RSS {rss:,.0f} MB"
+            f"  unchanged {c.unchanged:>6,}  quarantined {c.quarantined:>7,}  {c.read / s:>9,.0f} rows/s  peak RSS {own:,.0f} + worker {worker:,.0f} MB"
             f"  load {os.getloadavg()[0]:.2f}"  # shared machine: about 2 is this run itself (Python + PostgreSQL)
         )
 

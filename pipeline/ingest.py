@@ -9,32 +9,26 @@ store ends as if the run had not been interrupted.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import pandas as pd
 from sqlalchemy.engine import Engine
 
-import expectations
-from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks, source_positions
-from national import dataset as national_dataset
+from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
 from pipeline.config import Department
 from pipeline.paths import store_url
+from pipeline.prepare import Chunk, PrepareProcess, prepare_chunk, source_pks
 from store.db import make_store_engine, migrate
-from store.loader import Batch, Counts, business_keys, load_batch
+from store.loader import Batch, Counts, load_batch
 from store.runs import finish_run, start_run
 from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
-from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
-from transforms.normalise import as_text_frame, map_to_national, raw_json
 
 log = logging.getLogger("sgs.ingest")
 
@@ -85,12 +79,19 @@ def store_engine(url: str | None = None) -> Engine:
     return _engines[url]
 
 
-def _source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
-    dtype = frame[pk[0]].dtype if len(pk) == 1 else None
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":  # the common case: one integer key, never NULL
-        return [f"[{v}]" for v in frame[pk[0]].tolist()]  # what json.dumps([v]) gives, without a call per row
-    cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in pk]
-    return [json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols, strict=True)]
+def _worker_threshold() -> int | None:
+    """Rows a run reads in this process before it starts a prepare worker process (``None``: never).
+
+    ``SGS_PREPARE_WORKER_AFTER``: a number of rows (default 50,000; 0 = from the first full page), or
+    ``off``. Small runs never pay the worker's start (about 2 s of imports)."""
+    value = os.environ.get("SGS_PREPARE_WORKER_AFTER", "50000").strip().lower()
+    if value in ("off", "no", "false", "never", ""):
+        return None
+    try:
+        return max(0, int(value.replace("_", "")))
+    except ValueError:
+        log.warning("SGS_PREPARE_WORKER_AFTER=%r is not a number of rows or 'off': using 50000", value)
+        return 50_000
 
 
 def _later(a: Any, b: Any) -> Any:
@@ -123,7 +124,6 @@ def ingest(
     if dataset not in dept.datasets:
         raise KeyError(f"部门 {dept.code} 没有配置数据集 {dataset}（已配置：{', '.join(dept.datasets)}）")
     cfg = dept.datasets[dataset]
-    ds = national_dataset(dataset)
     engine = engine or store_engine()
     today = today or dt.datetime.now(SHANGHAI).date()
     started = time.monotonic()
@@ -165,69 +165,58 @@ def ingest(
         if on_chunk:
             on_chunk(result)
 
+    worker: PrepareProcess | None = None
+    worker_after = _worker_threshold()
+    worker_cursors: list[Any] = []  # cursor_to of each chunk sent to the worker, in order
+    position: Any = None
+    cursor_from = wm_text
+
+    def hand_over(ready: Chunk, cursor_to: Any) -> None:
+        """Give a prepared chunk its cursors and start loading it (after the previous load committed)."""
+        nonlocal in_flight, position, cursor_from
+        new_position = _later(position, cursor_to)
+        batch = replace(ready.batch, cursor_from=cursor_from, cursor_to=encode_cursor(new_position))
+        finish_load()
+        in_flight = (loader.submit(load, batch, ready.seen_rows), batch)
+        position = new_position
+        cursor_from = batch.cursor_to
+
     try:
         source = open_source(dept.source, department=dept.code)
         position = decode_cursor(wm_text)
-        cursor_from = wm_text
+        rows_read = 0
         for chunk in read_chunks(source, cfg, position):
-            frame = as_text_frame(chunk.frame)  # driver types → text once; mapping and raw JSON share it
-            source_pks = _source_pks(chunk.frame, cfg.primary_key)
-            positions = source_positions(chunk.frame, cfg)  # None for snapshot reads
-            raw = raw_json(frame)
-            raw_hashes = [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
-            skipped = 0
+            rows_read += len(chunk.frame)
             if snapshot:
                 finish_load()  # the snapshot of the previous chunk is committed before this one is compared
-                # Snapshot diff: a source row whose content hash is what the last run saw is unchanged;
-                # only new and changed rows go through the stages. Every row is marked as seen.
                 with engine.connect() as conn:
-                    seen = snapshot_hashes(conn, dept.code, dataset, source_pks)
-                changed = [i for i, (pk, h) in enumerate(zip(source_pks, raw_hashes, strict=True)) if seen.get(pk) != h]
-                skipped = len(frame) - len(changed)
-                frame = frame.iloc[changed].reset_index(drop=True)
-                keep_pks = [source_pks[i] for i in changed]
-                keep_raw = [raw[i] for i in changed]
-            else:
-                keep_pks, keep_raw = source_pks, raw
-            national = map_to_national(frame, cfg, ds, department=dept.code)
-            publicity = None
-            if dataset == "cf":
-                national = derive_penalty_fields(national, cfg)
-                publicity = national[["_publicity_end", "_repair_eligible_from"]].rename(
-                    columns=lambda c: c.removeprefix("_")
-                )
-            verdicts = expectations.validate(national[ds.columns], dataset, today=today)
-            issues: list[list[dict[str, str]]] = [[] for _ in range(len(national))]
-            for i in np.flatnonzero(verdicts.has_error | verdicts.has_warning):  # only rows with a finding
-                issues[i] = [
-                    {"rule": x.rule, "field": x.field, "message": x.message, "severity": x.severity}
-                    for x in verdicts.issues(int(i))
-                ]
-            new_position = _later(position, chunk.cursor_to)
-            batch = Batch(
-                department=dept.code,
-                dataset=dataset,
-                national=national[ds.columns],
-                source_pk=keep_pks,
-                raw=keep_raw,
-                rejected=np.asarray(verdicts.has_error, dtype=bool),
-                issues=issues,
-                publicity=publicity,
-                cursor_from=cursor_from,
-                cursor_to=encode_cursor(new_position),
-                rule_failures=dict(verdicts.rule_failures),
-                skipped_unchanged=skipped,
-                source_position=positions,
-            )
-            seen_rows = None
-            if snapshot:
-                key_of = dict(zip(keep_pks, business_keys(national[ds.columns], ds), strict=True))
-                seen_rows = [(pk, h, key_of.get(pk)) for pk, h in zip(source_pks, raw_hashes, strict=True)]
-            del frame, national, publicity, chunk  # the batch holds what the load needs
-            finish_load()
-            in_flight = (loader.submit(load, batch, seen_rows), batch)
-            position = new_position
-            cursor_from = batch.cursor_to
+                    seen = snapshot_hashes(conn, dept.code, dataset, source_pks(chunk.frame, cfg.primary_key))
+                hand_over(prepare_chunk(chunk.frame, cfg, dataset, dept.code, today, seen), chunk.cursor_to)
+                continue
+            if worker is not None:
+                # Receive chunk k before sending chunk k+1 (two large messages in opposite directions
+                # must never wait for each other), then load chunk k while the worker prepares k+1.
+                ready = worker.result() if worker.pending else None
+                worker.submit(chunk.frame, cfg, dataset, dept.code, today)
+                worker_cursors.append(chunk.cursor_to)
+                del chunk
+                if ready is not None:
+                    hand_over(ready, worker_cursors.pop(0))
+                continue
+            ready = prepare_chunk(chunk.frame, cfg, dataset, dept.code, today)
+            if worker_after is not None and rows_read >= worker_after and len(chunk.frame) >= cfg.chunk_rows:
+                # A large run (this page was full, more will follow): prepare the next chunks in a second
+                # process. It starts (imports) while this chunk is loaded.
+                try:
+                    worker = PrepareProcess(f"sgs-prepare-{dept.code}")
+                except Exception as exc:  # noqa: BLE001 - a run never fails for want of a helper process
+                    log.warning("ingest %s/%s: no prepare worker (%s), continuing in this process", dept.code, dataset, exc)
+                    worker_after = None
+            cursor_to = chunk.cursor_to
+            del chunk
+            hand_over(ready, cursor_to)
+        if worker is not None and worker.pending:
+            hand_over(worker.result(), worker_cursors.pop(0))
         finish_load()
         if snapshot:
             # The whole table was read: rows not seen in this run were deleted at the source.
@@ -253,6 +242,8 @@ def ingest(
         raise error from None
     finally:
         loader.shutdown(wait=True)
+        if worker is not None:
+            worker.close()
         if source is not None:
             source.dispose()
     result.status = "success"

@@ -46,7 +46,7 @@ class Batch:
     dataset: str
     national: pd.DataFrame  # national columns (canonical text), positional rows
     source_pk: list[str]  # JSON of the source primary key, per row
-    raw: list[str]  # the source row as JSON, per row
+    raw: list[str | None]  # the source row as JSON, per row (needed for rejected rows only; may be None elsewhere)
     rejected: np.ndarray  # bool per row: has an error-severity issue
     issues: list[list[dict[str, str]]]  # per row: errors and warnings as {rule, field, message, severity}
     publicity: pd.DataFrame | None = None  # publicity_end, repair_eligible_from (penalties)
@@ -58,6 +58,36 @@ class Batch:
     #: Per row, a sortable text of the source row's (cursor, primary key) position, or None (snapshot
     #: reads, files). Of two rows of one decision, the later position is the decision's current content.
     source_position: list[str | None] | None = None
+    #: What :func:`prepare_rows` computes from ``national`` (no store access): filled where the batch is
+    #: built (possibly in another process) so that the loading thread only decides and writes.
+    prepared: Prepared | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The per-row values the load needs, computed from a batch's national values alone."""
+
+    typed: dict[str, list[Any]]  # national column → database values (dates, Decimals)
+    rejected: np.ndarray  # the batch's rejections plus rows whose values cannot be typed (LOAD-TYPE)
+    issues: list[list[dict[str, str]]]  # per row, LOAD-TYPE issues first
+    keys: list[str]  # business key per row
+    payload: list[str]  # national values as JSON per row
+    hashes: list[str]  # content hash per row
+
+
+def prepare_rows(batch: Batch) -> Prepared:
+    """Type, key, serialise and hash a batch's rows: pure work, safe to run in a worker process."""
+    ds = dataset(batch.dataset)
+    national = batch.national.reset_index(drop=True)
+    typed, type_problems = _typed(national, ds)
+    rejected = np.asarray(batch.rejected, dtype=bool).copy()
+    issues = [list(x) for x in batch.issues]
+    for i, probs in enumerate(type_problems):
+        if probs and not rejected[i]:
+            rejected[i] = True
+            issues[i] = probs + issues[i]
+    payload = payloads(national, ds.columns)
+    return Prepared(typed, rejected, issues, business_keys(national, ds), payload, [content_hash(p) for p in payload])
 
 
 @dataclass
@@ -217,20 +247,12 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             f"部门 {batch.department} 的 {ds.name} 水位线已被另一次运行推进（{batch.cursor_from} → {current}）：本次运行停止，请勿并发运行同一部门"
         )
 
-    national = batch.national.reset_index(drop=True)
-    typed, type_problems = _typed(national, ds)
-    rejected = np.asarray(batch.rejected, dtype=bool).copy()
-    issues = [list(x) for x in batch.issues]
-    for i, probs in enumerate(type_problems):
-        if probs and not rejected[i]:
-            rejected[i] = True
-            issues[i] = probs + issues[i]
-    keys = business_keys(national, ds)
+    prepared = batch.prepared or prepare_rows(batch)
+    typed, rejected, issues = prepared.typed, prepared.rejected, prepared.issues
+    keys, payload, hashes = prepared.keys, prepared.payload, prepared.hashes
     publicity = batch.publicity.reset_index(drop=True) if batch.publicity is not None else None
     columns = ds.columns
-    payload = payloads(national, columns)
-    hashes = [content_hash(p) for p in payload]
-    statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
+    statuses = typed["XK_ZT"] if ds.name == "xk" else None
     pub_end = publicity["publicity_end"].tolist() if publicity is not None else None
     pub_repair = publicity["repair_eligible_from"].tolist() if publicity is not None else None
 
@@ -358,7 +380,10 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         supersede: list[int] = []
         for i in bad:
             pk = batch.source_pk[i]
-            raw_hash = hashlib.sha256(batch.raw[i].encode("utf-8", "surrogatepass")).hexdigest()
+            raw = batch.raw[i]
+            if raw is None:  # the builder of the batch must give every rejected row its source JSON
+                raise ValueError(f"{batch.department}/{ds.name}: rejected row {pk} has no source JSON (raw)")
+            raw_hash = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
             prev = open_rows.get(pk)
             if prev is not None and prev.raw_hash == raw_hash:
                 touch.append(prev.id)
@@ -373,7 +398,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                     "source_pk": pk,
                     "business_key": keys[i] if keys[i].strip("|") else None,
                     "raw_hash": raw_hash,
-                    "raw": batch.raw[i],
+                    "raw": raw,
                     "national": payload[i],
                     "issues": json.dumps(issues[i], ensure_ascii=False),
                     "rule_ids": ",".join(sorted({x["rule"] for x in errors}))[:1000],

@@ -6,7 +6,8 @@ source queries an uninterrupted run makes (or after a random delay, from the par
 kill the store must hold whole chunks only (it equals the reference state after some chunk k); after a
 re-run it must equal the reference's final state: same records and content hashes, same history, same
 quarantine (no duplicates), same outbox idempotency keys, same watermark. Every third trial kills the
-re-run too before letting the third run finish.
+re-run too before letting the third run finish. Odd trials run with the prepare worker process
+(``SGS_PREPARE_WORKER_AFTER=0``), even trials without.
 
 ``SGS_FAULT_SEED`` fixes the random draws (the seed is printed in every failure message).
 """
@@ -53,8 +54,10 @@ def _draw(mode: str, ref: Reference, rng: random.Random, *, rerun: bool) -> floa
     return rng.uniform(0.0, ref.seconds * (0.5 if rerun else 1.2))
 
 
-def _run_victim(path: Path, store_url: str, mode: str, point: float) -> int:
+def _run_victim(path: Path, store_url: str, mode: str, point: float, *, worker: bool) -> int:
     env = {**os.environ, "SGS_STORE_URL": store_url, "PYTHONPATH": str(ROOT)}
+    # Odd trials prepare chunks 2.. in the worker process (pipeline/prepare.py), even trials in-process.
+    env["SGS_PREPARE_WORKER_AFTER"] = "0" if worker else "off"
     args = [sys.executable, str(CHILD), str(path), "none" if mode == "timer" else mode, str(int(point)), TODAY.isoformat()]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -89,9 +92,9 @@ def test_sigkill_at_random_point_then_rerun_equals_uninterrupted(
     try:
         for k in range(kills):
             point = _draw(mode, reference, rng, rerun=k > 0)
-            rc = _run_victim(department_file, store_url, mode, point)
+            rc = _run_victim(department_file, store_url, mode, point, worker=trial % 2 == 1)
             state = store_state(victim)
-            story.append(f"kill {k + 1}: {mode} at {point:.3f} → rc {rc}, {describe(state)}")
+            story.append(f"kill {k + 1}: {mode} at {point:.3f}{' (worker)' if trial % 2 else ''} → rc {rc}, {describe(state)}")
             if k == 0 and mode != "timer":
                 assert rc == -signal.SIGKILL, "; ".join(story)
             if k == 0:
