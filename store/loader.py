@@ -368,7 +368,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             "idempotency_key": [idempotency_key(ds.name, v_keys[k], v_numbers[k]) for k in sent],
             "dataset": ds.name, "business_key": _pick(v_keys, sent), "version": _pick(v_numbers, sent),
             "operation": _pick(v_ops, sent), "department": batch.department,
-            "payload": _pick(v_payloads, sent), "state": "pending", "attempts": 0, "created_at": now, "run_id": run_id,
+            "state": "pending", "attempts": 0, "created_at": now, "run_id": run_id,
         }, len(sent))
 
     # --- quarantine ---------------------------------------------------------------------------------
@@ -516,7 +516,8 @@ def idempotency_key(ds: str, business_key: str, version: int) -> str:
 
 
 def outbox_entry(version: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """The outbox row of a record version (design.md: idempotency key per record version)."""
+    """The outbox row of a record version (design.md: idempotency key per record version). It carries no
+    payload: the version's own (``record_version.payload``) is what goes upstream."""
     return {
         "idempotency_key": idempotency_key(version["dataset"], version["business_key"], version["version"]),
         "dataset": version["dataset"],
@@ -524,7 +525,6 @@ def outbox_entry(version: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         "version": version["version"],
         "operation": version["operation"],
         "department": version["department"],
-        "payload": version["payload"],
         "state": "pending",
         "attempts": 0,
         "created_at": now,

@@ -132,7 +132,7 @@ outbox = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("operation", sa.String(1), nullable=False, comment="I / U / D"),
     sa.Column("department", sa.String(40), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False, comment="national values as JSON"),
+    # No payload here: an entry's national values are its record version's (record_version.payload).
     sa.Column("state", sa.String(12), nullable=False, server_default="pending",
               comment="pending / sent / accepted / rejected / superseded"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

@@ -42,6 +42,19 @@ _IN = 500
 PROVINCE_RULE_PREFIX = "PROV-"
 
 
+def with_payload(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """``stmt`` (a select from the outbox) with each entry's national values: its record version's payload.
+    An entry and its version are written in one transaction, so the inner join loses no entry."""
+    return stmt.add_columns(record_version.c.payload).join(
+        record_version,
+        sa.and_(
+            record_version.c.dataset == outbox.c.dataset,
+            record_version.c.business_key == outbox.c.business_key,
+            record_version.c.version == outbox.c.version,
+        ),
+    )
+
+
 def eligible(
     conn: Connection, dataset: str, limit: int, *, states: Sequence[str] = UNRESOLVED, exclude: Iterable[int] = ()
 ) -> list[dict[str, Any]]:
@@ -59,7 +72,7 @@ def eligible(
         .exists()
     )
     stmt = (
-        sa.select(outbox)
+        with_payload(sa.select(outbox))
         .where(outbox.c.dataset == dataset, outbox.c.state.in_(list(states)), ~blocked)
         .order_by(sa.case((outbox.c.state == "sent", 0), else_=1), outbox.c.id)
         .limit(limit)
@@ -161,7 +174,7 @@ def record_receipts(conn: Connection, receipts: Sequence[Receipt], now: dt.datet
     waiting: dict[str, dict[str, Any]] = {}
     for j in range(0, len(wanted), _IN):
         for r in conn.execute(
-            sa.select(outbox).where(outbox.c.idempotency_key.in_(wanted[j : j + _IN]), outbox.c.state == "sent")
+            with_payload(sa.select(outbox)).where(outbox.c.idempotency_key.in_(wanted[j : j + _IN]), outbox.c.state == "sent")
         ).mappings():
             waiting[r["idempotency_key"]] = dict(r)
     for rc in receipts:
