@@ -292,15 +292,16 @@ def run_project(chunk_rows: int, profile: bool = False, stages: bool = False) ->
     c = result.counts
     # This process plus its prepare worker (pipeline/prepare.py), which has ended by now: the sum of the
     # two peaks, an upper bound of what both held at the same moment.
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, worker = me.ru_maxrss / 1024, kids.ru_maxrss / 1024
     rss = own + worker
+    cpu = f"CPU {me.ru_utime + me.ru_stime:.0f} s + worker {kids.ru_utime + kids.ru_stime:.0f} s"
     if spent is not None:
         print("stage seconds (wall, main thread): " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
               + f", other {seconds - sum(spent.values()):.2f}", file=sys.stderr)
     return {
         "path": "b", "seconds": seconds, "rows": c.read, "rss_mb": rss,
-        "note": f"inserted {c.inserted:,}, quarantined {c.quarantined:,}, chunks {result.chunks}, RSS {own:,.0f} + worker {worker:,.0f} MB",
+        "note": f"inserted {c.inserted:,}, quarantined {c.quarantined:,}, chunks {result.chunks}, RSS {own:,.0f} + worker {worker:,.0f} MB, {cpu}",
     }
 
 

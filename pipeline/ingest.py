@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
 from pipeline.config import Department
+from pipeline.memory import limit_malloc_arenas
 from pipeline.paths import store_url
 from pipeline.prepare import Chunk, PrepareProcess, prepare_chunk, source_pks
 from store.db import make_store_engine, migrate
@@ -124,6 +125,7 @@ def ingest(
     if dataset not in dept.datasets:
         raise KeyError(f"部门 {dept.code} 没有配置数据集 {dataset}（已配置：{', '.join(dept.datasets)}）")
     cfg = dept.datasets[dataset]
+    limit_malloc_arenas()  # before this run's threads allocate (pipeline/memory.py)
     engine = engine or store_engine()
     today = today or dt.datetime.now(SHANGHAI).date()
     started = time.monotonic()

@@ -29,6 +29,7 @@ import expectations
 from connectors.sql import source_positions
 from national import dataset as national_dataset
 from pipeline.config import DatasetConfig
+from pipeline.memory import limit_malloc_arenas
 from store.loader import Batch, business_keys, prepare_rows
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
@@ -194,6 +195,7 @@ def _watch_parent(parent: int) -> None:
 
 
 def _serve(conn: Any, parent: int) -> None:
+    limit_malloc_arenas()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     while True:
         try:
