@@ -83,16 +83,16 @@ def store_engine(url: str | None = None) -> Engine:
 def _worker_threshold() -> int | None:
     """Rows a run reads in this process before it starts a prepare worker process (``None``: never).
 
-    ``SGS_PREPARE_WORKER_AFTER``: a number of rows (default 50,000; 0 = from the first full page), or
-    ``off``. Small runs never pay the worker's start (about 2 s of imports)."""
-    value = os.environ.get("SGS_PREPARE_WORKER_AFTER", "50000").strip().lower()
+    ``SGS_PREPARE_WORKER_AFTER``: a number of rows (default 20,000; 0 = from the first full page), or
+    ``off``. Small runs never pay the worker's start (about 2 s of imports, while this process goes on)."""
+    value = os.environ.get("SGS_PREPARE_WORKER_AFTER", "20000").strip().lower()
     if value in ("off", "no", "false", "never", ""):
         return None
     try:
         return max(0, int(value.replace("_", "")))
     except ValueError:
-        log.warning("SGS_PREPARE_WORKER_AFTER=%r is not a number of rows or 'off': using 50000", value)
-        return 50_000
+        log.warning("SGS_PREPARE_WORKER_AFTER=%r is not a number of rows or 'off': using 20000", value)
+        return 20_000
 
 
 def _later(a: Any, b: Any) -> Any:

@@ -127,7 +127,7 @@ def test_worker_exits_when_its_run_is_killed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (None, 50_000), ("0", 0), ("200_000", 200_000), ("off", None), ("OFF", None), ("-5", 0), ("lots", 50_000),
+    (None, 20_000), ("0", 0), ("200_000", 200_000), ("off", None), ("OFF", None), ("-5", 0), ("lots", 20_000),
 ])
 def test_worker_threshold_setting(value: str | None, expected: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     if value is None:
