@@ -25,6 +25,7 @@ from pipeline.config import Department
 from pipeline.memory import limit_malloc_arenas
 from pipeline.paths import store_url
 from pipeline.prepare import Chunk, PrepareProcess, prepare_chunk, source_pks
+from store.bulk import uses_copy
 from store.db import make_store_engine, migrate
 from store.loader import Batch, Counts, load_batch
 from store.runs import finish_run, start_run
@@ -167,6 +168,7 @@ def ingest(
         if on_chunk:
             on_chunk(result)
 
+    copy_text = uses_copy(engine)  # rows are prepared as COPY text for a PostgreSQL store
     worker: PrepareProcess | None = None
     worker_after = _worker_threshold()
     worker_cursors: list[Any] = []  # cursor_to of each chunk sent to the worker, in order
@@ -193,19 +195,19 @@ def ingest(
                 finish_load()  # the snapshot of the previous chunk is committed before this one is compared
                 with engine.connect() as conn:
                     seen = snapshot_hashes(conn, dept.code, dataset, source_pks(chunk.frame, cfg.primary_key))
-                hand_over(prepare_chunk(chunk.frame, cfg, dataset, dept.code, today, seen), chunk.cursor_to)
+                hand_over(prepare_chunk(chunk.frame, cfg, dataset, dept.code, today, seen, copy_text), chunk.cursor_to)
                 continue
             if worker is not None:
                 # Receive chunk k before sending chunk k+1 (two large messages in opposite directions
                 # must never wait for each other), then load chunk k while the worker prepares k+1.
                 ready = worker.result() if worker.pending else None
-                worker.submit(chunk.frame, cfg, dataset, dept.code, today)
+                worker.submit(chunk.frame, cfg, dataset, dept.code, today, None, copy_text)
                 worker_cursors.append(chunk.cursor_to)
                 del chunk
                 if ready is not None:
                     hand_over(ready, worker_cursors.pop(0))
                 continue
-            ready = prepare_chunk(chunk.frame, cfg, dataset, dept.code, today)
+            ready = prepare_chunk(chunk.frame, cfg, dataset, dept.code, today, None, copy_text)
             if worker_after is not None and rows_read >= worker_after and len(chunk.frame) >= cfg.chunk_rows:
                 # A large run (this page was full, more will follow): prepare the next chunks in a second
                 # process. It starts (imports) while this chunk is loaded.

@@ -66,9 +66,11 @@ def prepare_chunk(
     department: str,
     today: dt.date,
     seen: dict[str, str] | None = None,
+    copy_text: bool = False,
 ) -> Chunk:
     """Everything between reading a page and loading it. ``seen`` (snapshot reads only): source pk → the raw
-    hash the last run stored; rows whose hash is unchanged skip the stages and count as unchanged."""
+    hash the last run stored; rows whose hash is unchanged skip the stages and count as unchanged.
+    ``copy_text``: the store is written with COPY (see :func:`store.loader.prepare_rows`)."""
     ds = national_dataset(dataset)
     frame = as_text_frame(source)  # driver types → text once; mapping and raw JSON share it
     pks = source_pks(source, cfg.primary_key)
@@ -114,7 +116,7 @@ def prepare_chunk(
         skipped_unchanged=skipped,
         source_position=positions,
     )
-    prepared = prepare_rows(batch)
+    prepared = prepare_rows(batch, copy_text=copy_text)
     # The source row as JSON is kept for quarantined rows only (validation errors and values that cannot
     # be typed); building it for every row cost more than the rule catalogue.
     if all_raw is not None:

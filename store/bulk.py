@@ -25,8 +25,20 @@ _IN_CLAUSE = 500  # values per IN (...) on other dialects: well below every para
 _temp_names = itertools.count(1)
 
 
-def uses_copy(conn: Connection) -> bool:
+def uses_copy(conn: Connection | sa.Engine) -> bool:
+    """Whether writes to this store go through ``COPY`` (PostgreSQL through psycopg 3)."""
     return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+class CopyText(list):  # type: ignore[type-arg]
+    """A column whose values are already COPY text fields (escaped; ``\\N`` for NULL), written as they are.
+    Built by :func:`copy_text` where the rows are prepared (possibly in another process), so that the
+    loading thread only picks and joins. Only for stores that :func:`uses_copy`."""
+
+
+def copy_text(values: Sequence[Any]) -> CopyText:
+    """``values`` (str, int, date, Decimal, None) as COPY text fields, the way :func:`insert_columns` writes them."""
+    return CopyText(_copy_column(list(values), len(values)))
 
 
 def _quote(conn: Connection, name: str) -> str:
@@ -91,6 +103,8 @@ def _escape(values: list[str]) -> list[str]:
 
 def _copy_column(value: Column, n: int) -> list[str]:
     """A column (or a constant) as ``n`` COPY text fields."""
+    if isinstance(value, CopyText):
+        return value
     if not _is_column(value):
         text = _NULL if value is None else _escape([_text_value(value)])[0]
         return [text] * n
@@ -118,6 +132,8 @@ def _copy_blocks(columns: dict[str, Column], n: int) -> Iterator[bytes]:
 
 
 def _rows_of(columns: dict[str, Column], n: int) -> list[dict[str, Any]]:
+    if any(isinstance(v, CopyText) for v in columns.values()):
+        raise TypeError("COPY text columns can only be written to a store that uses COPY")
     names = list(columns)
     cols = [(v.tolist() if isinstance(v, np.ndarray) else v) if _is_column(v) else itertools.repeat(v, n) for v in columns.values()]
     return [dict(zip(names, row, strict=False)) for row in zip(*cols, strict=False)]

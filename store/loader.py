@@ -67,7 +67,11 @@ class Batch:
 class Prepared:
     """The per-row values the load needs, computed from a batch's national values alone."""
 
-    typed: dict[str, list[Any]]  # national column → database values (dates, Decimals)
+    #: national column → database values (dates, Decimals); or, for a store written with COPY, the same
+    #: values as COPY text (``copy_text``) and ``typed`` None: what the load writes, ready to pick.
+    typed: dict[str, list[Any]] | None
+    copy_text: dict[str, list[str]] | None
+    statuses: list[str | None] | None  # XK_ZT (当前状态) per row, licences only
     rejected: np.ndarray  # the batch's rejections plus rows whose values cannot be typed (LOAD-TYPE)
     issues: list[list[dict[str, str]]]  # per row, LOAD-TYPE issues first
     keys: list[str]  # business key per row
@@ -75,8 +79,9 @@ class Prepared:
     hashes: list[str]  # content hash per row
 
 
-def prepare_rows(batch: Batch) -> Prepared:
-    """Type, key, serialise and hash a batch's rows: pure work, safe to run in a worker process."""
+def prepare_rows(batch: Batch, *, copy_text: bool = False) -> Prepared:
+    """Type, key, serialise and hash a batch's rows: pure work, safe to run in a worker process.
+    ``copy_text``: render the record columns for a store written with COPY (:func:`store.bulk.uses_copy`)."""
     ds = dataset(batch.dataset)
     national = batch.national.reset_index(drop=True)
     typed, type_problems = _typed(national, ds)
@@ -87,7 +92,12 @@ def prepare_rows(batch: Batch) -> Prepared:
             rejected[i] = True
             issues[i] = probs + issues[i]
     payload = payloads(national, ds.columns)
-    return Prepared(typed, rejected, issues, business_keys(national, ds), payload, [content_hash(p) for p in payload])
+    statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
+    rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
+    return Prepared(
+        None if copy_text else typed, rendered, statuses, rejected, issues, business_keys(national, ds), payload,
+        [content_hash(p) for p in payload],
+    )
 
 
 @dataclass
@@ -247,12 +257,24 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             f"部门 {batch.department} 的 {ds.name} 水位线已被另一次运行推进（{batch.cursor_from} → {current}）：本次运行停止，请勿并发运行同一部门"
         )
 
-    prepared = batch.prepared or prepare_rows(batch)
-    typed, rejected, issues = prepared.typed, prepared.rejected, prepared.issues
-    keys, payload, hashes = prepared.keys, prepared.payload, prepared.hashes
+    prepared = batch.prepared or prepare_rows(batch, copy_text=bulk.uses_copy(conn))
+    if prepared.copy_text is not None and not bulk.uses_copy(conn):
+        raise ValueError(f"{batch.department}/{ds.name}: rows prepared as COPY text for a store that does not use COPY")
+    rejected, issues = prepared.rejected, prepared.issues
+    keys, payload, hashes, statuses = prepared.keys, prepared.payload, prepared.hashes, prepared.statuses
     publicity = batch.publicity.reset_index(drop=True) if batch.publicity is not None else None
     columns = ds.columns
-    statuses = typed["XK_ZT"] if ds.name == "xk" else None
+    if prepared.copy_text is not None:
+        rendered = prepared.copy_text
+
+        def pick_column(code: str, rows: list[int]) -> list[Any]:
+            return bulk.CopyText(_pick(rendered[code], rows))
+    else:
+        typed = prepared.typed
+        assert typed is not None
+
+        def pick_column(code: str, rows: list[int]) -> list[Any]:
+            return _pick(typed[code], rows)
     pub_end = publicity["publicity_end"].tolist() if publicity is not None else None
     pub_repair = publicity["repair_eligible_from"].tolist() if publicity is not None else None
 
@@ -319,7 +341,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
 
         def record_columns(rows: list[int], with_publicity: bool) -> dict[str, Any]:
             w = withdrawn[rows]
-            cols: dict[str, Any] = {c.lower(): _pick(typed[c], rows) for c in columns}
+            cols: dict[str, Any] = {c.lower(): pick_column(c, rows) for c in columns}
             cols["status"] = np.where(w, "withdrawn", "active").tolist()
             cols["withdrawn_at"] = [now if x else None for x in w]
             cols["withdrawn_reason"] = ["当前状态为无效" if x else None for x in w]
