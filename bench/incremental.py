@@ -42,7 +42,7 @@ datasets:
     table: t_xzcf
     cursor: gxsj
     primary_key: [id]
-    chunk_rows: 20000
+    chunk_rows: 10000
     lookback: 5m
     columns: {{CF_WSH: wsh, CF_XDR_MC: dsr, CF_XDR_LB: lb, CF_XDR_SHXYM: xydm, CF_FRDB: fddbr, CF_WFXW: wfxw,
               CF_SY: ss, CF_YJ: yj, CF_CFLB: cflb, CF_NR: nr, CF_NR_FK: fk, CF_JDRQ: jdrq, CF_YXQ: yxq}}

@@ -12,7 +12,7 @@ then measures, each path in its own subprocess (so that peak RSS is that path's 
 
 It prints seconds, rows/s and peak RSS of each, and the ratios (b)/(a) and (b)/(c).
 
-    .venv/bin/pip install -r bench/requirements.txt        # dlt and pyarrow: benchmark-only
+    python3.11 -m venv .venv-bench && .venv-bench/bin/pip install -r bench/requirements.txt   # (c) only
     .venv/bin/python bench/ingest.py                       # 1,000,000 rows, all three paths
     .venv/bin/python bench/ingest.py --rows 5000000 --paths b   # the memory check
     .venv/bin/python bench/ingest.py --rows 50000 --profile     # cProfile of (b), top functions
@@ -337,10 +337,21 @@ LABELS = {
 }
 
 
+#: The interpreter of path (c): dlt and pyarrow live in their own virtualenv (bench/requirements.txt), so
+#: that path (b) runs with exactly the project's packages.
+DLT_PYTHON = Path(os.environ.get("SGS_BENCH_DLT_PYTHON", ROOT / ".venv-bench" / "bin" / "python"))
+
+
 def measure(path: str, chunk_rows: int) -> dict[str, Any]:
     """Run one path in a fresh interpreter and read its JSON result line."""
+    python = sys.executable
+    if path == "c":
+        if not DLT_PYTHON.exists():
+            raise SystemExit(f"path (c) needs dlt in its own virtualenv: python3.11 -m venv .venv-bench && "
+                             f".venv-bench/bin/pip install -r bench/requirements.txt (or set SGS_BENCH_DLT_PYTHON; not found: {DLT_PYTHON})")
+        python = str(DLT_PYTHON)
     proc = subprocess.run(
-        [sys.executable, __file__, "--run", path, "--chunk-rows", str(chunk_rows)],
+        [python, __file__, "--run", path, "--chunk-rows", str(chunk_rows)],
         capture_output=True, text=True, cwd=ROOT / "bench",
         env={**os.environ, "PYTHONPATH": str(ROOT), "RUNTIME__LOG_LEVEL": "ERROR"},
     )
@@ -354,8 +365,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--paths", default="a,b,c", help="which of a,b,c to run (default all)")
-    ap.add_argument("--chunk-rows", type=int, default=20_000,
-                    help="chunk size of (b) and (c); 20,000 keeps (b) under 600 MB (docs/performance.md)")
+    ap.add_argument("--chunk-rows", type=int, default=10_000,
+                    help="chunk size of (b) and (c); 10,000 keeps (b), both processes, under 600 MB (docs/performance.md)")
     ap.add_argument("--profile", action="store_true", help="run (b) in this process under cProfile")
     ap.add_argument("--stages", action="store_true", help="run (b) in this process with wall-clock stage timers")
     ap.add_argument("--run", choices=["a", "b", "c"], help=argparse.SUPPRESS)
