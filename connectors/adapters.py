@@ -54,14 +54,24 @@ class SourceAdapter:
             if isinstance(s.dtype, pd.DatetimeTZDtype):
                 frame[col] = s.dt.tz_convert(tz).dt.tz_localize(None)
             elif (s.dtype == object or isinstance(s.dtype, pd.StringDtype)) and len(s):
-                # Up to 50 non-missing values from the head of the column (``dropna`` on the whole column
-                # cost 2 s per million rows).
-                sample = [v for v in s.iloc[:500].tolist() if v is not None and v is not pd.NA and v == v][:50]
+                sample = _first_values(s.tolist(), 50)
                 if any(isinstance(v, dt.datetime) and v.tzinfo is not None for v in sample):
                     frame[col] = s.map(lambda v: _naive_local(v, tz))
                 elif legacy_encoding and any(isinstance(v, str | bytes) for v in sample):
                     frame[col] = s.astype(object).map(lambda v: _redecode(v, legacy_encoding))
         return frame
+
+
+def _first_values(values: list[Any], k: int) -> list[Any]:
+    """The first ``k`` non-missing values (the same sample as ``dropna().head(k)``, which cost 2 s per
+    million rows for building the whole mask; a sparse column is walked until its first values)."""
+    out: list[Any] = []
+    for v in values:
+        if v is not None and v is not pd.NA and v is not pd.NaT and not (isinstance(v, float) and v != v):
+            out.append(v)
+            if len(out) == k:
+                break
+    return out
 
 
 def _naive_local(v: Any, tz: ZoneInfo) -> Any:

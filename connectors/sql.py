@@ -3,9 +3,8 @@
 The incremental SELECT is built in exactly one function, :func:`incremental_select`: lower bound
 ``cursor >= watermark - lookback`` (inclusive: rows sharing the last cursor value, and rows that
 committed late with an older cursor value, are read again and absorbed downstream by the business
-key), ordered by cursor then primary key, streamed in chunks of ``chunk_rows`` with server-side
-cursors where the driver has them (``stream_results``), so memory depends on the chunk size, not
-on the table.
+key), ordered by cursor then primary key, read in keyset pages of ``chunk_rows`` (one query per page,
+bounded by the last row of the previous page), so memory depends on the chunk size, not on the table.
 """
 
 from __future__ import annotations
@@ -316,9 +315,18 @@ def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple
     SQLAlchemy rows. When SQLAlchemy has no conversion to apply to any column (the usual case: the driver
     returns Python values), the driver's own rows are taken as they are, without building Row objects
     (2 s less per million rows through mysqlclient)."""
-    processors = getattr(getattr(result, "_metadata", None), "_processors", None)  # SQLAlchemy 2.0 internals
+    # SQLAlchemy 2.0 internals, each checked: no value conversion, no column filter, and the plain fetch
+    # strategy (a buffered or server-side cursor may already hold rows SQLAlchemy fetched ahead).
+    from sqlalchemy.engine import cursor as sa_cursor
+
+    metadata = getattr(result, "_metadata", None)
+    processors = getattr(metadata, "_processors", None)
     cursor = getattr(result, "cursor", None)
-    if processors is None or cursor is None or any(processors):
+    plain = (
+        processors is not None and not any(processors) and getattr(metadata, "_tuplefilter", None) is None
+        and cursor is not None and getattr(result, "cursor_strategy", None) is getattr(sa_cursor, "_DEFAULT_FETCH", object())
+    )
+    if not plain:
         return [tuple(r) for r in result.fetchall()]
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:

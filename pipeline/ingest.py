@@ -24,11 +24,12 @@ from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunk
 from pipeline.config import Department
 from pipeline.memory import limit_malloc_arenas
 from pipeline.paths import store_url
-from pipeline.prepare import Chunk, PrepareProcess, prepare_chunk, source_pks
+from pipeline.prepare import Chunk, PrepareFailed, PrepareProcess, prepare_chunk, source_pks
 from store.bulk import uses_copy
-from store.db import make_store_engine, migrate
+from store.db import make_store_engine, migrate, refresh_statistics
 from store.loader import Batch, Counts, load_batch
 from store.runs import finish_run, start_run
+from store.schema import outbox, quarantine, record_tables, record_version
 from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
 from transforms.masking import mask_text
 
@@ -79,6 +80,12 @@ def store_engine(url: str | None = None) -> Engine:
         migrate(engine)
         _engines[url] = engine
     return _engines[url]
+
+
+#: Rows written by one run (inserted, updated, quarantined) after which the store's planner statistics are
+#: refreshed, doubling after each refresh (50,000, 100,000, 200,000, …) and once more at the end of a run
+#: that wrote at least this many: a few ANALYZEs per large load, none for a daily increment.
+ANALYZE_AFTER_ROWS = 50_000
 
 
 def _worker_threshold() -> int | None:
@@ -150,14 +157,29 @@ def ingest(
                 record_snapshot(conn, dept.code, dataset, run_id, seen_rows)
         return counts
 
+    written = analyzed = 0  # rows this run wrote to the store; and when the statistics were last refreshed
+
+    def refresh_statistics_if_due(*, last: bool = False) -> None:
+        nonlocal analyzed
+        due = max(ANALYZE_AFTER_ROWS, 2 * analyzed)
+        if written >= due or (last and written >= ANALYZE_AFTER_ROWS and written > analyzed):
+            try:
+                if refresh_statistics(engine, [record_tables[dataset], record_version, outbox, quarantine]):
+                    log.info("ingest %s/%s: planner statistics refreshed after %d rows", dept.code, dataset, written)
+            except Exception as exc:  # noqa: BLE001 - statistics are an optimisation; the next load reports a real outage
+                log.warning("ingest %s/%s: ANALYZE failed (%s)", dept.code, dataset, type(exc).__name__)
+            analyzed = written
+
     def finish_load() -> None:
         """Wait for the chunk in flight (re-raising its error) and account for it."""
-        nonlocal in_flight
+        nonlocal in_flight, written
         if in_flight is None:
             return
         future, batch = in_flight
         in_flight = None
         counts = future.result()
+        written += counts.inserted + counts.updated + counts.quarantined
+        refresh_statistics_if_due()
         result.counts.add(counts)
         result.chunks += 1
         result.watermark_to = batch.cursor_to
@@ -171,7 +193,9 @@ def ingest(
     copy_text = uses_copy(engine)  # rows are prepared as COPY text for a PostgreSQL store
     worker: PrepareProcess | None = None
     worker_after = _worker_threshold()
-    worker_cursors: list[Any] = []  # cursor_to of each chunk sent to the worker, in order
+    # Pages sent to the worker and not yet returned, with their cursor_to, in order: kept until their
+    # result arrives, so that a worker that dies (the OOM killer, say) costs a warning, not the run.
+    sent: list[tuple[Any, Any]] = []
     position: Any = None
     cursor_from = wm_text
 
@@ -184,6 +208,17 @@ def ingest(
         in_flight = (loader.submit(load, batch, ready.seen_rows), batch)
         position = new_position
         cursor_from = batch.cursor_to
+
+    def abandon_worker(exc: BaseException) -> None:
+        """The worker failed outside a chunk's own error: prepare its pages here, and the rest of the run."""
+        nonlocal worker, worker_after
+        log.warning("ingest %s/%s: prepare worker failed (%s); continuing in this process", dept.code, dataset, exc)
+        assert worker is not None
+        worker.close()
+        worker, worker_after = None, None
+        while sent:
+            frame, cursor_to = sent.pop(0)
+            hand_over(prepare_chunk(frame, cfg, dataset, dept.code, today, None, copy_text), cursor_to)
 
     try:
         source = open_source(dept.source, department=dept.code)
@@ -200,13 +235,21 @@ def ingest(
             if worker is not None:
                 # Receive chunk k before sending chunk k+1 (two large messages in opposite directions
                 # must never wait for each other), then load chunk k while the worker prepares k+1.
-                ready = worker.result() if worker.pending else None
-                worker.submit(chunk.frame, cfg, dataset, dept.code, today, None, copy_text)
-                worker_cursors.append(chunk.cursor_to)
-                del chunk
-                if ready is not None:
-                    hand_over(ready, worker_cursors.pop(0))
-                continue
+                ready = None
+                try:
+                    if sent:
+                        ready = worker.result()
+                    worker.submit(chunk.frame, cfg, dataset, dept.code, today, None, copy_text)
+                except PrepareFailed as exc:
+                    if ready is not None:
+                        hand_over(ready, sent.pop(0)[1])
+                    abandon_worker(exc)  # then this chunk is prepared here, below
+                else:
+                    sent.append((chunk.frame, chunk.cursor_to))
+                    del chunk
+                    if ready is not None:
+                        hand_over(ready, sent.pop(0)[1])
+                    continue
             ready = prepare_chunk(chunk.frame, cfg, dataset, dept.code, today, None, copy_text)
             if worker_after is not None and rows_read >= worker_after and len(chunk.frame) >= cfg.chunk_rows:
                 # A large run (this page was full, more will follow): prepare the next chunks in a second
@@ -219,9 +262,15 @@ def ingest(
             cursor_to = chunk.cursor_to
             del chunk
             hand_over(ready, cursor_to)
-        if worker is not None and worker.pending:
-            hand_over(worker.result(), worker_cursors.pop(0))
+        if worker is not None and sent:
+            try:
+                ready = worker.result()
+            except PrepareFailed as exc:
+                abandon_worker(exc)
+            else:
+                hand_over(ready, sent.pop(0)[1])
         finish_load()
+        refresh_statistics_if_due(last=True)
         if snapshot:
             # The whole table was read: rows not seen in this run were deleted at the source.
             with engine.begin() as conn:

@@ -5,13 +5,13 @@ memory freed in one arena is not reused by another: with the extract, load and m
 each building and dropping chunk-sized objects, the resident size grows by the arenas' slack.
 Limiting the arenas to 2 cut the peak of a 1,000,000-row run by 46 MB (604 → 558 MB, parent + worker)
 and made it no slower (docs/performance.md). ``MALLOC_ARENA_MAX`` in the environment (read by glibc at
-start-up) takes precedence.
+start-up) takes precedence. The cap applies to the whole process that runs ``ingest()`` (an Airflow task
+process, the ``sgs`` CLI), not only to the ingest's threads.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sys
@@ -29,8 +29,7 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
     _done = True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = bool(libc.mallopt(_M_ARENA_MAX, int(arenas)))
+        ok = bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(arenas)))  # the C library already loaded
     except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to limit
         return False
     if not ok:

@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 import time
 import traceback
@@ -158,11 +159,16 @@ class PrepareProcess:
         self._proc.start()
         child.close()
         self._pending = 0
+        self._used = False
         log.info("prepare worker %s started (pid %s) in %.2f s", name, self._proc.pid, time.monotonic() - t0)
 
     def submit(self, *args: Any) -> None:
-        self._conn.send_bytes(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            self._conn.send_bytes(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:  # BrokenPipeError: the worker is gone
+            raise PrepareFailed(f"数据准备子进程已退出（退出码 {self._proc.exitcode}）") from exc
         self._pending += 1
+        self._used = True
 
     @property
     def pending(self) -> int:
@@ -180,6 +186,8 @@ class PrepareProcess:
         raise payload
 
     def close(self) -> None:
+        if not self._used:  # started but never given a chunk (the run ended): no need to wait for its imports
+            self._proc.kill()
         try:
             self._conn.close()
         finally:
@@ -197,6 +205,7 @@ def _watch_parent(parent: int) -> None:
 
 
 def _serve(conn: Any, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle; the worker follows its parent
     limit_malloc_arenas()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     while True:
@@ -214,9 +223,10 @@ def _serve(conn: Any, parent: int) -> None:
             reply = ("error", exc)
         try:
             out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
-        except Exception:  # noqa: BLE001
-            exc = reply[1]
+            if reply[0] == "error":
+                pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
+        except Exception as failure:  # noqa: BLE001
+            exc = reply[1] if reply[0] == "error" else failure
             text = mask_text("".join(traceback.format_exception_only(type(exc), exc)).strip()) or type(exc).__name__
             out = pickle.dumps(("error", PrepareFailed(text)), protocol=pickle.HIGHEST_PROTOCOL)
         try:

@@ -250,9 +250,20 @@ def raw_json(batch: pd.DataFrame) -> list[str]:
             return lines
     except (UnicodeEncodeError, ValueError, OverflowError):
         pass
+    # Row by row, so that a row's text never depends on the other rows of its chunk (its hash identifies
+    # a quarantined row across runs): pandas' encoder where it can, the standard library where it cannot.
     cols = list(text.columns)
-    values = text.to_numpy(dtype=object)
-    return [json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str) for row in values]
+    out = []
+    for i, row in enumerate(text.to_numpy(dtype=object)):
+        try:
+            one = json_records(text.iloc[i : i + 1])
+            if len(one) == 1:
+                out.append(one[0])
+                continue
+        except (UnicodeEncodeError, ValueError, OverflowError):
+            pass
+        out.append(json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str))
+    return out
 
 
 def json_records(frame: pd.DataFrame) -> list[str]:

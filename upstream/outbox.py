@@ -44,8 +44,9 @@ PROVINCE_RULE_PREFIX = "PROV-"
 
 def with_payload(stmt: sa.Select[Any]) -> sa.Select[Any]:
     """``stmt`` (a select from the outbox) with each entry's national values: its record version's payload.
-    An entry and its version are written in one transaction, so the inner join loses no entry."""
-    return stmt.add_columns(record_version.c.payload).join(
+    An entry and its version are written in one transaction; an outer join still shows an entry without
+    one (a store changed by hand), and :func:`national_values` then stops with a clear error."""
+    return stmt.add_columns(record_version.c.payload).outerjoin(
         record_version,
         sa.and_(
             record_version.c.dataset == outbox.c.dataset,
@@ -53,6 +54,16 @@ def with_payload(stmt: sa.Select[Any]) -> sa.Select[Any]:
             record_version.c.version == outbox.c.version,
         ),
     )
+
+
+def national_values(row: dict[str, Any]) -> dict[str, Any]:
+    """An outbox entry's national values (from :func:`with_payload`)."""
+    if row.get("payload") is None:
+        raise ValueError(
+            f"发件箱记录 {row.get('id')}（{row.get('dataset')} {row.get('business_key')} 第 {row.get('version')} 版）"
+            "在历史表 record_version 中没有对应版本：中心库被改动过，请联系平台运维核对"
+        )
+    return json.loads(row["payload"])
 
 
 def eligible(
@@ -118,7 +129,7 @@ def to_outgoing(row: dict[str, Any], operation: str) -> OutgoingRecord:
         operation=operation,
         department=row["department"],
         created_at=row["created_at"],
-        data=json.loads(row["payload"]),
+        data=national_values(row),
     )
 
 
@@ -212,7 +223,7 @@ def quarantine_rejection(conn: Connection, row: dict[str, Any], rc: Receipt, mes
     rejections is superseded by this one; an open entry of our own rules (a newer bad source row) keeps
     its problems and gets the province's problem added.
     """
-    national = json.loads(row["payload"])
+    national = national_values(row)
     source_pk = conn.execute(
         sa.select(record_version.c.source_pk).where(
             record_version.c.dataset == row["dataset"],

@@ -58,7 +58,7 @@ def test_worker_process_gives_the_store_of_an_in_process_run(
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="sgs.ingest"):
             result = ingest(dept, "cf", engine=store, trigger="test", today=TODAY)
-        started = [r for r in caplog.records if "prepare worker" in r.getMessage()]
+        started = [r for r in caplog.records if "prepare worker" in r.getMessage() and "started" in r.getMessage()]
         assert len(started) == (1 if mode == "0" else 0), [r.getMessage() for r in started]
         assert result.status == "success" and result.counts.reconciles
         assert result.chunks == 6  # 235 rows in pages of 40
@@ -135,3 +135,82 @@ def test_worker_threshold_setting(value: str | None, expected: int | None, monke
     else:
         monkeypatch.setenv("SGS_PREPARE_WORKER_AFTER", value)
     assert _worker_threshold() == expected
+
+
+def test_a_large_run_refreshes_the_planner_statistics(
+    department: Path, pg_schema_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path,
+) -> None:
+    """ANALYZE after 50, 100 (doubling) … rows written, and at the end: here after 80 and 160 rows and at 235.
+    Without statistics PostgreSQL looked up open quarantine entries through the wrong index."""
+    import pipeline.ingest as pi
+
+    monkeypatch.setattr(pi, "ANALYZE_AFTER_ROWS", 50)
+    monkeypatch.setenv("SGS_PREPARE_WORKER_AFTER", "off")
+    dept = load_department(department)
+    store = make_store_engine(pg_schema_factory())
+    migrate(store)
+    with caplog.at_level(logging.INFO, logger="sgs.ingest"):
+        ingest(dept, "cf", engine=store, trigger="test", today=TODAY)
+    refreshed = [r.getMessage() for r in caplog.records if "statistics refreshed" in r.getMessage()]
+    assert [m.split("after ")[1] for m in refreshed] == ["80 rows", "160 rows", "235 rows"]
+    with store.connect() as conn:
+        analyzed = conn.execute(sa.text(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND last_analyze IS NOT NULL"
+        )).scalars().all()
+    assert {"record_cf", "record_version", "outbox", "quarantine"} <= set(analyzed)
+    store.dispose()
+    # SQLite plans without statistics: nothing to refresh, and nothing fails.
+    sqlite = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(sqlite)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="sgs.ingest"):
+        assert ingest(dept, "cf", engine=sqlite, trigger="test", today=TODAY).status == "success"
+    assert not [r for r in caplog.records if "statistics" in r.getMessage() or "ANALYZE" in r.getMessage()]
+    sqlite.dispose()
+
+
+def _worker_pids() -> list[int]:
+    """This process's spawn children (the prepare worker)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(") ", 1)[1].split()[1])
+            if ppid == os.getpid() and b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+                out.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def test_a_worker_killed_mid_run_costs_a_warning_not_the_run(
+    department: Path, pg_schema_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The OOM killer takes the worker after chunk 3: the pages it held are prepared in the run's process,
+    and the store ends exactly as an in-process run leaves it."""
+    dept = load_department(department)
+    monkeypatch.setenv("SGS_PREPARE_WORKER_AFTER", "off")
+    reference = make_store_engine(pg_schema_factory())
+    migrate(reference)
+    ingest(dept, "cf", engine=reference, trigger="test", today=TODAY)
+
+    monkeypatch.setenv("SGS_PREPARE_WORKER_AFTER", "0")
+    store = make_store_engine(pg_schema_factory())
+    migrate(store)
+    killed: list[int] = []
+
+    def on_chunk(result: object) -> None:
+        if getattr(result, "chunks", 0) == 3 and not killed:
+            killed.extend(_worker_pids())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    with caplog.at_level(logging.WARNING, logger="sgs.ingest"):
+        result = ingest(dept, "cf", engine=store, trigger="test", today=TODAY, on_chunk=on_chunk)
+    assert killed, "no prepare worker was running after chunk 3"
+    assert result.status == "success" and result.counts.reconciles and result.chunks == 6
+    assert any("prepare worker failed" in r.getMessage() for r in caplog.records)
+    assert store_state(store) == store_state(reference)
+    reference.dispose()
+    store.dispose()

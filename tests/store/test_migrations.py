@@ -71,5 +71,29 @@ def test_0005_moves_outbox_payload_to_the_record_version_and_back(empty_store_ur
         _to(engine, "0004", down=True)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT payload FROM outbox WHERE idempotency_key = 'ik1'")).scalar_one() == payload
+            assert {c["name"]: c["nullable"] for c in sa.inspect(conn).get_columns("outbox")}["payload"] is False
+    finally:
+        engine.dispose()
+
+
+def test_0005_refuses_to_drop_a_payload_its_version_does_not_hold(empty_store_url: str) -> None:
+    engine = make_store_engine(empty_store_url)
+    now = dt.datetime(2026, 11, 29, 5, 0, tzinfo=dt.UTC)
+    try:
+        _to(engine, "0004")
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO record_version (dataset, business_key, version, operation, department, source_pk,"
+                " content_hash, payload, run_id, loaded_at) VALUES ('cf', 'K|1', 1, 'I', 'testju', '[1]', 'h', '{}', 1, :t)"
+            ), {"t": now})
+            conn.execute(sa.text(
+                "INSERT INTO outbox (idempotency_key, dataset, business_key, version, operation, department, payload,"
+                " state, attempts, created_at, run_id) VALUES ('ik1', 'cf', 'K|1', 1, 'I', 'testju', '{\"changed\": 1}',"
+                " 'pending', 0, :t, 1)"
+            ), {"t": now})
+        with pytest.raises(RuntimeError, match="1 outbox rows"):
+            _to(engine, "head")
+        with engine.connect() as conn:  # rolled back: the payload is still there
+            assert conn.execute(sa.text("SELECT payload FROM outbox")).scalar_one() == '{"changed": 1}'
     finally:
         engine.dispose()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pandas as pd
@@ -95,3 +96,17 @@ def test_org_code_hyphen_is_removed_only_in_org_code_columns() -> None:
     batch = pd.DataFrame({"zz": ["D2143569-X"], "wsh": ["A-1"]})
     out = map_to_national(batch, MappingSettings(columns={"CF_XDR_ZZJG": "zz", "CF_WSH": "wsh"}), dataset("cf"), department="d")
     assert out.loc[0, "CF_XDR_ZZJG"] == "D2143569X" and out.loc[0, "CF_WSH"] == "A-1"
+
+
+def test_raw_json_of_a_row_does_not_depend_on_the_other_rows_of_its_chunk() -> None:
+    """A lone surrogate (a broken legacy encoding) sends its row to the standard library's encoder; the
+    other rows keep pandas' text, so their quarantine hashes stay the same from one run to the next."""
+    from transforms.normalise import raw_json
+
+    good = pd.DataFrame({"id": ["1"], "name": ['杭州 "甲" 公司']})
+    broken = pd.DataFrame({"id": ["2"], "name": ["bad \udcff byte"]})
+    both = pd.concat([good, broken], ignore_index=True)
+    lines = raw_json(both)
+    assert lines[0] == raw_json(good)[0]
+    assert json.loads(lines[0]) == {"id": "1", "name": '杭州 "甲" 公司'}
+    assert json.loads(lines[1])["id"] == "2"

@@ -21,6 +21,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Refuse to drop a payload that its version does not hold (a store changed by hand): nothing is lost.
+    differing = op.get_bind().execute(sa.text(
+        "SELECT COUNT(*) FROM outbox o LEFT JOIN record_version v ON v.dataset = o.dataset"
+        " AND v.business_key = o.business_key AND v.version = o.version"
+        " WHERE v.id IS NULL OR v.payload <> o.payload"
+    )).scalar_one()
+    if differing:
+        raise RuntimeError(
+            f"migration 0005: {differing} outbox rows have no record version with the same payload; "
+            "the outbox payload cannot be dropped. Compare outbox and record_version by (dataset, business_key, version)"
+        )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('payload')
 
@@ -32,3 +43,5 @@ def downgrade() -> None:
         "UPDATE outbox SET payload = (SELECT v.payload FROM record_version v WHERE v.dataset = outbox.dataset"
         " AND v.business_key = outbox.business_key AND v.version = outbox.version)"
     )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.alter_column('payload', existing_type=sa.Text(), nullable=False)
