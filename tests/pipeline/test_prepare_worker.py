@@ -141,8 +141,9 @@ def test_a_large_run_refreshes_the_planner_statistics(
     department: Path, pg_schema_factory: Callable[[], str], monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture, tmp_path: Path,
 ) -> None:
-    """ANALYZE after 50, 100 (doubling) … rows written, and at the end: here after 80 and 160 rows and at 235.
-    Without statistics PostgreSQL looked up open quarantine entries through the wrong index."""
+    """ANALYZE of the quarantine after 50, 100 (doubling) … rows written, and at the end: here after 80 and
+    160 rows and at 235. Without statistics PostgreSQL looked up open quarantine entries through the wrong
+    index."""
     import pipeline.ingest as pi
 
     monkeypatch.setattr(pi, "ANALYZE_AFTER_ROWS", 50)
@@ -158,7 +159,7 @@ def test_a_large_run_refreshes_the_planner_statistics(
         analyzed = conn.execute(sa.text(
             "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() AND last_analyze IS NOT NULL"
         )).scalars().all()
-    assert {"record_cf", "record_version", "outbox", "quarantine"} <= set(analyzed)
+    assert "quarantine" in analyzed
     store.dispose()
     # SQLite plans without statistics: nothing to refresh, and nothing fails.
     sqlite = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
