@@ -34,6 +34,21 @@ def _to(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
+def _version_and_entry_at_0004(engine: sa.Engine, version_payload: str, outbox_payload: str) -> None:
+    """The store at revision 0004 with one record version and its outbox entry (each with its payload)."""
+    _to(engine, "0004")
+    now = dt.datetime(2026, 11, 29, 5, 0, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO record_version (dataset, business_key, version, operation, department, source_pk,"
+            " content_hash, payload, run_id, loaded_at) VALUES ('cf', 'K|1', 1, 'I', 'testju', '[1]', 'h', :p, 1, :t)"
+        ), {"p": version_payload, "t": now})
+        conn.execute(sa.text(
+            "INSERT INTO outbox (idempotency_key, dataset, business_key, version, operation, department, payload,"
+            " state, attempts, created_at, run_id) VALUES ('ik1', 'cf', 'K|1', 1, 'I', 'testju', :p, 'pending', 0, :t, 1)"
+        ), {"p": outbox_payload, "t": now})
+
+
 def test_head_schema_is_the_model(empty_store_url: str) -> None:
     engine = make_store_engine(empty_store_url)
     try:
@@ -49,19 +64,9 @@ def test_head_schema_is_the_model(empty_store_url: str) -> None:
 
 def test_0005_moves_outbox_payload_to_the_record_version_and_back(empty_store_url: str) -> None:
     engine = make_store_engine(empty_store_url)
-    now = dt.datetime(2026, 11, 29, 5, 0, tzinfo=dt.UTC)
     payload = json.dumps({"CF_WSH": "杭市监罚决〔2025〕1号", "CF_NR_FK": "2000"}, ensure_ascii=False)
     try:
-        _to(engine, "0004")
-        with engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO record_version (dataset, business_key, version, operation, department, source_pk,"
-                " content_hash, payload, run_id, loaded_at) VALUES ('cf', 'K|1', 1, 'I', 'testju', '[1]', 'h', :p, 1, :t)"
-            ), {"p": payload, "t": now})
-            conn.execute(sa.text(
-                "INSERT INTO outbox (idempotency_key, dataset, business_key, version, operation, department, payload,"
-                " state, attempts, created_at, run_id) VALUES ('ik1', 'cf', 'K|1', 1, 'I', 'testju', :p, 'pending', 0, :t, 1)"
-            ), {"p": payload, "t": now})
+        _version_and_entry_at_0004(engine, payload, payload)
         _to(engine, "head")
         with engine.connect() as conn:
             assert "payload" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}
@@ -78,19 +83,8 @@ def test_0005_moves_outbox_payload_to_the_record_version_and_back(empty_store_ur
 
 def test_0005_refuses_to_drop_a_payload_its_version_does_not_hold(empty_store_url: str) -> None:
     engine = make_store_engine(empty_store_url)
-    now = dt.datetime(2026, 11, 29, 5, 0, tzinfo=dt.UTC)
     try:
-        _to(engine, "0004")
-        with engine.begin() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO record_version (dataset, business_key, version, operation, department, source_pk,"
-                " content_hash, payload, run_id, loaded_at) VALUES ('cf', 'K|1', 1, 'I', 'testju', '[1]', 'h', '{}', 1, :t)"
-            ), {"t": now})
-            conn.execute(sa.text(
-                "INSERT INTO outbox (idempotency_key, dataset, business_key, version, operation, department, payload,"
-                " state, attempts, created_at, run_id) VALUES ('ik1', 'cf', 'K|1', 1, 'I', 'testju', '{\"changed\": 1}',"
-                " 'pending', 0, :t, 1)"
-            ), {"t": now})
+        _version_and_entry_at_0004(engine, "{}", '{"changed": 1}')
         with pytest.raises(RuntimeError, match="1 outbox rows"):
             _to(engine, "head")
         with engine.connect() as conn:  # rolled back: the payload is still there
