@@ -158,7 +158,6 @@ class PrepareProcess:
         t0 = time.monotonic()
         self._proc.start()
         child.close()
-        self._pending = 0
         self._used = False
         log.info("prepare worker %s started (pid %s) in %.2f s", name, self._proc.pid, time.monotonic() - t0)
 
@@ -167,16 +166,10 @@ class PrepareProcess:
             self._conn.send_bytes(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError as exc:  # BrokenPipeError: the worker is gone
             raise PrepareFailed(f"数据准备子进程已退出（退出码 {self._proc.exitcode}）") from exc
-        self._pending += 1
         self._used = True
-
-    @property
-    def pending(self) -> int:
-        return self._pending
 
     def result(self) -> Chunk:
         """The next chunk's result (blocks); re-raises the worker's exception."""
-        self._pending -= 1
         try:
             status, payload = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError) as exc:
