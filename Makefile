@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export SGS_HOME := $(CURDIR)
 
-.PHONY: install demo test lint lock services clean
+.PHONY: install demo test lint lock services clean cluster cluster-down
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ lint: install
 lock: install
 	{ echo "# Full resolved set, pinned (pip freeze on Python 3.11). Direct dependencies: pyproject.toml."; \
 	  echo "# Regenerate: make lock"; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^sgs=='; } > requirements.txt
+
+# The local CeleryExecutor cluster (docs/deploy.md); needs SGS_AIRFLOW_ADMIN_PASSWORD. Stop: make cluster-down.
+cluster: install
+	bash scripts/services.sh
+	bash scripts/cluster.sh up
+
+cluster-down:
+	bash scripts/cluster.sh down
 
 # Start the local PostgreSQL and MariaDB the integration tests use, if they are not running.
 services:

@@ -38,7 +38,7 @@ def write_departments(folder: Path, n: int) -> None:
     authority = authority_code()
     for i in range(n):
         text = DEPARTMENT.format(authority=authority, chunk_rows=5000).replace("code: bench", f"code: dept{i:03d}")
-        text = text.replace("name: 基准测试局", f"name: 第{i}测试局").replace("SGS_BENCH_SOURCE_URL", f"SGS_DEPT{i:03d}_URL")
+        text = text.replace("name: 基准测试局", f"name: 第{i}测试局").replace("SGS_SRC_BENCH_URL", f"SGS_SRC_DEPT{i:03d}_URL")
         (folder / f"dept{i:03d}.yaml").write_text(text, encoding="utf-8")
 
 

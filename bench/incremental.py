@@ -36,7 +36,7 @@ code: bench
 name: 基准测试局
 uscc: {authority}
 source:
-  url_env: SGS_BENCH_SOURCE_URL
+  url_env: SGS_SRC_BENCH_URL
 datasets:
   cf:
     table: t_xzcf
@@ -113,7 +113,7 @@ def main() -> None:
     store_url = sa.engine.make_url(PG).set(database=STORE_DB).render_as_string(hide_password=False)
     # The project's default MySQL driver (mysqlclient); SGS_BENCH_SOURCE_DRIVER=mysql+pymysql measures PyMySQL.
     driver = os.environ.get("SGS_BENCH_SOURCE_DRIVER", "mysql")
-    os.environ["SGS_BENCH_SOURCE_URL"] = sa.engine.make_url(src_url).set(drivername=driver).render_as_string(hide_password=False)
+    os.environ["SGS_SRC_BENCH_URL"] = sa.engine.make_url(src_url).set(drivername=driver).render_as_string(hide_password=False)
 
     from stdnum.cn import uscc as _u
 

@@ -55,7 +55,7 @@ code: bench
 name: 基准测试局
 uscc: {authority}
 source:
-  url_env: SGS_BENCH_SOURCE_URL
+  url_env: SGS_SRC_BENCH_URL
 datasets:
   cf:
     table: t_xzcf
@@ -266,7 +266,7 @@ def _time_stages() -> dict[str, float]:
 
 
 def run_project(chunk_rows: int, profile: bool = False, stages: bool = False) -> dict[str, Any]:
-    os.environ["SGS_BENCH_SOURCE_URL"] = department_url(source_url())
+    os.environ["SGS_SRC_BENCH_URL"] = department_url(source_url())
     from pipeline.config import load_department
     from pipeline.ingest import ingest
     from store.db import make_store_engine, migrate

@@ -1,7 +1,8 @@
 """One small adapter per kind of department database: what differs between them, registered in one place.
 
 An adapter knows its URL forms (Airflow connection types and legacy driver names become the drivers this
-project pins), the connect-time options (timeouts), and how to bring the rows a driver returns to what the
+project pins), the connect-time options (timeouts), how it makes a session read-only (design.md invariant 8:
+nothing a department writes into its ``query`` can change its database), and how to bring the rows a driver returns to what the
 transforms expect: naive Beijing-time datetimes, text decoded from legacy encodings, and the bound a cursor
 comparison needs on servers whose time types are coarser than Python's.
 
@@ -15,7 +16,8 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy.engine import URL
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine
 
 from connectors.errors import SourceConfigError
 
@@ -45,6 +47,51 @@ class SourceAdapter:
 
     def engine_kwargs(self, url: URL) -> dict[str, Any]:
         return {}
+
+    # --- read-only sessions ------------------------------------------------------------------------
+    #: How far the database itself enforces read-only: ``session`` (every transaction of the session is
+    #: read-only and a query cannot switch it back), ``transaction`` (each transaction is started read-only),
+    #: or ``account`` (no server-side switch: only a SELECT-only account protects the data).
+    read_only_level: ClassVar[str] = "account"
+
+    def read_only_url(self, url: URL) -> URL:
+        """The URL opened for reading (SQLite: the file opened with ``mode=ro``)."""
+        return url
+
+    def read_only_connect_args(self, url: URL) -> dict[str, Any]:
+        """Driver connect options that make the session read-only from its first statement."""
+        return {}
+
+    def read_only_session_sql(self) -> tuple[str, ...]:
+        """Statements run once on every new connection, before SQLAlchemy uses it."""
+        return ()
+
+    def read_only_transaction_sql(self) -> tuple[str, ...]:
+        """Statements run first in every transaction (a query may change session defaults, never the
+        transaction it runs in)."""
+        return ()
+
+    def make_read_only(self, engine: Engine) -> None:
+        """Install this adapter's read-only statements on ``engine`` (connect and begin events)."""
+        session, per_transaction = self.read_only_session_sql(), self.read_only_transaction_sql()
+        if session:
+
+            @event.listens_for(engine, "connect")
+            def _session_read_only(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                try:
+                    for statement in session:
+                        cursor.execute(statement)
+                finally:
+                    cursor.close()
+                dbapi_conn.commit()
+
+        if per_transaction:
+
+            @event.listens_for(engine, "begin")
+            def _transaction_read_only(conn: Any) -> None:
+                for statement in per_transaction:
+                    conn.exec_driver_sql(statement)
 
     def prepare(self, frame: pd.DataFrame, *, timezone: str, legacy_encoding: str | None) -> pd.DataFrame:
         """Rows as the driver returned them → naive local datetimes and properly decoded text."""
@@ -120,6 +167,14 @@ class MySQLAdapter(SourceAdapter):
             args["conv"] = _mysqldb_conversions()
         return args
 
+    # MySQL 5.6.5+ and MariaDB 10.0+: every later transaction of the session is read-only; a write, a sequence's
+    # NEXTVAL or a stored function that writes fails with "Cannot execute statement in a READ ONLY transaction".
+    # A SELECT cannot change the session's characteristics back.
+    read_only_level = "session"
+
+    def read_only_session_sql(self) -> tuple[str, ...]:
+        return ("SET SESSION TRANSACTION READ ONLY",)
+
 
 def _mysql_date(text: str) -> dt.date | str:
     try:
@@ -168,6 +223,20 @@ class PostgreSQLAdapter(SourceAdapter):
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"connect_timeout": timeout}
 
+    # default_transaction_read_only from the connection's startup packet (before any statement), and
+    # SET TRANSACTION READ ONLY first in every transaction: a query could call
+    # set_config('default_transaction_read_only', 'off', false) for the transactions after it, but it cannot
+    # make its own transaction, or the next one (which starts with this statement), read-write.
+    read_only_level = "transaction"
+
+    def read_only_connect_args(self, url: URL) -> dict[str, Any]:
+        # libpq ``options`` from the URL (e.g. ``-csearch_path=…``) are kept: connect_args would replace them.
+        options = str(url.query.get("options", "") or "")
+        return {"options": (options + " " if options else "") + "-c default_transaction_read_only=on"}
+
+    def read_only_transaction_sql(self) -> tuple[str, ...]:
+        return ("SET TRANSACTION READ ONLY",)
+
 
 class KingbaseAdapter(PostgreSQLAdapter):
     """人大金仓 KingbaseES speaks the PostgreSQL protocol; psycopg works with its PostgreSQL-compatible mode.
@@ -201,6 +270,14 @@ class OracleAdapter(SourceAdapter):
         url = super().url(url)
         return url.difference_update_query(["thick_mode"]) if "thick_mode" in url.query else url
 
+    # Oracle has no read-only session; SET TRANSACTION READ ONLY must be the first statement of each
+    # transaction (SQLAlchemy's "begin" event runs it there). An autonomous-transaction function still
+    # commits on its own: only a SELECT-only account stops that (docs/connectors.md).
+    read_only_level = "transaction"
+
+    def read_only_transaction_sql(self) -> tuple[str, ...]:
+        return ("SET TRANSACTION READ ONLY",)
+
 
 class SQLServerAdapter(SourceAdapter):
     kind = "mssql"
@@ -211,6 +288,11 @@ class SQLServerAdapter(SourceAdapter):
 
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"timeout": timeout}
+
+    # SQL Server has no read-only session or transaction. ApplicationIntent=ReadOnly (allowed on the URL) only
+    # routes an Always On listener to a readable secondary; on a primary or a single server it changes
+    # nothing. A SELECT-only login (db_datareader) is the protection; ``sgs dept check`` says so.
+    read_only_level = "account"
 
 
 class DamengAdapter(SourceAdapter):
@@ -224,6 +306,12 @@ class DamengAdapter(SourceAdapter):
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"connection_timeout": timeout}
 
+    # DM8 accepts Oracle's SET TRANSACTION READ ONLY as the first statement of a transaction.
+    read_only_level = "transaction"
+
+    def read_only_transaction_sql(self) -> tuple[str, ...]:
+        return ("SET TRANSACTION READ ONLY",)
+
 
 class SQLiteAdapter(SourceAdapter):
     kind = "sqlite"
@@ -231,6 +319,21 @@ class SQLiteAdapter(SourceAdapter):
 
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"timeout": timeout}
+
+    # The file is opened read-only by SQLite itself (``mode=ro`` URI), and PRAGMA query_only refuses any
+    # write on the connection as a second lock.
+    read_only_level = "session"
+
+    def read_only_url(self, url: URL) -> URL:
+        db = url.database
+        if not db or db == ":memory:" or db.startswith("file:"):
+            return url
+        from urllib.parse import quote
+
+        return url.set(database="file:" + quote(db), query={**url.query, "mode": "ro", "uri": "true"})
+
+    def read_only_session_sql(self) -> tuple[str, ...]:
+        return ("PRAGMA query_only = ON",)
 
 
 ADAPTERS: dict[str, SourceAdapter] = {

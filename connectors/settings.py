@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+
+from national.safety import SECRET_QUERY_KEYS
 
 #: A column or table name as it appears in a department database. Chinese names occur in practice.
 #: Anything else (spaces, quotes, semicolons) is refused so that a name can never carry SQL; names
@@ -29,6 +33,129 @@ def check_identifier(value: str) -> str:
 Identifier = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+# --- what a URL may say -----------------------------------------------------------------------------
+#
+# A department file is written by the department's DBA, not by the platform operator, so a URL in it may
+# only name the department's own server and ask for harmless session options. Driver options that read a
+# file on the platform's host (MySQL ``read_default_file`` logs in with someone else's option file; client
+# certificates and keys are identities), run SQL at login (``init_command``) or open other databases
+# (PostgreSQL ``service``, ODBC ``odbc_connect``/``dsn``, SQLite ``uri``) are refused. The lists are per
+# dialect family and compared case-insensitively (ODBC keys are case-insensitive).
+
+#: URL scheme (the part before ``+``) → dialect family.
+_FAMILIES = {
+    "mysql": "mysql", "mariadb": "mysql",
+    "postgresql": "postgresql", "postgres": "postgresql", "kingbase": "postgresql", "kingbasees": "postgresql",
+    "oracle": "oracle", "mssql": "mssql", "sqlserver": "mssql", "dm": "dm", "dameng": "dm", "sqlite": "sqlite",
+}
+
+#: Query keys a department file may put on its URL, per dialect family (lower case).
+FILE_QUERY_KEYS: dict[str, frozenset[str]] = {
+    "mysql": frozenset({
+        "charset", "collation", "connect_timeout", "read_timeout", "write_timeout", "ssl_mode", "ssl_ca",
+        "ssl_check_hostname", "ssl_verify_cert", "ssl_verify_identity", "binary_prefix", "driver",
+    }),
+    "postgresql": frozenset({
+        "sslmode", "sslrootcert", "connect_timeout", "application_name", "client_encoding", "target_session_attrs",
+        "gssencmode", "keepalives", "keepalives_idle",
+    }),
+    "oracle": frozenset({"service_name", "sid", "thick_mode", "encoding", "nencoding", "tcp_connect_timeout"}),
+    "mssql": frozenset({
+        "driver", "encrypt", "trustservercertificate", "applicationintent", "multisubnetfailover", "login_timeout",
+        "timeout", "charset",
+    }),
+    "dm": frozenset({"schema", "local_code", "connection_timeout", "login_encrypt"}),
+    "sqlite": frozenset({"timeout"}),
+}
+
+#: Keys refused even in a URL the platform operator provides (environment variable, Airflow connection):
+#: each reads a file on the platform's host as configuration or runs SQL when the session opens.
+OPERATOR_DENIED_KEYS = frozenset({"read_default_file", "read_default_group", "init_command", "local_infile", "uri"})
+
+
+def url_family(url: URL) -> str | None:
+    """The dialect family of a parsed URL (``mysql``, ``postgresql``, …); None for an unknown scheme."""
+    return _FAMILIES.get(url.drivername.split("+", 1)[0].lower())
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except Exception:  # ArgumentError's text repeats the whole URL, password included: never show it
+        raise ValueError(
+            "无法解析的数据库 URL：应形如 mysql+pymysql://用户名@主机:3306/库名?charset=utf8mb4（密码不写在文件里）"
+        ) from None
+
+
+def check_file_url(url: str) -> URL:
+    """A URL written in a department file: no password (userinfo or query), only allowed query keys.
+
+    Raises ValueError with a Chinese message that names the offending key, never its value.
+    """
+    parsed = _parse(url)
+    if parsed.password or ("@" in url.split("?", 1)[0] and ":" in url.split("://", 1)[-1].split("@", 1)[0]):
+        raise ValueError("配置文件中不得写入密码：请把带密码的 URL 放进环境变量（url_env）或 Airflow 连接（conn_id）")
+    family = url_family(parsed)
+    allowed = FILE_QUERY_KEYS.get(family or "", frozenset())
+    for key in parsed.query:
+        low = key.strip().lower()
+        if low in SECRET_QUERY_KEYS:
+            raise ValueError(
+                f"URL 参数 {key} 含密码或密钥，不得写入配置文件：请把完整 URL 放进环境变量（url_env）或 Airflow 连接（conn_id）"
+            )
+        if low not in allowed:
+            raise ValueError(
+                f"URL 参数 {key} 不允许写在部门配置文件中（它会读取平台服务器上的文件、在登录时执行 SQL 或连接别的库）；"
+                f"{family or parsed.drivername} 允许的参数：{', '.join(sorted(allowed)) or '（无）'}"
+            )
+    if family == "sqlite" and parsed.database and parsed.database.startswith("file:"):
+        raise ValueError("SQLite 的 URL 请直接写文件路径（不要用 file: URI），例如 sqlite:///wsjkw.db")
+    return parsed
+
+
+def check_operator_url(parsed: URL) -> None:
+    """A URL from an environment variable or an Airflow connection: only the keys that read host files or run
+    SQL at login are refused (the operator may put the password or client certificates there)."""
+    for key in parsed.query:
+        if key.strip().lower() in OPERATOR_DENIED_KEYS:
+            raise ValueError(f"数据库 URL 参数 {key} 不允许使用（它会读取本机文件作为配置或在登录时执行 SQL）：请从 URL 中删去")
+    if url_family(parsed) == "sqlite" and parsed.database and parsed.database.startswith("file:"):
+        raise ValueError("SQLite 的 URL 请直接写文件路径（不要用 file: URI）")
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """Where SQLite source files may live: under ``data_dir`` only, never the central store.
+
+    ``data_dir`` None refuses every SQLite file. A relative path in a URL is relative to ``data_dir`` (so a
+    department file says ``sqlite:///wsjkw.db``); symlinks and ``..`` are resolved before the check.
+    """
+
+    data_dir: Path | None
+    store_file: Path | None = None
+
+    def sqlite_path(self, database: str | None) -> Path | None:
+        """The resolved file of a SQLite source; None for an in-memory database. Raises ValueError."""
+        if not database or database == ":memory:":
+            return None
+        if self.data_dir is None:
+            raise ValueError("本程序没有配置 SQLite 数据目录（SGS_SOURCE_DATA_DIR），不能读取 SQLite 文件")
+        root = self.data_dir.resolve()
+        path = Path(database).expanduser()
+        path = (path if path.is_absolute() else root / path).resolve()
+        store = self.store_file.resolve() if self.store_file else None
+        if store is not None and (store == root or root in store.parents):
+            raise ValueError(
+                f"SQLite 数据目录 {root} 包含中心库文件：请把 SGS_SOURCE_DATA_DIR 设为只放部门 SQLite 文件的单独目录"
+            )
+        if root != path and root not in path.parents:
+            raise ValueError(
+                f"SQLite 文件 {database} 不在数据目录 {root} 中：部门的 SQLite 文件只能放在该目录（SGS_SOURCE_DATA_DIR）下，"
+                "配置中写相对于该目录的文件名，例如 sqlite:///wsjkw.db"
+            )
+        return path
+
+
 class SourceSettings(BaseModel):
     """Where a department's business database is and how to reach it.
 
@@ -45,6 +172,10 @@ class SourceSettings(BaseModel):
     url: str | None = Field(default=None, description="SQLAlchemy URL without credentials")
     timezone: str = Field(default="Asia/Shanghai", description="time zone of naive datetimes in the source")
     connect_timeout: int = Field(default=10, ge=1, le=600, description="seconds")
+    pool_slots: int = Field(
+        default=2, ge=1, le=64,
+        description="Airflow pool slots of the source database server: at most this many concurrent ingest tasks (connections)",
+    )
     legacy_encoding: str | None = Field(
         default=None, description="encoding of text a legacy system stored behind latin1 columns, e.g. gbk"
     )
@@ -83,16 +214,8 @@ class SourceSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _no_password(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            parsed = make_url(v)
-        except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
-            raise ValueError(f"无法解析的数据库 URL：{exc}") from None
-        if parsed.password:
-            raise ValueError(
-                "配置文件中不得写入密码：请把带密码的 URL 放进环境变量（url_env）或 Airflow 连接（conn_id）"
-            )
+        if v is not None:
+            check_file_url(v)
         return v
 
     @model_validator(mode="after")
@@ -102,6 +225,82 @@ class SourceSettings(BaseModel):
         if not (self.conn_id or self.url_env or self.url):
             raise ValueError("缺少数据库连接：请填写 conn_id（Airflow 连接）或 url_env（保存 URL 的环境变量）")
         return self
+
+
+#: Words that make a single SELECT/WITH statement write or lock rows: PostgreSQL's data-modifying WITH
+#: (``WITH d AS (DELETE … RETURNING *) SELECT …``), ``SELECT … INTO`` a table or file, ``FOR UPDATE``.
+#: Refused anywhere outside string literals, quoted names and comments. Other commands (DROP, CALL, …) cannot
+#: occur inside one SELECT; a second statement is refused by the ``;`` check.
+_WRITE_WORDS = frozenset({"insert", "update", "delete", "merge", "upsert", "into"})
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def _sql_code(text: str, *, backslash_escapes: bool) -> str:
+    """``text`` with string literals, quoted names, dollar-quoted bodies and comments blanked out.
+
+    Run twice by :func:`check_select` (with and without MySQL's backslash escapes): the two readings differ
+    only in where a literal ends, and a query is accepted only when neither reading finds a write.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "'\"`[":
+            close = "]" if c == "[" else c
+            j = i + 1
+            while j < n:
+                if backslash_escapes and text[j] == "\\" and c != "[":
+                    j += 2
+                    continue
+                if text[j] == close:
+                    if j + 1 < n and text[j + 1] == close and c != "[":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(" " if c == "'" else " _q_ ")
+            i = j + 1
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            out.append(" ")
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+        elif c == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_$")) and (m := _DOLLAR_TAG.match(text, i)):
+            j = text.find(m.group(0), m.end())
+            i = n if j < 0 else j + len(m.group(0))
+            out.append(" ")
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def check_select(query: str) -> str:
+    """A department ``query``: exactly one read-only SELECT (or WITH … SELECT). Returns it without a final ``;``.
+
+    This is a clear early message, not the protection: every source session is read-only as well
+    (``connectors.adapters``), so a write that slips past this check is refused by the database.
+    """
+    text = query.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    if not re.match(r"(?is)^\(*\s*(select|with)\b", text):
+        raise ValueError("query 只能是一条 SELECT（或 WITH … SELECT）语句：请以 SELECT 或 WITH 开头")
+    for escapes in (False, True):
+        code = _sql_code(text, backslash_escapes=escapes)
+        if ";" in code:
+            raise ValueError("query 只能是一条 SELECT 语句，不能用分号连接多条语句")
+        words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_$#]*", code)}
+        bad = sorted(words & _WRITE_WORDS)
+        if bad:
+            raise ValueError(
+                f"query 只能读取数据：其中的 {bad[0].upper()} 会写入或锁定数据库（WITH … DELETE/UPDATE/INSERT、SELECT … INTO、"
+                "FOR UPDATE 都不允许）。请只写 SELECT；字段名与关键字相同时请加引号"
+            )
+    return text
 
 
 def parse_duration(value: int | str) -> int:
@@ -160,12 +359,7 @@ class ExtractSettings(BaseModel):
     @field_validator("query")
     @classmethod
     def _select_only(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        text = v.strip().rstrip(";").strip()
-        if not re.match(r"(?is)^(select|with)\b", text) or ";" in text:
-            raise ValueError("query 只能是一条 SELECT（或 WITH … SELECT）语句，不能包含分号")
-        return text
+        return None if v is None else check_select(v)
 
     @model_validator(mode="after")
     def _table_or_query(self) -> ExtractSettings:

@@ -18,9 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from connectors.adapters import SourceAdapter, adapter_for
 from connectors.errors import SourceConfigError, SourceUnavailable
-from connectors.settings import ExtractSettings, SourceSettings
+from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_operator_url
+from national.safety import redact_url
 
 log = logging.getLogger("sgs.connectors")
 
@@ -97,19 +97,32 @@ class Source:
         self.engine.dispose()
 
 
-def open_source(source: SourceSettings, *, department: str) -> Source:
-    """An engine on the department database with a short connect timeout; nothing is written through it."""
+def open_source(source: SourceSettings, *, department: str, policy: SourcePolicy | None = None) -> Source:
+    """An engine on the department database with a short connect timeout, read-only (the adapter's session
+    settings, design.md invariant 8).
+
+    ``policy`` says where SQLite files may be (``pipeline.config.source_policy()``); without one a SQLite
+    file is refused. The URL actually used (from ``url_env``, the Airflow connection or ``url``) is checked
+    here too: only the file's own URL is checked when the file is read.
+    """
     url = resolve_url(source, department=department)
     try:
         parsed = make_url(url)
     except sa_exc.ArgumentError:
-        raise SourceConfigError(f"部门 {department}：无法解析数据库 URL（{_redact(url)}）") from None
-    adapter, parsed = adapter_for(parsed)
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if db and db != ":memory:" and not db.startswith("file:") and not Path(db).exists():
-            raise SourceConfigError(f"部门 {department}：SQLite 数据库文件 {db} 不存在，请检查路径")
-    args = adapter.connect_args(source.connect_timeout, parsed)
+        raise SourceConfigError(f"部门 {department}：无法解析数据库 URL（{redact_url(url)}）") from None
+    try:
+        check_operator_url(parsed)
+        adapter, parsed = adapter_for(parsed)
+        if parsed.get_backend_name() == "sqlite":
+            path = (policy or SourcePolicy(data_dir=None)).sqlite_path(parsed.database)
+            if path is not None:
+                if not path.exists():
+                    raise SourceConfigError(f"部门 {department}：SQLite 数据库文件 {path} 不存在，请检查路径")
+                parsed = parsed.set(database=str(path))
+    except ValueError as exc:
+        raise SourceConfigError(f"部门 {department}：{exc}") from None
+    parsed = adapter.read_only_url(parsed)
+    args = {**adapter.connect_args(source.connect_timeout, parsed), **adapter.read_only_connect_args(parsed)}
     if parsed.drivername.endswith("+pyodbc"):
         args = {"timeout": source.connect_timeout}
     try:
@@ -118,20 +131,13 @@ def open_source(source: SourceSettings, *, department: str) -> Source:
         raise SourceConfigError(f"部门 {department}：缺少数据库驱动（{exc}）。请运行 make install") from None
     except sa_exc.NoSuchModuleError as exc:
         raise SourceConfigError(f"部门 {department}：不支持的数据库驱动（{exc}）") from None
+    adapter.make_read_only(engine)
     return Source(engine=engine, adapter=adapter, settings=source, department=department)
 
 
-def make_source_engine(source: SourceSettings, *, department: str) -> Engine:
+def make_source_engine(source: SourceSettings, *, department: str, policy: SourcePolicy | None = None) -> Engine:
     """The engine alone (see :func:`open_source`)."""
-    return open_source(source, department=department).engine
-
-
-def _redact(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://…@{parts.hostname or ''}"
+    return open_source(source, department=department, policy=policy).engine
 
 
 # --- cursor values -------------------------------------------------------------------------------
@@ -193,9 +199,7 @@ def source_selectable(src: Source, ex: ExtractSettings) -> sa.FromClause:
     """The table (reflected) or the custom query (as a subquery) a dataset is read from."""
     department = src.department
     if ex.query:
-        # Only the cursor and key columns need to be known; ``SELECT *`` keeps the rest as they are.
-        cols = [sa.column(c) for c in dict.fromkeys([*( [ex.cursor] if ex.cursor else []), *ex.primary_key])]
-        return sa.text(ex.query).columns(*cols).subquery("src")
+        return query_selectable(src, ex.query)
     assert ex.table is not None
     try:
         return sa.Table(ex.table, sa.MetaData(), schema=ex.db_schema, autoload_with=src.engine)
@@ -207,6 +211,33 @@ def source_selectable(src: Source, ex: ExtractSettings) -> sa.FromClause:
         raise _connection_error(department, exc) from None
     except sa_exc.ProgrammingError as exc:
         raise SourceConfigError(f"部门 {department}：无法读取表 {ex.table} 的结构（{_short(exc)}）。请检查账号权限") from None
+
+
+def query_text(query: str) -> sa.TextClause:
+    """A department's ``query`` as SQL text in which no colon is a bind parameter.
+
+    ``sa.text`` reads ``:name`` as a parameter, also inside a string literal (``WHERE bz <> ':x'`` failed
+    with "A value is required for bind parameter 'x'"); every colon is escaped, so the database receives the
+    query exactly as written (PostgreSQL's ``::`` casts included). The newline ends a trailing ``--`` comment
+    before the query is wrapped in a subquery for keyset paging.
+    """
+    return sa.text(query.replace(":", "\\:") + "\n")
+
+
+def query_selectable(src: Source, query: str) -> sa.Subquery:
+    """The query as a subquery whose columns are the query's own result columns (read with ``WHERE 1 = 0``,
+    which returns no row), so that a missing mapped column is named like a missing table column."""
+    probe = query_text(query).columns().subquery("src")
+    department = src.department
+    try:
+        with src.engine.connect() as conn:
+            result = conn.execute(sa.select(sa.literal_column("*")).select_from(probe).where(sa.false()))
+            keys = list(result.keys())
+            result.close()
+            conn.rollback()
+    except sa_exc.DBAPIError as exc:
+        raise _query_error(department, exc) from None
+    return query_text(query).columns(*(sa.column(k) for k in keys)).subquery("src")
 
 
 def resolve_column(source: sa.FromClause, name: str) -> sa.ColumnElement[Any] | None:
@@ -381,10 +412,8 @@ def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[Ra
                     return
     except (SourceConfigError, SourceUnavailable):
         raise
-    except sa_exc.ProgrammingError as exc:
-        raise SourceConfigError(f"部门 {department}：源数据库拒绝了查询（{_short(exc)}）。请检查表名、列名或 query") from None
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-        raise _connection_error(department, exc) from None
+    except sa_exc.DBAPIError as exc:
+        raise _query_error(department, exc) from None
 
 
 def source_positions(frame: pd.DataFrame, ex: ExtractSettings) -> list[str | None] | None:
@@ -428,6 +457,31 @@ def _sortable_value(v: Any) -> str:
 
 #: Fragments of driver messages that mean the credentials are wrong: retrying will not help.
 _AUTH_FAILURES = ("access denied", "password authentication failed", "authentication failed", "ora-01017", "login failed", "invalid username")
+
+
+#: Fragments of driver messages that mean a statement tried to write through the read-only session.
+_READ_ONLY_REFUSALS = ("read-only transaction", "read only transaction", "readonly database", "read-only mode", "query_only", "ora-01456")
+#: … and that the statement itself is wrong (SQLite reports these as OperationalError).
+_BAD_STATEMENT = ("no such table", "no such column", "syntax error")
+
+
+def _query_error(department: str, exc: sa_exc.DBAPIError) -> SourceConfigError | SourceUnavailable:
+    """A driver error of a read → a message for the department: a write refused by the read-only session, a
+    wrong query or table, or a connection problem (retry)."""
+    text = _short(exc)
+    low = text.lower()
+    if any(m in low for m in _READ_ONLY_REFUSALS):
+        return SourceConfigError(
+            f"部门 {department}：query 试图修改源数据库，已被只读会话拒绝（{text}）。对接只能读取数据：请删去 query 中写入数据的部分"
+            "（如 nextval、会写表的函数）"
+        )
+    if exc.connection_invalidated:
+        return _connection_error(department, exc)
+    if isinstance(exc, sa_exc.ProgrammingError) or any(m in low for m in _BAD_STATEMENT) or not isinstance(
+        exc, sa_exc.OperationalError | sa_exc.InterfaceError
+    ):
+        return SourceConfigError(f"部门 {department}：源数据库拒绝了查询（{text}）。请检查表名、列名或 query")
+    return _connection_error(department, exc)
 
 
 def _connection_error(department: str, exc: BaseException) -> SourceConfigError | SourceUnavailable:

@@ -29,7 +29,8 @@ OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
     doc_md=__doc__,
 )
 def sgs_expiry_daily() -> None:
-    @task(task_id="expire", outlets=[OUTBOX])
+    # Celery queue: a deployment can route this to its own workers (docs/deploy.md).
+    @task(task_id="expire", outlets=[OUTBOX], queue="push")
     def expire() -> dict[str, int]:
         """Withdraws every active penalty with 公示截止期 before today; returns withdrawals per department."""
         from pipeline.tasks import expiry_task

@@ -9,6 +9,7 @@ error message, so one bad file neither hides the others nor goes unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -16,19 +17,23 @@ import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
 from pipeline.config import ConfigError, department_files, load_department
+from pipeline.pools import pool_name
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
 #: Every ingest task may write outbox entries; the Asset event triggers ``sgs_push_upstream``.
 OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
+#: Celery queue of the ingest tasks (workers serve it with ``airflow celery worker -q ingest,…``).
+INGEST_QUEUE = "ingest"
 DEFAULT_ARGS = {
     "retries": 3,
-    "retry_delay": dt.timedelta(minutes=5),
+    # SGS_RETRY_DELAY (seconds, default 300): a test cluster retries a task lost with its worker at once.
+    "retry_delay": dt.timedelta(seconds=int(os.environ.get("SGS_RETRY_DELAY") or 300)),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(hours=1),
 }
 
 
-def _ingest_dag(code: str, name: str, owner: str, schedule: str | None, datasets: list[str]) -> None:
+def _ingest_dag(code: str, name: str, owner: str, schedule: str | None, datasets: list[str], pool: str) -> None:
     @dag(
         dag_id=f"sgs_ingest_{code}",
         description=f"{name}：双公示数据库对接（方式一）",
@@ -43,7 +48,9 @@ def _ingest_dag(code: str, name: str, owner: str, schedule: str | None, datasets
     def ingest_dag() -> None:
         for ds in datasets:
 
-            @task(task_id=f"ingest_{ds}", outlets=[OUTBOX])
+            # The pool of the source database server bounds its concurrent connections (pipeline/pools.py);
+            # the queue lets a deployment route ingests to workers near the department networks.
+            @task(task_id=f"ingest_{ds}", outlets=[OUTBOX], pool=pool, queue=INGEST_QUEUE)
             def run(dataset: str = ds) -> dict[str, object]:
                 from pipeline.tasks import ingest_task
 
@@ -86,4 +93,7 @@ for _path in department_files():
     except Exception as _exc:  # an unexpected failure of one file must not hide every DAG
         _broken_dag(_path, f"部门配置文件 {_path.name} 无法读取（{type(_exc).__name__}）：请检查文件内容，或联系平台运维")
         continue
-    _ingest_dag(_d.code, _d.name, _d.owner, _d.schedule, list(_d.datasets))
+    try:
+        _ingest_dag(_d.code, _d.name, _d.owner, _d.schedule, list(_d.datasets), pool_name(_d.source, _d.code))
+    except Exception as _exc:  # e.g. a schedule Airflow refuses that the model let through: only this DAG breaks
+        _broken_dag(_path, f"部门 {_d.code}（{_path.name}）的 DAG 无法创建（{type(_exc).__name__}：{_exc}）：请检查 schedule 等设置")

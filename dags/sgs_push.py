@@ -13,6 +13,7 @@ The push itself sends nothing twice (idempotency key per record version), whatev
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
@@ -36,14 +37,15 @@ OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
     default_args={
         "owner": "sgs",
         "retries": 3,
-        "retry_delay": dt.timedelta(minutes=5),
+        "retry_delay": dt.timedelta(seconds=int(os.environ.get("SGS_RETRY_DELAY") or 300)),  # as sgs_ingest
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(hours=1),
     },
     doc_md=__doc__,
 )
 def sgs_push_upstream() -> None:
-    @task(task_id="push")
+    # Celery queue: a deployment can route this to its own workers (docs/deploy.md).
+    @task(task_id="push", queue="push")
     def push() -> dict[str, object]:
         """Push every eligible outbox entry; returns the run's statistics."""
         from pipeline.tasks import push_task

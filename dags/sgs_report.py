@@ -30,7 +30,8 @@ START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
     params={"month": Param(None, type=["null", "string"], pattern=r"^\d{4}-\d{2}$", description="报告月份 YYYY-MM；留空为上个月")},
 )
 def sgs_report_monthly() -> None:
-    @task(task_id="write_report")
+    # Celery queue: a deployment can route this to its own workers (docs/deploy.md).
+    @task(task_id="write_report", queue="report")
     def write() -> dict[str, str]:
         """Writes var/reports/sgs-assessment-<month>.html and .xlsx; returns their paths."""
         from pipeline.config import load_departments

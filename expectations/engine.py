@@ -534,6 +534,18 @@ def _fullwidth(frame: Frame, rule: Rule) -> BoolArray:
     )
 
 
+@kind("formula_prefix")
+def _formula_prefix(frame: Frame, rule: Rule) -> BoolArray:
+    """Values that start with one of ``prefixes``: Excel, WPS and LibreOffice would run them as a formula
+    (CSV/formula injection). The platform's own workbooks write them as text; the rule tells the department."""
+    prefixes = tuple(str(p) for p in rule.params["prefixes"])
+    return frame.value_map(
+        rule.field,
+        ("fml", prefixes),
+        lambda a: np.fromiter(map(operator.methodcaller("startswith", prefixes), a), bool, count=len(a)),
+    )
+
+
 @kind("pattern")
 def _pattern(frame: Frame, rule: Rule) -> BoolArray:
     rx = re.compile(rule.params["pattern"])

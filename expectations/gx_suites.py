@@ -348,6 +348,9 @@ def expectation_for(
         if rule.kind in ("pattern", "amount_format"):
             pattern = p.get("pattern", r"[0-9]{1,12}(\.[0-9]{1,6})?")
             return E.ExpectColumnValuesToMatchRegex(column=col, regex=rf"\A(?:{pattern})\Z", **common)
+        if rule.kind == "formula_prefix":
+            starts = "|".join(re.escape(str(x)) for x in p["prefixes"])
+            return E.ExpectColumnValuesToNotMatchRegex(column=col, regex=rf"\A(?:{starts})", **common)
         if rule.kind == "uscc" and p.get("check") == "format":
             return E.ExpectColumnValuesToMatchRegex(column=col, regex=USCC_REGEX, **common)
         if rule.kind == "uscc" and p.get("check") == "check_digit":

@@ -95,6 +95,10 @@ DECISIONS: list[tuple[str, str]] = [
         r"(COM|CF|XK)-FW-",
         "Warning: DB32 (a provincial standard) asks for half-width letters and digits; national text is silent, so it does not block.",
     ),
+    (
+        r"(COM|CF|XK)-FML-",
+        "Warning [D] (issue 12 item 4): a leading = + - @ (or ＝＋－＠) makes Excel/WPS run the cell as a formula. The platform's workbooks and CSV files write such text as text anyway (national/safety.py), so the row is loaded and the department is told; names, 文号, 证书名称/编号 and legal texts never start so. 备注 is checked for = + @ only: a leading - there is a dash or bullet (“-无-”). Codes, dates, amounts and enumerations are left to their format rules.",
+    ),
     (r"CF-REQ-00[1-6]|CF-REQ-01[1-7]", "Error: required by the penalty DDL / local implementations [C-impl]."),
     (
         r"CF-REQ-00[789]",
@@ -182,7 +186,8 @@ seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unc
   datasets (the same id in `cf` and `xk`), `CF` / `XK` for the rest. Groups: `REQ` required, `EMPTY`
   must be empty, `LEN` length, `ENUM` enumeration, `CAT` 处罚类别, `USCC`/`ORG`/`ID`/`DOC`/`CODE`
   identifiers, `PH` placeholders, `JUNK` junk values, `CHR` control characters, `SPC` special
-  characters, `FW` full-width letters, `AMT` amounts, `DATE` dates, `DUP` duplicates in a batch.
+  characters, `FW` full-width letters, `FML` spreadsheet formulas, `AMT` amounts, `DATE` dates,
+  `DUP` duplicates in a batch.
   Numbers are never reused or renumbered.
 - `error` sends the row to quarantine; `warning` loads it with a note. Only `required` rules judge a
   blank value; every other rule skips blanks.

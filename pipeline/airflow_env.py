@@ -36,3 +36,16 @@ def migrate_metadata_db() -> None:
     proc = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
     if proc.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+
+
+def worker_hostname() -> str:
+    """Airflow's ``[core] hostname_callable`` in the cluster (scripts/cluster.py).
+
+    Several Celery workers on one machine would all report the same host name in their task instances;
+    with ``SGS_WORKER_NAME`` set (the cluster sets it per worker) the name says which worker ran a task.
+    Logs are unaffected: the workers of one machine share its log folder, which the api-server reads.
+    """
+    from airflow.utils.net import getfqdn
+
+    name = os.environ.get("SGS_WORKER_NAME", "").strip()
+    return f"{getfqdn()}-{name}" if name else getfqdn()

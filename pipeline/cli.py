@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="市信用信息共享平台 双公示数据归集 (sgs)")
 out = Console(soft_wrap=True)
@@ -22,9 +24,46 @@ err = Console(stderr=True, soft_wrap=True)
 DatasetOpt = Literal["cf", "xk"]
 
 
+def _t(value: object) -> Text:
+    """Untrusted text (department names, YAML keys, row values, file names, messages quoting them) for rich:
+    a ``Text`` is never parsed for markup (``[/]`` crashed ``sgs status``) or ``:emoji:`` codes."""
+    return Text("" if value is None else str(value))
+
+
+def _say(console: Console, message: str) -> None:
+    """Print a message that may quote untrusted text: no markup, no emoji codes."""
+    console.print(message, markup=False, emoji=False)
+
+
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]错误[/]：{message}", highlight=False)
+    err.print(Text.assemble(("错误", "bold red"), "：", str(message)), highlight=False)
     raise typer.Exit(code)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store_errors(fn: F) -> F:
+    """Commands that use the central store: an unreachable or unusable store ends in one Chinese line naming
+    the store (URL redacted) and what to do, exit 1 (retry later) or 2 (fix SGS_STORE_URL), never a traceback.
+    ``store_engine()`` raises ``StoreUnavailable`` on the first connect; a connection lost later in the
+    command arrives as SQLAlchemy's OperationalError/InterfaceError (a department's own database errors are
+    wrapped in SourceError by the connectors, so these are the store's)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pipeline.paths import store_url
+        from pipeline.store_access import STORE_ERRORS, StoreUnavailable, describe_store_error
+
+        try:
+            return fn(*args, **kwargs)
+        except StoreUnavailable as exc:
+            _fail(str(exc), 1 if exc.retry else 2)
+        except STORE_ERRORS as exc:
+            described = describe_store_error(exc, store_url())
+            _fail(str(described), 1 if described.retry else 2)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @app.callback()
@@ -37,6 +76,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show pr
 
 
 @app.command()
+@_store_errors
 def ingest(
     department: Annotated[str, typer.Argument(help="department code (file name in departments/ without .yaml)")],
     dataset: Annotated[DatasetOpt | None, typer.Option("--dataset", "-d", help="cf or xk; default: all configured")] = None,
@@ -59,7 +99,7 @@ def ingest(
         _fail(f"部门 {department} 没有配置数据集 {dataset}（已配置：{', '.join(dept.datasets)}）")
     results: list[IngestResult] = []
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]} 行"), TimeElapsedColumn(),
+        TextColumn("{task.description}", markup=False), BarColumn(), TextColumn("{task.fields[rows]} 行"), TimeElapsedColumn(),
         console=err, transient=True,
     ) as progress:
         for ds in names:
@@ -71,7 +111,9 @@ def ingest(
             try:
                 results.append(run_ingest(dept, ds, trigger="cli", on_chunk=tick))
             except (SourceError, MappingError) as exc:
-                _fail(str(exc), 1)
+                # A configuration the department must fix (SourceConfigError: a refused URL key, a SQLite file
+                # outside the data folder, a query that writes) is exit 2 like a bad file; retry later is 1.
+                _fail(str(exc), 1 if getattr(exc, "transient", True) else 2)
     _print_results([r.as_dict() for r in results])
     from pipeline.ingest import store_engine
     from pipeline.quality import publish_run
@@ -80,7 +122,7 @@ def ingest(
     for r in results:
         index = publish_run(store_engine(), r.run_id)
     if index:
-        out.print(f"数据质量报告：{index}")
+        _say(out, f"数据质量报告：{index}")
 
 
 def _print_results(rows: list[dict[str, Any]]) -> None:
@@ -89,8 +131,8 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
         table.add_column(col, justify="right" if col not in ("部门", "数据集", "状态") else "left")
     for r in rows:
         table.add_row(
-            r["department"], r["dataset"], str(r["read"]), str(r["inserted"]), str(r["updated"]),
-            str(r["unchanged"]), str(r["quarantined"]), r["status"],
+            _t(r["department"]), _t(r["dataset"]), str(r["read"]), str(r["inserted"]), str(r["updated"]),
+            str(r["unchanged"]), str(r["quarantined"]), _t(r["status"]),
         )
     out.print(table)
     bad = [r for r in rows if r["read"] != r["inserted"] + r["updated"] + r["unchanged"] + r["quarantined"]]
@@ -99,6 +141,7 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
 
 
 @app.command()
+@_store_errors
 def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False) -> None:
     """Per department and dataset: records in store, open quarantine rows, watermark, last run."""
     from pipeline.config import ConfigError, load_departments
@@ -117,16 +160,19 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
         doc = {"store": _redact(store_url()), "departments": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table(title=f"中心库状态（{_redact(store_url())}）")
+    table = Table(title=_t(f"中心库状态（{_redact(store_url())}）"))
     for col in ("部门", "数据集", "库中记录", "问题数据", "水位线", "最近一次运行", "最近有新数据"):
         table.add_column(col)
     for r in rows:
         wm = r["watermark"]["value"].replace("T", " ") if r["watermark"] else "—"
         latest, last, failure = r["_latest_attempt"], r["last_run"], r["last_failure"]
+        last_cell = _t(_local(last["finished_at"]) if last else "—")
+        if failure:
+            last_cell.append(f"\n{failure['status']} {_local(failure['started_at'])}", style="red")
         table.add_row(
-            f"{r['department']}\n{r['name']}", r["dataset"], str(r["records"]), str(r["open_quarantine"]), wm,
-            f"{latest['status']}\n{_local(latest['started_at'])}" if latest else "从未运行",
-            (_local(last["finished_at"]) if last else "—") + (f"\n[red]{failure['status']} {_local(failure['started_at'])}[/]" if failure else ""),
+            _t(f"{r['department']}\n{r['name']}"), _t(r["dataset"]), str(r["records"]), str(r["open_quarantine"]), _t(wm),
+            _t(f"{latest['status']}\n{_local(latest['started_at'])}" if latest else "从未运行"),
+            last_cell,
         )
     out.print(table)
 
@@ -141,9 +187,11 @@ def _local(iso: str | None) -> str:
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    """The one redaction of the project (national.safety): userinfo passwords, also with an unencoded ``@``,
+    and secret query values (``?password=…``), which ``render_as_string(hide_password=True)`` printed."""
+    from national.safety import redact_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    return redact_url(url)
 
 
 @app.command()
@@ -155,32 +203,40 @@ def validate(
     """Check a template file against the national rules. Exit 0: all rows valid; 1: some invalid; 2: unusable file."""
     import expectations
     from national import dataset as national_dataset
-    from pipeline.files import FileRejected, read_template
+    from pipeline.files import FileRejected, open_template
     from transforms.derive import derive_penalty_fields
     from transforms.normalise import map_to_national
     from transforms.settings import MappingSettings
 
+    ds = national_dataset(dataset)
+    total = invalid = 0
+    failures: Counter[str] = Counter()
+    # The file is read, mapped and checked one chunk at a time (bounded memory, pipeline/files.py); rows are
+    # numbered across chunks and the rule counts summed, so the output is that of a single pass.
     try:
-        frame = read_template(file, dataset)
+        columns, chunks = open_template(file, dataset)
+        mapping = MappingSettings(columns={c: c for c in columns})
+        for frame in chunks:
+            national = map_to_national(frame, mapping, ds, department=file.name)
+            if dataset == "cf":
+                national = derive_penalty_fields(national, mapping)
+            verdicts = expectations.validate(national[ds.columns], dataset)
+            invalid += int(verdicts.has_error.sum())
+            for rule_id, n in verdicts.rule_failures.items():
+                failures[rule_id] += n
+            if as_json:
+                lines = []
+                for i in range(len(national)):
+                    errors = [{"rule": x.rule, "field": x.field, "message": x.message} for x in verdicts.errors(i)]
+                    warnings = [{"rule": x.rule, "field": x.field, "message": x.message} for x in verdicts.warnings(i)]
+                    lines.append(json.dumps({"row": total + i + 1, "valid": not errors, "errors": errors, "warnings": warnings}, ensure_ascii=False))
+                sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+            total += len(national)
     except FileRejected as exc:
         _fail(str(exc))
-    ds = national_dataset(dataset)
-    mapping = MappingSettings(columns={c: c for c in frame.columns})
-    national = map_to_national(frame, mapping, ds, department=file.name)
-    if dataset == "cf":
-        national = derive_penalty_fields(national, mapping)
-    verdicts = expectations.validate(national[ds.columns], dataset)
-    invalid = int(verdicts.has_error.sum())
-    if as_json:
-        lines = []
-        for i in range(len(national)):
-            errors = [{"rule": x.rule, "field": x.field, "message": x.message} for x in verdicts.errors(i)]
-            warnings = [{"rule": x.rule, "field": x.field, "message": x.message} for x in verdicts.warnings(i)]
-            lines.append(json.dumps({"row": i + 1, "valid": not errors, "errors": errors, "warnings": warnings}, ensure_ascii=False))
-        sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
-    else:
-        out.print(f"文件 {file.name}（{ds.name_zh}）：共 {len(national)} 行，合格 {len(national) - invalid} 行，不合格 {invalid} 行")
-        top = Counter({k: v for k, v in verdicts.rule_failures.items() if v}).most_common(10)
+    if not as_json:
+        _say(out, f"文件 {file.name}（{ds.name_zh}）：共 {total} 行，合格 {total - invalid} 行，不合格 {invalid} 行")
+        top = Counter({k: v for k, v in failures.items() if v}).most_common(10)
         if top:
             rules = {r.id: r for r in expectations.catalogue(dataset)}
             table = Table(title="最常见的问题")
@@ -188,7 +244,7 @@ def validate(
                 table.add_column(col)
             for rule_id, n in top:
                 r = rules.get(rule_id)
-                table.add_row(rule_id, getattr(r, "field", ""), str(n), getattr(r, "message", ""))
+                table.add_row(_t(rule_id), _t(getattr(r, "field", "")), str(n), _t(getattr(r, "message", "")))
             out.print(table)
     raise typer.Exit(1 if invalid else 0)
 
@@ -207,11 +263,11 @@ def dept_check(
 
     report = check_department(file, samples=samples)
     marks = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "error": "[red]✗[/]"}
-    out.print(f"检查部门配置 {file}")
+    _say(out, f"检查部门配置 {file}")
     for f in report.findings:
-        (err if f.level == "error" else out).print(f"  {marks[f.level]} {escape(f.message)}", highlight=False)
+        (err if f.level == "error" else out).print(Text.assemble("  ", Text.from_markup(marks[f.level]), " ", f.message), highlight=False)
     for ds, rows in report.samples.items():
-        table = Table(title=f"{ds}：最新 {len(rows)} 行映射结果（证件号码已遮蔽）")
+        table = Table(title=_t(f"{ds}：最新 {len(rows)} 行映射结果（证件号码已遮蔽）"))
         for col in ("#", "文书号", "行政相对人名称", "结论"):
             table.add_column(col)
         for i, r in enumerate(rows, 1):
@@ -219,7 +275,7 @@ def dept_check(
             verdict = "合格" if not r["errors"] else "不合格：" + "；".join(r["errors"])
             if r["warnings"]:
                 verdict += "（提示：" + "；".join(r["warnings"]) + "）"
-            table.add_row(str(i), v.get("CF_WSH") or v.get("XK_WSH") or "", v.get("CF_XDR_MC") or v.get("XK_XDR_MC") or "", verdict)
+            table.add_row(str(i), _t(v.get("CF_WSH") or v.get("XK_WSH")), _t(v.get("CF_XDR_MC") or v.get("XK_XDR_MC")), _t(verdict))
         out.print(table)
     if report.failed:
         raise typer.Exit(2)
@@ -239,7 +295,7 @@ def dept_new(
         path = new_department_file(code, departments_dir(), name=name)
     except (SourceConfigError, FileExistsError) as exc:
         _fail(str(exc))
-    out.print(f"已生成 {path}：请逐项填写后运行 sgs dept check {path}")
+    _say(out, f"已生成 {path}：请逐项填写后运行 sgs dept check {path}")
 
 
 quarantine_app = typer.Typer(no_args_is_help=True, help="问题数据: rows that failed a rule, for feedback to departments")
@@ -247,6 +303,7 @@ app.add_typer(quarantine_app, name="quarantine")
 
 
 @quarantine_app.command("list")
+@_store_errors
 def quarantine_list(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
     """Open quarantined rows per department and rule."""
     import expectations
@@ -267,11 +324,12 @@ def quarantine_list(as_json: Annotated[bool, typer.Option("--json", help="JSON o
     for col in ("部门", "数据集", "规则", "行数", "说明"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["department"], r["dataset"], r["rule"], str(r["rows"]), messages.get(r["rule"], ""))
+        table.add_row(_t(r["department"]), _t(r["dataset"]), _t(r["rule"]), str(r["rows"]), _t(messages.get(r["rule"], "")))
     out.print(table)
 
 
 @quarantine_app.command("export")
+@_store_errors
 def quarantine_export(
     department: Annotated[str, typer.Argument(help="department code")],
     out_file: Annotated[Path, typer.Option("--out", help="the .xlsx to write")],
@@ -291,10 +349,11 @@ def quarantine_export(
     counts = export_feedback(list(open_quarantine(store_engine(), dept.code)), dept.name, out_file)
     total = sum(counts.values())
     detail = "，".join(f"{k} {v} 行" for k, v in counts.items()) or "无"
-    out.print(f"已写出 {dept.name} 的问题数据 {total} 行（{detail}）：{out_file}")
+    _say(out, f"已写出 {dept.name} 的问题数据 {total} 行（{detail}）：{out_file}")
 
 
 @app.command()
+@_store_errors
 def report(
     month: Annotated[str | None, typer.Option("--month", help="报告月份 YYYY-MM（默认上个月）")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="输出目录（默认 var/reports）")] = None,
@@ -313,10 +372,11 @@ def report(
         html = write_report(store_engine(), month, out_dir or var_dir() / "reports", departments=load_departments())
     except (ValueError, ConfigError) as exc:  # a bad month or holidays file: a ValueError with a Chinese message
         _fail(str(exc))
-    out.print(f"考核报告：{html}（Excel：{html.with_suffix('.xlsx')}）")
+    _say(out, f"考核报告：{html}（Excel：{html.with_suffix('.xlsx')}）")
 
 
 @app.command()
+@_store_errors
 def push(
     mode: Annotated[Literal["http", "file"] | None, typer.Option(help="http: the province's web service; file: exchange files")] = None,
     conn_id: Annotated[str | None, typer.Option("--conn-id", help="Airflow connection of the province (default sgs_province)")] = None,
@@ -357,7 +417,7 @@ def push(
 
 
 def _print_push(r: dict[str, Any]) -> None:
-    table = Table(title=f"推送省平台（{'文件交换' if r.get('mode') == 'file' else '接口'}，运行 {r.get('run_id')}）")
+    table = Table(title=_t(f"推送省平台（{'文件交换' if r.get('mode') == 'file' else '接口'}，运行 {r.get('run_id')}）"))
     table.add_column("项目")
     table.add_column("数量", justify="right")
     for label, key in (("批次", "batches"), ("发送记录", "records_sent"), ("省平台接收", "accepted"), ("省平台退回", "rejected"),
@@ -366,12 +426,13 @@ def _print_push(r: dict[str, Any]) -> None:
     out.print(table)
     outbox = r.get("outbox") or {}
     if outbox:
-        out.print("发件箱状态：" + "，".join(f"{k} {v}" for k, v in sorted(outbox.items())))
+        _say(out, "发件箱状态：" + "，".join(f"{k} {v}" for k, v in sorted(outbox.items())))
     if r.get("rejected"):
         out.print("被省平台退回的记录已列入各部门的问题数据：用 sgs quarantine export 部门代码 --out 文件.xlsx 导出反馈。")
 
 
 @app.command()
+@_store_errors
 def expire(
     today: Annotated[str | None, typer.Option("--today", help="按此日期判断公示期满 YYYY-MM-DD（默认今天，北京时间）")] = None,
 ) -> None:
@@ -388,10 +449,11 @@ def expire(
     counts = expire_penalties(store_engine(), day)
     total = sum(counts.values())
     detail = "，".join(f"{k} {v} 条" for k, v in counts.items()) or "无"
-    out.print(f"公示期满撤回 {total} 条行政处罚（{detail}）；撤回记录已进入发件箱，下次推送时发送省平台。")
+    _say(out, f"公示期满撤回 {total} 条行政处罚（{detail}）；撤回记录已进入发件箱，下次推送时发送省平台。")
 
 
 @app.command()
+@_store_errors
 def demo(
     rows: Annotated[int, typer.Option(help="rows per dataset per demo department")] = 1500,
     reset: Annotated[bool, typer.Option(help="recreate the demo department databases")] = False,
@@ -414,7 +476,7 @@ def demo(
 
     index = var_dir() / "quality" / "index.html"
     if index.exists():
-        out.print(f"数据质量报告（审计人员用浏览器打开）：{index}")
+        _say(out, f"数据质量报告（审计人员用浏览器打开）：{index}")
     import datetime as dt
 
     from pipeline.config import load_departments
@@ -426,7 +488,7 @@ def demo(
     today = dt.datetime.now(SHANGHAI).date()
     month = latest_month_with_data(engine, today) or previous_month(today)
     html = write_report(engine, month, var_dir() / "reports", departments=load_departments())
-    out.print(f"考核报告（{month}，用浏览器打开）：{html}")
+    _say(out, f"考核报告（{month}，用浏览器打开）：{html}")
     failed = [r for r in results if r["status"] != "success"]
     if failed:
         _fail(f"{len(failed)} 个归集任务失败：{[(r['department'], r['dataset']) for r in failed]}", 1)
@@ -443,6 +505,34 @@ def _print_demo_push(c: dict[str, int]) -> None:
     out.print(table)
     if c["province_applied_twice"]:
         _fail(f"省平台重复入库 {c['province_applied_twice']} 条：推送不是恰好一次，请报告缺陷", 1)
+
+
+pools_app = typer.Typer(no_args_is_help=True, help="Airflow pools per source database server (docs/deploy.md)")
+app.add_typer(pools_app, name="pools")
+
+
+@pools_app.command("sync")
+def pools_sync(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
+    """Create or update one Airflow pool per source database server from the department files."""
+    from pipeline import airflow_env
+
+    airflow_env.configure()  # before Airflow is imported: the deployment's settings, or the local default
+    from pipeline.config import loadable_departments
+    from pipeline.pools import sync_pools
+
+    try:
+        rows = sync_pools(loadable_departments())
+    except Exception as exc:  # the metadata DB is not there or not migrated
+        _fail(f"无法写入 Airflow 池（{type(exc).__name__}）：请先运行 airflow db migrate，并确认 AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", 1)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="Airflow 池（每个源数据库服务器一个）")
+    for col in ("池", "槽位", "部门", "操作"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(_t(r["pool"]), str(r["slots"]), _t(", ".join(r["departments"])), _t(r["action"]))  # type: ignore[arg-type]
+    out.print(table)
 
 
 def main() -> None:

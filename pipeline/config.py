@@ -14,11 +14,41 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from connectors.settings import ExtractSettings, SourceSettings
+from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, url_family
 from national import DATASETS
 from transforms.settings import MappingSettings
 
 USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+#: Control characters (C0, DEL, C1) and the Unicode line/paragraph separators: none belongs in a name.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Airflow's schedule presets (``airflow.sdk.definitions.timetables._cron.CRON_PRESETS`` plus @once).
+SCHEDULE_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+
+def source_data_dir() -> Path:
+    """The one folder SQLite source files may be in: ``SGS_SOURCE_DATA_DIR`` or ``<var>/sources``."""
+    from pipeline.paths import home
+
+    env = os.environ.get("SGS_SOURCE_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("SGS_VAR_DIR") or home() / "var") / "sources"
+
+
+def source_policy() -> SourcePolicy:
+    """Where department SQLite files may be: the data folder, which must not hold the central store."""
+    from sqlalchemy.engine import make_url
+
+    from pipeline.paths import store_url
+
+    store_file: Path | None = None
+    try:
+        store = make_url(store_url())
+        if store.get_backend_name() == "sqlite" and store.database and store.database != ":memory:":
+            store_file = Path(store.database.removeprefix("file:").split("?", 1)[0])
+    except Exception:  # an unparsable store URL is the store's own error, reported where the store is opened
+        store_file = None
+    return SourcePolicy(data_dir=source_data_dir(), store_file=store_file)
 
 
 class _TextLoader(yaml.SafeLoader):
@@ -59,6 +89,32 @@ class Department(BaseModel):
     source: SourceSettings
     datasets: dict[str, DatasetConfig] = Field(min_length=1)
 
+    @field_validator("name", "owner")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if CONTROL_CHARS.search(v):
+            raise ValueError("不能包含换行符、制表符等控制字符：请写在一行内")
+        return v.strip()
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str | None) -> str | None:
+        """An Airflow schedule, checked here so that a bad one breaks only this department's DAG (and names
+        it) instead of the whole DAG file."""
+        if v is None or v in SCHEDULE_PRESETS:
+            return v
+        from croniter import croniter  # Airflow's own cron parser (CronMixin.validate)
+
+        try:
+            croniter(v)
+        except Exception:  # croniter raises several kinds (bad field, bad range, wrong number of fields)
+            raise ValueError(
+                f"{v!r} 不是有效的调度：请写 cron 表达式（如 \"0 * * * *\"，分 时 日 月 周）或 "
+                + "、".join(SCHEDULE_PRESETS)
+                + "；不定时运行请写 null"
+            ) from None
+        return v
+
     @field_validator("uscc")
     @classmethod
     def _uscc(cls, v: str) -> str:
@@ -91,6 +147,30 @@ class Department(BaseModel):
         for name, ds in self.datasets.items():
             if not ds.columns:
                 raise ValueError(f"{name}.columns 为空：请至少映射一个国家标准字段")
+        return self
+
+    @model_validator(mode="after")
+    def _own_database_only(self) -> Department:
+        """A department file can reach only its own database (design.md invariant 8): the URL variable and the
+        Airflow connection are named after the department, and a SQLite file lies in the data folder."""
+        src = self.source
+        env = f"SGS_SRC_{self.code.upper()}_URL"
+        if src.url_env is not None and src.url_env != env:
+            raise ValueError(
+                f"source.url_env 只能是 {env}（本部门代码大写）：{src.url_env} 不属于本部门。请把本部门数据库的 URL 放进环境变量 {env}"
+            )
+        conn = f"sgs_src_{self.code}"
+        if src.conn_id is not None and src.conn_id != conn:
+            raise ValueError(f"source.conn_id 只能是 {conn}：{src.conn_id} 不属于本部门。请在 Airflow 中创建连接 {conn}")
+        if src.url:
+            from sqlalchemy.engine import make_url
+
+            parsed = make_url(src.url)  # already checked by SourceSettings
+            if url_family(parsed) == "sqlite":
+                try:
+                    source_policy().sqlite_path(parsed.database)
+                except ValueError as exc:
+                    raise ValueError(f"source.url: {exc}") from None
         return self
 
 

@@ -25,6 +25,9 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
     from store.schema import ingest_run
 
     depts = load_departments()
+    # An unusable central store stops the demo here (StoreUnavailable: one line from the CLI), before any
+    # demo database is created.
+    engine = store_engine()
     prefix = os.environ.get("SGS_DEMO_PREFIX", "sgs_demo_")
     with console.status("创建演示部门数据库…"):
         sources = create_demo_sources(var_dir(), rows=rows, reset=reset, prefix=prefix)
@@ -36,9 +39,9 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
         # point the department's URL variable there for this process and the Airflow tasks it runs.
         os.environ[dept.source.url_env] = s.url
         where = f"{s.kind}（服务器不可用，改用 SQLite 文件）" if s.fallback else s.kind
-        console.print(f"  {dept.name}（{dept.code}）：{where}，{sum(s.rows.values())} 行")
+        # The name comes from a department file: plain text, never rich markup.
+        console.print(f"  {dept.name}（{dept.code}）：{where}，{sum(s.rows.values())} 行", markup=False, emoji=False)
 
-    engine = store_engine()
     with engine.connect() as conn:
         last_id = conn.execute(sa.select(sa.func.max(ingest_run.c.id))).scalar() or 0
 
@@ -61,7 +64,7 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
             with contextlib.redirect_stdout(quiet):
                 dr = dag.test()
         state = str(getattr(dr, "state", "unknown"))
-        console.print(f"  {dag.dag_id}: {state}")
+        console.print(f"  {dag.dag_id}: {state}", markup=False, emoji=False)
 
     with engine.connect() as conn:
         runs = conn.execute(

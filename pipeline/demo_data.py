@@ -46,6 +46,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
+from national.safety import redact_url
+
 log = logging.getLogger(__name__)
 
 SourceKind = Literal["mariadb", "postgresql", "sqlite"]
@@ -1268,7 +1270,9 @@ def _engine(url: URL | str) -> Engine:
 
 
 def _sqlite_url(var_dir: Path, code: str) -> str:
-    folder = var_dir / "demo"
+    # ``<var>/sources`` is the default SQLite data folder (pipeline.config.source_data_dir): a department
+    # SQLite file is read only from there.
+    folder = var_dir / "sources"
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / f'{code}.db'}"
 
@@ -1337,7 +1341,7 @@ def drop_demo_sources(*, prefix: str = DEFAULT_PREFIX, var_dir: Path | None = No
         except sa.exc.OperationalError:
             pass  # server down: nothing of ours can be there
         if var_dir is not None:
-            (var_dir / "demo" / f"{dept.code}.db").unlink(missing_ok=True)
+            (var_dir / "sources" / f"{dept.code}.db").unlink(missing_ok=True)
 
 
 def _is_current(engine: Engine, dept: _DepartmentSpec, rows: int, seed: int) -> bool:
@@ -1393,7 +1397,7 @@ def create_demo_sources(
     """Create the demo department databases and fill them; return where they are.
 
     ``rows`` is the number of rows per dataset per department. Server databases are named
-    ``<prefix><code>`` (tests pass another prefix); SQLite files are ``var_dir/demo/<code>.db``.
+    ``<prefix><code>`` (tests pass another prefix); SQLite files are ``var_dir/sources/<code>.db``.
     Tables whose marker matches version, seed and ``rows`` are left alone (rows added since by
     :func:`add_demo_changes` stay) unless ``reset`` is true. A server that does not answer within
     3 seconds is replaced by a SQLite file (``fallback=True``).
@@ -1419,7 +1423,7 @@ def create_demo_sources(
                     hide_password=False)
             except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
                 log.warning("演示部门 %s：%s 服务器 %s 不可用（%s），改用 SQLite 文件",
-                            code, kind, base.render_as_string(hide_password=True), type(exc).__name__)
+                            code, kind, redact_url(base.render_as_string(hide_password=False)), type(exc).__name__)
                 kind, fallback = "sqlite", True
                 url_s = _sqlite_url(var_dir, code)
         if kind == "sqlite" and reset:

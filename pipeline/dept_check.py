@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -28,7 +29,8 @@ from connectors.sql import (
     resolve_column,
     source_selectable,
 )
-from pipeline.config import ConfigError, DatasetConfig, Department, load_department
+from national.safety import redact_url
+from pipeline.config import CONTROL_CHARS, ConfigError, DatasetConfig, Department, load_department, source_policy
 from pipeline.paths import store_url
 
 Level = Literal["ok", "warn", "error"]
@@ -88,8 +90,9 @@ def _writable(src: Source, table: sa.Table | sa.FromClause, ds_cfg: DatasetConfi
                 ).scalar()
             )
         if backend == "sqlite":
-            db = src.engine.url.database
-            return bool(db) and os.access(db, os.W_OK)
+            # The source is opened as ``file:<quoted path>?mode=ro``: ask about the file itself.
+            db = unquote((src.engine.url.database or "").removeprefix("file:"))
+            return bool(db) and db != ":memory:" and os.access(db, os.W_OK)
     return None
 
 
@@ -124,7 +127,7 @@ def check_department(path: str | Path, *, samples: int = 5) -> CheckReport:
     report.add("ok", f"配置文件有效：{dept.name}（{dept.code}），数据集 {', '.join(dept.datasets)}")
     source = dept.source.model_copy(update={"connect_timeout": min(dept.source.connect_timeout, 5)})
     try:
-        src = open_source(source, department=dept.code)
+        src = open_source(source, department=dept.code, policy=source_policy())
     except SourceError as exc:
         report.add("error", str(exc))
         return report
@@ -135,7 +138,8 @@ def check_department(path: str | Path, *, samples: int = 5) -> CheckReport:
         except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DBAPIError) as exc:
             report.add("error", _connect_error(dept.code, source, src.engine.url, exc))
             return report
-        report.add("ok", f"已连接 {src.engine.url.render_as_string(hide_password=True)}（{src.adapter.kind}）")
+        session = "只读会话" if src.adapter.read_only_level != "account" else "该数据库没有只读会话，只能靠只读账号保护数据"
+        report.add("ok", f"已连接 {redact_url(src.engine.url.render_as_string(hide_password=False))}（{src.adapter.kind}，{session}）")
         for name, cfg in dept.datasets.items():
             _check_dataset(report, dept, src, name, cfg, samples)
     finally:
@@ -156,15 +160,17 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
     wanted += [("primary_key（主键）", c) for c in cfg.primary_key]
     wanted += [(f"columns.{k}", v) for k, v in cfg.columns.items()]
     missing = [(k, v) for k, v in wanted if resolve_column(table, v) is None]
+    # A query's columns are its result columns (connectors.sql.query_selectable), not a table's.
+    what = f"表 {cfg.table}" if cfg.table else "query 的结果"
     if missing:
         report.add(
             "error",
-            f"{label}部门 {dept.code}：表 {cfg.table or '(query)'} 中没有这些列："
+            f"{label}部门 {dept.code}：{what} 中没有这些列："
             + "；".join(f"{v}（{k}）" for k, v in missing)
-            + f"。表中现有列：{', '.join(table.c.keys())}",
+            + f"。现有列：{', '.join(table.c.keys())}",
         )
         return
-    report.add("ok", f"{label}表 {cfg.table or '(query)'} 和 {len(wanted)} 个映射列都存在")
+    report.add("ok", f"{label}{what} 和 {len(wanted)} 个映射列都存在")
     if cfg.table and cfg.cursor and cfg.strategy != "snapshot":
         insp = sa.inspect(src.engine)
         cursor = resolve_column(table, cfg.cursor).name  # type: ignore[union-attr]
@@ -179,7 +185,8 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
     except sa_exc.SQLAlchemyError:
         writable = None
     if writable and src.engine.url.get_backend_name() == "sqlite":
-        report.add("warn", f"{label}SQLite 文件对本程序可写：建议对接一份只读副本，或以只读方式挂载")
+        # The file is opened read-only (SQLiteAdapter.read_only_url): nothing is written through this program.
+        report.add("ok", f"{label}SQLite 文件以只读方式打开（mode=ro、query_only），对接不会修改该文件")
     elif writable:
         report.add("warn", f"{label}对接账号可以写入（INSERT/UPDATE/DELETE）：对接账号应只读，请 DBA 收回写权限，只保留 SELECT")
     elif writable is None:
@@ -244,11 +251,21 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "departments" / "_template.yaml
 
 
 def new_department_file(code: str, folder: Path, *, name: str | None = None) -> Path:
-    """Scaffold ``<folder>/<code>.yaml`` from the commented template."""
+    """Scaffold ``<folder>/<code>.yaml`` from the commented template.
+
+    ``name`` goes into the file as a YAML double-quoted scalar written by the YAML library: whatever it holds,
+    it stays the value of ``name`` (a newline used to inject a ``source:`` block).
+    """
     import re
+
+    import yaml
 
     if not re.match(r"^[a-z][a-z0-9_]{1,39}$", code):
         raise SourceConfigError(f"部门代码 {code!r} 不合法：小写字母开头，只含小写字母、数字和下划线")
+    if name is not None:
+        name = name.strip()
+        if CONTROL_CHARS.search(name) or not 2 <= len(name) <= 200:
+            raise SourceConfigError("部门名称应为 2 到 200 个字符的一行文字（不能含换行符、制表符等控制字符），例如 市交通运输局")
     path = folder / f"{code}.yaml"
     if path.exists():
         raise FileExistsError(f"{path} 已存在，不会覆盖")
@@ -256,7 +273,11 @@ def new_department_file(code: str, folder: Path, *, name: str | None = None) -> 
     text = text.replace("code: example", f"code: {code}").replace("sgs_src_example", f"sgs_src_{code}")
     text = text.replace("SGS_SRC_EXAMPLE_URL", f"SGS_SRC_{code.upper()}_URL")
     if name:
-        text = text.replace("name: 市某某局", f"name: {name}")
-    text = text.replace("# 部门配置模板 (department file template). Copy to departments/<code>.yaml and fill in.\n# Files whose name starts with \"_\" are not loaded.\n", f"# 部门配置：{name or code}. Fill in every key, then run: sgs dept check {path}\n")
+        quoted = yaml.safe_dump(name, default_style='"', allow_unicode=True, width=10**6).strip()
+        text = text.replace("name: 市某某局", f"name: {quoted}", 1)
+    text = text.replace(
+        "# 部门配置模板 (department file template). Copy to departments/<code>.yaml and fill in.\n# Files whose name starts with \"_\" are not loaded.\n",
+        f"# 部门配置 {code}. Fill in every key, then run: sgs dept check {path}\n",
+    )
     path.write_text(text, encoding="utf-8")
     return path

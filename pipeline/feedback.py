@@ -3,7 +3,9 @@
 One sheet per dataset in the national template's column order with the template's Chinese headers, and
 in front of them: the row's key in the department's own system, the number of problems and every
 problem in Chinese. Cells of the fields that have a problem are filled red and carry the message as a
-comment. Document numbers of natural persons are masked (the department finds the row by its key).
+comment. Document numbers of natural persons are masked (the department finds the row by its key), and
+ID-like numbers in every other cell too, the key included (``["330106********1234"]``). Every text cell is a
+string cell, never a formula: a 文书号 of ``=HYPERLINK(…)`` is shown as sent. The file is owner-only (0600).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from national import dataset as national_dataset
-from transforms.masking import mask_record
+from national.safety import private_dir, private_file, xlsx_text
+from transforms.masking import mask_record, mask_text
 
 RED = PatternFill("solid", fgColor="FFC7CE")
 HEAD = PatternFill("solid", fgColor="DDEBF7")
@@ -34,7 +37,7 @@ def export_feedback(rows: list[dict[str, Any]], department_name: str, out: Path)
         by_ds.setdefault(r["dataset"], []).append(r)
     if not by_ds:
         ws = wb.create_sheet("说明")
-        ws["A1"] = f"{department_name}：目前没有待处理的问题数据。"
+        xlsx_text(ws["A1"], f"{department_name}：目前没有待处理的问题数据。")
     for ds_name, items in sorted(by_ds.items()):
         ds = national_dataset(ds_name)
         ws = wb.create_sheet(f"{ds.name_zh}问题数据")
@@ -54,14 +57,17 @@ def export_feedback(rows: list[dict[str, Any]], department_name: str, out: Path)
             first_seen = item["first_seen_at"]
             ws.append(
                 [
-                    item["source_pk"],
+                    mask_text(item["source_pk"]) if isinstance(item["source_pk"], str) else item["source_pk"],
                     first_seen.strftime("%Y-%m-%d %H:%M") if hasattr(first_seen, "strftime") else str(first_seen),
                     len(problems),
-                    text,
+                    mask_text(text),  # a province's rejection reason may quote the record
                 ]
                 + [values.get(c) for c in ds.columns]
             )
             row = ws.max_row
+            for cell in ws[row]:
+                if isinstance(cell.value, str):
+                    xlsx_text(cell, cell.value)  # ws.append made "=…" a formula; it is the department's text
             ws.cell(row=row, column=4).alignment = Alignment(wrap_text=True, vertical="top")
             by_field: dict[str, list[str]] = {}
             for x in problems:
@@ -70,12 +76,12 @@ def export_feedback(rows: list[dict[str, Any]], department_name: str, out: Path)
                 if field in ds.columns:
                     cell = ws.cell(row=row, column=len(LEAD) + 1 + ds.columns.index(field))
                     cell.fill = RED
-                    cell.comment = Comment("\n".join(messages), "sgs")
+                    cell.comment = Comment(mask_text("\n".join(messages)), "sgs")
         ws.freeze_panes = ws.cell(row=2, column=len(LEAD) + 1)
         widths = [16, 16, 8, 60] + [18] * len(ds.fields)
         for i, w in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = w
         counts[ds_name] = len(items)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(out)
+    private_dir(out.parent)
+    wb.save(private_file(out))  # openpyxl truncates the owner-only file and keeps its mode
     return counts

@@ -1,12 +1,28 @@
-"""National-template files (CSV in UTF-8 or GB18030, XLSX) → national columns (方式二/方式三 and ``sgs validate``)."""
+"""National-template files (CSV in UTF-8 or GB18030, XLSX) → national columns (方式二/方式三 and ``sgs validate``).
+
+Files come from departments and are untrusted: they are read in bounded memory. A 200 MB CSV used to be read
+whole (1.36 GB resident) and a 27 KB XLSX with one cell in column XFD made pandas pad every row to 16,384
+columns (915 MB). Now CSV is decoded and parsed in blocks and chunks, XLSX is streamed in openpyxl's read-only
+mode without trusting the sheet's declared dimension, and a size limit (``SGS_FILE_MAX_MB``), a column limit
+(:data:`MAX_COLUMNS`) and a line-length limit refuse what cannot be a template, with a Chinese message naming the
+file (and the row or column). docs/operations.md lists the limits.
+"""
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import unicodedata
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from openpyxl import load_workbook
+from openpyxl.cell.cell import TYPE_ERROR, TYPE_NUMERIC
+from openpyxl.utils import get_column_letter
 
 from national import DATASETS, Dataset
 
@@ -33,54 +49,234 @@ def header_aliases(ds: Dataset) -> dict[str, str]:
     return out
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    raw = path.read_bytes()
+#: Columns a template file may have. The national templates have 30 (行政处罚) and 28 (行政许可) columns;
+#: a cell far to the right (a stray value in column XFD) must not make every row 16,384 cells wide.
+MAX_COLUMNS = 200
+#: Data rows per chunk handed to the caller (``sgs validate`` maps and checks one chunk at a time), and the
+#: text per chunk: a file of long rows gets fewer rows per chunk, so a chunk's memory stays about the same.
+CHUNK_ROWS = 20_000
+CHUNK_BYTES = 8 * 1024 * 1024
+#: Default size limit of a template file (CSV bytes; for XLSX, the unpacked size of the workbook).
+DEFAULT_MAX_MB = 300
+#: A CSV line longer than this cannot be a template record (one row is parsed whole into memory).
+MAX_LINE_BYTES = 16 * 1024 * 1024
+_BLOCK = 1024 * 1024
+
+
+def max_file_bytes() -> int:
+    """The size limit of a template file: ``SGS_FILE_MAX_MB`` (megabytes), default 300."""
+    raw = os.environ.get("SGS_FILE_MAX_MB", "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_MAX_MB
+    except ValueError:
+        raise FileRejected(f"环境变量 SGS_FILE_MAX_MB={raw!r} 不是数字（单位 MB），请改正或删除它") from None
+    return int(mb * 1024 * 1024)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
+
+
+def _too_big(path: Path, size: int, what: str = "") -> FileRejected:
+    limit = max_file_bytes()
+    return FileRejected(
+        f"{path.name}{what} 有 {_mb(size)}，超过上限 {_mb(limit)}：请按月份拆成几个较小的文件分别提交"
+        f"（上限由环境变量 SGS_FILE_MAX_MB 设置）"
+    )
+
+
+def _csv_encoding(path: Path) -> tuple[str, int]:
+    """(UTF-8 with or without BOM, or GB18030; lines): decided over the whole file in blocks (bounded memory).
+    Also refuses a line longer than :data:`MAX_LINE_BYTES`."""
     for enc in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(enc)()
+        line_no, run = 1, 0
         try:
-            text = raw.decode(enc)
+            with path.open("rb") as fh:
+                while block := fh.read(_BLOCK):
+                    decoder.decode(block)
+                    parts = block.split(b"\n")
+                    for k, part in enumerate(parts):
+                        run += len(part)
+                        if run > MAX_LINE_BYTES:
+                            raise FileRejected(
+                                f"{path.name} 第 {line_no} 行超过 {_mb(MAX_LINE_BYTES)}，不是模板数据：请检查文件是否完整、换行是否正确"
+                            )
+                        if k < len(parts) - 1:
+                            line_no, run = line_no + 1, 0
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
-        from io import StringIO
-
-        try:
-            return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=True)
-        except pd.errors.ParserError as exc:
-            raise FileRejected(f"{path.name} 不是有效的 CSV 文件：{exc}") from None
-        except pd.errors.EmptyDataError:
-            raise FileRejected(f"{path.name} 是空文件，没有表头") from None
+        return enc, line_no
     raise FileRejected(f"{path.name} 既不是 UTF-8 也不是 GB18030 编码，请另存为 UTF-8 的 CSV 或 XLSX")
 
 
-def _read_xlsx(path: Path) -> pd.DataFrame:
+_CSV_OPTIONS: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [], "skip_blank_lines": True}
+
+
+def _csv_columns(path: Path, enc: str) -> list[str]:
     try:
-        return pd.read_excel(path, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
+        return list(pd.read_csv(path, encoding=enc, nrows=0, **_CSV_OPTIONS).columns)
+    except pd.errors.EmptyDataError:
+        raise FileRejected(f"{path.name} 是空文件，没有表头") from None
+    except pd.errors.ParserError as exc:
+        raise FileRejected(f"{path.name} 不是有效的 CSV 文件：{exc}") from None
+
+
+def _csv_chunks(path: Path, enc: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    try:
+        with pd.read_csv(path, encoding=enc, chunksize=chunk_rows, **_CSV_OPTIONS) as reader:
+            yield from reader
+    except pd.errors.ParserError as exc:
+        raise FileRejected(f"{path.name} 不是有效的 CSV 文件：{exc}") from None
+    except pd.errors.EmptyDataError:
+        return
+
+
+def _xlsx_value(cell: Any) -> Any:
+    """A cell as pandas' openpyxl reader gives it (``sgs validate`` output stays what it was with pandas)."""
+    value = cell.value
+    if value is None:
+        return ""
+    if cell.data_type == TYPE_ERROR:
+        return None
+    if cell.data_type == TYPE_NUMERIC:
+        whole = int(value)
+        return whole if whole == value else float(value)
+    return value
+
+
+def _xlsx_open(path: Path) -> Any:
+    """The workbook in openpyxl's read-only (streaming) mode, after a check of its unpacked size."""
+    limit = max_file_bytes()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
+    if unpacked > limit:  # a small XLSX can unpack to gigabytes of XML
+        raise _too_big(path, unpacked, "（解压后）")
+    try:
+        return load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises a zoo of types on damaged files
         raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
 
 
-def read_template(path: str | Path, dataset: str) -> pd.DataFrame:
-    """Read a template file and rename its headers to national column codes.
+def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
+    """The first sheet's rows, each trimmed of trailing empty cells; stops at a row wider than
+    :data:`MAX_COLUMNS` holding a value there. Memory: one row at a time (read-only mode)."""
+    wb = _xlsx_open(path)
+    try:
+        ws = wb.worksheets[0]
+        # The declared <dimension> (A1:XFD1 when one cell sits in column XFD) would make openpyxl pad every
+        # row to that width: let it use each row's real cells instead (pandas does the same).
+        ws.reset_dimensions()
+        try:
+            for number, row in enumerate(ws.iter_rows(), start=1):
+                values = [_xlsx_value(c) for c in row[: MAX_COLUMNS + 1]]
+                if len(row) > MAX_COLUMNS:  # only a value beyond the limit matters, not empty formatted cells
+                    far = next((c for c in reversed(row[MAX_COLUMNS:]) if c.value is not None and c.value != ""), None)
+                    if far is not None:
+                        letter = get_column_letter(getattr(far, "column", None) or len(row))
+                        raise FileRejected(
+                            f"{path.name} 第 {number} 行第 {letter} 列有内容：模板文件最多 {MAX_COLUMNS} 列，"
+                            f"请删除 {letter} 列（及其他多余的列）的内容后重试"
+                        )
+                while values and values[-1] == "":
+                    values.pop()
+                yield values
+        except FileRejected:
+            raise
+        except Exception as exc:  # damaged XML inside the zip
+            raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
+    finally:
+        wb.close()
 
-    The frame keeps the file's row order; values are as read (text or Excel dates/numbers), ready for
-    the same normalisation as ingestion.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise FileRejected(f"找不到文件 {p}")
-    suffix = p.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        frame = _read_xlsx(p)
-    elif suffix in (".csv", ".txt"):
-        frame = _read_csv(p)
-    else:
-        raise FileRejected(f"{p.name}：只支持 .csv 和 .xlsx 文件")
+
+def _header_names(values: list[Any]) -> list[Any]:
+    """Column names the way pandas names them: ``Unnamed: i`` for a blank header, ``X.1`` for a repeat."""
+    names: list[Any] = []
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        name: Any = f"Unnamed: {i}" if v == "" or v is None or (isinstance(v, float) and v != v) else v
+        if name in seen:
+            base = name
+            while name in seen:
+                seen[base] += 1
+                name = f"{base}.{seen[base]}"
+        seen[name] = 0
+        names.append(name)
+    return names
+
+
+def _xlsx_chunks(path: Path, chunk_rows: int) -> tuple[list[Any], Iterator[pd.DataFrame], Any]:
+    """(column names, data chunks, a function closing the file) of an XLSX file, streamed."""
+    rows = _xlsx_rows(path)
+    header = next(rows, None)
+    if header is None:
+        raise FileRejected(f"{path.name} 是空文件，没有表头")
+    if not header:
+        rows.close()
+        raise FileRejected(f"{path.name} 的第 1 行是空行：表头（字段代码或中文列名）应在第 1 行")
+    names = _header_names(header)
+    width = len(names)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        buf: list[list[Any]] = []
+        held = 0  # characters of text in buf: a chunk of long texts is handed over before chunk_rows rows
+        done = 0  # data rows already yielded: the index of a chunk goes on from there, as pandas' CSV chunks do
+        blank = 0  # empty rows seen since the last row with data: kept only if data follows (as pandas did)
+
+        def flush() -> pd.DataFrame:
+            nonlocal buf, done, held
+            frame = pd.DataFrame(buf, columns=names, dtype=object, index=pd.RangeIndex(done, done + len(buf)))
+            done, buf, held = done + len(buf), [], 0
+            return frame
+
+        for number, values in enumerate(rows, start=2):
+            if not values:
+                blank += 1
+                continue
+            if len(values) > width:
+                letter = get_column_letter(len(values))
+                raise FileRejected(
+                    f"{path.name} 第 {number} 行在第 {letter} 列有内容，但这一列没有表头：请补上表头或删除这一列的内容"
+                )
+            for _ in range(blank):
+                buf.append([""] * width)
+                if len(buf) >= chunk_rows:
+                    yield flush()
+            blank = 0
+            buf.append(values + [""] * (width - len(values)))
+            held += sum(len(v) for v in values if isinstance(v, str))
+            if len(buf) >= chunk_rows or held >= CHUNK_BYTES:
+                yield flush()
+        if buf:
+            yield flush()
+
+    return names, chunks(), rows.close
+
+
+def _check_width(path: Path, columns: list[Any]) -> None:
+    if len(columns) > MAX_COLUMNS:
+        letter = get_column_letter(len(columns))
+        raise FileRejected(
+            f"{path.name} 的表头有 {len(columns)} 列（最后一列 {letter}），超出了 {MAX_COLUMNS} 列的上限："
+            f"请删除多余的列后重试"
+        )
+
+
+def _resolve_headers(p: Path, columns: list[Any], dataset: str) -> tuple[dict[Any, str], list[Any]]:
+    """(file column → national code, blank-header columns that must stay empty). Raises FileRejected."""
     ds = DATASETS[dataset]
     aliases = header_aliases(ds)
-    rename: dict[str, str] = {}
+    rename: dict[Any, str] = {}
     unknown: list[str] = []
-    for col in frame.columns:
-        if str(col).startswith("Unnamed:") and frame[col].replace("", None).isna().all():
-            continue  # an empty trailing column Excel leaves behind
+    unnamed: list[Any] = []
+    for col in columns:
+        if str(col).startswith("Unnamed:"):
+            unnamed.append(col)  # an empty trailing column Excel leaves behind; checked chunk by chunk
+            continue
         code = aliases.get(_norm_header(col))
         if code is None:
             unknown.append(str(col))
@@ -104,7 +300,74 @@ def read_template(path: str | Path, dataset: str) -> pd.DataFrame:
         )
     if not rename:
         raise FileRejected(f"{p.name} 没有可识别的表头")
-    frame = frame[list(rename)].rename(columns=rename)
-    frame = frame.astype(object).where(frame.notna(), None)
-    frame = frame.replace({"": None})
-    return frame.reset_index(drop=True)
+    return rename, unnamed
+
+
+def open_template(path: str | Path, dataset: str, *, chunk_rows: int | None = None) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """(national columns of the file, its data in chunks of at most ``chunk_rows`` rows, renamed to national codes).
+
+    Memory stays bounded whatever the file's size (CSV read in blocks, XLSX in openpyxl's read-only mode);
+    files over ``SGS_FILE_MAX_MB``, with more than :data:`MAX_COLUMNS` columns or a CSV line over
+    :data:`MAX_LINE_BYTES` are refused with :class:`FileRejected`. The header is checked before the first
+    chunk; a problem found further down the file (a malformed CSV line, a value under a blank header) raises
+    :class:`FileRejected` when its chunk is reached. Chunks keep the file's row order; values are as read
+    (text, or Excel dates/numbers), ready for the same normalisation as ingestion.
+    """
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    p = Path(path)
+    if not p.is_file():
+        raise FileRejected(f"找不到文件 {p}")
+    suffix = p.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt"):
+        raise FileRejected(f"{p.name}：只支持 .csv 和 .xlsx 文件")
+    size = p.stat().st_size
+    if size > max_file_bytes():
+        raise _too_big(p, size)
+    if suffix in (".xlsx", ".xlsm"):
+        columns, chunks, close = _xlsx_chunks(p, chunk_rows)
+    else:
+        enc, lines = _csv_encoding(p)
+        columns, close = _csv_columns(p, enc), None
+        # Rows per chunk from the average line length: CHUNK_BYTES of text, at most chunk_rows rows.
+        chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES * lines // max(size, 1)))
+        chunks = _csv_chunks(p, enc, chunk_rows)
+    try:
+        _check_width(p, columns)
+        rename, unnamed = _resolve_headers(p, columns, dataset)
+    except FileRejected:
+        if close is not None:
+            close()  # the workbook is open until its rows are read or closed
+        raise
+    return list(rename.values()), _renamed(p, chunks, rename, unnamed)
+
+
+def iter_template(path: str | Path, dataset: str, *, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """The data chunks of :func:`open_template` (the header is checked on this call, not on the first chunk)."""
+    return open_template(path, dataset, chunk_rows=chunk_rows)[1]
+
+
+def _renamed(p: Path, chunks: Iterator[pd.DataFrame], rename: dict[Any, str], unnamed: list[Any]) -> Iterator[pd.DataFrame]:
+    for frame in chunks:
+        for col in unnamed:
+            if not frame[col].replace("", None).isna().all():
+                raise FileRejected(f"{p.name} 有无法识别的表头：{col}。第 {_first_filled(frame[col])} 行在没有表头的列中有内容，请补上表头或删除这些内容")
+        frame = frame[list(rename)].rename(columns=rename)
+        frame = frame.astype(object).where(frame.notna(), None)
+        frame = frame.replace({"": None})
+        yield frame.reset_index(drop=True)
+
+
+def _first_filled(col: pd.Series) -> int:
+    """The file row number (header = 1) of the first non-empty value of ``col``."""
+    filled = col.replace("", None).notna().to_numpy()
+    return int(col.index[filled.argmax()]) + 2
+
+
+def read_template(path: str | Path, dataset: str) -> pd.DataFrame:
+    """A whole template file in one frame (see :func:`open_template`): for small files; a large file is
+    processed chunk by chunk instead (``sgs validate`` does)."""
+    columns, chunks = open_template(path, dataset)
+    frames = list(chunks)
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.concat(frames, ignore_index=True)

@@ -19,14 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import StatementError
 
 from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
-from pipeline.config import Department
+from pipeline.config import Department, source_policy
 from pipeline.memory import limit_malloc_arenas
 from pipeline.paths import store_url
 from pipeline.prepare import Chunk, PrepareFailed, PrepareProcess, prepare_chunk, source_pks
 from store.bulk import uses_copy
-from store.db import make_store_engine, migrate, refresh_statistics
+from store.db import refresh_statistics
 from store.loader import Batch, Counts, load_batch
 from store.runs import finish_run, start_run
 from store.schema import quarantine
@@ -73,12 +74,15 @@ _engines: dict[str, Engine] = {}
 
 
 def store_engine(url: str | None = None) -> Engine:
-    """The central store's engine, migrated once per process."""
+    """The central store's engine, migrated once per process.
+
+    Raises :class:`pipeline.store_access.StoreUnavailable` (a Chinese message naming the store, and whether a
+    retry can help) when the store cannot be reached or opened, instead of the driver's traceback."""
+    from pipeline.store_access import open_store
+
     url = url or store_url()
     if url not in _engines:
-        engine = make_store_engine(url)
-        migrate(engine)
-        _engines[url] = engine
+        _engines[url] = open_store(url)
     return _engines[url]
 
 
@@ -101,6 +105,32 @@ def _worker_threshold() -> int | None:
     except ValueError:
         log.warning("SGS_PREPARE_WORKER_AFTER=%r is not a number of rows or 'off': using 20000", value)
         return 20_000
+
+
+def mask_exception(exc: BaseException) -> None:
+    """Mask ID numbers in the text of ``exc`` and of every exception chained to it (``__cause__``,
+    ``__context__``, a driver error's ``orig``), in place: the exception keeps its class (callers sort errors
+    by class: a store outage is retried, a data error is not), and whatever prints it prints masked text."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        try:
+            e.args = tuple(mask_text(a) if isinstance(a, str) else a for a in e.args)
+        except (AttributeError, TypeError):  # an exception type with read-only args: its text is its own
+            pass
+        if isinstance(e, StatementError):
+            e.statement = mask_text(e.statement) if isinstance(e.statement, str) else e.statement
+            e.detail = [mask_text(d) or "" for d in e.detail]
+            e.hide_parameters = True
+        notes = getattr(e, "__notes__", None)
+        if isinstance(notes, list):
+            e.__notes__ = [mask_text(n) if isinstance(n, str) else n for n in notes]
+        orig = getattr(e, "orig", None)
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
 
 
 def _later(a: Any, b: Any) -> Any:
@@ -225,7 +255,7 @@ def ingest(
             hand_over(prepare_chunk(frame, cfg, dataset, dept.code, today, None, copy_text), cursor_to)
 
     try:
-        source = open_source(dept.source, department=dept.code)
+        source = open_source(dept.source, department=dept.code, policy=source_policy())
         position = decode_cursor(wm_text)
         rows_read = 0
         for chunk in read_chunks(source, cfg, position):
@@ -289,7 +319,10 @@ def ingest(
             except BaseException as load_exc:  # noqa: BLE001 - re-raised below in place of the later error
                 error = load_exc
         result.status = "failed"
-        # Engines hide bound parameters (hide_parameters=True); a driver's own detail text is masked too.
+        # Engines hide bound parameters (hide_parameters=True); a driver's own detail text (PostgreSQL's
+        # "CONTEXT: COPY …, column …: <value>") is masked in the exception itself, so the CLI's traceback and
+        # Airflow's task log show it masked too, not only the log line and the run record.
+        mask_exception(error)
         result.error = mask_text(f"{type(error).__name__}: {error}") or ""
         result.seconds = time.monotonic() - started
         finish_run(engine, run_id, status="failed", error=result.error[:4000])

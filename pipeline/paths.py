@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from national.safety import private_dir
+
 
 def home() -> Path:
     """The project home: ``SGS_HOME`` or the folder holding this checkout."""
@@ -13,9 +15,8 @@ def home() -> Path:
 
 
 def var_dir() -> Path:
-    d = Path(os.environ.get("SGS_VAR_DIR") or home() / "var")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """``SGS_VAR_DIR`` or ``<home>/var``; created owner-only (``0700``): it holds the store, reports, exports."""
+    return private_dir(Path(os.environ.get("SGS_VAR_DIR") or home() / "var"))
 
 
 def store_url() -> str:

@@ -31,6 +31,7 @@ from connectors.sql import source_positions
 from national import dataset as national_dataset
 from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
+from store.keys import bounded_keys
 from store.loader import Batch, business_keys, prepare_rows
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
@@ -48,12 +49,14 @@ class Chunk:
 
 
 def source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
-    """The source primary key of each row as JSON text (``[1]``, ``["A", 2]``)."""
+    """The source primary key of each row as JSON text (``[1]``, ``["A", 2]``), in the form the store's key
+    columns hold (:func:`store.keys.bounded_key`: a string key longer than they allow is shortened with its
+    hash, so one long key never fails a chunk; the same key always gives the same form)."""
     dtype = frame[pk[0]].dtype if len(pk) == 1 else None
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":  # the common case: one integer key, never NULL
         return [f"[{v}]" for v in frame[pk[0]].tolist()]  # what json.dumps([v]) gives, without a call per row
     cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in pk]
-    return [json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols, strict=True)]
+    return bounded_keys([json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols, strict=True)])
 
 
 def raw_hashes(raw: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy.engine import Engine
 
 from national import dataset as national_dataset
+from national.safety import private_dir, write_private
 from pipeline.paths import var_dir
 from store.queries import quarantine_counts
 from store.schema import ingest_run, record_tables
@@ -87,9 +88,8 @@ INDEX_PAGE = _env.from_string(
 
 
 def quality_dir() -> Path:
-    d = var_dir() / "quality"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """``<var>/quality``; like everything below it, owner-only (folders 0700, files 0600)."""
+    return private_dir(var_dir() / "quality")
 
 
 def write_run_result(department: str, dataset: str, run_id: int, *, rows: int, rule_failures: dict[str, int]) -> Path:
@@ -106,9 +106,8 @@ def write_run_result(department: str, dataset: str, run_id: int, *, rows: int, r
         batch={"department": department, "dataset": dataset, "ingest_run": run_id},
     )
     path = quality_dir() / department / dataset / "results" / f"{run_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-    return path
+    private_dir(path.parent)
+    return write_private(path, json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1))
 
 
 def _local(v: dt.datetime | None) -> str:
@@ -125,7 +124,7 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
     """Render every department and dataset page and the index; returns the index path."""
     import expectations
 
-    out = out or quality_dir()
+    out = private_dir(out) if out else quality_dir()
     generated = _local(dt.datetime.now(dt.UTC))
     rules = {ds: {r.id: r for r in expectations.catalogue(ds)} for ds in ("cf", "xk")}
     open_counts = quarantine_counts(engine)
@@ -197,13 +196,13 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
                             {"id": c["rule"], "field_zh": names.get(field, field or "—"), "rows": c["rows"], "message": rule.message if rule else ""}
                         )
                 page = out / code / f"{ds_name}.html"
-                page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(
+                private_dir(page.parent)
+                write_private(
+                    page,
                     DATASET_PAGE.render(
                         css=CSS, dept=dept, ds=ds, generated=generated, n_rules=len(rules[ds_name]), last=last,
                         failing=failing, open_by_rule=open_by_rule, open_rows=open_rows, runs=view_runs, records=records,
                     ),
-                    encoding="utf-8",
                 )
                 index_rows.append(
                     {
@@ -220,7 +219,7 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
                     }
                 )
     index = out / "index.html"
-    index.write_text(INDEX_PAGE.render(css=CSS, rows=index_rows, generated=generated), encoding="utf-8")
+    write_private(index, INDEX_PAGE.render(css=CSS, rows=index_rows, generated=generated))
     return index
 
 

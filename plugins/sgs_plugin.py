@@ -8,6 +8,10 @@ page request.
 The FastAPI app is mounted at ``/sgs`` of the API server; the external view embeds it in the UI as a
 top-level navigation entry (``/plugin/sgs``). Its ``href`` has no leading slash so that it resolves
 against the UI's base URL (a deployment under a path prefix keeps working).
+
+Airflow does not authenticate plugin apps: the app is built with ``auth=airflow_user`` (Airflow's own JWT,
+from the ``Authorization`` header or the UI's ``_token`` cookie, checked by the auth manager; read access to
+DAGs required), the only way this module builds it. ``tests/plugins`` checks it through Airflow itself.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ def _quality_dir() -> Path:
 
 
 def _dashboard() -> Any:
+    from reports.airflow_auth import airflow_user
     from reports.dashboard import create_app
 
-    return create_app(_store_engine, departments=_departments, reports_dir=_reports_dir, quality_dir=_quality_dir)
+    return create_app(_store_engine, auth=airflow_user, departments=_departments, reports_dir=_reports_dir,
+                      quality_dir=_quality_dir)
 
 
 class SgsPlugin(AirflowPlugin):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from national.safety import private_dir, write_private
 from reports.indicators import Assessment, DepartmentLike, assess
 from reports.render import render_report_html, write_workbook
 from reports.settings import ReportSettings
@@ -45,14 +46,13 @@ def write_report(
 
 def write_assessment(assessment: Assessment, out_dir: Path) -> Path:
     """Write the files of an already computed assessment (see :func:`write_report`)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = private_dir(Path(out_dir))  # owner-only: folders 0700, files 0600 (docs/operations.md)
     html_name, xlsx_name = report_names(assessment.month)
     xlsx_tmp = out_dir / f".{xlsx_name}.tmp"
     write_workbook(assessment, xlsx_tmp)
     xlsx_tmp.replace(out_dir / xlsx_name)
     html_tmp = out_dir / f".{html_name}.tmp"
-    html_tmp.write_text(render_report_html(assessment, xlsx_name=xlsx_name), encoding="utf-8")
+    write_private(html_tmp, render_report_html(assessment, xlsx_name=xlsx_name))
     html_path = out_dir / html_name
     html_tmp.replace(html_path)
     log.info("assessment report %s written to %s", assessment.month, html_path)

@@ -10,6 +10,10 @@ Pages (all relative links, so the app works under any prefix and inside the UI's
 - ``/quality/...``: the data-quality pages (``<var>/quality``: ``index.html``, ``<department>/<dataset>.html``)
   written by the ingest, when they exist.
 
+Every route sits behind ``auth``, a FastAPI dependency applied to the whole app (``FastAPI(dependencies=…)``),
+so no route can forget it. It is a required argument: the plugin passes ``reports.airflow_auth.airflow_user``
+(Airflow's own login, see there); tests of the pages alone pass their own.
+
 The app gets its store engine, department list and reports folder through callables, because ``reports``
 sits below ``pipeline`` in the layering (design.md) and must not import it; the plugin passes
 ``pipeline``'s functions. Results are cached for a minute: an assessment reads a year of records.
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from sqlalchemy.engine import Engine
 
@@ -106,6 +110,7 @@ class _Cache:
 def create_app(
     engine: Callable[[], Engine],
     *,
+    auth: Callable[..., Any],
     departments: DepartmentsFactory | None = None,
     reports_dir: Callable[[], Path] | None = None,
     quality_dir: Callable[[], Path] | None = None,
@@ -113,8 +118,15 @@ def create_app(
     cache_seconds: float = 60.0,
 ) -> FastAPI:
     """The dashboard app. Every argument is a callable evaluated per request (after the first import), so
-    creating the app at plugin load touches no database and reads no file."""
-    app = FastAPI(title="双公示考核看板", docs_url=None, redoc_url=None, openapi_url=None)
+    creating the app at plugin load touches no database and reads no file.
+
+    ``auth`` is the FastAPI dependency that admits a request (raises ``HTTPException`` otherwise); it runs
+    before every route. There is no default: an app without a login must be asked for explicitly."""
+    if not callable(auth):
+        raise TypeError("create_app(auth=…) needs a FastAPI dependency (the plugin passes reports.airflow_auth.airflow_user)")
+    app = FastAPI(
+        title="双公示考核看板", docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(auth)]
+    )
     cache = _Cache(cache_seconds)
 
     def _settings() -> ReportSettings:

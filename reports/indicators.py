@@ -577,7 +577,11 @@ def _rule_messages() -> dict[str, str]:
     """Rule id → the first part of its clerk message (what is wrong, without the how-to)."""
     import expectations
 
-    out = {"LOAD-TYPE": "字段值无法入库（日期或金额格式不对）"}
+    out = {
+        "LOAD-TYPE": "字段值无法入库（日期或金额格式不对）",
+        "LOAD-KEY": "业务主键过长，无法入库",  # store/loader.py: behind the key fields' length rules
+        "LOAD-TEXT": "字段含有无法保存的字符（空字符或编码残缺）",
+    }
     for ds in DATASETS:
         for r in expectations.catalogue(ds, include_disabled=True):
             out[r.id] = r.message.split("：", 1)[0]

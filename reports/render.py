@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pandas as pd
 
+from national.safety import private_dir, private_file, xlsx_text
 from reports import charts
 from reports.indicators import ALL_DATASETS, CITY, INDICATOR_NAMES, INDICATORS, Assessment
 from reports.templates import BASE_CSS, TEMPLATES
@@ -244,7 +245,8 @@ def _sheet_frame(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.D
 
 def write_workbook(a: Assessment, path: Path) -> Path:
     """The workbook: the same tables as the HTML report plus every overdue record. Shares are real numbers
-    formatted as percentages, so auditors can sort and sum them."""
+    formatted as percentages, so auditors can sort and sum them. Every text cell is a string cell, never a
+    formula (a 文书号 may start with ``=``), and the file is owner-only (``0600``)."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -273,12 +275,19 @@ def write_workbook(a: Assessment, path: Path) -> Path:
         "问题规则": _sheet_frame(named_rows(a, a.top_rules), RULE_COLUMNS),
     }
     share_cols |= {"及时率", "完整率", "准确率（一次通过率）"}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    private_file(path)  # pandas truncates it and keeps the mode
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame = frame.astype(object).where(frame.notna(), None)
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
+            # openpyxl (under pandas) makes every string that starts with "=" a formula: set text back to text.
+            # Masking again is cheap and covers every column, not only those the row helpers mask.
+            for row in ws.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str):
+                        xlsx_text(cell, mask_text(cell.value))
             ws.freeze_panes = "A2"
             red = Font(color="C0392B", bold=True)
             for j, col in enumerate(frame.columns, start=1):

@@ -10,6 +10,7 @@
 # - libmariadb-dev, pkg-config, gcc: mysqlclient (the C MySQL/MariaDB driver of mysql:// sources, pinned in
 #   requirements.txt) is built from source by pip against the MariaDB client library; without them
 #   `pip install -r requirements.txt` fails.
+# - redis-server: the Celery broker of the local cluster (scripts/cluster.sh, tests/cluster) runs its own.
 set -u
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2' || need+=(unixodbc)
@@ -20,6 +21,7 @@ command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || need+
 { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null | head -1)" ]; } || need+=(fonts-wqy-microhei)
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libmariadb 2>/dev/null; } || need+=(libmariadb-dev pkg-config)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"

@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from national.safety import private_file
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -23,6 +25,7 @@ def make_store_engine(url: str) -> Engine:
     """An engine on the central store. SQLite gets WAL and a busy timeout so that the demo's
     Airflow tasks and a ``sgs status`` reading at the same time do not fail on a lock."""
     if url.startswith("sqlite"):
+        _create_private_sqlite_file(url)
         engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
@@ -40,6 +43,21 @@ def make_store_engine(url: str) -> Engine:
         # look-up scan every record (a 1M-row load slowed to a crawl). Plan every execution instead.
         return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None}, hide_parameters=True)
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite store file owner-only (``0600``) before SQLite does (it would use ``0644`` under the
+    usual umask): the store holds ID numbers. SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files the mode
+    of the database file. An existing file keeps its mode; a missing folder is left to SQLite's own error."""
+    try:
+        database = sa.engine.make_url(url).database
+    except Exception:  # noqa: BLE001 - a malformed URL gets SQLAlchemy's own error from create_engine
+        return
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        private_file(path)
 
 
 def migrate(engine: Engine) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from national import Dataset, dataset
 from store import bulk
+from store.keys import KEY_LENGTH, bounded_key, bounded_keys, encodable, storable_json, storable_texts
 from store.schema import ingest_run, outbox, quarantine, record_tables, record_version, watermark
 
 _IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
@@ -92,12 +93,73 @@ def prepare_rows(batch: Batch, *, copy_text: bool = False) -> Prepared:
             rejected[i] = True
             issues[i] = probs + issues[i]
     payload = payloads(national, ds.columns)
+    hashes, unstorable = _hashes(payload)
+    keys = business_keys(national, ds)
+    # What the catalogue let through must still fit the store: a business key longer than the key columns
+    # (a key-length rule switched off or relaxed) or a character neither store can encode (a character rule
+    # switched off) quarantines the row with the field named, never fails the chunk.
+    for i in [i for i, k in enumerate(keys) if len(k) > KEY_LENGTH]:
+        if not rejected[i]:
+            rejected[i] = True
+            issues[i] = [_key_issue(national, ds, i)] + issues[i]
+    for i in unstorable:
+        problems = [] if rejected[i] else _text_issues(national, ds, i)
+        if problems:
+            rejected[i] = True
+            issues[i] = problems + issues[i]
     statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
     rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
-    return Prepared(
-        None if copy_text else typed, rendered, statuses, rejected, issues, business_keys(national, ds), payload,
-        [content_hash(p) for p in payload],
-    )
+    return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, keys, payload, hashes)
+
+
+def _hashes(payload: list[str]) -> tuple[list[str], list[int]]:
+    """The content hash of each payload, and the rows whose values cannot be stored as they are (a lone
+    surrogate, which only encodes with ``surrogatepass``; a NUL, which JSON writes as ``\\u0000``): found by
+    the encoding the hash needs anyway."""
+    hashes: list[str] = []
+    unstorable: list[int] = []
+    sha256 = hashlib.sha256
+    for i, p in enumerate(payload):
+        try:
+            data = p.encode("utf-8")
+        except UnicodeEncodeError:
+            data = p.encode("utf-8", "surrogatepass")
+            unstorable.append(i)
+        else:
+            if "\\u0000" in p:
+                unstorable.append(i)
+        hashes.append(sha256(data).hexdigest())
+    return hashes, unstorable
+
+
+def _key_issue(national: pd.DataFrame, ds: Dataset, i: int) -> dict[str, str]:
+    """The issue of a row whose business key does not fit the store: names the longest key field."""
+    lengths = {c: len(str(national.at[i, c] or "")) for c in ds.business_key}
+    code = max(lengths, key=lambda c: lengths[c])
+    f = ds.field(code)
+    names = "、".join(ds.field(c).name_zh for c in ds.business_key)
+    limit = f"超过 {f.max_length} 个字符（本行 {lengths[code]} 个）" if f.max_length else f"有 {lengths[code]} 个字符"
+    return {
+        "rule": "LOAD-KEY",
+        "field": code,
+        "message": f"{f.name_zh}（{code}）{limit}，业务主键（{names}）超过 {KEY_LENGTH} 个字符，无法入库：请核对{f.name_zh}后重新报送",
+        "severity": "error",
+    }
+
+
+def _text_issues(national: pd.DataFrame, ds: Dataset, i: int) -> list[dict[str, str]]:
+    """Issues of the fields of row ``i`` holding a character the store cannot save (NUL, lone surrogate)."""
+    out = []
+    for f in ds.fields:
+        v = national.at[i, f.code]
+        if isinstance(v, str) and not encodable(v):
+            out.append({
+                "rule": "LOAD-TEXT",
+                "field": f.code,
+                "message": f"{f.name_zh}（{f.code}）含有无法保存的字符（空字符或编码残缺的字符）：请检查源系统的字符编码后重新报送",
+                "severity": "error",
+            })
+    return out
 
 
 @dataclass
@@ -251,8 +313,13 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     n = len(batch.national)
     counts = Counts(read=n + batch.skipped_unchanged, unchanged=batch.skipped_unchanged)
 
+    # Cursor values, source keys and positions as the store holds them (store/keys.py): a lone surrogate or a
+    # key longer than the key columns must not fail the chunk. Each is the identity on ordinary values.
+    cursor_from = storable_json(batch.cursor_from) if batch.cursor_from is not None else None
+    cursor_to = storable_json(batch.cursor_to) if batch.cursor_to is not None else None
+    source_pks = bounded_keys(batch.source_pk)
     current = read_watermark(conn, batch.department, ds.name, lock=True)
-    if current != batch.cursor_from:
+    if current != cursor_from:
         raise WatermarkMoved(
             f"部门 {batch.department} 的 {ds.name} 水位线已被另一次运行推进（{batch.cursor_from} → {current}）：本次运行停止，请勿并发运行同一部门"
         )
@@ -301,7 +368,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     # as a new source row, both inside the look-back window): it changes nothing. Without this, re-reading
     # both rows made every run write two new versions (A, B, A, B, …).
     # The decisions only pick row indexes; the rows to write are then built column by column.
-    positions = batch.source_position
+    positions = storable_texts(batch.source_position) if batch.source_position is not None else None
     pending: dict[str, _Pending] = {}  # business key → the record's state after this chunk's rows so far
     versions: list[tuple[int, int, str, bool]] = []  # (row, version, operation, goes upstream)
     changed: list[int] = []  # accepted rows that inserted or updated a record
@@ -349,7 +416,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                 cols["publicity_end"] = _dates_or_none(_pick(pub_end, rows)) if pub_end is not None else None
                 cols["repair_eligible_from"] = _dates_or_none(_pick(pub_repair, rows)) if pub_repair is not None else None
             cols["content_hash"] = _pick(hashes, rows)
-            cols["source_pk"] = _pick(batch.source_pk, rows)
+            cols["source_pk"] = _pick(source_pks, rows)
             cols["source_position"] = _pick(positions, rows) if positions is not None else None
             return cols
 
@@ -382,7 +449,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         v_payloads = _pick(payload, rows)
         bulk.insert_columns(conn, record_version, {
             "dataset": ds.name, "business_key": v_keys, "version": v_numbers, "operation": v_ops,
-            "department": batch.department, "source_pk": _pick(batch.source_pk, rows),
+            "department": batch.department, "source_pk": _pick(source_pks, rows),
             "content_hash": _pick(hashes, rows), "payload": v_payloads, "run_id": run_id, "loaded_at": now,
         }, len(rows))
         sent = [k for k, v in enumerate(versions) if v[3]]
@@ -395,13 +462,13 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
 
     # --- quarantine ---------------------------------------------------------------------------------
     if len(bad):
-        bad_pks = [batch.source_pk[i] for i in bad]
+        bad_pks = [source_pks[i] for i in bad]
         open_rows = {r.source_pk: r for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", bad_pks)}
         new_entries: list[dict[str, Any]] = []
         touch: list[int] = []
         supersede: list[int] = []
         for i in bad:
-            pk = batch.source_pk[i]
+            pk = source_pks[i]
             raw = batch.raw[i]
             if raw is None:  # the builder of the batch must give every rejected row its source JSON
                 raise ValueError(f"{batch.department}/{ds.name}: rejected row {pk} has no source JSON (raw)")
@@ -418,11 +485,12 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                     "department": batch.department,
                     "dataset": ds.name,
                     "source_pk": pk,
-                    "business_key": keys[i] if keys[i].strip("|") else None,
+                    # The row is kept whole in raw and national; the key columns hold the bounded key.
+                    "business_key": bounded_key(keys[i]) if keys[i].strip("|") else None,
                     "raw_hash": raw_hash,
-                    "raw": raw,
-                    "national": payload[i],
-                    "issues": json.dumps(issues[i], ensure_ascii=False),
+                    "raw": storable_json(raw),
+                    "national": storable_json(payload[i]),
+                    "issues": storable_json(json.dumps(issues[i], ensure_ascii=False)),
                     "rule_ids": ",".join(sorted({x["rule"] for x in errors}))[:1000],
                     "status": "open",
                     "first_seen_at": now,
@@ -441,7 +509,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     # Only rows that changed a record: a look-back re-read of an unchanged row corrects nothing (and must
     # not close, say, a province's rejection of that record).
     if changed:
-        acc_pks = [batch.source_pk[i] for i in changed]
+        acc_pks = [source_pks[i] for i in changed]
         changed_keys = sorted({keys[i] for i in changed})
         fixed = {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", acc_pks)}
         fixed |= {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "business_key", changed_keys)}
@@ -451,18 +519,18 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         raise ReconciliationError(f"{batch.department}/{ds.name}: {counts.as_dict()}")
 
     # --- watermark and run counters, same transaction ---------------------------------------------
-    if batch.cursor_to is not None and batch.cursor_to != current:
+    if cursor_to is not None and cursor_to != current:
         if current is None:
             conn.execute(
                 watermark.insert().values(
-                    department=batch.department, dataset=ds.name, cursor_value=batch.cursor_to, updated_at=now, run_id=run_id
+                    department=batch.department, dataset=ds.name, cursor_value=cursor_to, updated_at=now, run_id=run_id
                 )
             )
         else:
             conn.execute(
                 watermark.update()
                 .where(watermark.c.department == batch.department, watermark.c.dataset == ds.name)
-                .values(cursor_value=batch.cursor_to, updated_at=now, run_id=run_id)
+                .values(cursor_value=cursor_to, updated_at=now, run_id=run_id)
             )
     run = conn.execute(sa.select(ingest_run.c.rule_failures).where(ingest_run.c.id == run_id)).scalar_one()
     failures: dict[str, int] = json.loads(run) if run else {}
@@ -481,7 +549,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             quarantined=ingest_run.c.quarantined + counts.quarantined,
             warnings=ingest_run.c.warnings + counts.warnings,
             rule_failures=json.dumps(failures, ensure_ascii=False, sort_keys=True),
-            watermark_to=batch.cursor_to if batch.cursor_to is not None else ingest_run.c.watermark_to,
+            watermark_to=cursor_to if cursor_to is not None else ingest_run.c.watermark_to,
         )
     )
     return counts

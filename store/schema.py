@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from national import DATASETS, Dataset
+from store.keys import KEY_LENGTH
 
 metadata = sa.MetaData(
     naming_convention={
@@ -27,8 +28,9 @@ metadata = sa.MetaData(
     }
 )
 
-#: Bounded text for keys; unbounded text for free text (PostgreSQL TEXT, SQLite TEXT).
-KEY = sa.String(400)
+#: Bounded text for keys (values go through store.keys.bounded_key first); unbounded text for free text
+#: (PostgreSQL TEXT, SQLite TEXT).
+KEY = sa.String(KEY_LENGTH)
 
 
 def _national_column(code: str, kind: str, max_length: int | None) -> sa.Column[object]:

@@ -12,6 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from store.keys import bounded_key, bounded_keys
 from store.loader import withdraw_records
 from store.schema import quarantine, source_snapshot
 
@@ -19,15 +20,18 @@ _IN = 500
 
 
 def snapshot_hashes(conn: Connection, department: str, dataset: str, source_pks: list[str]) -> dict[str, str]:
-    """source_pk → row hash seen last, for the given source rows."""
+    """source_pk → row hash seen last, for the given source rows (keyed as the caller gave them; the store
+    holds their bounded form, store/keys.py)."""
     out: dict[str, str] = {}
     t = source_snapshot
-    for i in range(0, len(source_pks), _IN):
-        part = source_pks[i : i + _IN]
+    stored = bounded_keys(source_pks)
+    given = dict(zip(stored, source_pks, strict=True))
+    for i in range(0, len(stored), _IN):
+        part = stored[i : i + _IN]
         for pk, h in conn.execute(
             sa.select(t.c.source_pk, t.c.row_hash).where(t.c.department == department, t.c.dataset == dataset, t.c.source_pk.in_(part))
         ):
-            out[pk] = h
+            out[given.get(pk, pk)] = h
     return out
 
 
@@ -39,6 +43,9 @@ def record_snapshot(
     ``business_key`` is None for a row skipped as unchanged: its stored key is kept.
     """
     t = source_snapshot
+    # Keys as the key columns hold them: a source row with an over-long key or document number is seen too.
+    stored_pks = bounded_keys([r[0] for r in rows])
+    rows = [(pk, h, None if key is None else bounded_key(key)) for pk, (_, h, key) in zip(stored_pks, rows, strict=True)]
     pks = [r[0] for r in rows]
     known: dict[str, str | None] = {}
     for i in range(0, len(pks), _IN):

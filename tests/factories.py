@@ -142,10 +142,26 @@ datasets:
 """
 
 
-def write_department(folder: Path, *, code: str = "testju", env: str = "SGS_TEST_SOURCE_URL", chunk_rows: int = 7) -> Path:
+def source_env(code: str = "testju") -> str:
+    """The only URL variable a department file may name: ``SGS_SRC_<CODE>_URL`` (pipeline.config)."""
+    return f"SGS_SRC_{code.upper()}_URL"
+
+
+def source_sqlite_path(name: str = "src.db") -> Path:
+    """A SQLite source file in the SQLite data folder of the test (``$SGS_VAR_DIR/sources``, the default of
+    ``SGS_SOURCE_DATA_DIR``): a department SQLite file is read only from there."""
+    import os
+
+    folder = Path(os.environ["SGS_VAR_DIR"]) / "sources"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def write_department(folder: Path, *, code: str = "testju", env: str | None = None, chunk_rows: int = 7) -> Path:
     path = folder / f"{code}.yaml"
     path.write_text(
-        DEPARTMENT_YAML.format(code=code, env=env, chunk_rows=chunk_rows, authority=authority_code()), encoding="utf-8"
+        DEPARTMENT_YAML.format(code=code, env=env or source_env(code), chunk_rows=chunk_rows, authority=authority_code()),
+        encoding="utf-8",
     )
     return path
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -13,21 +15,41 @@ from pipeline.config import load_department
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_docker_compose_is_valid_and_keeps_secrets_out() -> None:
+def test_docker_compose_has_the_cluster_scripts_topology_and_keeps_secrets_out() -> None:
+    """docker-compose.yml describes the cluster ``scripts/cluster.sh`` starts here (docker is not running on
+    this machine, so the file is parsed, not started): the same services, each with a healthcheck, every
+    secret an ``${…}`` reference to the untracked ``.env``."""
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert set(doc["services"]) == {"postgres", "airflow"}
+    services = subprocess.run(["bash", str(ROOT / "scripts" / "cluster.sh"), "services"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "SGS_HOME": str(ROOT)})
+    assert services.returncode == 0, services.stderr
+    assert set(doc["services"]) == set(services.stdout.split()) == {
+        "postgres", "redis", "api-server", "scheduler", "dag-processor", "triggerer", "worker", "standin"}
     for name, svc in doc["services"].items():
-        assert "image" in svc, name
-    env = doc["services"]["airflow"]["environment"]
+        assert "image" in svc or "build" in svc, name
+        assert "healthcheck" in svc, name
+    worker = doc["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker  # `--scale worker=N` needs both absent
+    assert "ingest" in " ".join(worker["command"]) and "push" in " ".join(worker["command"])
+    env = doc["services"]["scheduler"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/sgs/dags"
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:${SGS_REDIS_PASSWORD")
+    assert doc["x-airflow"]["env_file"][0]["path"] == ".env"
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    # every password is an environment reference, never a literal
-    for m in re.finditer(r"PASSWORD:\s*(\S+)", text):
+    # every password, key, token and secret is an environment reference, never a literal
+    for m in re.finditer(r"(?m)^\s*(\w*(?:PASSWORD|SECRET|FERNET_KEY|TOKEN)\w*):\s*(\S+)", text):
+        if not m.group(1).endswith("_FILE"):  # a path to a file in a volume, not a secret
+            assert m.group(2).startswith("${"), m.group(0)
+    for m in re.finditer(r"://[^:@/\s]*:([^@\s]+)@", text):
         assert m.group(1).startswith("${"), m.group(0)
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, timeout=30)
+    assert ignored.returncode == 0, ".env (the compose secrets) must be ignored by git"
     for init in doc["services"]["postgres"]["volumes"]:
         src = init.split(":")[0]
         if src.startswith("./"):
             assert (ROOT / src).exists(), src
+    assert (ROOT / "Dockerfile").exists()
 
 
 def test_department_template_is_a_valid_file(tmp_path: Path) -> None:

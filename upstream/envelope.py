@@ -22,7 +22,12 @@ province had already processed (it answers with the first receipt again).
 
 Files (file exchange mode): one CSV per batch in the national template (UTF-8 with BOM so that Excel
 opens it; headers Chinese or national codes) with five envelope columns in front, a JSON manifest with
-counts and SHA-256 checksums, and receipt CSVs with a status column 1 accepted / 2 rejected.
+counts and SHA-256 checksums, and receipt CSVs with a status column 1 accepted / 2 rejected. A cell whose
+text a spreadsheet would run as a formula is written with a leading apostrophe (``file_cell``) and read back
+without it (``file_value``); the manifest says so (``"formula_escape": "apostrophe"``).
+
+Receipts are untrusted input: every field is coerced to text and cut to a bound (``MAX_*_CHARS``), control
+characters are removed, and an item without a usable idempotency key or status is reported, not applied.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,7 +46,9 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from national import dataset as national_dataset
-from upstream.errors import ContractError, TerminalError
+from national.safety import csv_text, formula_like
+from transforms.masking import mask_text
+from upstream.errors import ContractError, ReceiptError, TerminalError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Namespace of record GUIDs: the same business key always gets the same GUID, on every machine.
@@ -124,7 +132,10 @@ class ProvinceAdapter(Protocol):
 
     def encode_batch(self, batch_id: str, dataset: str, sender: dict[str, str | None], records: Sequence[OutgoingRecord]) -> bytes: ...
 
-    def decode_receipts(self, body: bytes) -> list[Receipt]: ...
+    def decode_receipts(self, body: bytes) -> list[Receipt]:
+        """The receipts of one answer (a :class:`Receipts` may describe unusable items); :class:`ReceiptError`
+        when the answer as a whole is not a receipt."""
+        ...
 
 
 class SgsJsonV1:
@@ -138,32 +149,103 @@ class SgsJsonV1:
         doc = {"batch_id": batch_id, "dataset": dataset, "sender": sender, "records": [envelope(r) for r in records]}
         return json.dumps(doc, ensure_ascii=False, default=str).encode("utf-8")
 
-    def decode_receipts(self, body: bytes) -> list[Receipt]:
+    def decode_receipts(self, body: bytes) -> Receipts:
+        """The receipts of one answer. Raises :class:`ReceiptError` when the answer as a whole is unusable (not
+        JSON, no ``receipts`` list, not one usable item); single unusable items are left out and described in
+        ``Receipts.problems``."""
+        hint = f"请与省平台核对接口版本（适配器 {self.name}）"
         try:
             doc = json.loads(body)
-            items = doc["receipts"]
-            if not isinstance(items, list):
-                raise TypeError("receipts is not a list")
-            return [_receipt(x) for x in items]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ContractError(
-                f"省平台的应答不是约定格式的回执（{type(exc).__name__}: {str(exc)[:200]}）：请与省平台核对接口版本（适配器 {self.name}）"
-            ) from None
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ReceiptError(f"省平台的应答不是 JSON 格式的回执（{type(exc).__name__}: {mask_text(str(exc)[:120])}）：{hint}") from None
+        items = doc.get("receipts") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            raise ReceiptError(f"省平台的应答不是约定格式的回执（没有 receipts 列表，收到 {type(items).__name__}）：{hint}")
+        out = Receipts()
+        for i, x in enumerate(items, 1):
+            try:
+                out.append(coerce_receipt(x))
+            except ValueError as exc:
+                out.problem(f"第 {i} 条回执{exc}")
+        if items and not out:
+            raise ReceiptError(f"省平台的应答中没有一条可用的回执（{len(items)} 条都无效，例如：{out.problems[0]}）：{hint}")
+        return out
 
 
-def _receipt(x: Any) -> Receipt:
-    if not isinstance(x, dict) or not isinstance(x.get("idempotency_key"), str):
-        raise TypeError("a receipt without idempotency_key")
+#: Bounds of the province's receipt fields. ``code`` leaves room for the ``PROV-`` prefix in outbox.receipt_code
+#: (40); our keys are 64 hex, a province's own key scheme gets twice that.
+MAX_KEY_CHARS = 128
+MAX_CODE_CHARS = 32
+MAX_FIELD_CHARS = 64
+MAX_MESSAGE_CHARS = 500
+#: Problems kept per answer (the count is exact; the texts are examples for the operator).
+MAX_PROBLEMS = 20
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class Receipts(list[Receipt]):
+    """Decoded receipts, plus the items that could not be used: ``bad`` counts them, ``problems`` describes the
+    first :data:`MAX_PROBLEMS` of them (Chinese, each naming the item). Their rows get no receipt this run."""
+
+    def __init__(self, items: Iterable[Receipt] = ()) -> None:
+        super().__init__(items)
+        self.bad = 0
+        self.problems: list[str] = []
+
+    def problem(self, text: str) -> None:
+        self.bad += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+
+
+def bounded_text(value: Any, limit: int) -> str | None:
+    """Untrusted ``value`` as one line of at most ``limit`` characters (``None`` when empty): numbers become
+    their text, lists/objects their JSON, control characters and lone surrogates (which PostgreSQL refuses) go,
+    ID numbers are masked."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool | int | float):
+        text = str(value) if not isinstance(value, int) or abs(value) < 10**60 else "（过长的数字）"
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            text = type(value).__name__
+    # Masked before the final cut, with a margin: an ID number straddling the cut is masked whole, not half shown.
+    text = mask_text(_CONTROL.sub(" ", text[: limit + 40]).encode("utf-8", "replace").decode("utf-8"))[:limit].strip()
+    return text or None
+
+
+def _show(value: Any) -> str:
+    """A short, masked picture of an untrusted value for an error message."""
+    return mask_text(repr(value)[:100])[:60]
+
+
+def coerce_receipt(x: Any) -> Receipt:
+    """One receipt item from the province, coerced and bounded; ``ValueError`` (Chinese) when it cannot be used:
+    no idempotency key that could be ours, or a status that is neither accepted nor rejected."""
+    if not isinstance(x, dict):
+        raise ValueError(f"不是对象（{type(x).__name__}）")
+    key = x.get("idempotency_key")
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(f"缺少幂等键 idempotency_key 或类型不对（{_show(key)}）")
+    key = key.strip()
+    if len(key) > MAX_KEY_CHARS or _CONTROL.search(key):
+        raise ValueError(f"幂等键超过 {MAX_KEY_CHARS} 个字符或含控制字符（{_show(key)}）")
     status = x.get("status")
+    status = status.strip().lower() if isinstance(status, str) else status
     if status not in ("accepted", "rejected"):
-        raise ValueError(f"unknown receipt status {status!r}")
+        raise ValueError(f"（幂等键 {key[:16]}…）的处理状态 status 无效（{_show(status)}），只能是 accepted 或 rejected")
+    dup = x.get("duplicate", False)
     return Receipt(
-        idempotency_key=x["idempotency_key"],
+        idempotency_key=key,
         status=status,
-        code=x.get("code"),
-        message=x.get("message"),
-        field=x.get("field"),
-        duplicate=bool(x.get("duplicate", False)),
+        code=bounded_text(x.get("code"), MAX_CODE_CHARS),
+        message=bounded_text(x.get("message"), MAX_MESSAGE_CHARS),
+        field=bounded_text(x.get("field"), MAX_FIELD_CHARS),
+        duplicate=dup is True or (type(dup) is int and dup == 1) or (isinstance(dup, str) and dup.strip().lower() in ("true", "1", "yes")),
     )
 
 
@@ -192,6 +274,27 @@ RECEIPT_COLUMNS = ["幂等键", "记录标识", "处理状态", "规则编号", 
 #: Processing status in receipt files (spec §6 [D]: 0 pending, 1 accepted, 2 rejected).
 RECEIPT_STATUS = {"1": "accepted", "2": "rejected"}
 FILE_ENCODING = "utf-8-sig"
+#: How a file marks text that a spreadsheet would run as a formula (written into every manifest).
+FORMULA_ESCAPE = "apostrophe"
+#: Largest receipt file read (bytes); ``PushSettings.max_response_bytes`` overrides it.
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+def file_cell(value: Any) -> Any:
+    """A CSV cell of an exchange file: never a live formula, and reversible by :func:`file_value`.
+
+    ``national.safety.csv_text`` puts an apostrophe before formula-like text. A value that already starts with
+    apostrophes followed by formula-like text (``'=x``) gets one more, so that the reader, which removes exactly
+    one apostrophe from such a cell, gives back every value unchanged (quoting alone would not do: a quoted
+    ``"=1+1"`` is still a formula to Excel and WPS)."""
+    if isinstance(value, str) and value.startswith("'") and formula_like(value.lstrip("'")):
+        return "'" + value
+    return csv_text(value)
+
+
+def file_value(cell: str) -> str:
+    """The value of an exchange-file cell written by :func:`file_cell`."""
+    return cell[1:] if cell.startswith("'") and formula_like(cell.lstrip("'")) else cell
 
 
 def batch_headers(dataset: str, header: Literal["zh", "code"]) -> list[str]:
@@ -208,7 +311,8 @@ def write_batch_file(path: Path, dataset: str, records: Sequence[OutgoingRecord]
     w.writerow(batch_headers(dataset, header))
     for r in records:
         env = envelope(r)
-        w.writerow([env[k] for k in FILE_ENVELOPE] + [("" if r.data.get(c) is None else r.data.get(c)) for c in ds.columns])
+        w.writerow([file_cell(env[k]) for k in FILE_ENVELOPE]
+                   + [("" if r.data.get(c) is None else file_cell(r.data.get(c))) for c in ds.columns])
     data = buf.getvalue().encode(FILE_ENCODING)
     _atomic_write(path, data)
     return {"name": path.name, "rows": len(records), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -227,8 +331,8 @@ def read_batch_file(path: Path, dataset: str) -> list[dict[str, Any]]:
     unit, unit_code = SOURCE_UNIT[dataset]
     out = []
     for row in body:
-        env = dict(zip(FILE_ENVELOPE, row[:n_env], strict=True))
-        data = {c: (v if v != "" else None) for c, v in zip(ds.columns, row[n_env:], strict=True)}
+        env = dict(zip(FILE_ENVELOPE, (file_value(v) for v in row[:n_env]), strict=True))
+        data = {c: (file_value(v) if v != "" else None) for c, v in zip(ds.columns, row[n_env:], strict=True)}
         out.append({**env, "version": int(env["version"]), "dataset": dataset, "source_unit": data.get(unit),
                     "source_unit_code": data.get(unit_code), "data": data})
     return out
@@ -245,6 +349,7 @@ def manifest(batch_id: str, dataset: str, sender: dict[str, str | None], files: 
         "created_at": _timestamp(created_at),
         "format": "csv",
         "encoding": FILE_ENCODING,
+        "formula_escape": FORMULA_ESCAPE,
         "header": header,
         "records": sum(f["rows"] for f in files),
         "operations": operations,
@@ -262,26 +367,48 @@ def write_receipt_file(path: Path, receipts: Iterable[dict[str, Any]]) -> None:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(RECEIPT_COLUMNS)
     for r in receipts:
-        w.writerow([r["idempotency_key"], r.get("record_id") or "", "1" if r["status"] == "accepted" else "2",
-                    r.get("code") or "", r.get("field") or "", r.get("message") or ""])
+        w.writerow([file_cell(v) for v in (r["idempotency_key"], r.get("record_id") or "", "1" if r["status"] == "accepted" else "2",
+                                           r.get("code") or "", r.get("field") or "", r.get("message") or "")])
     _atomic_write(path, buf.getvalue().encode(FILE_ENCODING))
 
 
-def read_receipt_file(path: Path) -> list[Receipt]:
-    """Receipts from a receipt CSV; a file that does not follow the layout is a contract error."""
-    with path.open(encoding=FILE_ENCODING, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or rows[0] != RECEIPT_COLUMNS:
-        raise ContractError(f"回执文件 {path.name} 的表头不是约定格式：应为 {','.join(RECEIPT_COLUMNS)}")
+def read_receipt_file(path: Path, *, max_bytes: int = DEFAULT_MAX_ANSWER_BYTES) -> list[Receipt]:
+    """Receipts from a receipt CSV. The file is untrusted: anything that keeps it from being read whole
+    (larger than ``max_bytes``, not UTF-8, not CSV, another header, a row without a usable key or status) raises
+    :class:`ReceiptError` naming the file, and nothing of it is applied; fields are coerced and bounded."""
+    name = path.name
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ReceiptError(f"回执文件 {name} 有 {size} 字节，超过上限 {max_bytes} 字节（SGS_UPSTREAM_MAX_RESPONSE_BYTES）：请与省平台核对该文件")
+    with path.open("rb") as fh:
+        data = fh.read(max_bytes + 1)  # the file may have grown since stat()
+    if len(data) > max_bytes:
+        raise ReceiptError(f"回执文件 {name} 超过上限 {max_bytes} 字节：请与省平台核对该文件")
+    try:
+        text = data.decode(FILE_ENCODING)
+    except UnicodeDecodeError as exc:
+        raise ReceiptError(
+            f"回执文件 {name} 不是 UTF-8 编码（第 {exc.start + 1} 字节起无法解码，可能是 GBK）：请省平台按约定以 UTF-8 重新生成，"
+            "或转换为 UTF-8 后放回 inbound 目录"
+        ) from None
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ReceiptError(f"回执文件 {name} 不是有效的 CSV（{exc}）：请与省平台核对该文件") from None
+    if not rows or [file_value(c) for c in rows[0]] != RECEIPT_COLUMNS:
+        raise ReceiptError(f"回执文件 {name} 的表头不是约定格式：应为 {','.join(RECEIPT_COLUMNS)}")
     out = []
     for i, row in enumerate(rows[1:], 2):
-        if not row:
+        if not row or not any(row):
             continue
-        rec = dict(zip(RECEIPT_COLUMNS, row, strict=False))
-        status = RECEIPT_STATUS.get(rec.get("处理状态", ""))
-        if status is None or not rec.get("幂等键"):
-            raise ContractError(f"回执文件 {path.name} 第 {i} 行的处理状态或幂等键无效（处理状态只能是 1 接收、2 退回）")
-        out.append(Receipt(rec["幂等键"], status, rec.get("规则编号") or None, rec.get("说明") or None, rec.get("字段") or None))  # type: ignore[arg-type]
+        rec = {k: file_value(v) for k, v in zip(RECEIPT_COLUMNS, row, strict=False)}
+        try:
+            out.append(coerce_receipt({"idempotency_key": rec.get("幂等键"), "status": RECEIPT_STATUS.get(rec.get("处理状态", "").strip()),
+                                       "code": rec.get("规则编号"), "field": rec.get("字段"), "message": rec.get("说明")}))
+        except ValueError:
+            raise ReceiptError(
+                f"回执文件 {name} 第 {i} 行的幂等键或处理状态无效（处理状态只能是 1 接收、2 退回；幂等键不超过 {MAX_KEY_CHARS} 个字符）"
+            ) from None
     return out
 
 

@@ -28,6 +28,13 @@ class ContractError(TerminalError):
     receipt: the two sides disagree about the interface, which a person has to sort out."""
 
 
+class ReceiptError(ContractError):
+    """The province answered, but not with receipts we can use: a body that is not JSON or too large, receipt
+    items without a usable key or status, a receipt file that cannot be decoded. Unlike the other contract
+    errors the province may already have applied the batch, so its rows stay ``sent`` (resent next run with the
+    same keys) and the push goes on with the other batches; the run reports the problem at its end."""
+
+
 class RetriesExhausted(UpstreamError):
     """Transient failures (timeouts, dropped connections, 5xx) outlasted the retry budget. Nothing is lost:
     the entries stay ``sent``/``pending`` and the next run sends them again with the same idempotency keys."""

@@ -6,12 +6,18 @@ Layout of the exchange folder (``PushSettings.exchange_dir``)::
     outbound/SGS_CF_20250601083000_r12_0001.manifest.json  counts and SHA-256 of the batch's files
     inbound/SGS_CF_20250601083000_r12_0001.receipt.csv     the province's receipt (回执) for that batch
     inbound/processed/                                    receipts already written to the outbox
+    inbound/rejected/                                     receipt files that could not be read (+ <name>.reason.txt)
 
 The CSV is written first and the manifest last, each atomically (write + rename): the province takes a
 batch only when its manifest exists. Rows are marked ``sent`` after both files are in place; a crash in
 between leaves them ``pending`` and the next export writes them again, which the province de-duplicates
 by idempotency key (at-least-once files, exactly-once application). Only ``pending`` rows are exported:
 a ``sent`` row waits for its receipt file (and blocks its record's next version, as over HTTP).
+
+Receipt files are untrusted: one that cannot be read whole (larger than ``max_response_bytes``, not UTF-8,
+not CSV, a wrong header, a row without a usable key or status) is applied not at all, moved to
+``inbound/rejected/`` with a ``.reason.txt`` beside it, and named in the run's error; the files after it are
+read as usual. Put a corrected file back into ``inbound/`` to apply it (receipts apply idempotently).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from national import DATASETS
 from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
 from upstream.envelope import SHANGHAI, manifest, read_receipt_file, write_batch_file, write_manifest
-from upstream.errors import EndpointConfigError, UpstreamError
+from upstream.errors import EndpointConfigError, ReceiptError, UpstreamError
 from upstream.outbox import (
     effective_operations,
     eligible,
@@ -47,7 +53,7 @@ from upstream.settings import PushSettings
 
 log = logging.getLogger("sgs.upstream")
 
-OUTBOUND, INBOUND, PROCESSED = "outbound", "inbound", "processed"
+OUTBOUND, INBOUND, PROCESSED, REJECTED = "outbound", "inbound", "processed", "rejected"
 
 
 def _exchange_dir(settings: PushSettings) -> Path:
@@ -113,7 +119,16 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     result = PushResult(run_id=run_id, mode="file")
     try:
         for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
-            receipts = read_receipt_file(path)
+            if not path.is_file():
+                continue
+            try:
+                receipts = read_receipt_file(path, max_bytes=settings.max_response_bytes)
+            except ReceiptError as exc:
+                _set_aside(in_dir, path, str(exc))
+                result.bad_answers += 1
+                result.problem(str(exc))
+                log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, exc)
+                continue
             with engine.begin() as conn:
                 outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC))
             result.accepted += outcome.accepted
@@ -123,6 +138,11 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
             done = in_dir / PROCESSED
             done.mkdir(parents=True, exist_ok=True)
             path.replace(done / path.name)
+        if result.problems:
+            raise ReceiptError(
+                f"{result.bad_answers} 个回执文件无法读取，已移到 {INBOUND}/{REJECTED}/（原因见同名 .reason.txt）：{'；'.join(result.problems[:3])}。"
+                f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
+            )
     except Exception as exc:
         result.status, result.error = "failed", str(exc)
         runs.finish(engine, run_id, status="failed", error=str(exc))
@@ -134,6 +154,14 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     with engine.connect() as conn:
         result.outbox = outbox_counts(conn)
     return result
+
+
+def _set_aside(in_dir: Path, path: Path, reason: str) -> None:
+    """Move an unreadable receipt file out of the way (so it blocks nothing) with the reason beside it."""
+    aside = in_dir / REJECTED
+    aside.mkdir(parents=True, exist_ok=True)
+    path.replace(aside / path.name)
+    (aside / f"{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
 
 
 def verify_batch(manifest_path: Path) -> tuple[dict[str, Any], list[str]]:

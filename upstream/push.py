@@ -9,15 +9,25 @@ an already processed key with its first receipt, so every record version is appl
 Retry policy: timeouts, connection errors (refused, reset, dropped), HTTP 5xx, 408, 425 and 429 are
 retried up to ``max_attempts`` per batch with exponential back-off (``backoff_initial`` · 2ⁿ, capped at
 ``backoff_max``, plus up to ``jitter`` random share; ``Retry-After`` is honoured up to the cap). HTTP
-401/403 stop the run (:class:`AuthError`), any other 4xx or an answer that is not a receipt stops it
-(:class:`ContractError`): retrying cannot fix credentials or a format disagreement.
+401/403 stop the run (:class:`AuthError`), any other 4xx stops it (:class:`ContractError`): retrying cannot fix
+credentials or a format disagreement. A failed TLS certificate check stops it too (:class:`EndpointConfigError`).
+
+Answers are untrusted (:class:`ReceiptError`): the body is streamed and read up to ``max_response_bytes``; an
+answer that is too large, not JSON or holds no usable receipt fails *that batch only*: the province may have
+applied it, so its rows stay ``sent`` (no receipt; resent by key next run, answered with the first receipt), and
+the push goes on with the next batch. Receipt items that cannot be used are left out the same way. The run then
+ends ``failed`` with every problem listed; after ``max_bad_answers`` consecutive unusable answers it stops early
+(a province that answers nothing usable should not receive the whole outbox).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -32,8 +42,16 @@ from national import DATASETS
 from transforms.masking import mask_text
 from upstream import runs
 from upstream.endpoint import Endpoint, resolve_endpoint
-from upstream.envelope import ProvinceAdapter, Receipt, adapter
-from upstream.errors import AuthError, ContractError, RetriesExhausted, TerminalError, UpstreamError
+from upstream.envelope import MAX_PROBLEMS, ProvinceAdapter, Receipt, Receipts, adapter, bounded_text, coerce_receipt
+from upstream.errors import (
+    AuthError,
+    ContractError,
+    EndpointConfigError,
+    ReceiptError,
+    RetriesExhausted,
+    TerminalError,
+    UpstreamError,
+)
 from upstream.outbox import (
     effective_operations,
     eligible,
@@ -49,6 +67,8 @@ from upstream.settings import PushSettings
 log = logging.getLogger("sgs.upstream")
 
 RETRY_STATUS = frozenset({408, 425, 429})
+#: Bytes of an error answer read for its excerpt in a message.
+EXCERPT_BYTES = 4096
 
 
 @dataclass
@@ -66,8 +86,14 @@ class PushResult:
     no_receipt: int = 0
     retries: int = 0
     duplicate_receipts: int = 0
+    bad_answers: int = 0  # batches (HTTP answers, receipt files) with no usable receipt
     error: str | None = None
+    problems: list[str] = field(default_factory=list)  # the first few unusable answers/receipts, Chinese
     outbox: dict[str, int] = field(default_factory=dict)
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text[:400])
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,8 +112,9 @@ def push(
 ) -> PushResult:
     """Send every eligible outbox entry (``settings.mode == "http"``) or write them as exchange files
     (``"file"``, see :func:`upstream.files.export_batches`). Raises :class:`~upstream.errors.TerminalError`
-    (auth, contract, configuration: do not retry) or :class:`RetriesExhausted` (retry later), each with
-    ``.result`` set; returns the statistics otherwise."""
+    (auth, contract, configuration, TLS: do not retry; :class:`ReceiptError` after all other batches when some
+    answers were unusable) or :class:`RetriesExhausted` (retry later), each with ``.result`` set; returns the
+    statistics otherwise."""
     settings = settings or PushSettings.from_env()
     if settings.mode == "file":
         from upstream.files import export_batches
@@ -97,12 +124,16 @@ def push(
     result = PushResult(run_id=run_id, mode="http")
     try:
         endpoint = endpoint or resolve_endpoint(settings.conn_id)
+        endpoint.check_transport()
         adp = adapter(endpoint.adapter)
         sender = {"name": endpoint.sender_name, "code": endpoint.sender_code}
         rng = random.Random()
-        with httpx.Client(timeout=settings.timeout, verify=endpoint.verify) as http:
+        streak = [0]  # consecutive unusable answers, across datasets
+        with httpx.Client(timeout=settings.timeout, verify=endpoint.tls_verify()) as http:
             for ds in DATASETS:
-                _push_dataset(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep)
+                _push_dataset(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak)
+        if result.problems:
+            raise ReceiptError(_problems_summary(result))
     except Exception as exc:
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {mask_text(str(exc))[:500]}"
@@ -115,6 +146,16 @@ def push(
     _finish(engine, result)
     log.info("push run %s: %s", run_id, {k: v for k, v in result.as_dict().items() if k != "outbox"})
     return result
+
+
+def _problems_summary(result: PushResult) -> str:
+    shown = "；".join(result.problems[:3])
+    what = f"{result.bad_answers} 个批次的应答无法使用" if result.bad_answers else "部分回执无效"
+    return (
+        f"省平台有 {what}（例如：{shown}）。其余批次已正常处理；"
+        f"受影响的记录保持“已发送”，下次推送以相同幂等键重发（省平台按幂等键去重，不会重复入库）。"
+        "若每次都如此，请与省平台核对接口"
+    )
 
 
 def _finish(engine: Engine, result: PushResult) -> None:
@@ -134,6 +175,7 @@ def _push_dataset(
     result: PushResult,
     rng: random.Random,
     sleep: Callable[[float], None],
+    streak: list[int],
 ) -> None:
     # Rows the province answered without a receipt for them: not offered again in this run (no busy
     # loop on a province that keeps skipping a record); still ``sent``, so the next run resends them.
@@ -157,6 +199,26 @@ def _push_dataset(
         body = adp.encode_batch(batch_id, ds, sender, records)
         try:
             receipts, retries = send_batch(http, endpoint, adp, body, batch_id, settings, rng=rng, sleep=sleep)
+        except ReceiptError as exc:
+            # Answered, but nothing usable: the province may have applied the batch, so its rows stay `sent`
+            # (going back to `pending` would claim it did not); the next run resends them by key.
+            unanswered.update(r.outbox_id for r in records)
+            retries = getattr(exc, "retries", 0)
+            result.batches += 1
+            result.records_sent += len(records)
+            result.retries += retries
+            result.bad_answers += 1
+            result.no_receipt = len(unanswered)
+            result.problem(f"批次 {batch_id}：{exc}")
+            runs.add(engine, result.run_id, batches=1, records_sent=len(records), retries=retries, not_sent=skipped)
+            log.error("batch %s (%s): %d records without receipt: %s", batch_id, ds, len(records), exc)
+            streak[0] += 1
+            if streak[0] >= settings.max_bad_answers:
+                raise ReceiptError(
+                    f"省平台连续 {streak[0]} 个批次的应答都无法使用（最后一个：批次 {batch_id}：{exc}）。推送已停止，未发送的数据保留待发送；"
+                    "已发送的记录保持“已发送”，下次推送以相同幂等键重发。请与省平台核对接口"
+                ) from None
+            continue
         except UpstreamError as exc:
             if isinstance(exc, TerminalError):  # refused before processing: nothing reached the province
                 with engine.begin() as conn:
@@ -164,6 +226,9 @@ def _push_dataset(
             result.retries += getattr(exc, "retries", 0)
             runs.add(engine, result.run_id, retries=getattr(exc, "retries", 0), not_sent=skipped)
             raise
+        streak[0] = 0
+        for text in getattr(receipts, "problems", []):
+            result.problem(f"批次 {batch_id}：{text}")
         keys = {r.idempotency_key: r.outbox_id for r in records}
         with engine.begin() as conn:
             outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), expected=set(keys))
@@ -204,31 +269,41 @@ def send_batch(
     path = urlsplit(url).path
     last = ""
     for attempt in range(1, settings.max_attempts + 1):
-        headers = {"Content-Type": adp.content_type, "X-SGS-Batch-Id": batch_id, **endpoint.auth_headers("POST", path, body)}
+        # identity: a compressed answer would be inflated chunk by chunk past the byte limit's granularity.
+        headers = {"Content-Type": adp.content_type, "Accept-Encoding": "identity", "X-SGS-Batch-Id": batch_id,
+                   **endpoint.auth_headers("POST", path, body)}
         retry_after: float | None = None
         try:
-            resp = http.post(url, content=body, headers=headers)
+            with http.stream("POST", url, content=body, headers=headers) as resp:
+                code = resp.status_code
+                if code in (401, 403):
+                    raise AuthError(
+                        f"省平台拒绝了身份认证（HTTP {code}：{_excerpt(resp)}）。请检查 Airflow 连接 {settings.conn_id} 中的令牌或签名密钥"
+                        "是否正确、是否已过期；推送已停止，不会自动重试，数据保留待发送"
+                    )
+                if code >= 500 or code in RETRY_STATUS:
+                    last = f"HTTP {code}"
+                    retry_after = _retry_after(resp)
+                elif code >= 400:
+                    raise ContractError(
+                        f"省平台拒绝了整批数据（HTTP {code}，批次 {batch_id}：{_excerpt(resp)}）。这通常说明接口格式或字段与省平台不一致，"
+                        f"重试无效，推送已停止；请与省平台核对接口（适配器 {adp.name}），数据保留待发送"
+                    )
+                else:
+                    try:
+                        return _decode(adp, read_limited(resp, settings.max_response_bytes)), attempt - 1
+                    except ReceiptError as exc:
+                        exc.retries = attempt - 1  # type: ignore[attr-defined]
+                        raise
         except httpx.TimeoutException:
             last = f"{settings.timeout:g} 秒内无应答（超时）"
         except httpx.TransportError as exc:
+            if _certificate_failure(exc):
+                raise EndpointConfigError(
+                    f"省平台的 TLS 证书校验失败（{mask_text(str(exc))[:200]}）：推送已停止，数据保留待发送。省平台使用内部 CA 时，"
+                    f"请在 Airflow 连接 {settings.conn_id} 的 extra.verify 中填写该 CA 证书文件（PEM）的路径，不要关闭校验"
+                ) from None
             last = f"连接失败或中断（{type(exc).__name__}）"
-        else:
-            code = resp.status_code
-            if code in (401, 403):
-                raise AuthError(
-                    f"省平台拒绝了身份认证（HTTP {code}：{_excerpt(resp)}）。请检查 Airflow 连接 {settings.conn_id} 中的令牌或签名密钥"
-                    "是否正确、是否已过期；推送已停止，不会自动重试，数据保留待发送"
-                )
-            if code >= 500 or code in RETRY_STATUS:
-                last = f"HTTP {code}"
-                retry_after = _retry_after(resp)
-            elif code >= 400:
-                raise ContractError(
-                    f"省平台拒绝了整批数据（HTTP {code}，批次 {batch_id}：{_excerpt(resp)}）。这通常说明接口格式或字段与省平台不一致，"
-                    f"重试无效，推送已停止；请与省平台核对接口（适配器 {adp.name}），数据保留待发送"
-                )
-            else:
-                return adp.decode_receipts(resp.content), attempt - 1
         if attempt == settings.max_attempts:
             break
         delay = min(settings.backoff_max, settings.backoff_initial * 2 ** (attempt - 1)) * (1 + settings.jitter * rng.random())
@@ -244,19 +319,79 @@ def send_batch(
     raise exc
 
 
+def _decode(adp: ProvinceAdapter, body: bytes) -> Receipts:
+    """The adapter's receipts, each coerced and bounded again: an adapter for a real province may hand back
+    whatever the province sent (an int code, a dict message), and no adapter bug may stop the push."""
+    try:
+        decoded = adp.decode_receipts(body)
+    except ReceiptError:
+        raise
+    except (ContractError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ReceiptError(f"适配器 {adp.name} 无法解读省平台的应答（{type(exc).__name__}: {mask_text(str(exc))[:200]}）") from None
+    out = Receipts()
+    out.bad, out.problems = getattr(decoded, "bad", 0), list(getattr(decoded, "problems", []))
+    for i, rc in enumerate(decoded, 1):
+        try:
+            out.append(coerce_receipt(vars(rc) if not isinstance(rc, dict) else rc))
+        except (ValueError, TypeError) as exc:
+            out.problem(f"第 {i} 条回执{exc}")
+    if decoded and not out:
+        raise ReceiptError(f"省平台的应答中没有一条可用的回执（例如：{out.problems[0]}）")
+    return out
+
+
+def read_limited(resp: httpx.Response, limit: int) -> bytes:
+    """The body of a streamed answer, read only up to ``limit`` bytes: one more byte is a :class:`ReceiptError`
+    and the connection is closed without reading the rest (nothing is buffered beyond the limit)."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ReceiptError(f"省平台的应答有 {int(declared)} 字节，超过上限 {limit} 字节（SGS_UPSTREAM_MAX_RESPONSE_BYTES），未读取")
+    buf = bytearray()
+    try:
+        for chunk in resp.iter_bytes():
+            if len(buf) + len(chunk) > limit:
+                raise ReceiptError(f"省平台的应答超过上限 {limit} 字节（SGS_UPSTREAM_MAX_RESPONSE_BYTES），已在该处停止读取")
+            buf += chunk
+    except httpx.DecodingError as exc:  # a Content-Encoding that does not decode
+        raise ReceiptError(f"省平台的应答无法解压（{type(exc).__name__}）") from None
+    return bytes(buf)
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    """A failed certificate check somewhere in ``exc``'s chain (httpx wraps the ssl error)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _retry_after(resp: httpx.Response) -> float | None:
     try:
-        return float(resp.headers["Retry-After"])
+        value = float(resp.headers["Retry-After"])
     except (KeyError, ValueError):
         return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _excerpt(resp: httpx.Response) -> str:
-    """The province's own words about an error, short and masked."""
+    """The province's own words about an error: the first bytes of its answer, short and masked."""
+    buf = bytearray()
     try:
-        doc = resp.json()
+        for chunk in resp.iter_bytes():
+            buf += chunk[: EXCERPT_BYTES - len(buf)]
+            if len(buf) >= EXCERPT_BYTES:
+                break
+    except httpx.HTTPError:
+        pass
+    raw = bytes(buf)
+    try:
+        doc = json.loads(raw)
         text = doc.get("message") or doc.get("detail") if isinstance(doc, dict) else doc
-        text = text if isinstance(text, str) else str(text)
-    except ValueError:
-        text = resp.text
-    return mask_text((text or "无说明").strip())[:300]
+        text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):
+        text = raw.decode("utf-8", "replace")
+    return mask_text(bounded_text(text, 300) or "无说明")

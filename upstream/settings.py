@@ -28,6 +28,13 @@ class PushSettings(BaseModel):
     lease_seconds: int = Field(default=900, ge=10, description="a push silent for longer is taken as dead")
     exchange_dir: Path | None = Field(default=None, description="file mode: the exchange folder")
     header: Literal["zh", "code"] = Field(default="zh", description="file mode: Chinese template headers or national codes")
+    max_response_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024,
+        description="largest answer read from the province (an HTTP response body, a receipt file); more is that batch's/file's error",
+    )
+    max_bad_answers: int = Field(
+        default=3, ge=1, description="consecutive batches answered with no usable receipt after which the run stops",
+    )
 
     @classmethod
     def from_env(cls, **overrides: object) -> PushSettings:
@@ -40,6 +47,7 @@ class PushSettings(BaseModel):
             ("timeout", "SGS_UPSTREAM_TIMEOUT"),
             ("max_attempts", "SGS_UPSTREAM_MAX_ATTEMPTS"),
             ("exchange_dir", "SGS_UPSTREAM_EXCHANGE_DIR"),
+            ("max_response_bytes", "SGS_UPSTREAM_MAX_RESPONSE_BYTES"),
         ):
             if os.environ.get(var):
                 env[key] = os.environ[var]

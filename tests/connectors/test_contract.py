@@ -17,10 +17,10 @@ from sqlalchemy.engine import Engine
 
 from connectors.settings import ExtractSettings, SourceSettings
 from connectors.sql import open_source, read_chunks
-from pipeline.config import load_department
+from pipeline.config import load_department, source_policy
 from pipeline.ingest import ingest
 from store.schema import record_tables, watermark
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_env, source_sqlite_path, write_department
 
 pytestmark = pytest.mark.integration
 N = 45  # every 10th row is bad → 4 quarantined
@@ -50,9 +50,9 @@ def live(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
         url = request.getfixturevalue("pg_schema_url")
         live = Live(kind, url, sa.create_engine(url), True)
     else:
-        url = f"sqlite:///{tmp_path / 'src.db'}"
+        url = f"sqlite:///{source_sqlite_path()}"  # the SQLite data folder: the only place a source file is read
         live = Live(kind, url, sa.create_engine(url), False)
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", live.url)
+    monkeypatch.setenv(source_env(), live.url)
     yield live
     live.admin.dispose()
 
@@ -91,7 +91,7 @@ class TestConnectorContract:
 
     def test_cursor_is_monotonic_across_chunks(self, loaded: Live, tmp_path: Path) -> None:
         dept = load_department(write_department(tmp_path, chunk_rows=7))
-        src = open_source(dept.source, department=dept.code)
+        src = open_source(dept.source, department=dept.code, policy=source_policy())
         tops, rows = [], 0
         for chunk in read_chunks(src, dept.datasets["cf"], None):
             values = list(chunk.frame["gxsj"])
@@ -153,7 +153,7 @@ def test_time_zone_aware_source_values_become_beijing_dates(pg_schema_url: str, 
             "CREATE TABLE t_xzcf AS SELECT 1 AS id, '罚〔2025〕1号'::text AS wsh, "
             "timestamptz '2025-01-05 00:00:00+08' AS jdrq, timestamptz '2025-06-01 08:00:00+08' AS gxsj"
         ))
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", pg_schema_url)
+    monkeypatch.setenv(source_env(), pg_schema_url)
     path = write_department(tmp_path)
     dept = load_department(path)
     source = open_source(dept.source, department="testju")

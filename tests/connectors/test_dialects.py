@@ -117,6 +117,39 @@ def test_oracle_thick_mode_is_asked_for_on_the_url() -> None:
     assert adapter.engine_kwargs(sa.engine.make_url("oracle+oracledb://u@h/?thick_mode=true")) == {"thick_mode": True}
 
 
+@pytest.mark.parametrize(
+    ("url", "level", "connect_args", "session", "per_transaction"),
+    [
+        ("mysql+pymysql://u@h/db", "session", {}, ("SET SESSION TRANSACTION READ ONLY",), ()),
+        ("mariadb://u@h/db", "session", {}, ("SET SESSION TRANSACTION READ ONLY",), ()),
+        ("postgresql+psycopg://u@h/db", "transaction", {"options": "-c default_transaction_read_only=on"}, (), ("SET TRANSACTION READ ONLY",)),
+        # libpq options already on the URL are kept (connect_args would replace them).
+        ("postgresql+psycopg://u@h/db?options=-csearch_path%3Dxzzf", "transaction",
+         {"options": "-csearch_path=xzzf -c default_transaction_read_only=on"}, (), ("SET TRANSACTION READ ONLY",)),
+        ("kingbase://u@h:54321/db", "transaction", {"options": "-c default_transaction_read_only=on"}, (), ("SET TRANSACTION READ ONLY",)),
+        ("oracle://u@h:1521/?service_name=ORCL", "transaction", {}, (), ("SET TRANSACTION READ ONLY",)),
+        ("dm://SYSDBA@h:5236", "transaction", {}, (), ("SET TRANSACTION READ ONLY",)),
+        # SQL Server has no read-only session: only a SELECT-only login protects the data (docs/connectors.md).
+        ("mssql://u@h/db?driver=ODBC+Driver+18+for+SQL+Server", "account", {}, (), ()),
+        ("sqlite:////data/x.db", "session", {}, ("PRAGMA query_only = ON",), ()),
+    ],
+)
+def test_every_adapter_says_how_its_sessions_are_read_only(
+    url: str, level: str, connect_args: dict[str, str], session: tuple[str, ...], per_transaction: tuple[str, ...]
+) -> None:
+    adapter, rewritten = adapter_for(sa.engine.make_url(url))
+    assert adapter.read_only_level == level
+    assert adapter.read_only_connect_args(rewritten) == connect_args
+    assert adapter.read_only_session_sql() == session
+    assert adapter.read_only_transaction_sql() == per_transaction
+
+
+def test_sqlite_sources_are_opened_read_only_by_sqlite_itself() -> None:
+    adapter, url = adapter_for(sa.engine.URL.create("sqlite", database="/data/中 文?#.db"))
+    ro = adapter.read_only_url(url)  # a "?" or "#" in the file name must not start the URI's query
+    assert ro.database == "file:/data/%E4%B8%AD%20%E6%96%87%3F%23.db" and ro.query == {"mode": "ro", "uri": "true"}
+
+
 LIVE = {
     "oracle": "SGS_TEST_ORACLE_URL",
     "mssql": "SGS_TEST_MSSQL_URL",
@@ -132,11 +165,17 @@ def test_live_server_when_a_url_is_given(kind: str, tmp_path: Path) -> None:
         pytest.skip(f"no {kind} server here: set {LIVE[kind]} to a SQLAlchemy URL (write access to a scratch schema) to run this live test")
     from tests.factories import create_penalty_table, penalty_rows
 
-    src = open_source(SourceSettings(url=None, url_env=LIVE[kind]), department="live")
-    with src.engine.begin() as c:
+    # The test data is written through a plain engine: the source engine is read-only (where the database can be).
+    _adapter, admin_url = adapter_for(sa.engine.make_url(url))
+    admin = sa.create_engine(admin_url)
+    with admin.begin() as c:
         table = create_penalty_table(c, name="sgs_contract_xzcf")
         c.execute(table.insert(), penalty_rows(25, seed=1))
+    src = open_source(SourceSettings(url=None, url_env=LIVE[kind]), department="live")
     try:
+        if src.adapter.read_only_level != "account":
+            with pytest.raises(sa.exc.DBAPIError), src.engine.begin() as c:
+                c.execute(sa.text("DELETE FROM sgs_contract_xzcf"))
         from connectors.sql import read_chunks
 
         ex = ExtractSettings(table="sgs_contract_xzcf", cursor="gxsj", primary_key=["id"], chunk_rows=10)
@@ -147,6 +186,7 @@ def test_live_server_when_a_url_is_given(kind: str, tmp_path: Path) -> None:
         again = list(read_chunks(src, ex, tops[-1]))
         assert sum(len(c.frame) for c in again) == 5  # the 5-minute look-back window, inclusive
     finally:
-        with src.engine.begin() as c:
-            c.execute(sa.text("DROP TABLE sgs_contract_xzcf"))
         src.dispose()
+        with admin.begin() as c:
+            c.execute(sa.text("DROP TABLE sgs_contract_xzcf"))
+        admin.dispose()

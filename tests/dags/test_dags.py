@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_env, source_sqlite_path, write_department
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ def test_parsing_imports_nothing_heavy(tmp_path: Path) -> None:
 
 @pytest.mark.airflow
 def test_dag_test_runs_a_department_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "src.db"
+    src = source_sqlite_path()
     engine = sa.create_engine(f"sqlite:///{src}")
     with engine.begin() as c:
         table = create_penalty_table(c)
@@ -96,7 +96,7 @@ def test_dag_test_runs_a_department_ingest(tmp_path: Path, monkeypatch: pytest.M
     write_department(tmp_path, code="dagju", chunk_rows=10)
     store = tmp_path / "store.db"
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"sqlite:///{src}")
+    monkeypatch.setenv(source_env("dagju"), f"sqlite:///{src}")
     monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{store}")
     from pipeline import airflow_env
 
@@ -114,3 +114,22 @@ def test_dag_test_runs_a_department_ingest(tmp_path: Path, monkeypatch: pytest.M
     assert r["trigger"] == "airflow" and r["status"] == "success"
     assert (r["rows_read"], r["inserted"], r["quarantined"]) == (30, 27, 3)
     assert n == 27
+
+
+def test_an_invalid_schedule_breaks_only_its_own_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid ``schedule`` was an import error of the whole DAG file (every department's DAG gone), without
+    naming the department; now the department model refuses it and that file gets its own failing DAG."""
+    write_department(tmp_path, code="goodju")
+    bad = write_department(tmp_path, code="cronju")
+    bad.write_text(bad.read_text(encoding="utf-8").replace("name: 市测试监管局", 'name: 市测试监管局\nschedule: "every hour"'), encoding="utf-8")
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    bag = dagbag()
+    assert bag.import_errors == {}
+    assert {"sgs_ingest_goodju", "sgs_ingest_cronju"} <= set(bag.dag_ids)
+    assert [t.task_id for t in bag.dags["sgs_ingest_goodju"].tasks] == ["ingest_cf"]
+    broken = bag.dags["sgs_ingest_cronju"]
+    assert [t.task_id for t in broken.tasks] == ["config_error"] and "config-error" in broken.tags
+    from pipeline.config import ConfigError, load_department
+
+    with pytest.raises(ConfigError, match="(?s)cronju.yaml.*schedule.*不是有效的调度"):
+        load_department(bad)

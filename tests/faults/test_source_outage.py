@@ -27,7 +27,7 @@ from tests.faults.harness import FaultProxy, assert_whole, run_statuses, store_s
 
 pytestmark = pytest.mark.integration
 
-PROXIED_ENV = "SGS_FAULT_PROXIED_SOURCE_URL"
+PROXIED_ENV = "SGS_SRC_TESTJU_URL"  # the department testju's own variable (pipeline.config)
 
 
 @pytest.fixture
@@ -131,10 +131,10 @@ def test_postgresql_source_outage_is_retryable_and_retry_completes(
         migrate(e)
         stores.append(e)
     reference_store, store = stores
-    monkeypatch.setenv("SGS_FAULT_PG_SOURCE_URL", src_url)
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", src_url)
     direct = tmp_path / "direct"
     direct.mkdir()
-    direct_file = write_department(direct, env="SGS_FAULT_PG_SOURCE_URL", chunk_rows=CHUNK_ROWS)
+    direct_file = write_department(direct, env="SGS_SRC_TESTJU_URL", chunk_rows=CHUNK_ROWS)
     ingest(load_department(direct_file), "cf", engine=reference_store, trigger="test", today=TODAY)
     expected = store_state(reference_store)
 

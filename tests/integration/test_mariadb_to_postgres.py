@@ -32,7 +32,7 @@ def source(mariadb_db: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     with engine.begin() as c:
         table = create_penalty_table(c)
         c.execute(table.insert(), penalty_rows(N, seed=7))
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", mariadb_db)
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
     return engine
 
 

@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 
 from national import dataset
 from pipeline.cli import app
-from tests.factories import create_penalty_table, national_penalty, penalty_rows, write_department
+from tests.factories import (
+    create_penalty_table,
+    national_penalty,
+    penalty_rows,
+    source_env,
+    source_sqlite_path,
+    write_department,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -84,7 +91,7 @@ def test_validate_unusable_files_exit_2(tmp_path: Path) -> None:
 
 @pytest.fixture
 def sqlite_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    src = tmp_path / "src.db"
+    src = source_sqlite_path()  # in the SQLite data folder: a source file is read only from there
     engine = sa.create_engine(f"sqlite:///{src}")
     with engine.begin() as c:
         c.execute(create_penalty_table(c).insert(), penalty_rows(25, seed=11))
@@ -93,7 +100,7 @@ def sqlite_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     depts.mkdir()
     write_department(depts, code="cliju", chunk_rows=10)
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(depts))
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"sqlite:///{src}")
+    monkeypatch.setenv(source_env("cliju"), f"sqlite:///{src}")
     monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     return tmp_path
 

@@ -11,7 +11,7 @@ code: {code}
 name: 市测试局
 uscc: 11330100MB0000000X
 source:
-  url_env: SGS_TEST_SRC_URL
+  url_env: SGS_SRC_TESTJU_URL
   url: sqlite:///tmp/x.db
 datasets:
   cf:
@@ -67,7 +67,7 @@ def test_bad_files_name_the_file_and_key(tmp_path: Path, change, expected: str) 
 
 def test_code_must_match_file_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="应与文件名"):
-        load_department(write(tmp_path, GOOD.format(code="other"), code="testju"))
+        load_department(write(tmp_path, GOOD.format(code="other").replace("SGS_SRC_TESTJU_URL", "SGS_SRC_OTHER_URL"), code="testju"))
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
@@ -110,3 +110,130 @@ def test_deeply_nested_yaml_is_a_config_error_not_a_crash(tmp_path: Path, text: 
     with pytest.raises(ConfigError, match="嵌套过深") as exc:
         load_department(write(tmp_path, text))
     assert "testju.yaml" in str(exc.value)
+
+
+# --- a department file reaches only its own database (issue 12, items 2 and 3) ------------------------------
+
+
+def _refused(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_department(path)
+    assert str(path) in str(exc.value)
+    return str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # Airflow's own metadata database, read with the platform's credentials.
+        ("  url_env: SGS_SRC_TESTJU_URL", "  url_env: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "SGS_SRC_TESTJU_URL"),
+        ("  url_env: SGS_SRC_TESTJU_URL", "  url_env: SGS_SRC_OTHERJU_URL", "SGS_SRC_TESTJU_URL"),
+        ("  url_env: SGS_SRC_TESTJU_URL\n  url: sqlite:///tmp/x.db", "  conn_id: sgs_src_otherju", "sgs_src_testju"),
+        ("  url_env: SGS_SRC_TESTJU_URL\n  url: sqlite:///tmp/x.db", "  conn_id: airflow_db", "sgs_src_testju"),
+        # A MySQL option file on the platform's host logs in as whoever it names.
+        ("  url: sqlite:///tmp/x.db", "  url: mysql+pymysql://sgs_ro@db:3306/xzzf?read_default_file=/root/.my.cnf", "read_default_file"),
+        ("  url: sqlite:///tmp/x.db", "  url: mysql+pymysql://sgs_ro@db:3306/xzzf?charset=utf8mb4&init_command=DELETE+FROM+t", "init_command"),
+        ("  url: sqlite:///tmp/x.db", "  url: postgresql+psycopg://sgs_ro@db/xzzf?service=platform", "service"),
+        ("  url: sqlite:///tmp/x.db", "  url: postgresql+psycopg://sgs_ro@db/xzzf?options=-cdefault_transaction_read_only%3Doff", "options"),
+        ("  url: sqlite:///tmp/x.db", "  url: sqlite:///file:x.db?uri=true", "uri"),
+    ],
+    ids=["airflow-db-variable", "other-department-variable", "other-department-connection", "airflow-connection",
+         "mysql-option-file", "mysql-init-command", "pg-service-file", "pg-options", "sqlite-uri"],
+)
+def test_a_department_file_cannot_name_another_database(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD
+    assert expected in _refused(tmp_path, GOOD.format(code="testju").replace(old, new))
+
+
+def test_sqlite_files_only_in_the_data_folder_never_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "sources"
+    data.mkdir()
+    monkeypatch.setenv("SGS_SOURCE_DATA_DIR", str(data))
+    monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{tmp_path / 'var' / 'sgs.db'}")
+    good = GOOD.format(code="testju")
+    # Relative to the data folder, and an absolute path inside it: fine.
+    assert load_department(write(tmp_path, good.replace("sqlite:///tmp/x.db", "sqlite:///wsjkw.db"))).source.url
+    assert load_department(write(tmp_path, good.replace("sqlite:///tmp/x.db", f"sqlite:///{data / 'a.db'}"))).source.url
+    # The central store, by its path, by "..", and through a symlink placed in the data folder.
+    (data / "link.db").symlink_to(tmp_path / "var" / "sgs.db")
+    for url in (f"sqlite:///{tmp_path / 'var' / 'sgs.db'}", "sqlite:///../var/sgs.db", "sqlite:///link.db", "sqlite:////etc/passwd"):
+        assert "不在数据目录" in _refused(tmp_path, good.replace("sqlite:///tmp/x.db", url)), url
+    # A data folder that holds the store is refused as a whole.
+    monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{data / 'sgs.db'}")
+    assert "包含中心库文件" in _refused(tmp_path, good.replace("sqlite:///tmp/x.db", "sqlite:///a.db"))
+
+
+@pytest.mark.parametrize("key", ["password", "PWD", "passwd", "passfile", "odbc_connect", "sslpassword"])
+def test_secret_query_keys_are_refused_without_echoing_the_value(tmp_path: Path, key: str) -> None:
+    url = f"  url: mysql+pymysql://sgs_ro@db:3306/xzzf?charset=utf8mb4&{key}=S3cr3t-Value"
+    text = _refused(tmp_path, GOOD.format(code="testju").replace("  url: sqlite:///tmp/x.db", url))
+    assert key in text and "S3cr3t-Value" not in text
+
+
+def test_allowed_query_keys_pass(tmp_path: Path) -> None:
+    for url in ("mysql+pymysql://sgs_ro@db:3306/xzzf?charset=gbk&connect_timeout=5",
+                "postgresql+psycopg://sgs_ro@db/xzzf?sslmode=require&application_name=sgs",
+                "mssql+pyodbc://sgs_ro@db/xzzf?driver=ODBC+Driver+18+for+SQL+Server&TrustServerCertificate=yes"):
+        d = load_department(write(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", url)))
+        assert d.source.url == url
+
+
+def test_a_password_with_an_unencoded_at_is_refused(tmp_path: Path) -> None:
+    text = _refused(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", "mysql+pymysql://root:p@ss@db/x"))
+    assert "不得写入密码" in text and "p@ss" not in text
+
+
+# --- query (issue 12, item 9) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "WITH d AS (DELETE FROM t_cf RETURNING *) SELECT * FROM d",
+        "WITH u AS (UPDATE t_cf SET zt = '2' RETURNING *) SELECT * FROM u",
+        "WITH i AS (INSERT INTO log VALUES (1) RETURNING *) SELECT * FROM t_cf",
+        "SELECT * INTO copy_of_cf FROM t_cf",
+        "SELECT * FROM t_cf FOR UPDATE",
+        "SELECT * FROM t_cf; DELETE FROM t_cf",
+        "SELECT * FROM t_cf /* ; */ ; DROP TABLE t_cf",
+        "SELECT 'it''s' AS a FROM t_cf; DELETE FROM t_cf",
+    ],
+)
+def test_a_query_that_writes_is_refused_when_the_file_is_read(tmp_path: Path, query: str) -> None:
+    text = GOOD.format(code="testju").replace("table: t_cf", "query: " + _yaml_str(query))
+    message = _refused(tmp_path, text)
+    assert "query" in message and ("只能读取数据" in message or "分号" in message), message
+
+
+def _yaml_str(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def test_a_query_with_colons_and_semicolons_in_literals_is_accepted(tmp_path: Path) -> None:
+    query = "SELECT * FROM t_cf WHERE bz <> ':x' AND note <> 'a;b' AND \"update\" IS NULL AND gxsj::date > '2025-01-01'"
+    d = load_department(write(tmp_path, GOOD.format(code="testju").replace("table: t_cf", "query: " + _yaml_str(query))))
+    assert d.datasets["cf"].query == query
+
+
+# --- schedule and name (issue 12, items 13 and 14) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["every hour", "61 * * * *", "* * *", "@sometimes"])
+def test_an_invalid_schedule_is_a_config_error_naming_the_key(tmp_path: Path, schedule: str) -> None:
+    text = GOOD.format(code="testju").replace("name: 市测试局", f"name: 市测试局\nschedule: {_yaml_str(schedule)}")
+    message = _refused(tmp_path, text)
+    assert "schedule" in message and "不是有效的调度" in message
+
+
+@pytest.mark.parametrize("schedule", ["@hourly", "@daily", "*/15 * * * *", "0 8 * * 1-5"])
+def test_valid_schedules_load(tmp_path: Path, schedule: str) -> None:
+    text = GOOD.format(code="testju").replace("name: 市测试局", f"name: 市测试局\nschedule: {_yaml_str(schedule)}")
+    assert load_department(write(tmp_path, text)).schedule == schedule
+
+
+def test_a_name_with_a_line_break_is_refused(tmp_path: Path) -> None:
+    text = GOOD.format(code="testju").replace("name: 市测试局", 'name: "市测试局\\nsource: x"')
+    assert "控制字符" in _refused(tmp_path, text)

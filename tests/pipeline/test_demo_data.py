@@ -115,7 +115,7 @@ def test_department_files_load() -> None:
         dept = _dept(code)
         assert dept.code == code
         assert _uscc_ok(dept.uscc), dept.uscc
-        assert dept.source.url_env == f"SGS_DEMO_{code.upper()}_URL"
+        assert dept.source.url_env == f"SGS_SRC_{code.upper()}_URL"
         assert set(dept.datasets) == {"cf", "xk"}
         for name, ds in dept.datasets.items():
             src_unit = "CF_SJLYDM" if name == "cf" else "XK_LYDWDM"
@@ -134,7 +134,7 @@ def test_sources_on_three_kinds(demo: tuple[Path, str, list[DemoSource]]) -> Non
     assert [(s.department, s.kind, s.fallback) for s in sources] == [
         ("scjgj", "mariadb", False), ("sthjj", "postgresql", False), ("wsjkw", "sqlite", False)]
     assert f"{prefix}scjgj" in sources[0].url and f"{prefix}sthjj" in sources[1].url
-    assert sources[2].url == f"sqlite:///{var / 'demo' / 'wsjkw.db'}"
+    assert sources[2].url == f"sqlite:///{var / 'sources' / 'wsjkw.db'}"
     for s in sources:
         assert s.rows == {"cf": ROWS, "xk": ROWS}
 
@@ -330,7 +330,7 @@ def test_fallback_to_sqlite_when_servers_are_unreachable(tmp_path: Path, monkeyp
     assert time.monotonic() - started < 10
     assert [(s.kind, s.fallback) for s in sources] == [("sqlite", True), ("sqlite", True), ("sqlite", False)]
     for s in sources:
-        assert s.url == f"sqlite:///{tmp_path / 'demo' / (s.department + '.db')}"
+        assert s.url == f"sqlite:///{tmp_path / 'sources' / (s.department + '.db')}"
         assert s.rows == {"cf": 60, "xk": 60}
     # The environment variables are the other way to point at a server.
     monkeypatch.setenv("SGS_DEMO_MARIADB_URL", CLOSED["mariadb_url"])

@@ -25,7 +25,7 @@ def source(mariadb_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with engine.begin() as c:
         c.execute(create_penalty_table(c).insert(), penalty_rows(12, seed=2))
     engine.dispose()
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", mariadb_db)
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
     monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{tmp_path / 'never' / 'store.db'}")
     yield write_department(tmp_path), mariadb_db
 
@@ -56,7 +56,7 @@ def test_missing_and_unknown_keys(source: tuple[Path, str]) -> None:
 
 
 def test_unreachable_host(source: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", "mysql+pymysql://root@127.0.0.1:1/nowhere")
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", "mysql+pymysql://root@127.0.0.1:1/nowhere")
     code, text = check(source[0])
     assert code == 2 and "连不上数据库 127.0.0.1:1" in text and "testju" in text
 
@@ -68,7 +68,7 @@ def test_wrong_password(source: tuple[Path, str], monkeypatch: pytest.MonkeyPatc
         c.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'right-one'"))
     try:
         db = sa.engine.make_url(source[1]).database
-        monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"mysql+pymysql://{user}:wrong-one@127.0.0.1:3306/{db}")
+        monkeypatch.setenv("SGS_SRC_TESTJU_URL", f"mysql+pymysql://{user}:wrong-one@127.0.0.1:3306/{db}")
         code, text = check(source[0])
         assert code == 2 and "拒绝登录" in text and "用户名或密码错误" in text
         assert "wrong-one" not in text
@@ -97,7 +97,7 @@ def test_read_only_account_is_not_warned(source: tuple[Path, str], monkeypatch: 
         c.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'ro-pass'"))
         c.execute(sa.text(f"GRANT SELECT ON `{db}`.* TO '{user}'@'%'"))
     try:
-        monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"mysql+pymysql://{user}:ro-pass@127.0.0.1:3306/{db}")
+        monkeypatch.setenv("SGS_SRC_TESTJU_URL", f"mysql+pymysql://{user}:ro-pass@127.0.0.1:3306/{db}")
         code, text = check(source[0])
         assert code == 0, text
         assert "对接账号只读" in text and "可以写入" not in text
@@ -135,3 +135,98 @@ def test_dept_new_scaffolds_a_loadable_file(tmp_path: Path, monkeypatch: pytest.
     assert again.exit_code == 2 and "已存在" in again.stderr
     bad = runner.invoke(app, ["dept", "new", "Bad-Code"])
     assert bad.exit_code == 2
+
+
+# --- issue 12: items 2, 3, 9, 13 ----------------------------------------------------------------------------
+
+
+def _ingest(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(path.parent))
+    r = runner.invoke(app, ["ingest", path.stem])
+    return r.exit_code, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("  url_env: SGS_SRC_TESTJU_URL", "  url_env: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "url_env"),
+        ("  url_env: SGS_SRC_TESTJU_URL", "  url_env: SGS_SRC_TESTJU_URL\n  url: mysql+pymysql://root@127.0.0.1/x?read_default_file=/root/.my.cnf",
+         "read_default_file"),
+        ("  url_env: SGS_SRC_TESTJU_URL", "  url_env: SGS_SRC_TESTJU_URL\n  url: sqlite:////tmp/sgs-elsewhere.db", "不在数据目录"),
+    ],
+    ids=["foreign-variable", "mysql-option-file", "sqlite-outside-data-folder"],
+)
+def test_a_file_reaching_another_database_is_refused_by_check_and_ingest(
+    source: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, old: str, new: str, key: str
+) -> None:
+    path = source[0]
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    code, text = check(path)
+    assert code == 2 and key in text, text
+    code, text = _ingest(path, monkeypatch)
+    assert code == 2 and key in text, text
+
+
+def test_a_password_in_the_query_string_is_refused_and_never_printed(source: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    path = source[0]
+    url = "  url: mysql+pymysql://root@127.0.0.1:3306/x?charset=utf8mb4&password=Hunter2-Secret"
+    path.write_text(path.read_text(encoding="utf-8").replace("  url_env: SGS_SRC_TESTJU_URL", "  url_env: SGS_SRC_TESTJU_URL\n" + url), encoding="utf-8")
+    code, text = check(path)
+    assert code == 2 and "password" in text and "Hunter2-Secret" not in text
+    code, text = _ingest(path, monkeypatch)
+    assert code == 2 and "Hunter2-Secret" not in text
+
+
+def test_the_connected_url_is_printed_without_secrets(source: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's variable may hold the password (also one with an unencoded "@") and secret query values."""
+    db = sa.engine.make_url(source[1]).database
+    user = f"sgs_at_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(MARIADB_URL)
+    with admin.begin() as c:
+        c.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'p@ss:w0rd'"))
+        c.execute(sa.text(f"GRANT SELECT ON `{db}`.* TO '{user}'@'%'"))
+    try:
+        monkeypatch.setenv("SGS_SRC_TESTJU_URL", f"mysql+pymysql://{user}:p%40ss%3Aw0rd@127.0.0.1:3306/{db}?charset=utf8mb4")
+        code, text = check(source[0])
+        assert code == 0, text
+        assert f"已连接 mysql+pymysql://{user}:***@127.0.0.1:3306/{db}" in text and "w0rd" not in text
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f"DROP USER '{user}'@'%'"))
+        admin.dispose()
+
+
+def test_a_query_dataset_is_checked_against_the_query_columns(source: tuple[Path, str]) -> None:
+    """``dept check`` said every mapped column was missing for a ``query`` dataset; a ``':x'`` literal failed as a
+    bind parameter."""
+    path = source[0]
+    query = "SELECT t.*, CONCAT(wsh, ':x') AS wsh2 FROM t_xzcf t WHERE dsr <> ':y'"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original.replace("table: t_xzcf", f'query: "{query}"').replace("CF_WSH: wsh", "CF_WSH: wsh2"), encoding="utf-8")
+    code, text = check(path)
+    assert code == 0, text
+    assert "query 的结果 和 17 个映射列都存在" in text and "全部待读取 12 行" in text
+    path.write_text(original.replace("table: t_xzcf", f'query: "{query}"').replace("CF_SY: ss", "CF_SY: wfss"), encoding="utf-8")
+    code, text = check(path)
+    assert code == 2 and "query 的结果 中没有这些列：wfss（columns.CF_SY）" in text and "wsh2" in text
+
+
+def test_a_query_that_writes_is_refused_before_connecting(source: tuple[Path, str]) -> None:
+    path = source[0]
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "table: t_xzcf", 'query: "WITH d AS (DELETE FROM t_xzcf RETURNING *) SELECT * FROM d"'), encoding="utf-8")
+    code, text = check(path)
+    assert code == 2 and "DELETE" in text and "已连接" not in text
+
+
+def test_dept_new_quotes_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newline in ``--name`` injected a ``source:`` block into the new file."""
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    r = runner.invoke(app, ["dept", "new", "evilju", "--name", "市坏局\nsource:\n  url: sqlite:////var/sgs.db"])
+    assert r.exit_code == 2 and "控制字符" in r.stderr and not (tmp_path / "evilju.yaml").exists()
+    for name in ('市"引号"局 #注释: [x] {y} &a *b', "市局: 'x'", "@市局"):
+        path = tmp_path / "quotedju.yaml"
+        path.unlink(missing_ok=True)
+        r = runner.invoke(app, ["dept", "new", "quotedju", "--name", name])
+        assert r.exit_code == 0, r.stdout + r.stderr
+        assert load_department(path).name == name

@@ -41,8 +41,8 @@ def department(mariadb_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with engine.begin() as c:
         c.execute(create_penalty_table(c).insert(), rows + fixes)
     engine.dispose()
-    monkeypatch.setenv("SGS_WORKER_TEST_URL", mariadb_db)
-    return write_department(tmp_path, env="SGS_WORKER_TEST_URL", chunk_rows=40)
+    monkeypatch.setenv("SGS_SRC_TESTJU_URL", mariadb_db)
+    return write_department(tmp_path, env="SGS_SRC_TESTJU_URL", chunk_rows=40)
 
 
 def test_worker_process_gives_the_store_of_an_in_process_run(

@@ -11,11 +11,11 @@ from pipeline.config import load_department
 from pipeline.ingest import ingest
 from pipeline.quality import build_quality_docs, publish_run
 from store.db import make_store_engine, migrate
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_env, source_sqlite_path, write_department
 
 
 def test_run_leaves_gx_result_and_pages_without_id_numbers(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    src = tmp_path / "src.db"
+    src = source_sqlite_path()  # in the SQLite data folder: a source file is read only from there
     engine = sa.create_engine(f"sqlite:///{src}")
     rows = penalty_rows(40, seed=21)
     with engine.begin() as c:
@@ -24,7 +24,7 @@ def test_run_leaves_gx_result_and_pages_without_id_numbers(tmp_path: Path, monke
     depts.mkdir()
     write_department(depts, code="qju", chunk_rows=15)
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(depts))
-    monkeypatch.setenv("SGS_TEST_SOURCE_URL", f"sqlite:///{src}")
+    monkeypatch.setenv(source_env("qju"), f"sqlite:///{src}")
     store = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
     migrate(store)
     result = ingest(load_department(depts / "qju.yaml"), "cf", engine=store, trigger="test")

@@ -1,28 +1,36 @@
-"""The "双公示" dashboard as an operator sees it: served by uvicorn on 127.0.0.1 under the same ``/sgs`` prefix
-the plugin uses, opened in Debian's headless Chromium (installed by scripts/system-deps.sh); the rendered
-DOM must show the departments and the indicators, and a screenshot is kept in the test's tmp folder."""
+"""The "双公示" view as an operator reaches it: the real ``airflow api-server`` (simple auth manager, this
+project's plugins folder) on a free 127.0.0.1 port, Debian's headless Chromium (installed by
+scripts/system-deps.sh) driven through the DevTools protocol. An anonymous visit lands on Airflow's login page
+(with ``next=`` back to the page) and shows no data; after logging in through that page the dashboard, a
+department page and the view embedded in the Airflow UI (``/plugin/sgs``) render. Screenshots are kept in the
+test's tmp folder."""
 
 from __future__ import annotations
 
-import shutil
+import base64
+import itertools
+import json
+import os
+import signal
 import socket
 import subprocess
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from websockets.sync.client import ClientConnection, connect
 
-from reports.asgi import LazyASGIApp
-from reports.dashboard import create_app
+from tests.factories import DEPARTMENT_YAML, authority_code
 from tests.reports.scenario import DEPTS, SECRET_ID, build_scenario
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+USER, PASSWORD = "sgsviewer", "看板-viewer-pw"
 
 
 def _free_port() -> int:
@@ -31,65 +39,183 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def airflow_env(tmp_path: Path, store_url: str, departments: Path) -> dict[str, str]:
+    """A fresh Airflow home with the simple auth manager and one Viewer user whose password the test knows."""
+    home = tmp_path / "airflow"
+    home.mkdir()
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}), encoding="utf-8")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "no-dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(24).hex(),
+        "SGS_STORE_URL": store_url,
+        "SGS_DEPARTMENTS_DIR": str(departments),
+        "SGS_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+    return env
+
+
 @pytest.fixture
 def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[str]:
     build_scenario(sqlite_store)
-    reports = tmp_path / "reports"
-    reports.mkdir()
-    root = FastAPI()
-    root.mount("/sgs", LazyASGIApp(lambda: create_app(lambda: sqlite_store, departments=lambda: DEPTS,
-                                                      reports_dir=lambda: reports)))
+    departments = tmp_path / "departments"
+    departments.mkdir()
+    for code, info in DEPTS.items():  # the scenario's departments, so that the pages show their names
+        text = DEPARTMENT_YAML.format(code=code, env=f"SGS_SRC_{code.upper()}_URL", chunk_rows=100,
+                                      authority=authority_code())
+        (departments / f"{code}.yaml").write_text(text.replace("name: 市测试监管局", f"name: {info.name}", 1),
+                                                  encoding="utf-8")
+    env = airflow_env(tmp_path, sqlite_store.url.render_as_string(hide_password=False), departments)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(root, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
+    log = tmp_path / "api-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/sgs/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the dashboard server did not start within 30 s")
-        time.sleep(0.2)
     try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"airflow api-server did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
         yield base
     finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
-def chromium(tmp_path: Path, *args: str) -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run `bash scripts/system-deps.sh` (installs Debian's chromium)")
-    profile = tmp_path / "chromium-profile"
-    cmd = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--window-size=1280,1800", *args,
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout
+class Browser:
+    """Headless Chromium with one page, driven through the DevTools protocol (just what this test needs)."""
+
+    def __init__(self, profile: Path) -> None:
+        if not Path(CHROMIUM).exists():
+            pytest.fail("Chromium is missing: run `bash scripts/system-deps.sh` (installs Debian's chromium)")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,1800", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        active = profile / "DevToolsActivePort"  # Chromium writes the port it picked here
+        deadline = time.monotonic() + 60
+        while not (active.exists() and len(active.read_text().splitlines()) >= 2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("Chromium did not open its DevTools port")
+            time.sleep(0.1)
+        port = active.read_text().splitlines()[0]
+        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json() if t["type"] == "page"]
+        self.ws: ClientConnection = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        n = next(self._ids)
+        self.ws.send(json.dumps({"id": n, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv(timeout=60))
+            if msg.get("id") == n:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg["result"]
+
+    def js(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.js(f"(() => {{ try {{ return !!({expression}); }} catch (e) {{ return false; }} }})()"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not seen within {timeout} s at {self.js('location.href')}:\n"
+                                     f"{(self.js('document.body && document.body.innerText') or '')[:1500]}")
+            time.sleep(0.25)
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+
+    def type_into(self, selector: str, text: str) -> None:
+        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.call("Input.insertText", text=text)
+
+    def html(self) -> str:
+        return str(self.js("document.documentElement.outerHTML"))
+
+    def screenshot(self, path: Path) -> None:
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def close(self) -> None:
+        self.ws.close()
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=20)
 
 
-def test_dashboard_in_headless_chromium(server: str, tmp_path: Path) -> None:
-    url = f"{server}/sgs/?month=2025-03"
-    dom = chromium(tmp_path, "--dump-dom", url)
-    for text in ("双公示考核看板（2025-03）", "测试市场监督管理局", "测试生态环境局", "测试卫生健康委员会",
-                 "及时率", "完整率", "准确率", "28.6%", "本月未报送数据的部门", "<svg"):  # aaa: 2 of 7 on time
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    b = Browser(tmp_path / "chromium-profile")
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def test_dashboard_needs_an_airflow_login_in_headless_chromium(server: str, browser: Browser, tmp_path: Path) -> None:
+    page = f"{server}/sgs/?month=2025-03"
+
+    # Anonymous: sent to Airflow's login page, which will come back to the page; no data on the way.
+    browser.goto(page)
+    browser.wait_for("location.pathname === '/auth/login' && document.querySelector('input[name=password]')",
+                     "Airflow's login form")
+    assert browser.js("new URLSearchParams(location.search).get('next')") == "/sgs/?month=2025-03"
+    assert "测试市场监督管理局" not in browser.html()
+    browser.screenshot(tmp_path / "login.png")
+
+    # Log in through Airflow's own form: the UI stores the JWT in the `_token` cookie and goes back to `next`.
+    browser.type_into("input[name=username]", USER)
+    browser.type_into("input[name=password]", PASSWORD)
+    browser.wait_for("!document.querySelector('button[type=submit]').disabled", "an enabled sign-in button")
+    browser.js("document.querySelector('button[type=submit]').click()")
+    browser.wait_for("document.body.innerText.includes('双公示考核看板（2025-03）')", "the dashboard after login")
+    assert browser.js("location.href") == page
+    dom = browser.html()
+    for text in ("测试市场监督管理局", "测试生态环境局", "测试卫生健康委员会", "及时率", "完整率", "准确率", "28.6%",
+                 "本月未报送数据的部门", "<svg"):  # aaa: 2 of 7 on time
         assert text in dom, text
     assert SECRET_ID not in dom
-
     shot = tmp_path / "dashboard.png"
-    chromium(tmp_path, f"--screenshot={shot}", url)
-    assert shot.exists() and shot.stat().st_size > 20_000
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    browser.screenshot(shot)
+    assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    dept = chromium(tmp_path, "--dump-dom", f"{server}/sgs/dept/aaa?month=2025-03")
-    for text in ("测试市场监督管理局（aaa）", "最近运行", "待整改问题数据", "CF-REQ-003", "逾期记录"):
+    browser.goto(f"{server}/sgs/dept/aaa?month=2025-03")
+    browser.wait_for("document.body.innerText.includes('测试市场监督管理局（aaa）')", "the department page")
+    dept = browser.html()
+    for text in ("最近运行", "待整改问题数据", "CF-REQ-003", "逾期记录"):
         assert text in dept, text
-    chromium(tmp_path, f"--screenshot={tmp_path / 'department.png'}", f"{server}/sgs/dept/aaa?month=2025-03")
+    browser.screenshot(tmp_path / "department.png")
     assert (tmp_path / "department.png").stat().st_size > 20_000
+
+    # As users reach it: the "双公示" entry of the Airflow UI embeds /sgs/ in an iframe, sent the same cookie.
+    browser.goto(f"{server}/plugin/sgs")
+    browser.wait_for("document.querySelector('iframe').contentDocument.body.innerText.includes('双公示考核看板')",
+                     "the view embedded in the Airflow UI")
+    browser.screenshot(tmp_path / "airflow-ui-view.png")

@@ -1,10 +1,15 @@
-"""The dashboard app (``reports.dashboard``) through FastAPI's test client: pages, JSON, files, errors."""
+"""The dashboard app (``reports.dashboard``) through FastAPI's test client: pages, JSON, files, errors, and the
+``auth`` dependency in front of every route. Airflow's own login (``reports.airflow_auth``) is tested through
+Airflow in tests/plugins; here a test login stands in for it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -13,9 +18,19 @@ from reports.dashboard import create_app
 from reports.settings import ReportSettings
 from tests.reports.scenario import DEPTS, SECRET_ID, build_scenario
 
+LOGIN = {"X-Test-User": "auditor"}
+
+
+def _test_login(request: Request) -> str:
+    """Stands in for Airflow's login: a request is admitted with the test header only."""
+    user = request.headers.get("X-Test-User")
+    if not user:
+        raise HTTPException(status_code=401, detail="未登录")
+    return user
+
 
 @pytest.fixture
-def client(sqlite_store: Engine, tmp_path: Path) -> TestClient:
+def app(sqlite_store: Engine, tmp_path: Path) -> FastAPI:
     build_scenario(sqlite_store)
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -25,9 +40,32 @@ def client(sqlite_store: Engine, tmp_path: Path) -> TestClient:
     (quality / "index.html").write_text("<p>全部部门</p>", encoding="utf-8")
     (quality / "aaa" / "cf.html").write_text("<p>质量</p>", encoding="utf-8")
     (tmp_path / "secret.html").write_text("no", encoding="utf-8")
-    app = create_app(lambda: sqlite_store, departments=lambda: DEPTS, reports_dir=lambda: reports,
-                     quality_dir=lambda: quality, settings=ReportSettings())
-    return TestClient(app)
+    return create_app(lambda: sqlite_store, auth=_test_login, departments=lambda: DEPTS, reports_dir=lambda: reports,
+                      quality_dir=lambda: quality, settings=ReportSettings())
+
+
+@pytest.fixture
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app, headers=LOGIN)
+
+
+def test_every_route_is_behind_the_auth_dependency(app: FastAPI) -> None:
+    """The dependency is applied to the app, not route by route: a route added later cannot forget it."""
+    paths = [re.sub(r"\{[^}]+\}", "aaa", r.path) for r in app.routes if isinstance(r, APIRoute)]
+    assert {"/", "/dept/aaa", "/api/indicators", "/files/aaa", "/quality/aaa", "/health"} <= set(paths)
+    anonymous = TestClient(app)
+    for path in paths:
+        r = anonymous.get(path, params={"month": "2025-03"})
+        assert (r.status_code, r.json()) == (401, {"detail": "未登录"}), path
+        assert "测试市场监督管理局" not in r.text
+    assert TestClient(app, headers=LOGIN).get("/?month=2025-03").status_code == 200
+
+
+def test_create_app_needs_an_auth_dependency(sqlite_store: Engine) -> None:
+    with pytest.raises(TypeError, match="auth"):
+        create_app(lambda: sqlite_store)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="auth"):
+        create_app(lambda: sqlite_store, auth=None)  # type: ignore[arg-type]
 
 
 def test_dashboard_page_shows_departments_and_indicators(client: TestClient) -> None:
@@ -80,8 +118,6 @@ def test_lazy_app_builds_on_first_request() -> None:
     built: list[int] = []
 
     def factory():  # type: ignore[no-untyped-def]
-        from fastapi import FastAPI
-
         built.append(1)
         app = FastAPI()
         app.get("/ping")(lambda: {"ok": True})

@@ -30,6 +30,7 @@ def demo_store(sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyP
     (src,) = create_demo_sources(tmp_path / "demo", rows=600, prefix=f"sgs_rep_{uuid.uuid4().hex[:8]}_",
                                  departments=["wsjkw"])
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
+    monkeypatch.setenv("SGS_SOURCE_DATA_DIR", str(tmp_path / "demo" / "sources"))  # where the demo put the file
     dept = load_departments()["wsjkw"]
     assert dept.source.url_env
     monkeypatch.setenv(dept.source.url_env, src.url)

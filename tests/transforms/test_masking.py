@@ -25,3 +25,28 @@ def test_free_text_masks_ids_phones_and_cards() -> None:
 def test_record_masks_document_columns_and_free_text() -> None:
     rec = mask_record({"CF_XDR_ZJHM": "11010519491231002X", "CF_NR": "罚款，联系电话13812345678", "CF_WSH": "罚〔2025〕1号"})
     assert rec == {"CF_XDR_ZJHM": "110105********002X", "CF_NR": "罚款，联系电话138****5678", "CF_WSH": "罚〔2025〕1号"}
+
+
+def test_public_credit_codes_are_not_masked_but_id_numbers_are() -> None:
+    """Issue 12 item 6: an all-digit 统一社会信用代码 is public; an ID number in JSON-ish text is not."""
+    from stdnum.cn import ric, uscc
+
+    from transforms.masking import ID_COLUMNS, is_public_credit_code
+
+    gov = "113301000024713838"  # a government body's USCC: valid GB 32100 check digit, only digits
+    assert uscc.is_valid(gov) and not ric.is_valid(gov)  # cross-check with python-stdnum
+    assert is_public_credit_code(gov)
+    assert mask_text(gov) == gov
+    assert mask_text(f"处罚机关代码{gov}；当事人身份证330106198502031234") == f"处罚机关代码{gov}；当事人身份证330106********1234"
+    # A source key as stored (a JSON list) is masked like any other text.
+    assert mask_text('["330106198502031234"]') == '["330106********1234"]'
+    # An ID number is never taken for a credit code, also not with a wrong check digit, and a run with a
+    # wrong USCC check digit stays masked (one digit changed).
+    for person in ("330106198502031234", "11010519491231002X", "330106198502031235"):
+        assert not is_public_credit_code(person)
+        assert mask_text(person) != person
+    assert mask_text("113301000024713839") == "113301********3839"
+    # Only the natural persons' document columns are masked whole; organisation codes pass unchanged.
+    assert ID_COLUMNS == {"CF_XDR_ZJHM", "CF_FR_ZJHM", "XK_XDR_ZJHM", "XK_FR_ZJHM"}
+    rec = mask_record({"CF_XDR_SHXYM": gov, "CF_CFJGDM": gov, "CF_FR_ZJHM": "330106198502031234"})
+    assert rec == {"CF_XDR_SHXYM": gov, "CF_CFJGDM": gov, "CF_FR_ZJHM": "330106********1234"}

@@ -65,6 +65,20 @@ def test_push_that_runs_out_of_retries_exits_1_and_keeps_the_rows(cli_store: Eng
     assert [r["state"] for r in outbox_rows(cli_store)] == ["accepted"]
 
 
+def test_push_with_an_unusable_answer_names_the_batch_and_applies_the_others(cli_store: Engine, province: StandinServer) -> None:
+    load(cli_store, [penalty(1), penalty(2), penalty(3)])
+    province.set_faults(hostile="invalid_json", hostile_every=2)
+    result = runner.invoke(app, ["push", "--batch-size", "1"])
+    assert result.exit_code == 2, result.output
+    # The operator's message is the last line (what precedes it is the log, which CliRunner mixes into the output).
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("错误：推送停止") and "不是 JSON" in last and "其余批次已正常处理" in last
+    assert [r["state"] for r in outbox_rows(cli_store)] == ["accepted", "sent", "accepted"]
+    province.set_faults()
+    assert runner.invoke(app, ["push"]).exit_code == 0
+    assert {r["state"] for r in outbox_rows(cli_store)} == {"accepted"}
+
+
 def test_push_in_file_mode_writes_batches_and_reads_receipts(cli_store: Engine, tmp_path: Path) -> None:
     load(cli_store, [penalty(1), penalty(2)])
     exchange = tmp_path / "exchange"

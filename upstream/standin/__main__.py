@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--duplicate-receipts", action="store_true")
     p.add_argument("--double-apply", action="store_true")
+    p.add_argument("--ssl-certfile", default=None, help="serve https with this certificate (PEM, chain included)")
+    p.add_argument("--ssl-keyfile", default=None, help="the certificate's private key (PEM)")
     p.add_argument("--log-level", default="warning")
     a = p.parse_args(argv)
     logging.basicConfig(level=a.log_level.upper())
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = create_app(StandinConfig(db_path=a.db, token=os.environ.get("SGS_STANDIN_TOKEN") or None, hmac_keys=keys,
                                    blacklist=a.blacklist, faults=faults))
-    server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level=a.log_level, access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level=a.log_level, access_log=False,
+                                           ssl_certfile=a.ssl_certfile, ssl_keyfile=a.ssl_keyfile))
     app.state.sgs.server = server  # lets the drop fault find the request's connection
     server.run()
 

@@ -11,7 +11,13 @@ last change of the faults:
 - ``hang_every`` + ``hang_ms``: process and commit, then answer only after ``hang_ms`` (client timeout);
 - ``crash_at``: process and commit request ``n == crash_at``, then the process exits at once (restart);
 - ``duplicate_receipts``: every receipt appears twice in the answer;
-- ``double_apply``: de-duplication off: a repeated key is processed again (``applied_twice`` counts it).
+- ``double_apply``: de-duplication off: a repeated key is processed again (``applied_twice`` counts it);
+- ``hostile`` (+ ``hostile_every``): process and commit every Nth batch, then answer it with something a client
+  must survive: ``numeric_code`` (``"code": 1001``), ``missing_fields`` (first receipt without status, second
+  without key), ``wrong_types`` (key a number, status a list, code/message/field of other types),
+  ``huge_strings`` (megabyte codes, fields and messages, a lone surrogate and a NUL), ``invalid_json``, or
+  ``huge_body`` (``hostile_bytes`` of chunked JSON whitespace; ``streamed_bytes`` in the stats counts what
+  the client actually took).
 """
 
 from __future__ import annotations
@@ -19,17 +25,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import json
 import logging
 import os
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from upstream.endpoint import hmac_signature
@@ -54,6 +62,9 @@ class Faults(BaseModel):
     crash_at: int = Field(default=0, ge=0, description="request N: processed, then the process exits")
     duplicate_receipts: bool = False
     double_apply: bool = False
+    hostile: Literal["numeric_code", "missing_fields", "wrong_types", "huge_strings", "invalid_json", "huge_body"] | None = None
+    hostile_every: int = Field(default=1, ge=1, description="every Nth batch request gets the hostile answer")
+    hostile_bytes: int = Field(default=600_000_000, ge=0, description="huge_body: bytes offered")
 
 
 class Sender(BaseModel):
@@ -118,7 +129,8 @@ class _State:
     faults: Faults
     rng: random.Random
     requests: int = 0
-    injected: dict[str, int] = field(default_factory=lambda: {"error": 0, "drop": 0, "hang": 0, "crash": 0})
+    injected: dict[str, int] = field(default_factory=lambda: {"error": 0, "drop": 0, "hang": 0, "crash": 0, "hostile": 0})
+    streamed_bytes: int = 0  # huge_body: bytes handed to the transport before the client went away
     auth_failures: int = 0
     http_requests: int = 0  # every POST to /api/batches, also those refused before the handler (401, 422)
     server: Any = None  # the uvicorn.Server, when run by __main__ (needed to drop a connection)
@@ -192,6 +204,9 @@ def create_app(config: StandinConfig) -> FastAPI:
             await asyncio.sleep(f.hang_ms / 1000)
         if f.duplicate_receipts:
             receipts = [r for r in receipts for _ in (0, 1)]
+        if f.hostile and n % f.hostile_every == 0:
+            state.injected["hostile"] += 1
+            return _hostile_answer(f, batch.batch_id, receipts, state)
         return {"batch_id": batch.batch_id, "received_at": dt.datetime.now(dt.UTC), "receipts": receipts}
 
     @app.get("/api/stats", tags=["ops"], dependencies=[Depends(authenticate)])
@@ -199,7 +214,7 @@ def create_app(config: StandinConfig) -> FastAPI:
         """Delivery counters (``upstream.standin.store``) and the faults injected so far."""
         state: _State = request.app.state.sgs
         return {**state.store.stats(), "requests": state.requests, "http_requests": state.http_requests, "auth_failures": state.auth_failures,
-                "injected": state.injected}
+                "injected": state.injected, "streamed_bytes": state.streamed_bytes}
 
     @app.get("/control/faults", tags=["control"], dependencies=[Depends(authenticate)])
     def get_faults(request: Request) -> Faults:
@@ -215,6 +230,44 @@ def create_app(config: StandinConfig) -> FastAPI:
         return faults
 
     return app
+
+
+def _hostile_answer(f: Faults, batch_id: str, receipts: list[dict[str, Any]], state: _State) -> Response:
+    """The answer of the ``hostile`` fault (the batch itself was processed and committed)."""
+    if f.hostile == "huge_body":
+        chunk = b" " * (1 << 20)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b'{"receipts": ['
+            sent = 0
+            while sent < f.hostile_bytes:
+                piece = chunk[: f.hostile_bytes - sent]
+                yield piece
+                # counted after the send returned: uvicorn's flow control blocks while the client does not read
+                sent += len(piece)
+                state.streamed_bytes += len(piece)
+
+        return StreamingResponse(body(), media_type="application/json")
+    if f.hostile == "invalid_json":
+        return Response(b'{"batch_id": "' + batch_id.encode() + b'", "receipts": [{"idempotency_key": ', media_type="application/json")
+    items: list[Any] = [dict(r) for r in receipts]
+    if f.hostile == "numeric_code":
+        items = [{**r, "code": 1001} for r in items]
+    elif f.hostile == "missing_fields":
+        items[0].pop("status", None)
+        if len(items) > 1:
+            items[1].pop("idempotency_key", None)
+    elif f.hostile == "wrong_types":
+        items[0]["idempotency_key"] = 12345
+        if len(items) > 1:
+            items[1]["status"] = ["accepted"]
+        for r in items[2:]:
+            r.update(code=[1, 2], message={"说明": "对象"}, field=42, duplicate="yes")
+    elif f.hostile == "huge_strings":
+        items = [{**r, "code": "C" * 200_000, "field": "F" * 200_000, "message": "长" * 300_000 + "\ud800\x00"} for r in items]
+        items.append({"idempotency_key": "K" * 1_000_000, "status": "accepted"})
+    # ensure_ascii: a lone surrogate cannot be encoded as UTF-8, only escaped
+    return Response(json.dumps({"batch_id": batch_id, "receipts": items}, ensure_ascii=True, default=str), media_type="application/json")
 
 
 def _drop_connection(request: Request, state: _State) -> bool:

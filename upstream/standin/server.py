@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -43,13 +44,18 @@ class StandinServer:
         port: int | None = None,
         args: Sequence[str] = (),
         log_path: Path | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
+        """``tls`` = (certificate, key, CA bundle): serve https; the CA bundle is what this object's own
+        health and control requests check the certificate against."""
         self.db_path = Path(db_path)
         self.token = token or secrets.token_urlsafe(24)
         self.hmac_keys = dict(hmac_keys or {})
         self.port = port or free_port()
         self.args = list(args)
         self.log_path = log_path or self.db_path.with_suffix(".log")
+        self.tls = tls
+        self.verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=str(tls[2])) if tls else True
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._supervisor: threading.Thread | None = None
@@ -58,7 +64,7 @@ class StandinServer:
 
     @property
     def root_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -74,7 +80,8 @@ class StandinServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "upstream.standin", "--port", str(self.port), "--db", str(self.db_path), *self.args],
+                [sys.executable, "-m", "upstream.standin", "--port", str(self.port), "--db", str(self.db_path), *self.args,
+                 *(["--ssl-certfile", str(self.tls[0]), "--ssl-keyfile", str(self.tls[1])] if self.tls else [])],
                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT),
             )
 
@@ -92,7 +99,7 @@ class StandinServer:
             if proc is not None and proc.poll() is not None and not self._supervised():
                 raise RuntimeError(f"省平台模拟服务启动失败（退出码 {proc.returncode}），日志：{self.log_path}")
             try:
-                if httpx.get(self.root_url + "/healthz", timeout=0.5).status_code == 200:
+                if httpx.get(self.root_url + "/healthz", timeout=0.5, verify=self.verify).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -153,11 +160,11 @@ class StandinServer:
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         """Replace the faults (``upstream.standin.app.Faults``); unnamed ones are off."""
-        r = httpx.put(self.root_url + "/control/faults", json=faults, headers=self._headers(), timeout=10)
+        r = httpx.put(self.root_url + "/control/faults", json=faults, headers=self._headers(), timeout=10, verify=self.verify)
         r.raise_for_status()
         return dict(r.json())
 
     def stats(self) -> dict[str, Any]:
-        r = httpx.get(self.base_url + "/stats", headers=self._headers(), timeout=10)
+        r = httpx.get(self.base_url + "/stats", headers=self._headers(), timeout=10, verify=self.verify)
         r.raise_for_status()
         return dict(r.json())
