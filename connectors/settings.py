@@ -63,7 +63,30 @@ OPERATOR_DENIED_KEYS = frozenset({"read_default_file", "read_default_group", "in
 #: path would run any library on the platform's host: no ``/`` or ``\``, no library suffix.
 _DRIVER_NAME = re.compile(r"^[A-Za-z0-9 +\-_.{}]{1,128}$")
 _LIBRARY_SUFFIX = re.compile(r"\.(so|dll|dylib)(\W|$)", re.IGNORECASE)
-_ODBC_DRIVER = re.compile(r"(?:^|;)\s*driver\s*=\s*(\{[^}]*\}?|[^;]*)", re.IGNORECASE)
+_ODBC_DRIVER_KEY = re.compile(r"(?:^|;)\s*driver\s*=\s*", re.IGNORECASE)
+
+
+def _odbc_driver_values(connect_string: str) -> list[str]:
+    """Every ``DRIVER=`` value of an ODBC connect string, read as the driver manager reads it: a braced value
+    runs to the ``}`` that is not doubled (``{a}}b}`` is ``a}b``), so ``}}`` cannot end it early."""
+    values = []
+    for m in _ODBC_DRIVER_KEY.finditer(connect_string):
+        rest = connect_string[m.end():]
+        if rest.startswith("{"):
+            i, out = 1, []
+            while i < len(rest):
+                if rest[i] == "}":
+                    if rest[i + 1 : i + 2] == "}":
+                        out.append("}")
+                        i += 2
+                        continue
+                    break
+                out.append(rest[i])
+                i += 1
+            values.append("{" + "".join(out) + "}")
+        else:
+            values.append(rest.split(";", 1)[0].strip())
+    return values
 
 
 def url_family(url: URL) -> str | None:
@@ -93,12 +116,12 @@ def check_driver_names(parsed: URL) -> None:
         if "driver" in low:
             values = _query_values(parsed, key)
         elif low == "odbc_connect":
-            values = tuple(m.group(1).strip() for v in _query_values(parsed, key) for m in _ODBC_DRIVER.finditer(v))
+            values = tuple(d for v in _query_values(parsed, key) for d in _odbc_driver_values(v))
             key = f"{key} 中的 DRIVER"
         else:
             continue
         for v in values:
-            if not _DRIVER_NAME.match(v) or _LIBRARY_SUFFIX.search(v):
+            if not _DRIVER_NAME.match(v) or _LIBRARY_SUFFIX.search(v) or "}" in v.strip("{}"):
                 raise ValueError(
                     f"数据库 URL 参数 {key} 只能是已登记的 ODBC 驱动名称（如 ODBC Driver 18 for SQL Server、FreeTDS："
                     "字母、数字、空格和 +-_.{}），不能是文件路径或动态库（/、\\、.so、.dll、.dylib）："
@@ -137,12 +160,18 @@ def check_file_url(url: str, *, code: str | None = None) -> URL:
     check_driver_names(parsed)
     if url_family(parsed) != "sqlite":
         raise _server_refused(code)
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):  # aiosqlite, pysqlcipher: not the platform's reader
+        raise ValueError(f"SQLite 文件的 URL 只能以 sqlite:/// 开头（不支持驱动 {parsed.drivername}），例如 sqlite:///wsjkw.db")
     for key in parsed.query:
         if key.strip().lower() not in FILE_QUERY_KEYS:
             raise ValueError(f"URL 参数 {key} 不允许写在部门配置文件中；SQLite 文件的 URL 只允许：{', '.join(sorted(FILE_QUERY_KEYS))}")
     if parsed.database and parsed.database.startswith("file:"):
         raise ValueError("SQLite 的 URL 请直接写文件路径（不要用 file: URI），例如 sqlite:///wsjkw.db")
     return parsed
+
+
+#: asyncio drivers (asyncpg, aiosqlite, aiomysql, asyncmy, psycopg_async, …): the readers are synchronous.
+_ASYNC_DRIVER = re.compile(r"\+.*(async|aio)", re.IGNORECASE)
 
 
 def check_operator_url(parsed: URL) -> None:
@@ -153,6 +182,8 @@ def check_operator_url(parsed: URL) -> None:
         if key.strip().lower() in OPERATOR_DENIED_KEYS:
             raise ValueError(f"数据库 URL 参数 {key} 不允许使用（它会读取本机文件作为配置或在登录时执行 SQL）：请从 URL 中删去")
     check_driver_names(parsed)
+    if _ASYNC_DRIVER.search(parsed.drivername):
+        raise ValueError(f"数据库驱动 {parsed.drivername} 是异步驱动，本平台不支持：请改用同步驱动（见 docs/connectors.md）")
     if url_family(parsed) == "sqlite" and parsed.database and parsed.database.startswith("file:"):
         raise ValueError("SQLite 的 URL 请直接写文件路径（不要用 file: URI）")
 

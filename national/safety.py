@@ -32,11 +32,14 @@ SECRET_QUERY_KEYS = frozenset(
     {
         "password", "passwd", "pwd", "pass", "passfile", "passphrase", "secret", "token", "access_token",
         "api_key", "apikey", "odbc_connect", "service", "sslpassword", "wallet_password", "auth_token",
-        "ssl_key_password", "sslkey_password",
+        "ssl_key_password", "sslkey_password", "client_secret", "private_key", "private_key_passphrase", "sig",
+        "key", "sas_token", "credentials", "__extra__",  # Airflow's connection URI carries its extra JSON here
     }
 )
 
-_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>.*)$", re.DOTALL)
+# SQLAlchemy's own scheme grammar is ``[\w\+]+://`` (``postgresql+psycopg_binary``); leading white space is kept
+# as it is (a pasted value often has some) but must not make the URL unrecognised.
+_SCHEME = re.compile(r"^(?P<scheme>\s*[\w+.\-]+://)(?P<rest>.*)$", re.DOTALL)
 # SQLAlchemy's make_url: ``(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@`` right after the scheme, so the
 # password may hold "?", "/", "#" and ":" and ends at the first "@" after the username's ":".
 _USERINFO = re.compile(r"(?P<user>[^:/]*):(?P<password>[^@]*)@", re.DOTALL)
@@ -62,6 +65,9 @@ def redact_url(url: object) -> str:
     text = "" if url is None else str(url)
     m = _SCHEME.match(text)
     if not m:
+        if "://" in text and "@" in text:  # not a URL we can read, but it may carry userinfo: hide all of it
+            head, _, tail = text.partition("://")
+            return head + "://***@" + _redact_query(tail.rsplit("@", 1)[1])
         return _redact_query(text) if "=" in text else text
     scheme, rest = m.group("scheme"), m.group("rest")
     end = 0  # where the host part starts: the query is looked for after it
@@ -84,7 +90,8 @@ def redact_url(url: object) -> str:
 def _redact_query(query: str) -> str:
     def repl(m: re.Match[str]) -> str:
         key = m.group("key")
-        if unquote_plus(key).strip().lower() in SECRET_QUERY_KEYS:
+        # compare letters, digits and "_" only: "%70assword", "PassWord", "password%00", " pwd" are all secrets
+        if re.sub(r"[^a-z0-9_]", "", unquote_plus(key).lower()) in SECRET_QUERY_KEYS:
             return f"{m.group('sep')}{key}=***"
         return m.group(0)
 

@@ -101,6 +101,16 @@ def describe_store_error(exc: BaseException, url: str) -> StoreUnavailable:
     where = "SGS_STORE_URL" if os.environ.get("SGS_STORE_URL") else "SGS_STORE_URL（未设置，默认使用 var/ 下的 SQLite 文件）"
     if isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)):
         return StoreUnavailable(f"中心库地址 {shown} 无法使用（{_driver_line(exc)}）：请检查环境变量 {where}", retry=False, orig=orig)
+    if isinstance(exc, ImportError):  # a driver that is not installed (postgresql+asyncpg, mysql+mysqlconnector)
+        return StoreUnavailable(
+            f"中心库地址 {shown} 使用的数据库驱动未安装（{_driver_line(exc)}）：中心库请用 postgresql+psycopg:// 或 sqlite:///，"
+            f"请改正环境变量 {where}", retry=False, orig=orig
+        )
+    if isinstance(exc, sa_exc.InvalidRequestError):  # an asyncio driver (sqlite+aiosqlite): MissingGreenlet
+        return StoreUnavailable(
+            f"中心库地址 {shown} 使用了异步驱动，本平台不支持（{_driver_line(exc)}）：中心库请用 postgresql+psycopg:// 或 sqlite:///，"
+            f"请改正环境变量 {where}", retry=False, orig=orig
+        )
     if isinstance(exc, (ValueError, TypeError)):  # make_url / the dialect on a malformed part (port "abc")
         return StoreUnavailable(
             f"中心库地址 {shown} 无法使用（{_driver_line(exc)}）：URL 中有不合法的值（例如端口或 connect_timeout 不是数字），"
@@ -145,6 +155,10 @@ def open_store(url: str) -> Engine:
         migrate(engine)
     # Any of them: the store is unusable. OSError: creating a new SQLite file owner-only (store.db) in a folder
     # that is read-only or not there. ValueError: make_url on a malformed URL (a port that is not a number).
-    except (sa_exc.DBAPIError, sa_exc.ArgumentError, sa_exc.NoSuchModuleError, OSError, ValueError) as exc:
+    # ImportError: a driver that is not installed; InvalidRequestError: an asyncio driver (MissingGreenlet).
+    except (
+        sa_exc.DBAPIError, sa_exc.ArgumentError, sa_exc.NoSuchModuleError, sa_exc.InvalidRequestError, OSError,
+        ValueError, ImportError,
+    ) as exc:
         raise describe_store_error(exc, url) from exc
     return engine

@@ -36,6 +36,15 @@ from national.safety import (
         ("postgresql://u@h/db?password=ab#cdQ", "cdQ"),  # parse_qsl keeps "#" in the value
         ("postgresql://u@h/db?ssl_key_password=s3cretQ", "s3cretQ"),
         ("mysql+pymysql://u@h/db?sslkey_password=s3cretQ", "s3cretQ"),
+        # a driver name with "_" is a scheme for make_url ([\w+]+), and a pasted value may start with white space
+        ("postgresql+psycopg_binary://u:LEAKPW@127.0.0.1/db", "LEAKPW"),
+        ("sqlite+pysqlite_numeric://u:LEAKPW@x/y", "LEAKPW"),
+        (" postgresql://u:LEAKPW@127.0.0.1:1/db", "LEAKPW"),
+        ("\npostgresql+psycopg://u:LEAKPW@h/db", "LEAKPW"),
+        ("post gresql://u:LEAKPW@h/db", "LEAKPW"),  # unreadable, but userinfo is hidden all the same
+        ("postgresql://h/db?password%00=LEAKPW", "LEAKPW"),
+        ("postgresql://h/db?__extra__=%7B%22sslpassword%22%3A%22LEAKPW%22%7D", "LEAKPW"),  # Airflow's extra JSON
+        ("postgresql://h/db?client_secret=LEAKPW", "LEAKPW"),
     ],
 )
 def test_redact_url_hides_what_make_url_reads_as_a_secret(url: str, secret: str) -> None:
@@ -72,9 +81,10 @@ def test_redact_url_never_shows_a_password_make_url_parses() -> None:
             key = rng.choice(keys)
             key = rng.choice([key, key.upper(), quote(key, safe="").replace("a", "%61"), f" {key}"])
             query += ("&" if query else "?") + f"{key}={noise(4, alphabet.replace('&', ''))}QVMARK{noise(4)}"
-        url = f"postgresql+psycopg://{user}:{password}@{host}{path}{query}"
+        scheme = rng.choice(["postgresql+psycopg", "postgresql+psycopg_binary", "mysql+mysql_connector", "mssql+pyodbc"])
+        url = f"{rng.choice(['', ' ', chr(10)])}{scheme}://{user}:{password}@{host}{path}{query}"
         try:
-            parsed = make_url(url)
+            parsed = make_url(url.strip())
         except Exception:  # noqa: BLE001 - not a URL SQLAlchemy would open
             continue
         out = redact_url(url)

@@ -198,6 +198,13 @@ def test_a_server_url_in_the_file_is_refused_even_without_a_password(tmp_path: P
     assert "SGS_SRC_TESTJU_URL" in text and "sgs_src_testju" in text
 
 
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///tmp/x.db", "sqlite+pysqlcipher:///tmp/x.db"])
+def test_a_sqlite_file_is_read_with_the_platform_s_own_driver_only(tmp_path: Path, url: str) -> None:
+    """aiosqlite crashed dept check with a MissingGreenlet traceback; only sqlite:/// (pysqlite) is read."""
+    text = _refused(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", url))
+    assert "只能以 sqlite:/// 开头" in text
+
+
 def test_a_password_with_an_unencoded_at_is_refused(tmp_path: Path) -> None:
     text = _refused(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", "mysql+pymysql://root:p@ss@db/x"))
     assert "不得写入密码" in text and "p@ss" not in text
