@@ -53,19 +53,75 @@ def _airflow_uri_to_sqlalchemy(uri: str) -> str:
     return f"{driver}://{rest}"
 
 
+#: Keys of Airflow's JSON connection form (``Connection.from_json``).
+_CONN_JSON_KEYS = frozenset({"conn_type", "description", "host", "login", "password", "schema", "port", "extra"})
+
+
+def _url_from_conn_env(value: str, *, conn_id: str, var: str, department: str) -> str:
+    """The SQLAlchemy URL of an ``AIRFLOW_CONN_*`` value: Airflow's JSON form or a URI.
+
+    Every error becomes a :class:`SourceConfigError` naming the variable, never quoting its value (it holds
+    the password), and without a chained exception (its text could quote the value too).
+    """
+    where = f"部门 {department}：环境变量 {var}"
+    if value.lstrip().startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError as exc:
+            line, col = getattr(exc, "lineno", "?"), getattr(exc, "colno", "?")
+            raise SourceConfigError(
+                f"{where} 不是合法的 JSON（第 {line} 行第 {col} 列）。请按 Airflow 的 JSON 格式填写，例如 "
+                '{"conn_type": "mysql", "host": "主机", "login": "用户名", "password": "密码", "schema": "库名"}，'
+                "或写成 URI：mysql://用户名:密码@主机:3306/库名"
+            ) from None
+        if not isinstance(data, dict):
+            raise SourceConfigError(f"{where} 的 JSON 应是一个对象 {{…}}，不是 {type(data).__name__}")
+        unknown = sorted(str(k)[:40] for k in data if k not in _CONN_JSON_KEYS)
+        if unknown:
+            raise SourceConfigError(
+                f"{where} 的 JSON 含有未知的键 {'、'.join(unknown)}。可用的键：{'、'.join(sorted(_CONN_JSON_KEYS))}"
+                "（驱动参数请放进 extra）"
+            )
+        if not isinstance(data.get("conn_type"), str) or not data["conn_type"].strip():
+            raise SourceConfigError(f"{where} 的 JSON 缺少连接类型 conn_type，例如 \"mysql\"、\"postgres\"")
+        extra = data.get("extra") or {}
+        if isinstance(extra, str):  # Airflow also takes extra as a JSON string, and drops one it cannot read
+            try:
+                extra = json.loads(extra)
+            except ValueError:
+                extra = "not JSON"
+        if not isinstance(extra, dict):
+            raise SourceConfigError(f"{where} 的 JSON 中 extra 应是 JSON 对象，例如 {{\"charset\": \"utf8mb4\"}}")
+        try:
+            from airflow.sdk import Connection  # lazily: the CLI runs without Airflow loaded
+
+            uri = Connection.from_json(value, conn_id=conn_id).get_uri()
+        except Exception as exc:  # port not a number, extra not JSON…: the message may quote the value
+            raise SourceConfigError(
+                f"{where} 的 JSON 无法读成 Airflow 连接（{type(exc).__name__}）。请检查 port 是否为整数、"
+                "extra 是否为 JSON 对象"
+            ) from None
+    else:
+        uri = value
+    url = _airflow_uri_to_sqlalchemy(uri)
+    try:
+        make_url(url)
+    except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise SourceConfigError(
+            f"{where} 不是可用的数据库 URI。请写成 mysql://用户名:密码@主机:3306/库名，或 Airflow 的 JSON 格式"
+        ) from None
+    return url
+
+
 def resolve_url(source: SourceSettings, *, department: str) -> str:
     """The SQLAlchemy URL of a department source: ``url_env`` (when set), an Airflow connection, or ``url``."""
     if source.url_env and os.environ.get(source.url_env):
         return os.environ[source.url_env]
     if source.conn_id:
-        env = os.environ.get(f"AIRFLOW_CONN_{source.conn_id.upper()}")
+        var = f"AIRFLOW_CONN_{source.conn_id.upper()}"
+        env = os.environ.get(var)
         if env:
-            if env.lstrip().startswith("{"):
-                c = json.loads(env)
-                from airflow.sdk import Connection
-
-                return _airflow_uri_to_sqlalchemy(Connection(conn_id=source.conn_id, **c).get_uri())
-            return _airflow_uri_to_sqlalchemy(env)
+            return _url_from_conn_env(env, conn_id=source.conn_id, var=var, department=department)
         try:
             from airflow.sdk import Connection
 

@@ -8,29 +8,49 @@
   code such as ``113301000024713838`` (a government body) is otherwise indistinguishable from an ID number.
   A run that could be both (a real birth date in positions 7–14) is masked: when in doubt, privacy wins.
 - Numbers are found as NFKC would read them: full-width digits and letters (``３３０１０６…``, ``Ｘ``) and other
-  Unicode decimal digits count as ASCII ones, and an ID number written in groups (``330106 19850203 1234``,
-  ``330106-1985-0203-1234``: one space or hyphen, full-width too, between the 6 + 4 + 4 + 4 groups) is masked
-  like an unbroken one. Masked characters become ``*``; every other character is kept as written.
+  Unicode decimal digits count as ASCII ones. An ID number written in groups is masked like an unbroken one:
+  up to two separators in a row between digits (any whitespace including tabs, newlines and the ideographic
+  space, ``-._/`` and their full-width forms) and any invisible characters (zero-width space…) are skipped
+  through a position map, e.g. ``330106 19850203 1234``, ``3301 0619 8502 0312 3X``, ``330106/1985/02/03/123X``
+  (see :func:`_id_spans` for how dates and amounts written side by side are told apart). Mobile and card
+  numbers are masked when unbroken only. Masked characters become ``*``; every other character (separators
+  too) is kept as written.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-# Matched on the folded text (:func:`_fold`: ASCII digits and letters, "-" and " " as separators), so ``\d`` is
-# ASCII only. An ID number may be written in groups: 6 (region), 4 + 4 (birth date), 4, one separator between.
-_SEP = "[ -]?"
-_ID18 = re.compile(
-    rf"(?<![0-9A-Za-z])(\d{{6}}){_SEP}(\d{{4}}){_SEP}(\d{{4}}){_SEP}(\d{{3}}[0-9Xx])(?![0-9A-Za-z])", re.ASCII
-)
-_ID15 = re.compile(rf"(?<![0-9A-Za-z])(\d{{6}}){_SEP}(\d{{6}}){_SEP}(\d{{3}})(?![0-9A-Za-z])", re.ASCII)
+# Matched on the folded text (:func:`_fold`), so ``\d`` is ASCII only.
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)", re.ASCII)
 _CARD = re.compile(r"(?<!\d)(\d{4})(\d{8,11})(\d{4})(?!\d)", re.ASCII)
-# Quick test: at least 11 digits with at most single separators between them (the shortest masked number).
-_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){10}", re.ASCII)
+# Separators an ID number may be written with between its digits (on the folded text, where full-width spaces
+# and hyphens are already " " and "-"): whitespace of any kind (tabs, newlines, NBSP, ideographic space),
+# "-", ".", "_", "/" and the full-width "．", "＿", "／". At most two of them in a row join digits.
+_SEP_CHARS = "\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\\-._/\uff0e\uff3f\uff0f"
+# Invisible characters (zero-width space/joiners, direction marks, word joiner, BOM, soft hyphen): stripped
+# between digits without counting towards the two separators (a clerk cannot see them).
+_ZW_CHARS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# A digit run: digits joined by gaps of at most two separators (plus any invisible characters). Possessive
+# quantifiers: a run is found in one pass, no backtracking (mask_text stays linear in the text length).
+_RUN = re.compile(
+    rf"\d++(?:(?:[{_ZW_CHARS}]*+(?:[{_SEP_CHARS}][{_ZW_CHARS}]*+){{1,2}}|[{_ZW_CHARS}]++)(?=\d)\d++)*+", re.ASCII
+)
+_VISIBLE_SEP = re.compile(f"[{_SEP_CHARS}]")
+# (length, where today's single " "/"-" may split it, where other visible separators may split it).
+_ID_LAYOUTS = (
+    (18, frozenset({6, 10, 14}), (frozenset({6, 10, 12, 14}), frozenset({4, 8, 12, 16}))),
+    (15, frozenset({6, 12}), (frozenset({6, 8, 10, 12}), frozenset({4, 8, 12}))),
+)
+# First two digits of a 身份证号码 (GB/T 2260 provinces; 71/81/82/83: Taiwan, Hong Kong, Macao residence permits).
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # Characters folded one for one (positions stay): full-width digits and letters, other Unicode decimal digits,
 # full-width and other spaces and hyphens a clerk's system may hold.
 _FOLDABLE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000\u00a0\u2002-\u200a\uff0d\u2010-\u2015\u2212]|(?![0-9])\\d")
@@ -101,34 +121,97 @@ def _fold(text: str) -> str:
     return text if text.isascii() else _FOLDABLE.sub(_fold_char, text)
 
 
+def _id_spans(folded: str, run: re.Match[str]) -> Iterator[list[int]]:
+    """Positions (in ``folded``) of the characters to mask for each ID number in one digit ``run``.
+
+    The run's digits are read as one plain string with a map back to their positions. A candidate starts and
+    ends where the text around it does (a non-alphanumeric neighbour) or at a separator gap, so a date or a
+    number written just before an ID number does not hide it. Written unbroken or in today's groups (6 + 4 + 4
+    + 4, or 6 + 6 + 3, one space or hyphen between), any such 18/15-character candidate is masked. Written in
+    another grouping, it must look like an ID number so that a row of dates or amounts that happens to add up
+    to 15 or 18 digits stays as it is: visible breaks only where an ID number is split (region / year / month /
+    day / sequence, or groups of four), a province code (or 9, a foreigner's permanent residence card) and a
+    real birth date. Invisible characters (zero-width space…) between digits are dropped: no gap at all.
+    """
+    start, end = run.span()
+    plain: list[str] = []
+    where: list[int] = []
+    # Plain offset of a visible gap → it is one " " or "-" (today's grouping). Invisible characters are no gap:
+    # digits with only a zero-width space between them read as one number, as a reader sees them.
+    gaps: dict[int, bool] = {}
+    prev = start
+    for i in range(start, end):
+        if "0" <= folded[i] <= "9":
+            if plain and i != prev + 1:
+                between = folded[prev + 1 : i]
+                if _VISIBLE_SEP.search(between):
+                    gaps[len(plain)] = between in (" ", "-")
+            plain.append(folded[i])
+            where.append(i)
+            prev = i
+    after = folded[end] if end < len(folded) else ""
+    end_ok = after not in _ALNUM
+    if after in ("x", "X"):  # an 18-character ID number's check digit, attached to the last digit
+        end_ok = end + 1 == len(folded) or folded[end + 1] not in _ALNUM
+        if end_ok:
+            plain.append("X")
+            where.append(end)
+    cuts = sorted(gaps)
+    starts = ([0] if start == 0 or folded[start - 1] not in _ALNUM else []) + cuts
+    ends = set(cuts)
+    if end_ok:
+        ends.add(len(plain))
+    for s0 in starts:
+        for size, today, layouts in _ID_LAYOUTS:
+            if s0 + size not in ends:
+                continue
+            lo, hi = bisect.bisect_right(cuts, s0), bisect.bisect_left(cuts, s0 + size)
+            if hi - lo > 4:  # no layout has more than five groups: skip long rows of numbers quickly
+                continue
+            cand = "".join(plain[s0 : s0 + size])
+            if "X" in cand[:-1] or (size == 15 and cand.endswith("X")):
+                continue
+            if size == 18 and is_public_credit_code(cand):
+                continue
+            inner = {c - s0: gaps[c] for c in cuts[lo:hi]}  # offset in the candidate → today's kind of gap
+            hidden = [where[s0 + k] for k in range(6, 14 if size == 18 else 12)]
+            if all(k in today and as_today for k, as_today in inner.items()):
+                yield hidden
+                continue
+            birth = cand[6:14] if size == 18 else "19" + cand[6:12]
+            if (
+                any(inner.keys() <= layout for layout in layouts)
+                and (cand[:2] in _PROVINCES or cand[0] == "9")
+                and _real_birth_date(birth)
+            ):
+                yield hidden
+
+
 def mask_text(text: str | None) -> str | None:
     """Free text with ID numbers, mobile numbers and card numbers masked (full-width and grouped ones too)."""
     if text is None:
         return None
     folded = _fold(text)
-    if not _DIGIT_RUN.search(folded):
-        return text  # no 11 digits in a row (single separators allowed): nothing to mask, the usual case
+    if sum(map(str.isdigit, folded)) < 11:
+        return text  # fewer than 11 digits: nothing to mask (the shortest masked number), the usual case
     out = list(text)
     seen = list(folded)
+    for run in _RUN.finditer(folded):
+        if run.end() - run.start() >= 15:  # shorter runs cannot hold an ID number
+            for positions in _id_spans(folded, run):
+                for i in positions:
+                    out[i] = seen[i] = "*"
 
-    def hide(m: re.Match[str], *groups: int) -> None:
-        for g in groups:
-            for i in range(m.start(g), m.end(g)):
-                out[i] = seen[i] = "*"
-
-    def apply(pattern: re.Pattern[str], keep: Callable[[re.Match[str]], bool], *groups: int) -> None:
+    def apply(pattern: re.Pattern[str], keep: Callable[[re.Match[str]], bool]) -> None:
+        # Mobile and card numbers: unbroken runs only (grouped ones are not masked, as before).
         for m in list(pattern.finditer("".join(seen))):
             if not keep(m):
-                hide(m, *groups)
+                for i in range(m.start(2), m.end(2)):
+                    out[i] = seen[i] = "*"
 
-    def credit_code(m: re.Match[str]) -> bool:
-        return is_public_credit_code("".join(m.groups()))
-
-    apply(_ID18, credit_code, 2, 3)
-    apply(_ID15, lambda m: False, 2)
     # An 18-digit credit code left alone above also has the length of a bank card: keep it here too.
-    apply(_CARD, lambda m: is_public_credit_code(m.group(0)), 2)
-    apply(_MOBILE, lambda m: False, 2)
+    apply(_CARD, lambda m: is_public_credit_code(m.group(0)))
+    apply(_MOBILE, lambda m: False)
     return "".join(out)
 
 

@@ -70,3 +70,46 @@ def test_full_width_and_grouped_id_numbers_are_masked() -> None:
     # Public codes and ordinary numbers stay as written, full-width or not.
     for kept in ("１１３３０１００００２４７１３８３８", "杭市监罚〔2025〕123号", "罚款 2000 元，2025-03-03", "金额１２３４５"):
         assert mask_text(kept) == kept
+
+
+def test_id_numbers_in_any_grouping_are_masked_keeping_separators() -> None:
+    """Groups of four, tabs, newlines, two spaces, dots, underscores, slashes, a written date and a zero-width
+    space between the digits: the birth date is masked, every separator stays as written."""
+    cases = {
+        "3301 0619 8502 0312 3X": "3301 06** **** **12 3X",
+        "330106\t19850203\t123X": "330106\t********\t123X",
+        "330106\n19850203\n123X": "330106\n********\n123X",
+        "330106\r\n19850203\r\n123X": "330106\r\n********\r\n123X",
+        "330106  19850203  123X": "330106  ********  123X",
+        "330106.19850203.123X": "330106.********.123X",
+        "330106_19850203_123X": "330106_********_123X",
+        "330106 1985-02-03 123X": "330106 ****-**-** 123X",
+        "330106/1985/02/03/123X": "330106/****/**/**/123X",
+        "3301061985\u200b0203123X": "330106****\u200b****123X",
+        "330106．19850203．123Ｘ": "330106．********．123Ｘ",  # full-width dots and check digit
+        "1101 0549 1231 002": "1101 05** **** 002",  # a 15-digit number in groups of four
+        "处罚日期 2025-01-02 当事人 330106/1985/02/03/123X。": "处罚日期 2025-01-02 当事人 330106/****/**/**/123X。",
+        "2025-01-02 330106198502031234": "2025-01-02 330106********1234",  # a date just before does not hide it
+    }
+    for text, masked in cases.items():
+        assert mask_text(text) == masked, repr(text)
+    # Dates, amounts, a 文书号, a credit code (also grouped), rows of numbers: unchanged.
+    for kept in (
+        "2025-01-02 罚款 5000 元",
+        "杭市监罚〔2025〕123号",
+        "113301000024713838",
+        "1133 0100 0024 7138 38",
+        "2025-01-02 2025-01-03 2025-01-04 2025-01-05",
+        "数量 1 2 3 4 5 6 7 8 9 10 11 12 13 14",
+        "罚款 5000 元，没收 12000 元，合计 17000 元",
+    ):
+        assert mask_text(kept) == kept, repr(kept)
+
+
+def test_mask_text_stays_linear_on_long_digit_rows() -> None:
+    import time
+
+    for text in ("1 " * 100_000, "1\u200b" * 100_000, "330106 19850203 1234 " * 10_000):
+        started = time.perf_counter()
+        mask_text(text)
+        assert time.perf_counter() - started < 5, repr(text[:20])
