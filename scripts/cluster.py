@@ -13,7 +13,8 @@ Settings (environment): ``SGS_AIRFLOW_ADMIN_PASSWORD`` (required by ``up``), ``S
 ``SGS_CLUSTER_QUEUES`` (queues every worker serves, ``default,ingest,push,report``),
 ``SGS_CLUSTER_PG_URL`` (the PostgreSQL server, ``postgresql+psycopg://postgres@127.0.0.1:5432``),
 ``SGS_CLUSTER_DB_PREFIX`` (``sgs_cluster_``: databases ``<prefix>airflow`` and ``<prefix>store``),
-``SGS_CLUSTER_HEARTBEAT_TIMEOUT`` (seconds before a silent task is re-queued, 60).
+``SGS_CLUSTER_HEARTBEAT_TIMEOUT`` (seconds before a silent task is re-queued, 60),
+``SGS_CLUSTER_QUEUED_TIMEOUT`` (seconds a task may stay queued before it is sent again, 600).
 Any other variable (``SGS_DEMO_*_URL``, ``AIRFLOW_CONN_*``) passes through to the processes.
 """
 
@@ -59,6 +60,7 @@ class Settings:
     pg_url: str = field(default_factory=lambda: (os.environ.get("SGS_CLUSTER_PG_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432").rstrip("/"))
     db_prefix: str = field(default_factory=lambda: os.environ.get("SGS_CLUSTER_DB_PREFIX") or "sgs_cluster_")
     heartbeat_timeout: int = field(default_factory=lambda: _env_int("SGS_CLUSTER_HEARTBEAT_TIMEOUT", 60))
+    queued_timeout: int = field(default_factory=lambda: _env_int("SGS_CLUSTER_QUEUED_TIMEOUT", 600))
 
     @property
     def airflow_db(self) -> str:
@@ -182,6 +184,10 @@ def cluster_env(s: Settings) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(s.heartbeat_timeout),
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
+        # A task message caught in flight by a broker restart stays "queued": after this many seconds the
+        # scheduler sends it again (it must exceed the longest wait for a free worker slot).
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(s.queued_timeout),
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": str(max(5, min(120, s.queued_timeout // 6))),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW_CONN_SGS_PROVINCE": province,
         "SGS_STANDIN_TOKEN": sec["standin_token"],
