@@ -15,8 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from store.db import alembic_config, make_store_engine, migrate
-from store.schema import metadata, outbox, record_version
-from upstream.outbox import with_payload
+from store.schema import metadata
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -67,12 +66,15 @@ def test_0005_moves_outbox_payload_to_the_record_version_and_back(empty_store_ur
     payload = json.dumps({"CF_WSH": "杭市监罚决〔2025〕1号", "CF_NR_FK": "2000"}, ensure_ascii=False)
     try:
         _version_and_entry_at_0004(engine, payload, payload)
-        _to(engine, "head")
+        _to(engine, "0005")
         with engine.connect() as conn:
             assert "payload" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}
-            rows = conn.execute(with_payload(sa.select(outbox.c.idempotency_key))).all()
+            rows = conn.execute(sa.text(
+                "SELECT o.idempotency_key, v.payload FROM outbox o JOIN record_version v ON v.dataset = o.dataset"
+                " AND v.business_key = o.business_key AND v.version = o.version"
+            )).all()
             assert [(r.idempotency_key, r.payload) for r in rows] == [("ik1", payload)]
-            assert conn.execute(sa.select(sa.func.count()).select_from(record_version)).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM record_version")).scalar_one() == 1
         _to(engine, "0004", down=True)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT payload FROM outbox WHERE idempotency_key = 'ik1'")).scalar_one() == payload
@@ -86,7 +88,7 @@ def test_0005_refuses_to_drop_a_payload_its_version_does_not_hold(empty_store_ur
     try:
         _version_and_entry_at_0004(engine, "{}", '{"changed": 1}')
         with pytest.raises(RuntimeError, match="1 outbox rows"):
-            _to(engine, "head")
+            _to(engine, "0005")
         with engine.connect() as conn:  # rolled back: the payload is still there
             assert conn.execute(sa.text("SELECT payload FROM outbox")).scalar_one() == '{"changed": 1}'
     finally:
