@@ -145,7 +145,7 @@ def upgrade() -> None:
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('dataset', name=op.f('pk_push_position')),
     )
-    push_batch = op.create_table(
+    op.create_table(
         'push_batch',
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
         sa.Column('batch_id', sa.String(64), nullable=False),
@@ -165,7 +165,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_push_batch')),
     )
     op.create_index('ix_push_batch_state', 'push_batch', ['state', 'dataset'])
-    push_rejection = op.create_table(
+    op.create_table(
         'push_rejection',
         sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
         sa.Column('dataset', sa.String(2), nullable=False),
@@ -194,8 +194,12 @@ def upgrade() -> None:
         rows.append({"dataset": r.dataset, "business_key": r.business_key, "version": r.version, "operation": r.operation,
                      "batch_id": r.batch_id or "", "code": (r.receipt_code or "REJECTED")[:40], "message": r.receipt_message or "",
                      "created_at": r.receipt_at or now})
+    # Plain SQL: SQLite hands the old timestamps back as text, which passes through unchanged.
     if rows:
-        op.bulk_insert(push_rejection, rows)
+        conn.execute(sa.text(
+            "INSERT INTO push_rejection (dataset, business_key, version, operation, batch_id, code, message, created_at)"
+            " VALUES (:dataset, :business_key, :version, :operation, :batch_id, :code, :message, :created_at)"
+        ), rows)
     batches = conn.execute(sa.text(
         "SELECT batch_id, dataset, MIN(run_id), MIN(sent_at), MAX(receipt_at), COUNT(*),"
         " SUM(CASE WHEN state = 'accepted' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'rejected' THEN 1 ELSE 0 END),"
@@ -203,7 +207,11 @@ def upgrade() -> None:
         " GROUP BY batch_id, dataset ORDER BY MIN(sent_at)"
     )).all()
     if batches:
-        op.bulk_insert(push_batch, [
+        conn.execute(sa.text(
+            "INSERT INTO push_batch (batch_id, dataset, run_id, state, seq_from, seq_to, items, records, accepted, rejected,"
+            " not_sent, attempts, sent_at, answered_at) VALUES (:batch_id, :dataset, :run_id, :state, :seq_from, :seq_to,"
+            " :items, :records, :accepted, :rejected, :not_sent, :attempts, :sent_at, :answered_at)"
+        ), [
             {"batch_id": b[0], "dataset": b[1], "run_id": b[2], "state": "answered", "seq_from": 0, "seq_to": 0, "items": "[]",
              "records": b[5], "accepted": b[6], "rejected": b[7], "not_sent": 0, "attempts": b[8] or 1,
              "sent_at": b[3] or now, "answered_at": b[4]}
