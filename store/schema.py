@@ -267,7 +267,7 @@ upstream_run = sa.Table(
               comment="receipts the province marked as a replay of an idempotency key it had already processed"),
     sa.Column("withdrawn", sa.Integer, nullable=False, server_default="0", comment="expiry: records withdrawn"),
     sa.Column("error", sa.Text),
-    # the latest runs of a kind (sgs status, the push lease looks at running ones).
+    # the push lease's look-up of running pushes by kind (upstream.runs.start).
     sa.Index("ix_upstream_run_started", "kind", "started_at"),
     comment="statistics of every push to the provincial platform (upstream/), and of every expiry run",
 )

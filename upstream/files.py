@@ -41,7 +41,7 @@ from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
 from upstream.envelope import SHANGHAI, manifest, read_receipt_file, write_batch_file, write_manifest
 from upstream.errors import EndpointConfigError, ReceiptError, UpstreamError
-from upstream.outbox import delivery_counts, record_receipts, resend, take_batch
+from upstream.outbox import delivery_counts, receipt_index, record_receipts, resend, take_batch, waiting_keys
 from upstream.push import PushResult
 from upstream.settings import PushSettings
 
@@ -78,12 +78,13 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
                 result.records_sent += len(records)
                 runs.add(engine, run_id, batches=1, records_sent=len(records))
             upto = changelog.horizon(engine)
+            waiting = waiting_keys(engine, ds)
             while settings.max_batches is None or result.batches < settings.max_batches:
                 now = dt.datetime.now(dt.UTC)
                 # Names sort in the order the batches were written (the province may take them in name order).
                 stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
                 batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
-                taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, state="taken")
+                taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, waiting=waiting, state="taken")
                 result.not_sent += taken.not_sent
                 if taken.batch is None:
                     if taken.not_sent:
@@ -134,6 +135,9 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     run_id = runs.start(engine, "file-in", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
     try:
+        with engine.connect() as conn:  # read once: each file's receipts update these in place
+            batches = changelog.unresolved(conn)
+        index = receipt_index(batches)
         for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
             if not path.is_file():
                 continue
@@ -146,7 +150,7 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
                 log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, exc)
                 continue
             with engine.begin() as conn:
-                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), changelog.unresolved(conn))
+                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
             result.accepted += outcome.accepted
             result.rejected += outcome.rejected
             result.batches += 1

@@ -37,7 +37,8 @@ from upstream.envelope import DECISION_NUMBER, OutgoingRecord, Receipt
 
 log = logging.getLogger("sgs.upstream")
 
-__all__ = ["PROVINCE_RULE_PREFIX", "province_rule_id", "Taken", "take_batch", "resend", "record_receipts", "delivery_counts"]
+__all__ = ["PROVINCE_RULE_PREFIX", "province_rule_id", "Taken", "waiting_keys", "take_batch", "resend", "receipt_index",
+           "record_receipts", "delivery_counts"]
 
 
 @dataclass
@@ -52,19 +53,28 @@ class Taken:
     blocked: bool
 
 
-def take_batch(engine: Engine, ds: str, limit: int, *, run_id: int, batch_id: str, upto: int, state: str = "sent") -> Taken:
+def waiting_keys(engine: Engine, ds: str) -> set[str]:
+    """Business keys of ``ds`` with a version in a batch still waiting for a receipt (or for its files):
+    their next version must wait. Read once per push; the push keeps the set up to date as it goes."""
+    with engine.connect() as conn:
+        return {i.business_key for b in changelog.unresolved(conn, ds, states=("sent", "taken")) for i in b.items}
+
+
+def take_batch(engine: Engine, ds: str, limit: int, *, run_id: int, batch_id: str, upto: int, waiting: set[str],
+               state: str = "sent") -> Taken:
     """Take the next changes of ``ds`` (change sequence at most ``upto``) into a new batch, committed
-    (``state`` ``taken``: a file batch whose files are not written yet)."""
+    (``state`` ``taken``: a file batch whose files are not written yet). The position stops before a record
+    in ``waiting`` (:func:`waiting_keys`); the new batch's keys are added to it."""
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         pos = changelog.position(conn, ds)
-        waiting = {i.business_key for b in changelog.unresolved(conn, ds, states=("sent", "taken")) for i in b.items}
         taken = changelog.read_changes(conn, ds, pos, upto, limit, waiting)
         row = changelog.open_batch(conn, ds, batch_id, run_id, taken, now, state=state)
     records = [_outgoing(ds, ch.business_key, ch.version, op, ch.department, ch.loaded_at, row or 0,
                          json.loads(history.record_payload(ds, ch.row)))
                for ch, op in taken.changes]
     batch = Batch(row, batch_id, ds, [Item(r.business_key, r.version, r.operation) for r in records], 1) if row else None
+    waiting.update(r.business_key for r in records)
     return Taken(batch, records, taken.not_sent, taken.seq_to != pos, taken.blocked)
 
 
@@ -100,14 +110,19 @@ class ReceiptOutcome:
     answered: set[str] = field(default_factory=set)
 
 
-def record_receipts(conn: Connection, receipts: Sequence[Receipt], now: dt.datetime, batches: Sequence[Batch]) -> ReceiptOutcome:
+def receipt_index(batches: Sequence[Batch]) -> dict[str, tuple[Batch, Item]]:
+    """Idempotency key → (batch, item) of every item waiting in ``batches``."""
+    return {key: (b, item) for b in batches for key, item in b.keys().items()}
+
+
+def record_receipts(conn: Connection, receipts: Sequence[Receipt], now: dt.datetime, batches: Sequence[Batch], *,
+                    index: dict[str, tuple[Batch, Item]] | None = None) -> ReceiptOutcome:
     """Apply receipts to the items of ``batches`` still waiting for one; rejections go into the department's
-    quarantine. A key not waiting (a repeated line, a receipt file read again, an unknown key) changes nothing."""
+    quarantine. A key not waiting (a repeated line, a receipt file read again, an unknown key) changes nothing.
+    ``index`` (:func:`receipt_index` of ``batches``, kept by a caller applying many receipt files) loses the
+    keys answered here."""
     result = ReceiptOutcome()
-    waiting: dict[str, tuple[Batch, Item]] = {}
-    for b in batches:
-        for key, item in b.keys().items():
-            waiting[key] = (b, item)
+    waiting = index if index is not None else receipt_index(batches)
     verdicts: dict[int, list[Verdict]] = {}
     by_id = {b.id: b for b in batches}
     rejected: list[tuple[Batch, Verdict, Receipt]] = []

@@ -55,7 +55,7 @@ from upstream.errors import (
     TerminalError,
     UpstreamError,
 )
-from upstream.outbox import delivery_counts, record_receipts, resend, take_batch
+from upstream.outbox import delivery_counts, record_receipts, resend, take_batch, waiting_keys
 from upstream.settings import PushSettings
 
 log = logging.getLogger("sgs.upstream")
@@ -175,6 +175,7 @@ def _push_dataset(
     # (no busy loop on a province that keeps skipping a record); still waiting, so the next run resends them.
     with engine.connect() as conn:
         earlier = changelog.unresolved(conn, ds)
+    waiting = waiting_keys(engine, ds)
     for batch in earlier:
         if settings.max_batches is not None and result.batches >= settings.max_batches:
             return
@@ -183,10 +184,11 @@ def _push_dataset(
             changelog.resent(conn, batch.id, dt.datetime.now(dt.UTC))
         batch.attempts += 1
         _send(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak, batch, records, 0, new=False)
+        _answered(waiting, batch, records)
     upto = changelog.horizon(engine)
     while settings.max_batches is None or result.batches < settings.max_batches:
         batch_id = uuid.uuid4().hex
-        taken = take_batch(engine, ds, settings.batch_size, run_id=result.run_id, batch_id=batch_id, upto=upto)
+        taken = take_batch(engine, ds, settings.batch_size, run_id=result.run_id, batch_id=batch_id, upto=upto, waiting=waiting)
         result.not_sent += taken.not_sent
         if taken.batch is None:
             if taken.not_sent:
@@ -196,8 +198,15 @@ def _push_dataset(
             break
         _send(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak, taken.batch, taken.records,
               taken.not_sent, new=True)
+        _answered(waiting, taken.batch, taken.records)
         if taken.blocked:
             break  # a record's next version waits for its earlier version's receipt (next run)
+
+
+def _answered(waiting: set[str], batch: changelog.Batch, records: list[Any]) -> None:
+    """Records of ``batch`` that got their receipt no longer hold back their next versions."""
+    still = {i.business_key for i in batch.items}
+    waiting.difference_update(r.business_key for r in records if r.business_key not in still)
 
 
 def _send(
