@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
 
 from national.safety import SECRET_QUERY_KEYS
@@ -35,12 +35,14 @@ Identifier = Annotated[str, Field(min_length=1, max_length=128)]
 
 # --- what a URL may say -----------------------------------------------------------------------------
 #
-# A department file is written by the department's DBA, not by the platform operator, so a URL in it may
-# only name the department's own server and ask for harmless session options. Driver options that read a
-# file on the platform's host (MySQL ``read_default_file`` logs in with someone else's option file; client
-# certificates and keys are identities), run SQL at login (``init_command``) or open other databases
-# (PostgreSQL ``service``, ODBC ``odbc_connect``/``dsn``, SQLite ``uri``) are refused. The lists are per
-# dialect family and compared case-insensitively (ODBC keys are case-insensitive).
+# A department file is written by the department's DBA, not by the platform operator. A database server
+# is never named in it: a URL without a password still logs in wherever the server trusts the platform's
+# host (PostgreSQL ``trust``, MariaDB's password-free ``root``, peer authentication over a socket) or with
+# the platform's ambient credentials (libpq fills the password from ``~/.pgpass`` or ``PGPASSWORD``), so
+# ``postgresql+psycopg://postgres@127.0.0.1/postgres`` in a department file was a superuser session. A
+# server is reached only through the operator's URL: the variable ``SGS_SRC_<CODE>_URL`` or the Airflow
+# connection ``sgs_src_<code>``. A file's ``url:`` may only be a SQLite file in the data folder
+# (:class:`SourcePolicy`). Query keys are compared case-insensitively (ODBC keys are case-insensitive).
 
 #: URL scheme (the part before ``+``) → dialect family.
 _FAMILIES = {
@@ -49,28 +51,42 @@ _FAMILIES = {
     "oracle": "oracle", "mssql": "mssql", "sqlserver": "mssql", "dm": "dm", "dameng": "dm", "sqlite": "sqlite",
 }
 
-#: Query keys a department file may put on its URL, per dialect family (lower case).
-FILE_QUERY_KEYS: dict[str, frozenset[str]] = {
-    "mysql": frozenset({
-        "charset", "collation", "connect_timeout", "read_timeout", "write_timeout", "ssl_mode", "ssl_ca",
-        "ssl_check_hostname", "ssl_verify_cert", "ssl_verify_identity", "binary_prefix", "driver",
-    }),
-    "postgresql": frozenset({
-        "sslmode", "sslrootcert", "connect_timeout", "application_name", "client_encoding", "target_session_attrs",
-        "gssencmode", "keepalives", "keepalives_idle",
-    }),
-    "oracle": frozenset({"service_name", "sid", "thick_mode", "encoding", "nencoding", "tcp_connect_timeout"}),
-    "mssql": frozenset({
-        "driver", "encrypt", "trustservercertificate", "applicationintent", "multisubnetfailover", "login_timeout",
-        "timeout", "charset",
-    }),
-    "dm": frozenset({"schema", "local_code", "connection_timeout", "login_encrypt"}),
-    "sqlite": frozenset({"timeout"}),
-}
+#: Query keys a department file's ``url:`` (always a SQLite file) may carry (lower case).
+FILE_QUERY_KEYS = frozenset({"timeout"})
 
-#: Keys refused even in a URL the platform operator provides (environment variable, Airflow connection):
-#: each reads a file on the platform's host as configuration or runs SQL when the session opens.
+#: Keys refused in every URL, the operator's too (environment variable, Airflow connection): each reads a
+#: file on the platform's host as configuration or runs SQL when the session opens.
 OPERATOR_DENIED_KEYS = frozenset({"read_default_file", "read_default_group", "init_command", "local_infile", "uri"})
+
+#: An ODBC driver *name* as registered in odbcinst.ini (``ODBC Driver 18 for SQL Server``, ``{FreeTDS}``).
+#: unixODBC loads a driver value that is not a registered name as a shared library path (``dlopen``), so a
+#: path would run any library on the platform's host: no ``/`` or ``\``, no library suffix.
+_DRIVER_NAME = re.compile(r"^[A-Za-z0-9 +\-_.{}]{1,128}$")
+_LIBRARY_SUFFIX = re.compile(r"\.(so|dll|dylib)(\W|$)", re.IGNORECASE)
+_ODBC_DRIVER_KEY = re.compile(r"(?:^|;)\s*driver\s*=\s*", re.IGNORECASE)
+
+
+def _odbc_driver_values(connect_string: str) -> list[str]:
+    """Every ``DRIVER=`` value of an ODBC connect string, read as the driver manager reads it: a braced value
+    runs to the ``}`` that is not doubled (``{a}}b}`` is ``a}b``), so ``}}`` cannot end it early."""
+    values = []
+    for m in _ODBC_DRIVER_KEY.finditer(connect_string):
+        rest = connect_string[m.end():]
+        if rest.startswith("{"):
+            i, out = 1, []
+            while i < len(rest):
+                if rest[i] == "}":
+                    if rest[i + 1 : i + 2] == "}":
+                        out.append("}")
+                        i += 2
+                        continue
+                    break
+                out.append(rest[i])
+                i += 1
+            values.append("{" + "".join(out) + "}")
+        else:
+            values.append(rest.split(";", 1)[0].strip())
+    return values
 
 
 def url_family(url: URL) -> str | None:
@@ -83,42 +99,91 @@ def _parse(url: str) -> URL:
         return make_url(url)
     except Exception:  # ArgumentError's text repeats the whole URL, password included: never show it
         raise ValueError(
-            "无法解析的数据库 URL：应形如 mysql+pymysql://用户名@主机:3306/库名?charset=utf8mb4（密码不写在文件里）"
+            "无法解析的数据库 URL：部门配置文件中只能写 SQLite 文件，例如 sqlite:///wsjkw.db"
         ) from None
 
 
-def check_file_url(url: str) -> URL:
-    """A URL written in a department file: no password (userinfo or query), only allowed query keys.
+def _query_values(parsed: URL, key: str) -> tuple[str, ...]:
+    value = parsed.query[key]
+    return value if isinstance(value, tuple) else (value,)
 
+
+def check_driver_names(parsed: URL) -> None:
+    """Every ``driver``-like query value (``driver``, ``Driver``, ``DRIVER=`` inside ``odbc_connect``) is a
+    driver name, never a library path. Raises ValueError naming the key, not the value."""
+    for key in parsed.query:
+        low = key.strip().lower()
+        if "driver" in low:
+            values = _query_values(parsed, key)
+        elif low == "odbc_connect":
+            values = tuple(d for v in _query_values(parsed, key) for d in _odbc_driver_values(v))
+            key = f"{key} 中的 DRIVER"
+        else:
+            continue
+        for v in values:
+            if not _DRIVER_NAME.match(v) or _LIBRARY_SUFFIX.search(v) or "}" in v.strip("{}"):
+                raise ValueError(
+                    f"数据库 URL 参数 {key} 只能是已登记的 ODBC 驱动名称（如 ODBC Driver 18 for SQL Server、FreeTDS："
+                    "字母、数字、空格和 +-_.{}），不能是文件路径或动态库（/、\\、.so、.dll、.dylib）："
+                    "请在 /etc/odbcinst.ini 中登记驱动后写它的名称"
+                )
+
+
+def _server_refused(code: str | None) -> ValueError:
+    env = f"SGS_SRC_{code.upper()}_URL" if code else "SGS_SRC_<部门代码大写>_URL"
+    conn = f"sgs_src_{code}" if code else "sgs_src_<部门代码>"
+    return ValueError(
+        f"只能是 SQLite 文件（如 sqlite:///{code or 'example'}.db）：数据库服务器的地址不能写在部门配置文件中"
+        "（不带密码的 URL 会以免密认证或平台自身的凭据登录）。请删去 url，由平台运维人员把带只读账号的 URL "
+        f"放进环境变量 {env}（配置中写 url_env: {env}）或 Airflow 连接 {conn}（配置中写 conn_id: {conn}）"
+    )
+
+
+def check_file_url(url: str, *, code: str | None = None) -> URL:
+    """A URL written in a department file: a SQLite file only, no password, only allowed query keys.
+
+    ``code`` (the department's, when known) makes the message name its own variable and connection.
     Raises ValueError with a Chinese message that names the offending key, never its value.
     """
     parsed = _parse(url)
     if parsed.password or ("@" in url.split("?", 1)[0] and ":" in url.split("://", 1)[-1].split("@", 1)[0]):
         raise ValueError("配置文件中不得写入密码：请把带密码的 URL 放进环境变量（url_env）或 Airflow 连接（conn_id）")
-    family = url_family(parsed)
-    allowed = FILE_QUERY_KEYS.get(family or "", frozenset())
+    # By name first: secrets (never echoed), and the keys refused in every URL (the operator's too).
     for key in parsed.query:
         low = key.strip().lower()
         if low in SECRET_QUERY_KEYS:
             raise ValueError(
                 f"URL 参数 {key} 含密码或密钥，不得写入配置文件：请把完整 URL 放进环境变量（url_env）或 Airflow 连接（conn_id）"
             )
-        if low not in allowed:
-            raise ValueError(
-                f"URL 参数 {key} 不允许写在部门配置文件中（它会读取平台服务器上的文件、在登录时执行 SQL 或连接别的库）；"
-                f"{family or parsed.drivername} 允许的参数：{', '.join(sorted(allowed)) or '（无）'}"
-            )
-    if family == "sqlite" and parsed.database and parsed.database.startswith("file:"):
+        if low in OPERATOR_DENIED_KEYS:
+            raise ValueError(f"URL 参数 {key} 不允许使用（它会读取平台服务器上的文件作为配置或在登录时执行 SQL）：请从 URL 中删去")
+    check_driver_names(parsed)
+    if url_family(parsed) != "sqlite":
+        raise _server_refused(code)
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):  # aiosqlite, pysqlcipher: not the platform's reader
+        raise ValueError(f"SQLite 文件的 URL 只能以 sqlite:/// 开头（不支持驱动 {parsed.drivername}），例如 sqlite:///wsjkw.db")
+    for key in parsed.query:
+        if key.strip().lower() not in FILE_QUERY_KEYS:
+            raise ValueError(f"URL 参数 {key} 不允许写在部门配置文件中；SQLite 文件的 URL 只允许：{', '.join(sorted(FILE_QUERY_KEYS))}")
+    if parsed.database and parsed.database.startswith("file:"):
         raise ValueError("SQLite 的 URL 请直接写文件路径（不要用 file: URI），例如 sqlite:///wsjkw.db")
     return parsed
 
 
+#: asyncio drivers (asyncpg, aiosqlite, aiomysql, asyncmy, psycopg_async, …): the readers are synchronous.
+_ASYNC_DRIVER = re.compile(r"\+.*(async|aio)", re.IGNORECASE)
+
+
 def check_operator_url(parsed: URL) -> None:
     """A URL from an environment variable or an Airflow connection: only the keys that read host files or run
-    SQL at login are refused (the operator may put the password or client certificates there)."""
+    SQL at login, and driver values that are library paths, are refused (the operator may put the password or
+    client certificates there)."""
     for key in parsed.query:
         if key.strip().lower() in OPERATOR_DENIED_KEYS:
             raise ValueError(f"数据库 URL 参数 {key} 不允许使用（它会读取本机文件作为配置或在登录时执行 SQL）：请从 URL 中删去")
+    check_driver_names(parsed)
+    if _ASYNC_DRIVER.search(parsed.drivername):
+        raise ValueError(f"数据库驱动 {parsed.drivername} 是异步驱动，本平台不支持：请改用同步驱动（见 docs/connectors.md）")
     if url_family(parsed) == "sqlite" and parsed.database and parsed.database.startswith("file:"):
         raise ValueError("SQLite 的 URL 请直接写文件路径（不要用 file: URI）")
 
@@ -160,16 +225,17 @@ class SourceSettings(BaseModel):
     """Where a department's business database is and how to reach it.
 
     Exactly one way to find the URL must be given: an Airflow connection id (``conn_id``), or an
-    environment variable holding a SQLAlchemy URL (``url_env``), or a credential-free URL (``url``,
-    e.g. a SQLite file or a trust-authenticated server). ``url_env`` may be combined with ``url``:
-    the variable wins when it is set. A password is never accepted in the file.
+    environment variable holding a SQLAlchemy URL (``url_env``), or a SQLite file in the data folder
+    (``url``). ``url_env`` may be combined with ``url``: the variable wins when it is set. A database server
+    is reached only through the operator's variable or connection (see ``check_file_url``); a password is
+    never accepted in the file.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     conn_id: str | None = Field(default=None, description="Airflow connection id")
     url_env: str | None = Field(default=None, description="environment variable holding a SQLAlchemy URL")
-    url: str | None = Field(default=None, description="SQLAlchemy URL without credentials")
+    url: str | None = Field(default=None, description="a SQLite file in the data folder (sqlite:///name.db)")
     timezone: str = Field(default="Asia/Shanghai", description="time zone of naive datetimes in the source")
     connect_timeout: int = Field(default=10, ge=1, le=600, description="seconds")
     pool_slots: int = Field(
@@ -213,9 +279,11 @@ class SourceSettings(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _no_password(cls, v: str | None) -> str | None:
+    def _sqlite_file_only(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None:
-            check_file_url(v)
+            # The department's code (``pipeline.config.load_department`` passes it) names its own variable.
+            code = (info.context or {}).get("code")
+            check_file_url(v, code=code if isinstance(code, str) and re.match(r"^[a-z][a-z0-9_]{1,39}$", code) else None)
         return v
 
     @model_validator(mode="after")
@@ -238,8 +306,11 @@ _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 def _sql_code(text: str, *, backslash_escapes: bool) -> str:
     """``text`` with string literals, quoted names, dollar-quoted bodies and comments blanked out.
 
-    Run twice by :func:`check_select` (with and without MySQL's backslash escapes): the two readings differ
-    only in where a literal ends, and a query is accepted only when neither reading finds a write.
+    Run twice by :func:`check_select`: the standard reading, and MySQL's (backslash escapes in literals;
+    ``--`` starts a comment only before a space or control character, so ``1 --1 INTO OUTFILE …`` is code;
+    ``#`` starts a comment). A query is accepted only when neither reading finds a write. MySQL/MariaDB
+    *execute* the content of ``/*! … */`` and ``/*M! … */``: such a comment is refused (ValueError) rather than
+    blanked.
     """
     out: list[str] = []
     i, n = 0, len(text)
@@ -260,10 +331,19 @@ def _sql_code(text: str, *, backslash_escapes: bool) -> str:
                 j += 1
             out.append(" " if c == "'" else " _q_ ")
             i = j + 1
-        elif text.startswith("--", i):
+        elif text.startswith("--", i) and not (backslash_escapes and i + 2 < n and ord(text[i + 2]) > 32):
             j = text.find("\n", i)
             i = n if j < 0 else j
             out.append(" ")
+        elif c == "#" and backslash_escapes:
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            out.append(" ")
+        elif text.startswith("/*!", i) or text.startswith("/*M!", i):
+            raise ValueError(
+                "query 中不能使用 /*! … */ 或 /*M! … */ 形式的注释：MySQL/MariaDB 会把其中的内容当作语句执行。"
+                "请删去这类注释，需要的 SQL 直接写出"
+            )
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
             i = n if j < 0 else j + 2

@@ -346,7 +346,12 @@ def quarantine_export(
         _fail(str(exc))
     if out_file.suffix.lower() != ".xlsx":
         _fail("--out 应是 .xlsx 文件")
-    counts = export_feedback(list(open_quarantine(store_engine(), dept.code)), dept.name, out_file)
+    from national.safety import PrivateFileError
+
+    try:
+        counts = export_feedback(list(open_quarantine(store_engine(), dept.code)), dept.name, out_file)
+    except PrivateFileError as exc:  # --out is a symlink: never written through
+        _fail(str(exc))
     total = sum(counts.values())
     detail = "，".join(f"{k} {v} 行" for k, v in counts.items()) or "无"
     _say(out, f"已写出 {dept.name} 的问题数据 {total} 行（{detail}）：{out_file}")

@@ -14,15 +14,21 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, url_family
+from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_file_url, url_family
 from national import DATASETS
 from transforms.settings import MappingSettings
 
 USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 #: Control characters (C0, DEL, C1) and the Unicode line/paragraph separators: none belongs in a name.
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-#: Airflow's schedule presets (``airflow.sdk.definitions.timetables._cron.CRON_PRESETS`` plus @once).
-SCHEDULE_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+#: Airflow's cron presets (``airflow.sdk.definitions.timetables._cron.CRON_PRESETS``, kept in sync by
+#: tests/dags/test_dags.py; copied so that parsing 200 department files does not import Airflow's timetables).
+CRON_PRESETS = {
+    "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *", "@yearly": "0 0 1 1 *",
+}
+#: Every preset ``airflow.sdk.definitions.dag._create_timetable`` accepts: the cron ones, @once, @continuous.
+SCHEDULE_PRESETS = ("@once", "@continuous", *CRON_PRESETS)
 
 
 def source_data_dir() -> Path:
@@ -101,18 +107,31 @@ class Department(BaseModel):
     def _schedule(cls, v: str | None) -> str | None:
         """An Airflow schedule, checked here so that a bad one breaks only this department's DAG (and names
         it) instead of the whole DAG file."""
-        if v is None or v in SCHEDULE_PRESETS:
+        if v is None or v in SCHEDULE_PRESETS:  # Airflow's own: valid, no croniter needed
             return v
-        from croniter import croniter  # Airflow's own cron parser (CronMixin.validate)
+        what = (
+            "请写 5 段 cron 表达式（如 \"0 * * * *\"，分 时 日 月 周）或 " + "、".join(SCHEDULE_PRESETS) + "；不定时运行请写 null"
+        )
+        # Airflow turns any other string into a cron timetable (CronTriggerTimetable) and validates it with
+        # croniter, which also takes 6 and 7 fields (seconds, year) that Airflow's scheduler does not handle
+        # as cron (airflow.timetables._cron), and dates that never come ("0 0 31 2 *"): such a DAG would load
+        # and never run. So: exactly 5 fields, and a next fire time must exist.
+        if v.startswith("@"):
+            raise ValueError(f"{v!r} 不是有效的调度（Airflow 没有这个预设）：{what}")
+        if len(v.split()) != 5:
+            raise ValueError(f"{v!r} 不是有效的调度（应为 5 段，实际 {len(v.split())} 段，不支持秒和年）：{what}")
+        import datetime as dt
+
+        from croniter import croniter  # Airflow's own cron parser (CronMixin.validate); cheap, no Airflow import
 
         try:
-            croniter(v)
-        except Exception:  # croniter raises several kinds (bad field, bad range, wrong number of fields)
-            raise ValueError(
-                f"{v!r} 不是有效的调度：请写 cron 表达式（如 \"0 * * * *\"，分 时 日 月 周）或 "
-                + "、".join(SCHEDULE_PRESETS)
-                + "；不定时运行请写 null"
-            ) from None
+            cron = croniter(v, start_time=dt.datetime(2000, 1, 1))
+        except Exception:  # croniter raises several kinds (bad field, bad range)
+            raise ValueError(f"{v!r} 不是有效的调度：{what}") from None
+        try:
+            cron.get_next(dt.datetime)
+        except Exception:  # CroniterBadDateError: no date matches (31 February, 31 April …)
+            raise ValueError(f"{v!r} 不是有效的调度：没有任何日期符合（例如 2 月没有 30、31 日），任务永远不会运行。{what}") from None
         return v
 
     @field_validator("uscc")
@@ -152,7 +171,8 @@ class Department(BaseModel):
     @model_validator(mode="after")
     def _own_database_only(self) -> Department:
         """A department file can reach only its own database (design.md invariant 8): the URL variable and the
-        Airflow connection are named after the department, and a SQLite file lies in the data folder."""
+        Airflow connection are named after the department (the operator puts the server's URL there), and
+        ``url:`` is a SQLite file in the data folder."""
         src = self.source
         env = f"SGS_SRC_{self.code.upper()}_URL"
         if src.url_env is not None and src.url_env != env:
@@ -165,12 +185,13 @@ class Department(BaseModel):
         if src.url:
             from sqlalchemy.engine import make_url
 
-            parsed = make_url(src.url)  # already checked by SourceSettings
-            if url_family(parsed) == "sqlite":
-                try:
-                    source_policy().sqlite_path(parsed.database)
-                except ValueError as exc:
-                    raise ValueError(f"source.url: {exc}") from None
+            parsed = make_url(src.url)  # already checked by SourceSettings: a SQLite file, never a server
+            try:
+                if url_family(parsed) != "sqlite":
+                    check_file_url(src.url, code=self.code)
+                source_policy().sqlite_path(parsed.database)
+            except ValueError as exc:
+                raise ValueError(f"source.url: {exc}") from None
         return self
 
 
@@ -225,7 +246,8 @@ def load_department(path: str | os.PathLike[str]) -> Department:
     if not isinstance(data, dict):
         raise ConfigError(f"部门配置文件 {p} 的顶层应是键值对（code、name、uscc、source、datasets）")
     try:
-        dept = Department.model_validate(data)
+        # The code lets nested validators name this department's own variable and connection in messages.
+        dept = Department.model_validate(data, context={"code": data.get("code")})
     except ValidationError as exc:
         raise ConfigError(_format_errors(p, exc)) from None
     except (RecursionError, MemoryError):

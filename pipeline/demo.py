@@ -36,7 +36,10 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
         if dept is None or not dept.source.url_env:
             continue
         # The demo decides where its databases live (a server, or a SQLite file when the server is down):
-        # point the department's URL variable there for this process and the Airflow tasks it runs.
+        # point the department's URL variable there for this process and the Airflow tasks it runs. The
+        # department files name no server (a file's url: is a SQLite file only), so this is the only way the
+        # demo's scjgj/sthjj reach theirs. Set even when the variable is already set: a value left from an
+        # earlier shell may name another prefix's database or a server that is down now.
         os.environ[dept.source.url_env] = s.url
         where = f"{s.kind}（服务器不可用，改用 SQLite 文件）" if s.fallback else s.kind
         # The name comes from a department file: plain text, never rich markup.

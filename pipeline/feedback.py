@@ -5,7 +5,9 @@ in front of them: the row's key in the department's own system, the number of pr
 problem in Chinese. Cells of the fields that have a problem are filled red and carry the message as a
 comment. Document numbers of natural persons are masked (the department finds the row by its key), and
 ID-like numbers in every other cell too, the key included (``["330106********1234"]``). Every text cell is a
-string cell, never a formula: a 文书号 of ``=HYPERLINK(…)`` is shown as sent. The file is owner-only (0600).
+string cell, never a formula: a 文书号 of ``=HYPERLINK(…)`` is shown as sent. Control characters (the rows the
+CHR rules quarantine) are shown as visible escapes (``\\x1b``) and a value over Excel's cell limit is cut with a
+marker (``national.safety.xlsx_value``). The file is owner-only (0600).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from national import dataset as national_dataset
-from national.safety import private_dir, private_file, xlsx_text
+from national.safety import private_dir, private_file, xlsx_text, xlsx_value
 from transforms.masking import mask_record, mask_text
 
 RED = PatternFill("solid", fgColor="FFC7CE")
@@ -55,15 +57,15 @@ def export_feedback(rows: list[dict[str, Any]], department_name: str, out: Path)
                 for i, x in enumerate(problems, 1)
             )
             first_seen = item["first_seen_at"]
-            ws.append(
-                [
-                    mask_text(item["source_pk"]) if isinstance(item["source_pk"], str) else item["source_pk"],
-                    first_seen.strftime("%Y-%m-%d %H:%M") if hasattr(first_seen, "strftime") else str(first_seen),
-                    len(problems),
-                    mask_text(text),  # a province's rejection reason may quote the record
-                ]
-                + [values.get(c) for c in ds.columns]
-            )
+            cells = [
+                mask_text(item["source_pk"]) if isinstance(item["source_pk"], str) else item["source_pk"],
+                first_seen.strftime("%Y-%m-%d %H:%M") if hasattr(first_seen, "strftime") else str(first_seen),
+                len(problems),
+                mask_text(text),  # a province's rejection reason may quote the record
+            ] + [values.get(c) for c in ds.columns]
+            # Masked first (an escape next to an ID number would hide it from the mask), then made storable:
+            # ws.append raises on a control character.
+            ws.append([xlsx_value(v) for v in cells])
             row = ws.max_row
             for cell in ws[row]:
                 if isinstance(cell.value, str):
@@ -76,7 +78,7 @@ def export_feedback(rows: list[dict[str, Any]], department_name: str, out: Path)
                 if field in ds.columns:
                     cell = ws.cell(row=row, column=len(LEAD) + 1 + ds.columns.index(field))
                     cell.fill = RED
-                    cell.comment = Comment(mask_text("\n".join(messages)), "sgs")
+                    cell.comment = Comment(xlsx_value(mask_text("\n".join(messages))), "sgs")
         ws.freeze_panes = ws.cell(row=2, column=len(LEAD) + 1)
         widths = [16, 16, 8, 60] + [18] * len(ds.fields)
         for i, w in enumerate(widths, 1):

@@ -73,6 +73,41 @@ def max_file_bytes() -> int:
     return int(mb * 1024 * 1024)
 
 
+#: Default limit of an XLSX's shared-strings part (unpacked). openpyxl loads the whole table into a list even in
+#: read-only mode, about 7 bytes of memory per byte of XML for short strings: a 2 MB file with 18 MB of shared
+#: strings (800,000 unused short strings) took 120 MB more than the interpreter; at this limit about 230 MB.
+#: 32 MB holds the text of tens of thousands of template rows; larger files are split by month or sent as CSV.
+DEFAULT_SHARED_STRINGS_MB = 32
+
+
+def max_shared_strings_bytes() -> int:
+    """The limit of an XLSX's shared strings (unpacked): ``SGS_XLSX_SHARED_STRINGS_MB``, default 32."""
+    raw = os.environ.get("SGS_XLSX_SHARED_STRINGS_MB", "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_SHARED_STRINGS_MB
+    except ValueError:
+        raise FileRejected(f"环境变量 SGS_XLSX_SHARED_STRINGS_MB={raw!r} 不是数字（单位 MB），请改正或删除它") from None
+    return int(mb * 1024 * 1024)
+
+
+def _shared_strings_parts(zf: zipfile.ZipFile) -> set[str]:
+    """The shared-strings part as openpyxl finds it (by content type), and any member named like one."""
+    names = {i.filename for i in zf.infolist() if i.filename.lower().endswith("sharedstrings.xml")}
+    try:
+        from openpyxl.packaging.manifest import Manifest
+        from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+        from openpyxl.xml.functions import fromstring
+
+        if zf.getinfo(ARC_CONTENT_TYPES).file_size > 1024 * 1024:  # a real one is a few KB; then the name decides
+            return names
+        ct = Manifest.from_tree(fromstring(zf.read(ARC_CONTENT_TYPES))).find(SHARED_STRINGS)
+        if ct is not None:
+            names.add(ct.PartName[1:])
+    except Exception:  # noqa: BLE001 - a damaged manifest is reported by load_workbook itself
+        pass
+    return names
+
+
 def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
 
@@ -147,15 +182,25 @@ def _xlsx_value(cell: Any) -> Any:
 
 
 def _xlsx_open(path: Path) -> Any:
-    """The workbook in openpyxl's read-only (streaming) mode, after a check of its unpacked size."""
+    """The workbook in openpyxl's read-only (streaming) mode, after a check of its unpacked size and of its
+    shared strings (which openpyxl loads whole)."""
     limit = max_file_bytes()
     try:
         with zipfile.ZipFile(path) as zf:
             unpacked = sum(i.file_size for i in zf.infolist())
+            strings = 0 if unpacked > limit else sum(
+                zf.getinfo(n).file_size for n in _shared_strings_parts(zf) if n in zf.NameToInfo
+            )
     except (zipfile.BadZipFile, OSError) as exc:
         raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
     if unpacked > limit:  # a small XLSX can unpack to gigabytes of XML
         raise _too_big(path, unpacked, "（解压后）")
+    strings_limit = max_shared_strings_bytes()
+    if strings > strings_limit:  # openpyxl holds every shared string in memory at once, even read-only
+        raise FileRejected(
+            f"{path.name} 的共享字符串表（xl/sharedStrings.xml）解压后有 {_mb(strings)}，超过上限 {_mb(strings_limit)}"
+            f"（SGS_XLSX_SHARED_STRINGS_MB）：请按月份拆成几个较小的文件分别提交，或另存为 CSV（UTF-8）后提交"
+        )
     try:
         return load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises a zoo of types on damaged files

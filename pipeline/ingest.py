@@ -19,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import StatementError
 
 from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
 from pipeline.config import Department, source_policy
@@ -32,7 +31,7 @@ from store.loader import Batch, Counts, load_batch
 from store.runs import finish_run, start_run
 from store.schema import quarantine
 from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
-from transforms.masking import mask_text
+from transforms.masking import mask_exception, mask_text
 
 log = logging.getLogger("sgs.ingest")
 
@@ -105,32 +104,6 @@ def _worker_threshold() -> int | None:
     except ValueError:
         log.warning("SGS_PREPARE_WORKER_AFTER=%r is not a number of rows or 'off': using 20000", value)
         return 20_000
-
-
-def mask_exception(exc: BaseException) -> None:
-    """Mask ID numbers in the text of ``exc`` and of every exception chained to it (``__cause__``,
-    ``__context__``, a driver error's ``orig``), in place: the exception keeps its class (callers sort errors
-    by class: a store outage is retried, a data error is not), and whatever prints it prints masked text."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        try:
-            e.args = tuple(mask_text(a) if isinstance(a, str) else a for a in e.args)
-        except (AttributeError, TypeError):  # an exception type with read-only args: its text is its own
-            pass
-        if isinstance(e, StatementError):
-            e.statement = mask_text(e.statement) if isinstance(e.statement, str) else e.statement
-            e.detail = [mask_text(d) or "" for d in e.detail]
-            e.hide_parameters = True
-        notes = getattr(e, "__notes__", None)
-        if isinstance(notes, list):
-            e.__notes__ = [mask_text(n) if isinstance(n, str) else n for n in notes]
-        orig = getattr(e, "orig", None)
-        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
 
 
 def _later(a: Any, b: Any) -> Any:

@@ -4,7 +4,8 @@ An unreachable store used to end every ``sgs`` command in a 481-line traceback. 
 ``pipeline.ingest.store_engine``) connects once and migrates; any failure becomes :class:`StoreUnavailable`
 with a one-line Chinese message that names the store (URL redacted) and what to do, and ``retry`` telling a
 passing outage (server down, connection refused: try again later) from a configuration error (wrong host
-name, unknown database or user, a SQLite file in a missing folder: fix ``SGS_STORE_URL``). The CLI maps
+name, unknown database or user, a SQLite file in a missing folder, a malformed URL or a bad URL parameter
+such as ``?sslmode=bogus``: fix ``SGS_STORE_URL``). The CLI maps
 ``retry`` to its exit codes (1 retry later, 2 fix the configuration).
 """
 
@@ -56,6 +57,9 @@ _CONFIG_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"role \".*\" does not exist|password authentication failed|Access denied|\(1045,|no password supplied"
          r"|authentication failed", "用户名或密码不正确，或该用户无权登录"),
         (r"permission denied", "没有权限，请检查账号权限"),
+        # libpq/psycopg on a URL parameter it cannot use (?sslmode=bogus, ?connect_timeout=abc, ?foo=1).
+        (r"invalid \w+ value|bad value for|invalid connection option|invalid dsn|invalid integer value"
+         r"|invalid value for parameter", "URL 中的参数值无效，请按数据库文档改正 URL 参数"),
     )
 )
 _TEMPORARY = re.compile(r"temporary failure in name resolution", re.IGNORECASE)
@@ -97,6 +101,25 @@ def describe_store_error(exc: BaseException, url: str) -> StoreUnavailable:
     where = "SGS_STORE_URL" if os.environ.get("SGS_STORE_URL") else "SGS_STORE_URL（未设置，默认使用 var/ 下的 SQLite 文件）"
     if isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)):
         return StoreUnavailable(f"中心库地址 {shown} 无法使用（{_driver_line(exc)}）：请检查环境变量 {where}", retry=False, orig=orig)
+    if isinstance(exc, ImportError):  # a driver that is not installed (postgresql+asyncpg, mysql+mysqlconnector)
+        return StoreUnavailable(
+            f"中心库地址 {shown} 使用的数据库驱动未安装（{_driver_line(exc)}）：中心库请用 postgresql+psycopg:// 或 sqlite:///，"
+            f"请改正环境变量 {where}", retry=False, orig=orig
+        )
+    if isinstance(exc, sa_exc.InvalidRequestError):  # an asyncio driver (sqlite+aiosqlite): MissingGreenlet
+        return StoreUnavailable(
+            f"中心库地址 {shown} 使用了异步驱动，本平台不支持（{_driver_line(exc)}）：中心库请用 postgresql+psycopg:// 或 sqlite:///，"
+            f"请改正环境变量 {where}", retry=False, orig=orig
+        )
+    if isinstance(exc, (ValueError, TypeError)):  # make_url / the dialect on a malformed part (port "abc")
+        return StoreUnavailable(
+            f"中心库地址 {shown} 无法使用（{_driver_line(exc)}）：URL 中有不合法的值（例如端口或 connect_timeout 不是数字），"
+            f"请改正环境变量 {where}", retry=False, orig=orig
+        )
+    if isinstance(exc, sa_exc.ProgrammingError):  # psycopg: an unknown connection option or a bad parameter value
+        return StoreUnavailable(
+            f"中心库 {shown} 的连接设置有误（{_driver_line(exc)}）：请改正环境变量 {where} 中的参数", retry=False, orig=orig
+        )
     try:
         parsed = sa.engine.make_url(url)
     except Exception:  # noqa: BLE001 - only used to tell SQLite apart
@@ -131,7 +154,11 @@ def open_store(url: str) -> Engine:
         engine = make_store_engine(url)
         migrate(engine)
     # Any of them: the store is unusable. OSError: creating a new SQLite file owner-only (store.db) in a folder
-    # that is read-only or not there.
-    except (sa_exc.DBAPIError, sa_exc.ArgumentError, sa_exc.NoSuchModuleError, OSError) as exc:
+    # that is read-only or not there. ValueError: make_url on a malformed URL (a port that is not a number).
+    # ImportError: a driver that is not installed; InvalidRequestError: an asyncio driver (MissingGreenlet).
+    except (
+        sa_exc.DBAPIError, sa_exc.ArgumentError, sa_exc.NoSuchModuleError, sa_exc.InvalidRequestError, OSError,
+        ValueError, ImportError,
+    ) as exc:
         raise describe_store_error(exc, url) from exc
     return engine

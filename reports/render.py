@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pandas as pd
 
-from national.safety import private_dir, private_file, xlsx_text
+from national.safety import private_dir, private_file, xlsx_text, xlsx_value
 from reports import charts
 from reports.indicators import ALL_DATASETS, CITY, INDICATOR_NAMES, INDICATORS, Assessment
 from reports.templates import BASE_CSS, TEMPLATES
@@ -280,14 +280,19 @@ def write_workbook(a: Assessment, path: Path) -> Path:
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame = frame.astype(object).where(frame.notna(), None)
+            # Masking again is cheap and covers every column, not only those the row helpers mask; it comes
+            # before xlsx_value (control characters escaped, over-long text cut), without which openpyxl raises.
+            frame = pd.DataFrame(
+                {c: [xlsx_value(mask_text(v)) if isinstance(v, str) else v for v in frame[c]] for c in frame.columns},
+                index=frame.index, columns=frame.columns, dtype=object,
+            )
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
             # openpyxl (under pandas) makes every string that starts with "=" a formula: set text back to text.
-            # Masking again is cheap and covers every column, not only those the row helpers mask.
             for row in ws.iter_rows():
                 for cell in row:
                     if isinstance(cell.value, str):
-                        xlsx_text(cell, mask_text(cell.value))
+                        xlsx_text(cell, cell.value)
             ws.freeze_panes = "A2"
             red = Font(color="C0392B", bold=True)
             for j, col in enumerate(frame.columns, start=1):

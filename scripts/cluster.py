@@ -255,26 +255,72 @@ def start(s: Settings, name: str, cmd: list[str], env: dict[str, str], extra_env
 
 
 def stop(s: Settings, name: str, *, sig: int = signal.SIGTERM, wait: float = 30.0) -> bool:
-    """Stop the process group ``up`` started for ``name``; SIGKILL what is left after ``wait`` seconds."""
+    """Stop what ``up`` started for ``name``: its process group and every descendant; SIGKILL what is left
+    after ``wait`` seconds.
+
+    Descendants are collected first because some leave the group: Airflow's task supervisor runs each task
+    in a session of its own, so a worker's process group does not contain its running tasks. ``--kill``
+    (SIGKILL) of a worker therefore kills its tasks too — a lost machine, not an orphaned task that keeps
+    loading after its worker died.
+    """
     pid = _read_pid(s, name)
     if pid is None:
         _pidfile(s, name).unlink(missing_ok=True)  # a stale file of a process that is gone
         return False
+    tree = _descendants(pid)
     try:
-        os.killpg(pid, sig)  # the group of the session the process leads: it and its own children only
+        os.killpg(pid, sig)  # the group of the session the process leads
     except ProcessLookupError:
         pass
+    if sig == signal.SIGKILL:
+        _signal_tree(tree, signal.SIGKILL)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and _group_alive(pid):
+    while time.monotonic() < deadline and (_group_alive(pid) or _tree_alive(tree)):
         time.sleep(0.3)
-    if _group_alive(pid):
+    if _group_alive(pid) or _tree_alive(tree):
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        _signal_tree(tree | _descendants(pid), signal.SIGKILL)
         time.sleep(0.5)
     _pidfile(s, name).unlink(missing_ok=True)
     return True
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """Every live descendant of ``pid`` as (pid, start time): the start time guards against pid reuse."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out: set[tuple[int, str]] = set()
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        started = _start_time(child)
+        if started is not None:
+            out.add((child, started))
+        todo.extend(children.get(child, []))
+    return out
+
+
+def _tree_alive(tree: set[tuple[int, str]]) -> bool:
+    return any(_start_time(p) == started for p, started in tree)
+
+
+def _signal_tree(tree: set[tuple[int, str]], sig: int) -> None:
+    for p, started in tree:
+        if _start_time(p) == started:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -474,8 +520,11 @@ def _sh_quote(v: str) -> str:
 
 def down(s: Settings) -> None:
     # Workers first (they finish or hand back their tasks), the broker and the stand-in last.
-    order = [n for n in reversed(s.process_names())]
-    stopped = [n for n in order if stop(s, n, wait=45.0 if n.startswith("worker") else 20.0)]
+    stopped = []
+    for n in reversed(s.process_names()):
+        t0 = time.monotonic()
+        if stop(s, n, wait=30.0 if n.startswith("worker") else 20.0):
+            stopped.append(f"{n} ({time.monotonic() - t0:.1f} s)")
     # Workers started by an `up` with more workers than this one's settings.
     for extra in sorted(s.pids.glob("worker*.pid")) if s.pids.exists() else []:
         if stop(s, extra.stem):

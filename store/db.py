@@ -41,7 +41,12 @@ def make_store_engine(url: str) -> Engine:
         # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then switch to a generic plan:
         # for ``business_key IN ($1 … $500)`` that plan is a sequential scan, which made each chunk's
         # look-up scan every record (a 1M-row load slowed to a crawl). Plan every execution instead.
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None}, hide_parameters=True)
+        args: dict[str, object] = {"prepare_threshold": None}
+        # A store host that drops packets silently would otherwise hang a run until the kernel's TCP timeout
+        # (minutes); 10 s is far above a healthy connect. A connect_timeout in the URL wins.
+        if "connect_timeout" not in sa.engine.make_url(url).query:
+            args["connect_timeout"] = 10
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=args, hide_parameters=True)
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 

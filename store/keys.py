@@ -9,9 +9,11 @@ its department for good. So every value is made storable before it is written:
   unbounded ``TEXT``; JSON text with an unencodable character is written with ``\\uXXXX`` escapes (the same
   JSON value), other text with the character escaped as ``\\udcXX`` / ``\\x00`` text;
 - key columns (``VARCHAR(KEY_LENGTH)``: source primary keys, business keys, in the record tables, history,
-  quarantine and snapshot) hold :func:`bounded_key` of a key: the key itself when it fits, else its first
-  characters and a SHA-256 of the whole key. The same key always gives the same bounded form, so look-ups by
-  key (a corrected row closing its open quarantine entry, the snapshot's seen rows) still find it.
+  quarantine and snapshot) hold :func:`bounded_key` of a key: the key itself when it fits and is encodable,
+  else its first characters (escaped) and a SHA-256 of the whole key. The same key always gives the same
+  bounded form, so look-ups by key (a corrected row closing its open quarantine entry, the snapshot's seen
+  rows) still find it; an escaped key never shares its literal escape text: a key holding a NUL, ``"k\\x00"``, is stored as
+  ``k\\x00…#<sha256>``, while the 5-character key ``k\\x00`` stays as it is.
 
 A record's business key is never shortened: a row whose business key does not fit is quarantined (the
 loader's ``LOAD-KEY`` check, behind the catalogue's length rules for the key fields).
@@ -60,12 +62,19 @@ def storable_json(text: str) -> str:
 
 def bounded_key(key: str) -> str:
     """``key`` as a key column holds it: unchanged when it fits and is encodable, else storable and at most
-    :data:`KEY_LENGTH` characters (a prefix, ``…#`` and the SHA-256 of the whole key)."""
+    :data:`KEY_LENGTH` characters: a prefix (escaped by :func:`storable_text`), ``…#`` and the SHA-256 of the
+    whole key.
+
+    A key that needed escaping is hashed even when short: escaping alone is not injective (a key holding a NUL,
+    ``"k\\x00"``, escapes to the 5-character text ``k\\x00``, which another row's key could be). The digest is taken
+    of the key itself, so different keys get different forms; a form is returned unchanged (the loader
+    bounds keys that prepare already bounded). Keys that fit and are encodable — all keys any store could
+    hold before this function existed — are unchanged, so no stored key needs migrating. Left open: a key
+    crafted to end in ``…#`` and the SHA-256 of another key of the same department equals that key's form.
+    """
     if len(key) <= KEY_LENGTH and encodable(key):
         return key
     text = storable_text(key)
-    if len(text) <= KEY_LENGTH:
-        return text
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return text[: KEY_LENGTH - len(_MARK) - _DIGEST] + _MARK + digest
 

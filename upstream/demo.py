@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from national.safety import private_dir
 from upstream.endpoint import Endpoint
 from upstream.push import push
 from upstream.settings import PushSettings
@@ -26,7 +27,7 @@ def push_to_standin(engine: Engine, *, workdir: Path | None = None, batch_size: 
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="sgs-standin-") as tmp:
             return push_to_standin(engine, workdir=Path(tmp), batch_size=batch_size)
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)  # the stand-in's database holds the records it received
     server = StandinServer(workdir / "province.db", token=secrets.token_urlsafe(24))
     with server:
         endpoint = Endpoint(base_url=server.base_url, auth="bearer", secret=server.token)

@@ -37,7 +37,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
+import stat
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,7 +48,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from national import dataset as national_dataset
-from national.safety import csv_text, formula_like
+from national.safety import csv_text, formula_like, private_dir, write_private
 from transforms.masking import mask_text
 from upstream.errors import ContractError, ReceiptError, TerminalError
 
@@ -304,8 +306,10 @@ def batch_headers(dataset: str, header: Literal["zh", "code"]) -> list[str]:
     return env + ([f.name_zh for f in ds.fields] if header == "zh" else ds.columns)
 
 
-def write_batch_file(path: Path, dataset: str, records: Sequence[OutgoingRecord], header: Literal["zh", "code"]) -> dict[str, Any]:
-    """Write one batch CSV; returns its manifest entry (name, rows, bytes, sha256)."""
+def write_batch_file(path: Path, dataset: str, records: Sequence[OutgoingRecord], header: Literal["zh", "code"], *,
+                     group: bool = False) -> dict[str, Any]:
+    """Write one batch CSV (owner only, or group-readable with ``group``: :func:`exchange_folder`); returns its
+    manifest entry (name, rows, bytes, sha256)."""
     ds = national_dataset(dataset)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
@@ -315,7 +319,7 @@ def write_batch_file(path: Path, dataset: str, records: Sequence[OutgoingRecord]
         w.writerow([file_cell(env[k]) for k in FILE_ENVELOPE]
                    + [("" if r.data.get(c) is None else file_cell(r.data.get(c))) for c in ds.columns])
     data = buf.getvalue().encode(FILE_ENCODING)
-    _atomic_write(path, data)
+    _atomic_write(path, data, group=group)
     return {"name": path.name, "rows": len(records), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -358,8 +362,8 @@ def manifest(batch_id: str, dataset: str, sender: dict[str, str | None], files: 
     }
 
 
-def write_manifest(path: Path, doc: dict[str, Any]) -> None:
-    _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"))
+def write_manifest(path: Path, doc: dict[str, Any], *, group: bool = False) -> None:
+    _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8"), group=group)
 
 
 def write_receipt_file(path: Path, receipts: Iterable[dict[str, Any]]) -> None:
@@ -413,9 +417,36 @@ def read_receipt_file(path: Path, *, max_bytes: int = DEFAULT_MAX_ANSWER_BYTES) 
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write then rename: the province never picks up half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+#: Modes with ``PushSettings.exchange_group``: the province's transfer agent, another OS user in the platform's
+#: group, reads batch files, removes them from ``outbound/`` and drops receipt files into ``inbound/``.
+GROUP_DIR_MODE = 0o770
+GROUP_FILE_MODE = 0o640
+
+
+def exchange_folder(path: Path, *, group: bool = False) -> Path:
+    """Create ``path`` and its missing parents: ``0700`` (``national.safety.private_dir``), or ``0770`` with
+    ``group``. Exchange files hold whole records, natural persons' ID numbers included, so nothing is left to
+    the umask; folders that already exist keep their mode (an operator may have set them up on purpose)."""
+    missing = []
+    q = path
+    while not q.exists() and q != q.parent:
+        missing.append(q)
+        q = q.parent
+    private_dir(path)
+    if group:
+        for d in missing:
+            # Explicit (the umask would take the group's write bit away), keeping a set-group-ID bit inherited
+            # from the exchange folder: files below it then belong to the shared group (docs/upstream.md).
+            os.chmod(d, GROUP_DIR_MODE | (d.stat().st_mode & stat.S_ISGID))
+    return path
+
+
+def _atomic_write(path: Path, data: bytes, *, group: bool = False) -> None:
+    """Write then rename: the province never picks up half a file. The ``.part`` file is ``0600`` from its
+    creation (``write_private``), so the records are never readable by others, not even for a moment."""
+    exchange_folder(path.parent, group=group)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
+    write_private(tmp, data)
+    if group:
+        os.chmod(tmp, GROUP_FILE_MODE)
     tmp.replace(path)

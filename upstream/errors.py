@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from transforms.masking import mask_exception, mask_text
+
 
 class UpstreamError(Exception):
     """Base class. Messages are Chinese and meant for the platform operator. ``result`` carries the
@@ -42,3 +44,13 @@ class RetriesExhausted(UpstreamError):
 
 class PushLocked(UpstreamError):
     """Another push holds the lease: two pushes at once could overtake each other's versions."""
+
+
+def masked(exc: BaseException) -> str:
+    """``exc`` as ``Class: text`` for ``upstream_run.error`` and logs, with ID numbers masked; also masks the text
+    of ``exc`` and of every exception chained to it in place, so that the caller who prints it (the CLI traceback,
+    the Airflow task log) prints masked text too. The class stays (callers sort errors by class): :func:`transforms.masking.mask_exception`.
+    """
+    mask_exception(exc)
+    text = str(exc)
+    return mask_text(text if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {text}") or type(exc).__name__

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from store.loader import withdraw_records
 from store.schema import ingest_run, record_tables
 from upstream import runs
+from upstream.errors import masked
 
 log = logging.getLogger("sgs.upstream")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -54,7 +55,9 @@ def expire(engine: Engine, today: dt.date | None = None, *, trigger: str = "cli"
             out[dept] = n
             log.info("expiry %s: %d penalties withdrawn (publicity_end < %s)", dept, n, today)
     except Exception as exc:
-        runs.finish(engine, run_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], withdrawn=sum(out.values()))
+        error = masked(exc)  # a store error may quote the record (ID numbers); masked in the exception too
+        runs.finish(engine, run_id, status="failed", error=error[:2000], withdrawn=sum(out.values()))
+        log.error("expiry stopped: %s", error[:2000])
         raise
     runs.finish(engine, run_id, status="success", withdrawn=sum(out.values()))
     return out

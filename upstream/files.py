@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,20 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from national import DATASETS
+from national.safety import write_private
 from store import changelog
 from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
-from upstream.envelope import SHANGHAI, manifest, read_receipt_file, write_batch_file, write_manifest
-from upstream.errors import EndpointConfigError, ReceiptError, UpstreamError
+from upstream.envelope import (
+    GROUP_FILE_MODE,
+    SHANGHAI,
+    exchange_folder,
+    manifest,
+    read_receipt_file,
+    write_batch_file,
+    write_manifest,
+)
+from upstream.errors import EndpointConfigError, ReceiptError, UpstreamError, masked
 from upstream.outbox import delivery_counts, receipt_index, record_receipts, resend, take_batch, waiting_keys
 from upstream.push import PushResult
 from upstream.settings import PushSettings
@@ -101,8 +111,7 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
                 if taken.blocked:
                     break
     except Exception as exc:
-        result.status, result.error = "failed", str(exc)
-        runs.finish(engine, run_id, status="failed", error=str(exc))
+        _failed(engine, result, exc)
         if isinstance(exc, UpstreamError):
             exc.result = result
         raise
@@ -121,9 +130,11 @@ def _write(out_dir: Path, ds: str, batch_id: str, records: list[Any], sender: di
            now: dt.datetime) -> None:
     """The batch's CSV, then its manifest (the province takes a batch only when its manifest exists)."""
     stem = _stem(ds, batch_id)
-    entry = write_batch_file(out_dir / f"{stem}.csv", ds, records, settings.header)
+    group = settings.exchange_group
+    entry = write_batch_file(out_dir / f"{stem}.csv", ds, records, settings.header, group=group)
     operations = dict(Counter(r.operation for r in records))
-    write_manifest(out_dir / f"{stem}.manifest.json", manifest(batch_id, ds, {**sender}, [entry], operations, settings.header, now))
+    write_manifest(out_dir / f"{stem}.manifest.json",
+                   manifest(batch_id, ds, {**sender}, [entry], operations, settings.header, now), group=group)
     log.info("batch file %s: %d records", entry["name"], len(records))
 
 
@@ -144,10 +155,11 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
             try:
                 receipts = read_receipt_file(path, max_bytes=settings.max_response_bytes)
             except ReceiptError as exc:
-                _set_aside(in_dir, path, str(exc))
+                reason = masked(exc)  # the province's own text may quote a record
+                _set_aside(in_dir, path, reason, group=settings.exchange_group)
                 result.bad_answers += 1
-                result.problem(str(exc))
-                log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, exc)
+                result.problem(reason)
+                log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, reason)
                 continue
             with engine.begin() as conn:
                 outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
@@ -155,8 +167,7 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
             result.rejected += outcome.rejected
             result.batches += 1
             runs.add(engine, run_id, batches=1, accepted=outcome.accepted, rejected=outcome.rejected)
-            done = in_dir / PROCESSED
-            done.mkdir(parents=True, exist_ok=True)
+            done = exchange_folder(in_dir / PROCESSED, group=settings.exchange_group)
             path.replace(done / path.name)
         if result.problems:
             raise ReceiptError(
@@ -164,8 +175,7 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
                 f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
             )
     except Exception as exc:
-        result.status, result.error = "failed", str(exc)
-        runs.finish(engine, run_id, status="failed", error=str(exc))
+        _failed(engine, result, exc)
         if isinstance(exc, UpstreamError):
             exc.result = result
         raise
@@ -176,12 +186,20 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     return result
 
 
-def _set_aside(in_dir: Path, path: Path, reason: str) -> None:
+def _failed(engine: Engine, result: PushResult, exc: BaseException) -> None:
+    """Record a failed run; the error is masked, in the exception too (a store error may quote a record)."""
+    result.status, result.error = "failed", masked(exc)[:2000]
+    runs.finish(engine, result.run_id, status="failed", error=result.error)
+    log.error("%s run %s stopped: %s", result.mode, result.run_id, result.error)
+
+
+def _set_aside(in_dir: Path, path: Path, reason: str, *, group: bool = False) -> None:
     """Move an unreadable receipt file out of the way (so it blocks nothing) with the reason beside it."""
-    aside = in_dir / REJECTED
-    aside.mkdir(parents=True, exist_ok=True)
+    aside = exchange_folder(in_dir / REJECTED, group=group)
     path.replace(aside / path.name)
-    (aside / f"{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    note = write_private(aside / f"{path.name}.reason.txt", reason + "\n")
+    if group:
+        os.chmod(note, GROUP_FILE_MODE)
 
 
 def verify_batch(manifest_path: Path) -> tuple[dict[str, Any], list[str]]:

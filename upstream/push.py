@@ -32,6 +32,7 @@ import random
 import ssl
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ from upstream.errors import (
     RetriesExhausted,
     TerminalError,
     UpstreamError,
+    masked,
 )
 from upstream.outbox import delivery_counts, record_receipts, resend, take_batch, waiting_keys
 from upstream.settings import PushSettings
@@ -130,7 +132,9 @@ def push(
             raise ReceiptError(_problems_summary(result))
     except Exception as exc:
         result.status = "failed"
-        result.error = str(exc) if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {mask_text(str(exc))[:500]}"
+        # Masked in the exception too: a store error may quote a record (ID numbers), and the caller prints it.
+        error = masked(exc)
+        result.error = error if isinstance(exc, UpstreamError) else error[:500]
         _finish(engine, result)
         if isinstance(exc, UpstreamError):
             exc.result = result
@@ -299,7 +303,7 @@ def send_batch(
     path = urlsplit(url).path
     last = ""
     for attempt in range(1, settings.max_attempts + 1):
-        # identity: a compressed answer would be inflated chunk by chunk past the byte limit's granularity.
+        # identity: nothing to inflate; a server that compresses anyway is inflated within the limit (read_limited).
         headers = {"Content-Type": adp.content_type, "Accept-Encoding": "identity", "X-SGS-Batch-Id": batch_id,
                    **endpoint.auth_headers("POST", path, body)}
         retry_after: float | None = None
@@ -372,18 +376,60 @@ def _decode(adp: ProvinceAdapter, body: bytes) -> Receipts:
 
 def read_limited(resp: httpx.Response, limit: int) -> bytes:
     """The body of a streamed answer, read only up to ``limit`` bytes: one more byte is a :class:`ReceiptError`
-    and the connection is closed without reading the rest (nothing is buffered beyond the limit)."""
+    and the connection is closed without reading the rest (nothing is buffered beyond the limit). The limit counts
+    the bytes *after* decompression, see :func:`_bounded_body`."""
     declared = resp.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ReceiptError(f"省平台的应答有 {int(declared)} 字节，超过上限 {limit} 字节（SGS_UPSTREAM_MAX_RESPONSE_BYTES），未读取")
+    body = _bounded_body(resp, limit)
+    if len(body) > limit:
+        raise ReceiptError(f"省平台的应答超过上限 {limit} 字节（SGS_UPSTREAM_MAX_RESPONSE_BYTES，按解压后计），已在该处停止读取")
+    return body
+
+
+#: Content-Encodings inflated here (zlib window bits: gzip framing; zlib framing, raw deflate as a fallback).
+_INFLATE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def _bounded_body(resp: httpx.Response, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of the decoded body (``limit + 1``: there was more; reading stopped there).
+
+    We ask for ``identity``, but a server may compress anyway, and httpx's own decoder inflates each network
+    chunk whole (a 64 KB gzip chunk of spaces is 64 MB) before any limit could look at it. So the raw bytes are
+    read (``iter_raw``) and inflated here with ``decompressobj.decompress(data, max_length)``: never more than
+    the limit allows. Encodings other than gzip/deflate are refused by name."""
+    encoding = resp.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", *_INFLATE):
+        raise ReceiptError(
+            f"省平台的应答使用了不支持的压缩方式（Content-Encoding: {bounded_text(encoding, 40)}）；推送请求的是 identity（不压缩），"
+            "也可接受 gzip 或 deflate：请与省平台核对接口"
+        )
+    z = zlib.decompressobj(_INFLATE[encoding]) if encoding in _INFLATE else None
+    first = True
     buf = bytearray()
     try:
-        for chunk in resp.iter_bytes():
-            if len(buf) + len(chunk) > limit:
-                raise ReceiptError(f"省平台的应答超过上限 {limit} 字节（SGS_UPSTREAM_MAX_RESPONSE_BYTES），已在该处停止读取")
-            buf += chunk
-    except httpx.DecodingError as exc:  # a Content-Encoding that does not decode
-        raise ReceiptError(f"省平台的应答无法解压（{type(exc).__name__}）") from None
+        for chunk in resp.iter_raw():
+            if z is None:
+                buf += chunk[: limit + 1 - len(buf)]
+            else:
+                data = chunk
+                while data and len(buf) <= limit:
+                    try:
+                        buf += z.decompress(data, limit + 1 - len(buf))
+                    except zlib.error:
+                        if not (first and encoding == "deflate"):
+                            raise
+                        z = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent without its zlib header
+                        continue
+                    finally:
+                        first = False
+                    data = z.unconsumed_tail  # left over only when max_length stopped the inflation
+            if len(buf) > limit:
+                return bytes(buf)
+        if z is not None:
+            buf += z.flush()[: limit + 1 - len(buf)]
+    except zlib.error as exc:
+        raise ReceiptError(f"省平台的应答无法解压（Content-Encoding: {encoding}，{mask_text(str(exc))[:100]}）") from None
     return bytes(buf)
 
 
@@ -408,16 +454,12 @@ def _retry_after(resp: httpx.Response) -> float | None:
 
 
 def _excerpt(resp: httpx.Response) -> str:
-    """The province's own words about an error: the first bytes of its answer, short and masked."""
-    buf = bytearray()
+    """The province's own words about an error: the first bytes of its answer (inflated no further), short and
+    masked."""
     try:
-        for chunk in resp.iter_bytes():
-            buf += chunk[: EXCERPT_BYTES - len(buf)]
-            if len(buf) >= EXCERPT_BYTES:
-                break
-    except httpx.HTTPError:
-        pass
-    raw = bytes(buf)
+        raw = _bounded_body(resp, EXCERPT_BYTES)[:EXCERPT_BYTES]
+    except (httpx.HTTPError, ReceiptError):
+        raw = b""
     try:
         doc = json.loads(raw)
         text = doc.get("message") or doc.get("detail") if isinstance(doc, dict) else doc

@@ -28,6 +28,11 @@ class PushSettings(BaseModel):
     lease_seconds: int = Field(default=900, ge=10, description="a push silent for longer is taken as dead")
     exchange_dir: Path | None = Field(default=None, description="file mode: the exchange folder")
     header: Literal["zh", "code"] = Field(default="zh", description="file mode: Chinese template headers or national codes")
+    exchange_group: bool = Field(
+        default=False,
+        description="file mode: exchange folders 0770 and files 0640 (the province's transfer agent runs as another OS user "
+        "in the platform's group); default owner only, 0700/0600 (docs/upstream.md, 'File permissions')",
+    )
     max_response_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024,
         description="largest answer read from the province (an HTTP response body, a receipt file); more is that batch's/file's error",
@@ -47,6 +52,7 @@ class PushSettings(BaseModel):
             ("timeout", "SGS_UPSTREAM_TIMEOUT"),
             ("max_attempts", "SGS_UPSTREAM_MAX_ATTEMPTS"),
             ("exchange_dir", "SGS_UPSTREAM_EXCHANGE_DIR"),
+            ("exchange_group", "SGS_UPSTREAM_EXCHANGE_GROUP"),
             ("max_response_bytes", "SGS_UPSTREAM_MAX_RESPONSE_BYTES"),
         ):
             if os.environ.get(var):

@@ -165,7 +165,7 @@ def test_time_zone_aware_source_values_become_beijing_dates(pg_schema_url: str, 
     src.dispose()
 
 
-def test_legacy_gbk_text_behind_latin1_columns_is_decoded(mariadb_db: str, tmp_path: Path) -> None:
+def test_legacy_gbk_text_behind_latin1_columns_is_decoded(mariadb_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = sa.create_engine(mariadb_db)
     with admin.begin() as c:
         c.execute(sa.text("CREATE TABLE t_old (id INT PRIMARY KEY, mc VARCHAR(100) CHARACTER SET latin1, gxsj DATETIME)"))
@@ -173,7 +173,8 @@ def test_legacy_gbk_text_behind_latin1_columns_is_decoded(mariadb_db: str, tmp_p
     raw = "杭州测试有限公司".encode("gbk").decode("latin-1")
     with admin.begin() as c:
         c.execute(sa.text("INSERT INTO t_old VALUES (1, :mc, '2025-01-01 08:00:00')"), {"mc": raw})
-    settings = SourceSettings(url=mariadb_db, legacy_encoding="gbk")
+    monkeypatch.setenv("SGS_SRC_OLD_URL", mariadb_db)  # a server is named only by the operator's variable
+    settings = SourceSettings(url_env="SGS_SRC_OLD_URL", legacy_encoding="gbk")
     src = open_source(settings, department="old")
     (chunk,) = list(read_chunks(src, ExtractSettings(table="t_old", cursor="gxsj", primary_key=["id"]), None))
     src.dispose()
@@ -181,7 +182,7 @@ def test_legacy_gbk_text_behind_latin1_columns_is_decoded(mariadb_db: str, tmp_p
     assert chunk.frame.loc[0, "mc"] == "杭州测试有限公司"
 
 
-def test_both_mysql_drivers_hand_over_the_same_values(mariadb_db: str) -> None:
+def test_both_mysql_drivers_hand_over_the_same_values(mariadb_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """PyMySQL (``mysql+pymysql://``) and mysqlclient (``mysql://``) give the transforms the same values, odd types
     and MariaDB's zero dates included: an impossible date stays text (the date rules quarantine it), it does not
     become NULL as with mysqlclient's own converters."""
@@ -204,7 +205,8 @@ def test_both_mysql_drivers_hand_over_the_same_values(mariadb_db: str) -> None:
     frames = []
     for drivername in ("mysql+pymysql", "mysql"):
         url = sa.engine.make_url(mariadb_db).set(drivername=drivername).render_as_string(hide_password=False)
-        src = open_source(SourceSettings(url=url), department="types")
+        monkeypatch.setenv("SGS_SRC_TYPES_URL", url)
+        src = open_source(SourceSettings(url_env="SGS_SRC_TYPES_URL"), department="types")
         (chunk,) = list(read_chunks(src, ExtractSettings(table="t_types", cursor="gxsj", primary_key=["id"]), None))
         assert src.engine.dialect.driver == ("pymysql" if drivername.endswith("pymysql") else "mysqldb")
         src.dispose()

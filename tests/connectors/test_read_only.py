@@ -160,3 +160,35 @@ def test_an_operator_url_may_not_read_an_option_file(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SGS_RO_TEST_URL", "mysql+pymysql://root@127.0.0.1:3306/x?read_default_file=/root/.my.cnf")
     with pytest.raises(SourceConfigError, match="read_default_file"):
         open_source(SourceSettings(url=None, url_env="SGS_RO_TEST_URL"), department="rotest")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["driver=/tmp/evil.so", "DRIVER=..%2Ftmp%2Fevil", "Driver=libevil.so.1", "driver=C:%5Cevil.dll", "driver=evil.dylib",
+     "odbc_connect=DRIVER%3D%2Ftmp%2Fevil.so%3BSERVER%3Dh", "odbc_connect=Server%3Dh%3BDriver%3D%7B%2Ftmp%2Fevil.so%7D",
+     # ODBC's "}}" escape: unixODBC reads the driver as "a}/tmp/evil.so" (seen with pyodbc)
+     "odbc_connect=DRIVER%3D%7Ba%7D%7D%2Ftmp%2Fevil.so%7D%3BSERVER%3Dh"],
+)
+def test_an_odbc_driver_is_a_name_never_a_library_path(query: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """unixODBC dlopen()s a driver value that is not a registered name: a path would load any library."""
+    monkeypatch.setenv("SGS_RO_TEST_URL", f"mssql+pyodbc://sgs_ro:pw@db:1433/xzzf?{query}")
+    with pytest.raises(SourceConfigError, match=r"(?i)driver.*只能是已登记的 ODBC 驱动名称") as exc:
+        open_source(SourceSettings(url=None, url_env="SGS_RO_TEST_URL"), department="rotest")
+    assert "evil" not in str(exc.value)
+
+
+def test_registered_odbc_driver_names_pass_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.settings import check_operator_url
+
+    for query in ("driver=ODBC+Driver+18+for+SQL+Server&TrustServerCertificate=yes", "driver=%7BFreeTDS%7D",
+                  "odbc_connect=DRIVER%3D%7BODBC+Driver+17+for+SQL+Server%7D%3BSERVER%3Dh"):
+        check_operator_url(sa.engine.make_url(f"mssql+pyodbc://sgs_ro:pw@db:1433/xzzf?{query}"))
+
+
+@pytest.mark.parametrize("url", ["postgresql+asyncpg://sgs_ro:pw@db/xzzf", "sqlite+aiosqlite:///x.db", "mysql+aiomysql://u:pw@db/x"])
+def test_an_asyncio_driver_is_refused_by_name(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The readers are synchronous: aiosqlite failed later with a MissingGreenlet traceback."""
+    monkeypatch.setenv("SGS_RO_TEST_URL", url)
+    with pytest.raises(SourceConfigError, match="异步驱动") as exc:
+        open_source(SourceSettings(url=None, url_env="SGS_RO_TEST_URL"), department="rotest")
+    assert "pw" not in str(exc.value)

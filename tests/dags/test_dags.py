@@ -122,14 +122,33 @@ def test_an_invalid_schedule_breaks_only_its_own_department(tmp_path: Path, monk
     write_department(tmp_path, code="goodju")
     bad = write_department(tmp_path, code="cronju")
     bad.write_text(bad.read_text(encoding="utf-8").replace("name: 市测试监管局", 'name: 市测试监管局\nschedule: "every hour"'), encoding="utf-8")
+    # Airflow itself accepts "0 0 31 2 *" (croniter parses it): a DAG that never runs. "@continuous" is Airflow's.
+    never = write_department(tmp_path, code="febju")
+    never.write_text(never.read_text(encoding="utf-8").replace("name: 市测试监管局", 'name: 市测试监管局\nschedule: "0 0 31 2 *"'), encoding="utf-8")
+    cont = write_department(tmp_path, code="contju")
+    cont.write_text(cont.read_text(encoding="utf-8").replace("name: 市测试监管局", 'name: 市测试监管局\nschedule: "@continuous"'), encoding="utf-8")
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
     bag = dagbag()
     assert bag.import_errors == {}
-    assert {"sgs_ingest_goodju", "sgs_ingest_cronju"} <= set(bag.dag_ids)
+    assert {"sgs_ingest_goodju", "sgs_ingest_cronju", "sgs_ingest_febju", "sgs_ingest_contju"} <= set(bag.dag_ids)
     assert [t.task_id for t in bag.dags["sgs_ingest_goodju"].tasks] == ["ingest_cf"]
-    broken = bag.dags["sgs_ingest_cronju"]
-    assert [t.task_id for t in broken.tasks] == ["config_error"] and "config-error" in broken.tags
+    assert [t.task_id for t in bag.dags["sgs_ingest_contju"].tasks] == ["ingest_cf"]
+    assert type(bag.dags["sgs_ingest_contju"].timetable).__name__ == "ContinuousTimetable"
+    for code in ("cronju", "febju"):
+        broken = bag.dags[f"sgs_ingest_{code}"]
+        assert [t.task_id for t in broken.tasks] == ["config_error"] and "config-error" in broken.tags
     from pipeline.config import ConfigError, load_department
 
     with pytest.raises(ConfigError, match="(?s)cronju.yaml.*schedule.*不是有效的调度"):
         load_department(bad)
+    with pytest.raises(ConfigError, match="(?s)febju.yaml.*schedule.*永远不会运行"):
+        load_department(never)
+
+
+def test_the_schedule_presets_are_airflows() -> None:
+    """pipeline.config copies Airflow's cron presets (no Airflow import while 200 department files are read)."""
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS
+
+    from pipeline.config import CRON_PRESETS as OURS
+
+    assert OURS == CRON_PRESETS

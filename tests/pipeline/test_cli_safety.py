@@ -164,6 +164,36 @@ def test_store_configuration_errors_exit_2(one_department: None, tmp_path: Path,
     _assert_one_message(runner.invoke(app, ["push"]), 2, "SGS_STORE_URL")
 
 
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("postgresql+psycopg://sgs:s3cret@h:abc/sgs", "sgs:***@h:abc"),  # make_url's ValueError was an 82-line traceback
+        (f"{PG_URL}?connect_timeout=abc", "connect_timeout"),  # psycopg: ProgrammingError
+        (f"{PG_URL}?sslmode=bogus", "sslmode"),  # psycopg: OperationalError "invalid sslmode value"
+        (f"{PG_URL}?no_such_option=1", "no_such_option"),
+        ("mysql+pymysql://root@127.0.0.1:3306/x?connect_timeout=abc", "connect_timeout"),
+        # a driver that is not installed, and an asyncio driver (MissingGreenlet): were 93- and 296-line tracebacks
+        ("postgresql+asyncpg://sgs:s3cret@127.0.0.1:1/x", "驱动未安装"),
+        ("sqlite+aiosqlite:///{tmp}/a.db", "异步驱动"),
+        # a driver name with "_" was not recognised as a URL by redact_url, which then printed the password
+        ("postgresql+psycopg_binary://sgs:s3cret@127.0.0.1:1/x", "sgs:***@"),
+        (" postgresql+psycopg://sgs:s3cret@127.0.0.1:1/x", "sgs:***@"),
+    ],
+    ids=[
+        "port-not-a-number", "pg-connect-timeout", "pg-sslmode", "pg-unknown-option", "mysql-connect-timeout",
+        "driver-not-installed", "async-driver", "underscore-driver", "leading-space",
+    ],
+)
+def test_a_malformed_store_url_is_a_configuration_error(
+    url: str, needle: str, one_department: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "retry later" (exit 1): retrying cannot fix the URL. Exit 2, one line, no traceback, no password."""
+    monkeypatch.setenv("SGS_STORE_URL", url.replace("{tmp}", str(tmp_path)))
+    r = runner.invoke(app, ["status"])
+    _assert_one_message(r, 2, "中心库", needle, "SGS_STORE_URL")
+    assert "s3cret" not in _plain(r)
+
+
 def test_unreachable_store_in_a_real_process_prints_one_line() -> None:
     port = _closed_port()
     proc = subprocess.run(

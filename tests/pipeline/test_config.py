@@ -135,7 +135,7 @@ def _refused(tmp_path: Path, text: str) -> str:
         ("  url: sqlite:///tmp/x.db", "  url: mysql+pymysql://sgs_ro@db:3306/xzzf?read_default_file=/root/.my.cnf", "read_default_file"),
         ("  url: sqlite:///tmp/x.db", "  url: mysql+pymysql://sgs_ro@db:3306/xzzf?charset=utf8mb4&init_command=DELETE+FROM+t", "init_command"),
         ("  url: sqlite:///tmp/x.db", "  url: postgresql+psycopg://sgs_ro@db/xzzf?service=platform", "service"),
-        ("  url: sqlite:///tmp/x.db", "  url: postgresql+psycopg://sgs_ro@db/xzzf?options=-cdefault_transaction_read_only%3Doff", "options"),
+        ("  url: sqlite:///tmp/x.db", "  url: postgresql+psycopg://sgs_ro@db/xzzf?options=-cdefault_transaction_read_only%3Doff", "只能是 SQLite 文件"),
         ("  url: sqlite:///tmp/x.db", "  url: sqlite:///file:x.db?uri=true", "uri"),
     ],
     ids=["airflow-db-variable", "other-department-variable", "other-department-connection", "airflow-connection",
@@ -172,11 +172,37 @@ def test_secret_query_keys_are_refused_without_echoing_the_value(tmp_path: Path,
 
 
 def test_allowed_query_keys_pass(tmp_path: Path) -> None:
-    for url in ("mysql+pymysql://sgs_ro@db:3306/xzzf?charset=gbk&connect_timeout=5",
-                "postgresql+psycopg://sgs_ro@db/xzzf?sslmode=require&application_name=sgs",
-                "mssql+pyodbc://sgs_ro@db/xzzf?driver=ODBC+Driver+18+for+SQL+Server&TrustServerCertificate=yes"):
-        d = load_department(write(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", url)))
-        assert d.source.url == url
+    url = "sqlite:///tmp/x.db?timeout=5"
+    assert load_department(write(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", url))).source.url == url
+    assert "timeout" in _refused(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", "sqlite:///tmp/x.db?mode=rw"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",  # trust: the superuser
+        "postgresql+psycopg:///postgres",  # no host: the socket, peer authentication as the platform's user
+        "postgresql+psycopg://sgs_ro@db/xzzf?sslmode=require",  # libpq fills the password from ~/.pgpass
+        "mysql+pymysql://root@127.0.0.1/mysql",  # MariaDB's password-free root
+        "mssql+pyodbc://sgs_ro@db/xzzf?driver=ODBC+Driver+18+for+SQL+Server",
+        "oracle+oracledb://sgs_ro@db:1521/?service_name=ORCL",
+        "kingbase://sgs_ro@db:54321/xzzf",
+        "dm://SYSDBA@db:5236",
+        "nosuchdb://x@db/y",
+    ],
+)
+def test_a_server_url_in_the_file_is_refused_even_without_a_password(tmp_path: Path, url: str) -> None:
+    text = _refused(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", url))
+    assert "source.url" in text and "只能是 SQLite 文件" in text
+    # What to do instead, with this department's own names.
+    assert "SGS_SRC_TESTJU_URL" in text and "sgs_src_testju" in text
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:///tmp/x.db", "sqlite+pysqlcipher:///tmp/x.db"])
+def test_a_sqlite_file_is_read_with_the_platform_s_own_driver_only(tmp_path: Path, url: str) -> None:
+    """aiosqlite crashed dept check with a MissingGreenlet traceback; only sqlite:/// (pysqlite) is read."""
+    text = _refused(tmp_path, GOOD.format(code="testju").replace("sqlite:///tmp/x.db", url))
+    assert "只能以 sqlite:/// 开头" in text
 
 
 def test_a_password_with_an_unencoded_at_is_refused(tmp_path: Path) -> None:
@@ -206,6 +232,28 @@ def test_a_query_that_writes_is_refused_when_the_file_is_read(tmp_path: Path, qu
     assert "query" in message and ("只能读取数据" in message or "分号" in message), message
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # MySQL/MariaDB execute the content of /*! … */ and /*M! … */ (checked live: SELECT 1 /*! + 1 */ is 2).
+        ("SELECT 1 /*!INTO OUTFILE '/tmp/x' */", "/*!"),
+        ("SELECT * FROM t_cf /*!50000 FOR UPDATE */", "/*!"),
+        ("SELECT 1 /*M!100000 INTO OUTFILE '/tmp/x' */", "/*!"),
+        # MySQL: "--" before a non-space is two minus signs, not a comment (SELECT 1 --1 is 2).
+        ("SELECT 1 --1 INTO OUTFILE '/tmp/x'", "INTO"),
+    ],
+)
+def test_mysql_executable_comments_are_refused(tmp_path: Path, query: str, expected: str) -> None:
+    message = _refused(tmp_path, GOOD.format(code="testju").replace("table: t_cf", "query: " + _yaml_str(query)))
+    assert "query" in message and expected in message, message
+
+
+def test_ordinary_comments_in_a_query_are_accepted(tmp_path: Path) -> None:
+    query = "SELECT /*+ INDEX(t_cf idx) */ * FROM t_cf -- rows to copy into the store\nWHERE gxsj > '2025-01-01' /* into */"
+    d = load_department(write(tmp_path, GOOD.format(code="testju").replace("table: t_cf", "query: " + _yaml_str(query))))
+    assert d.datasets["cf"].query == query
+
+
 def _yaml_str(value: str) -> str:
     import json
 
@@ -221,14 +269,20 @@ def test_a_query_with_colons_and_semicolons_in_literals_is_accepted(tmp_path: Pa
 # --- schedule and name (issue 12, items 13 and 14) --------------------------------------------------------
 
 
-@pytest.mark.parametrize("schedule", ["every hour", "61 * * * *", "* * *", "@sometimes"])
+@pytest.mark.parametrize(
+    "schedule",
+    ["every hour", "61 * * * *", "* * *", "@sometimes",
+     # croniter (and so Airflow's own validation) accepts these, but the DAG would never run as meant:
+     "0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *", "* * * * * *", "0 * * * * 0 2030", "@annually", "@reboot"],
+)
 def test_an_invalid_schedule_is_a_config_error_naming_the_key(tmp_path: Path, schedule: str) -> None:
     text = GOOD.format(code="testju").replace("name: 市测试局", f"name: 市测试局\nschedule: {_yaml_str(schedule)}")
     message = _refused(tmp_path, text)
     assert "schedule" in message and "不是有效的调度" in message
 
 
-@pytest.mark.parametrize("schedule", ["@hourly", "@daily", "*/15 * * * *", "0 8 * * 1-5"])
+@pytest.mark.parametrize("schedule", ["@hourly", "@daily", "@quarterly", "@once", "@continuous", "*/15 * * * *", "0 8 * * 1-5",
+                                      "0 0 29 2 *"])
 def test_valid_schedules_load(tmp_path: Path, schedule: str) -> None:
     text = GOOD.format(code="testju").replace("name: 市测试局", f"name: 市测试局\nschedule: {_yaml_str(schedule)}")
     assert load_department(write(tmp_path, text)).schedule == schedule

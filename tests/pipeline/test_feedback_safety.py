@@ -4,11 +4,14 @@ A department's table holds a 文书号 ``=HYPERLINK(…)`` and a 备注 ``=1+1``
 source key that is an ID number and an all-digit 统一社会信用代码. After ``sgs ingest``, ``sgs quarantine
 export`` and ``sgs report``: no cell of either workbook is a formula and the text is kept exactly (item 4);
 the key's ID number is masked and the credit code is not (item 6); the store, the quality pages and GX results,
-the export and the report are owner-only files in owner-only folders (item 12).
+the export and the report are owner-only files in owner-only folders (item 12). Two more quarantined rows: control
+characters that XLSX (XML 1.0) cannot hold, and a 100 KB 文书号 over Excel's cell limit, reach the export as
+visible escapes and a cut value with a marker (item 4/0: the export used to crash or need Excel's repair).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import stat
@@ -29,6 +32,9 @@ HYPERLINK = '=HYPERLINK("http://x"&A1,"点此查看")'
 HYPERLINK_LOADED = '=HYPERLINK("http://y"&A1,"点此查看")'  # 文书号 is the business key: one per record
 PERSON_ID = "330106198502031234"
 GOV_USCC = "113301000024713838"  # valid GB 32100 check digit, digits only: looks like an ID number
+CONTROL_BZ = "备注空\x01字符\x08\x0b\x0c\x0e\x1b\x1f尾\n换行"  # each class openpyxl refuses (the store turns NUL into U+FFFD), a kept LF
+CONTROL_BZ_SHOWN = "备注空\\x01字符\\x08\\x0b\\x0c\\x0e\\x1b\\x1f尾\n换行"
+LONG_WSH = "杭市监罚决" + "长" * 100_000
 
 
 def _mode(p: Path) -> int:
@@ -56,7 +62,7 @@ def hostile_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usual_um
         "t_xzcf", md, sa.Column("id", sa.String(40), primary_key=True),
         *[sa.Column(c.name, c.type) for c in base.columns if c.name != "id"], sa.Column("bz", sa.Text),
     )
-    rows = penalty_rows(6, seed=3, bad_every=0)
+    rows = penalty_rows(8, seed=3, bad_every=0)
     for k, r in enumerate(rows):
         r.update(id=f"K{k}", bz=None)
     # Row 0 passes every error rule (the formula rules only warn): it is loaded, late, and listed in the report.
@@ -64,6 +70,9 @@ def hostile_department(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, usual_um
     # Row 5 is quarantined (违法行为类型 missing) and keyed by an ID number; another party, so another record.
     rows[5].update(id=PERSON_ID, wsh=HYPERLINK, bz="=1+1", lb="1", xydm=GOV_USCC, fddbr="李四", zjlx=None, zjhm=None,
                    wfxw=None)
+    # Row 6: control characters (CF-CHR-*, and the key); row 7: a 100 KB 文书号 (LOAD-KEY).
+    rows[6].update(wsh="杭市监罚决\x1b〔2025〕6号", bz=CONTROL_BZ, ss="事实\x07")
+    rows[7].update(wsh=LONG_WSH)
     (tmp_path / "sources").mkdir()
     monkeypatch.setenv("SGS_SOURCE_DATA_DIR", str(tmp_path / "sources"))  # where department SQLite files may be
     src = tmp_path / "sources" / "src.db"
@@ -107,15 +116,34 @@ def test_workbooks_keep_formula_text_as_text_mask_keys_and_are_private(hostile_d
     assert r.exit_code == 0, r.stdout + r.stderr
     _no_formula(out)
     ws = load_workbook(out)["行政处罚问题数据"]
-    assert ws.max_row == 2  # header + the quarantined row
+    assert ws.max_row == 4  # header + the three quarantined rows
     col = {str(c.value).rsplit("\n", 1)[-1]: c.column for c in ws[1]}
-    assert ws.cell(row=2, column=col["源系统主键"]).value == '["330106********1234"]'
+    keyed = {ws.cell(row=i, column=col["源系统主键"]).value: i for i in range(2, 5)}
+    assert set(keyed) == {'["330106********1234"]', '["K6"]', '["K7"]'}
+    # Control characters are visible escapes; a line break stays a line break (item 4/0).
+    hostile = keyed['["K6"]']
+    assert ws.cell(row=hostile, column=col["BZ"]).value == CONTROL_BZ_SHOWN
+    assert ws.cell(row=hostile, column=col["CF_WSH"]).value == "杭市监罚决\\x1b〔2025〕6号"
+    assert ws.cell(row=hostile, column=col["CF_SY"]).value == "事实\\x07"
+    # Excel's cell limit: the 100 KB 文书号 keeps its start and says how long it was.
+    long_wsh = ws.cell(row=keyed['["K7"]'], column=col["CF_WSH"]).value
+    marker = f"…（已截断，共 {len(LONG_WSH)} 个字符）"
+    assert len(long_wsh) == 32_767 and long_wsh.endswith(marker) and LONG_WSH.startswith(long_wsh[: -len(marker)])
+    assert all(len(str(c.value)) <= 32_767 for row in ws.iter_rows() for c in row)
+    person = keyed['["330106********1234"]']
     for code, value in (("CF_WSH", HYPERLINK), ("BZ", "=1+1"), ("CF_XDR_SHXYM", GOV_USCC)):
-        cell = ws.cell(row=2, column=col[code])
+        cell = ws.cell(row=person, column=col[code])
         assert (cell.value, cell.data_type) == (value, "s"), code
-    assert "违反的法律" in ws.cell(row=2, column=4).value or "未填写" in ws.cell(row=2, column=4).value
+    assert "违反的法律" in ws.cell(row=person, column=4).value or "未填写" in ws.cell(row=person, column=4).value
     cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
     assert not [c for c in cells if PERSON_ID in c]
+    # An --out that is a symlink is refused, not written through (item 12): the target keeps content and mode.
+    target = tmp / "someone_elses.txt"
+    target.write_text("keep", encoding="utf-8")
+    (tmp / "link.xlsx").symlink_to(target)
+    r = runner.invoke(app, ["quarantine", "export", "fmlju", "--out", str(tmp / "link.xlsx")])
+    assert r.exit_code == 2 and "符号链接" in r.stderr, r.stdout + r.stderr
+    assert target.read_text(encoding="utf-8") == "keep" and _mode(target) == 0o644
 
     # -- assessment workbook: the loaded row is late in 2025-03 (item 4) --
     r = runner.invoke(app, ["report", "--month", "2025-03"])
@@ -155,3 +183,20 @@ def test_sqlite_store_and_its_wal_are_created_private(tmp_path: Path, usual_umas
     os.chmod(db, 0o640)
     make_store_engine(f"sqlite:///{db}").dispose()
     assert _mode(db) == 0o640
+
+
+def test_assessment_workbook_escapes_control_characters_and_cuts_long_cells(sqlite_store: sa.Engine, tmp_path: Path) -> None:
+    """reports/render.py goes through the same primitive as the export: pandas' to_excel used to raise."""
+    from reports.build import write_report
+    from reports.workdays import WorkdayCalendar
+    from tests.reports.scenario import AS_OF, DEPTS, build_scenario
+
+    name = "测试\x1b市场\x0c监督管理局" + "长" * 40_000
+    depts = {**DEPTS, "aaa": dataclasses.replace(DEPTS["aaa"], name=name)}
+    write_report(build_scenario(sqlite_store), "2025-03", tmp_path / "out", departments=depts, as_of=AS_OF,
+                 calendar=WorkdayCalendar({}))
+    xlsx = tmp_path / "out" / "sgs-assessment-2025-03.xlsx"
+    _no_formula(xlsx)
+    names = [c.value for c in load_workbook(xlsx)["本月指标"]["A"][1:]]
+    shown = [n for n in names if isinstance(n, str) and n.startswith("测试\\x1b市场\\x0c监督管理局长")]
+    assert shown and all(len(n) == 32_767 and n.endswith(f"…（已截断，共 {len(name)} 个字符）") for n in shown)

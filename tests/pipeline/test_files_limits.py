@@ -10,11 +10,13 @@ import os
 import random
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from typer.testing import CliRunner
 
 import pipeline.files as files
@@ -198,3 +200,65 @@ def test_value_under_a_blank_header_in_a_later_chunk_is_refused(tmp_path: Path, 
     tail = _csv(tmp_path / "tail.csv", [*header, ""], [row if len(row) > len(header) else [*row, ""] for row in rows])
     r = runner.invoke(app, ["validate", "--dataset", "cf", str(tail)])
     assert r.exit_code == 2 and "tail.csv 有无法识别的表头：Unnamed: 30" in r.stderr and "第 11 行" in r.stderr
+
+
+def _shared_strings_xlsx(path: Path, header: list[str], extra_strings: int, part: str = "xl/sharedStrings.xml") -> Path:
+    """A minimal XLSX whose sheet is the header row only, in shared strings, followed in the table by
+    ``extra_strings`` short unique strings no cell uses: what a shared-strings bomb looks like."""
+    from xml.sax.saxutils import escape
+
+    strings = header + [f"s{i}" for i in range(extra_strings)]
+    table = "".join(f"<si><t>{escape(t)}</t></si>" for t in strings)
+    cells = "".join(f'<c r="{get_column_letter(j + 1)}1" t="s"><v>{j}</v></c>' for j in range(len(header)))
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            f'<Override PartName="/{part}" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="/{part}"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{main}"><sheetData><row r="1">{cells}</row></sheetData></worksheet>',
+        part: f'<sst xmlns="{main}" count="{len(strings)}" uniqueCount="{len(strings)}">{table}</sst>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return path
+
+
+def test_shared_strings_have_their_own_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """openpyxl loads the shared strings whole even in read-only mode: a small file with a big table of short
+    unique strings (a shared-strings bomb) is refused by the size of that part, also when the part has
+    another name (openpyxl finds it by content type)."""
+    header, _ = _rows(1)
+    plain = _shared_strings_xlsx(tmp_path / "plain.xlsx", header, 0)
+    heavy = _shared_strings_xlsx(tmp_path / "heavy.xlsx", header, 12_000)  # ~250 KB of XML, a ~40 KB file
+    renamed = _shared_strings_xlsx(tmp_path / "renamed.xlsx", header, 12_000, part="xl/strs.xml")
+    assert heavy.stat().st_size < 100 * 1024
+    monkeypatch.setenv("SGS_XLSX_SHARED_STRINGS_MB", "0.2")
+    for path in (heavy, renamed):
+        r = runner.invoke(app, ["validate", "--dataset", "cf", str(path)])
+        assert r.exit_code == 2, r.stdout + r.stderr
+        assert path.name in r.stderr and "共享字符串" in r.stderr and "SGS_XLSX_SHARED_STRINGS_MB" in r.stderr
+    r = runner.invoke(app, ["validate", "--dataset", "cf", str(plain)])  # the header alone is far below the limit
+    assert r.exit_code == 0 and "共享字符串" not in r.stderr, r.stdout + r.stderr
+    monkeypatch.setenv("SGS_XLSX_SHARED_STRINGS_MB", "abc")
+    r = runner.invoke(app, ["validate", "--dataset", "cf", str(plain)])
+    assert r.exit_code == 2 and "SGS_XLSX_SHARED_STRINGS_MB" in r.stderr

@@ -18,12 +18,14 @@ def test_the_pool_is_named_after_the_server_never_after_credentials(monkeypatch:
     monkeypatch.setenv("SGS_SRC_AJU_URL", "mysql+pymysql://sgs_ro:s3cr%40t-pw@10.0.0.5/xzzf?charset=utf8mb4&password=x")
     name = pool_name(SourceSettings(url_env="SGS_SRC_AJU_URL"), "aju")
     assert name == "sgs_src_mysql_10.0.0.5_3306"  # the default port made explicit: one server, one name
-    assert pool_name(SourceSettings(url="mysql+pymysql://root@10.0.0.5:3306/other"), "bju") == name
+    monkeypatch.setenv("SGS_SRC_BJU_URL", "mysql+pymysql://root@10.0.0.5:3306/other")
+    assert pool_name(SourceSettings(url_env="SGS_SRC_BJU_URL"), "bju") == name
     assert "s3cr" not in name and "sgs_ro" not in name and "xzzf" not in name
-    # The variable wins over the file's credential-free default, as for the connection itself.
-    assert pool_name(SourceSettings(url_env="SGS_SRC_AJU_URL", url="postgresql+psycopg://h2/db"), "aju") == name
+    # The variable wins over the file's default (a file's url: is a SQLite file only), as for the connection itself.
+    assert pool_name(SourceSettings(url_env="SGS_SRC_AJU_URL", url="sqlite:///aju.db"), "aju") == name
+    monkeypatch.setenv("SGS_SRC_AJU_URL", "postgresql+psycopg://u:pw@H2/db")
+    assert pool_name(SourceSettings(url_env="SGS_SRC_AJU_URL", url="sqlite:///aju.db"), "aju") == "sgs_src_postgresql_h2_5432"
     monkeypatch.delenv("SGS_SRC_AJU_URL")
-    assert pool_name(SourceSettings(url_env="SGS_SRC_AJU_URL", url="postgresql+psycopg://H2/db"), "aju") == "sgs_src_postgresql_h2_5432"
     assert pool_name(SourceSettings(url_env="SGS_SRC_AJU_URL"), "aju") == "sgs_src_env_SGS_SRC_AJU_URL"
     assert pool_name(SourceSettings(conn_id="sgs_src_aju"), "aju") == "sgs_src_conn_sgs_src_aju"
     a = pool_name(SourceSettings(url="sqlite:////data/a/units.db"), "aju")

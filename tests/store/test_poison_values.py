@@ -7,6 +7,7 @@ whatever a quarantined row carries, never fail the chunk.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -39,9 +40,36 @@ def test_bounded_key_is_short_stable_and_distinct() -> None:
     a, b = "罚" * 1000 + "甲", "罚" * 1000 + "乙"
     assert len(bounded_key(a)) == KEY_LENGTH and bounded_key(a) == bounded_key(a) != bounded_key(b)
     assert bounded_key(bounded_key(a)) == bounded_key(a)  # idempotent: the loader may bound twice
-    assert bounded_key("a\udc80\x00") == "a\\udc80\\x00"  # encodable everywhere
+    escaped = bounded_key("a\udc80\x00")  # encodable everywhere, readable, and hashed (see below)
+    assert escaped.startswith("a\\udc80\\x00…#") and len(escaped) == 11 + 2 + 64 and bounded_key(escaped) == escaped
     assert bounded_keys(["1", "2"]) == ["1", "2"]
     assert json.loads(storable_json(SURROGATE_CURSOR)) == json.loads(SURROGATE_CURSOR)
+
+
+def test_bounded_key_is_injective_on_escapes() -> None:
+    """A key with a NUL or a lone surrogate and the literal text of its escape are different keys."""
+    pairs = [("k\x00", "k\\x00"), ("k\udc80", "k\\udc80"), ('["k\udc80"]', '["k\\udc80"]')]
+    for raw, literal in pairs:
+        assert bounded_key(literal) == literal  # an ordinary key is stored as it is
+        assert bounded_key(raw) != bounded_key(literal), raw
+        assert bounded_keys([raw, literal]) == [bounded_key(raw), literal]
+
+
+def test_a_fix_closes_only_its_own_quarantine_entry_when_keys_escape_alike(store: Engine) -> None:
+    run, _ = start_run(store, "scjgj", "cf", "test")
+    frame = rows({"CF_WSH": "罚〔2025〕1号"}, {"CF_WSH": "罚〔2025〕2号"})
+    # Source keys as given (not JSON, which escapes a NUL itself): a NUL in one, the 5 characters k\x00 in the other.
+    pks = ["k\x00", "k\\x00"]
+    first = _batch(frame, pks, [True, True], positions=["1", "2"], cursor_from=None, cursor_to=None)
+    with store.begin() as c:
+        load_batch(c, run, dataclasses.replace(first, source_pk=pks))
+    # The row keyed by the literal text is corrected; the NUL-keyed row is still wrong and stays open.
+    fix = _batch(rows({"CF_WSH": "罚〔2025〕2号"}), [pks[1]], [False], positions=["3"], cursor_from=None, cursor_to=None)
+    with store.begin() as c:
+        load_batch(c, run, dataclasses.replace(fix, source_pk=[pks[1]]))
+    with store.connect() as c:
+        status = {e.source_pk: e.status for e in c.execute(sa.select(quarantine.c.source_pk, quarantine.c.status))}
+    assert status == {bounded_key(pks[0]): "open", pks[1]: "fixed"}
 
 
 def test_what_the_store_cannot_hold_is_quarantined_or_bounded_never_a_failed_chunk(store: Engine) -> None:

@@ -50,3 +50,23 @@ def test_public_credit_codes_are_not_masked_but_id_numbers_are() -> None:
     assert ID_COLUMNS == {"CF_XDR_ZJHM", "CF_FR_ZJHM", "XK_XDR_ZJHM", "XK_FR_ZJHM"}
     rec = mask_record({"CF_XDR_SHXYM": gov, "CF_CFJGDM": gov, "CF_FR_ZJHM": "330106198502031234"})
     assert rec == {"CF_XDR_SHXYM": gov, "CF_CFJGDM": gov, "CF_FR_ZJHM": "330106********1234"}
+
+
+def test_full_width_and_grouped_id_numbers_are_masked() -> None:
+    """Issue 12 item 6: a full-width ID number showed its birth month and day; a grouped one was not masked."""
+    cases = {
+        "３３０１０６１９８５０２０３１２３４": "３３０１０６********１２３４",
+        "身份证３３０１０６１９８５０２０３１２３Ｘ号": "身份证３３０１０６********１２３Ｘ号",
+        "33010619850203123４": "330106********123４",  # one full-width digit at the end
+        "330106 19850203 1234": "330106 ******** 1234",
+        "330106-1985-0203-1234": "330106-****-****-1234",
+        "330106　19850203　1234": "330106　********　1234",  # ideographic spaces
+        "330106－19850203－1234": "330106－********－1234",  # full-width hyphens
+        "旧证110105 491231 002": "旧证110105 ****** 002",
+        "电话１３８１２３４５６７８": "电话１３８****５６７８",
+    }
+    for text, masked in cases.items():
+        assert mask_text(text) == masked, text
+    # Public codes and ordinary numbers stay as written, full-width or not.
+    for kept in ("１１３３０１００００２４７１３８３８", "杭市监罚〔2025〕123号", "罚款 2000 元，2025-03-03", "金额１２３４５"):
+        assert mask_text(kept) == kept

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import traceback
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from store.schema import ingest_run, record_tables
+from store.schema import ingest_run, record_tables, upstream_run
 from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty
 from upstream.expiry import expire
 from upstream.push import push
 from upstream.standin.server import StandinServer
+
+ID_NUMBER = "330106198502031234"
 
 
 def test_expired_penalties_are_withdrawn_and_sent_as_withdrawals(store: Engine, province: StandinServer) -> None:
@@ -35,3 +39,25 @@ def test_expired_penalties_are_withdrawn_and_sent_as_withdrawals(store: Engine, 
     assert (result.records_sent, result.accepted) == (2, 2)
     stats = province.stats()
     assert stats["records_withdrawn"] == 2 and stats["records_live"] == 2
+
+
+def test_a_failed_expiry_stores_logs_and_raises_no_id_number(pg_store: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 12 item 6: the store refuses the withdrawal with an error that quotes a natural person's ID number (a
+    real PostgreSQL trigger); upstream_run.error, the log and the exception the caller prints (CLI traceback,
+    Airflow task log) show it masked."""
+    person = penalty("自然人1", CF_XDR_LB="自然人", CF_XDR_MC="张三", CF_XDR_ZJLX="身份证", CF_XDR_ZJHM=ID_NUMBER)
+    load(pg_store, [person], publicity_end=["2026-05-31"])
+    with pg_store.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION '不能撤回证件号码 %% 的记录', OLD.cf_xdr_zjhm; END $$"
+        )
+        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE UPDATE ON record_cf FOR EACH ROW EXECUTE FUNCTION refuse()")
+    with pytest.raises(sa.exc.DBAPIError) as exc:
+        expire(pg_store, dt.date(2026, 6, 2), trigger="test")
+    with pg_store.connect() as conn:
+        error = conn.execute(sa.select(upstream_run.c.error).where(upstream_run.c.kind == "expiry")).scalar_one()
+    shown = "".join(traceback.format_exception(exc.value))
+    assert "330106********1234" in error and "330106********1234" in shown
+    for text in (error, shown, caplog.text):
+        assert "19850203" not in text

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import sqlite3
+import stat
 from contextlib import closing
 from pathlib import Path
 
@@ -146,3 +148,51 @@ def test_batch_files_carry_no_live_formula_and_read_back_unchanged(sqlite_store:
     assert {k: by_number[FORMULAS["CF_WSH"]][k] for k in FORMULAS} == FORMULAS
     other = by_number[rows[1]["CF_WSH"]]
     assert (other["CF_NR"], other["BZ"]) == ("'plain apostrophe", "''=two")
+
+
+def _mode(p: Path) -> int:
+    return p.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_exchange_files_are_private_whatever_the_umask(
+    sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: bool
+) -> None:
+    """Issue 12 item 12: batch files hold whole records (natural persons' ID numbers): folders 0700 and files 0600
+    under umask 022, the ``.part`` file included; ``exchange_group`` opens them to the group (0770/0640), no more."""
+    dir_mode, file_mode = (0o770, 0o640) if group else (0o700, 0o600)
+    exchange = tmp_path / "exchange"
+    if group:  # as docs/upstream.md says: the shared group's folder, set-group-ID
+        exchange.mkdir()
+        os.chmod(exchange, 0o2770)
+    load(sqlite_store, [penalty(i) for i in range(4)])
+    settings = fast(mode="file", exchange_dir=exchange, batch_size=2, exchange_group=group)
+    parts: dict[str, int] = {}
+    real_replace = os.replace
+
+    def spy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:  # the temp file's mode before rename
+        if str(src).endswith(".part"):
+            parts[Path(src).name] = _mode(Path(src))
+        real_replace(src, dst)
+
+    old = os.umask(0o022)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(os, "replace", spy)
+            export_batches(sqlite_store, settings, trigger="test")
+        assert process_outbound(exchange, tmp_path / "province.db")["batches"] == 2
+        (exchange / "inbound" / "0000_bad.receipt.csv").write_bytes(b"a,b\r\n")
+        with pytest.raises(ReceiptError):
+            read_receipts(sqlite_store, settings, trigger="test")
+    finally:
+        os.umask(old)
+    assert len(parts) == 4 and set(parts.values()) == {file_mode}, parts
+    outbound = exchange / "outbound"
+    written = [p for p in outbound.iterdir() if p.is_file()]
+    assert len(written) == 0 and _mode(exchange) == dir_mode and _mode(outbound) == dir_mode  # the province took them
+    taken = list((outbound / "picked-up").iterdir())
+    assert len(taken) == 4 and {_mode(p) for p in taken} == {file_mode}
+    inbound = exchange / "inbound"
+    assert _mode(inbound / "processed") == dir_mode and _mode(inbound / "rejected") == dir_mode
+    assert all(bool(p.stat().st_mode & stat.S_ISGID) == group for p in (outbound, inbound / "processed", inbound / "rejected"))
+    assert _mode(inbound / "rejected" / "0000_bad.receipt.csv.reason.txt") == file_mode

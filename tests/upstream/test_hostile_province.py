@@ -3,9 +3,13 @@ of a push with something hostile; only that batch fails, clearly, and the next b
 
 from __future__ import annotations
 
+import gzip
 import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -16,7 +20,7 @@ from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty
 from upstream import envelope
 from upstream.endpoint import Endpoint
 from upstream.errors import ContractError, ReceiptError
-from upstream.push import _decode, push
+from upstream.push import _decode, push, read_limited
 from upstream.standin.server import StandinServer
 
 FINAL = {"accepted", "rejected"}
@@ -124,6 +128,25 @@ def test_a_huge_answer_is_cut_at_the_byte_limit_and_the_run_goes_on(sqlite_store
     assert push(sqlite_store, fast(), trigger="test", endpoint=_endpoint(hostile_standin)).accepted == 10
 
 
+def test_a_gzip_bomb_is_inflated_only_up_to_the_byte_limit(sqlite_store: Engine, hostile_standin: StandinServer) -> None:
+    """Issue 12 items 5 and 8: a province may gzip its answer although we ask for ``identity``; httpx inflated every
+    network chunk whole before the limit was checked (64 KB on the wire became 64 MB in memory). The limit counts
+    inflated bytes now; a well-formed gzip answer is still read."""
+    load(sqlite_store, [penalty(f"bomb-{i}") for i in range(5)])
+    hostile_standin.set_faults(hostile="gzip_bomb", hostile_bytes=64 << 20, hostile_every=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ReceiptError, match="超过上限 1048576 字节"):
+            push(sqlite_store, fast(max_response_bytes=1 << 20), trigger="test", endpoint=_endpoint(hostile_standin))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB held for a 1 MiB limit"
+    assert {r["state"] for r in deliveries(sqlite_store)} == {"sent"}
+    hostile_standin.set_faults(hostile="gzip", hostile_every=1)
+    assert push(sqlite_store, fast(), trigger="test", endpoint=_endpoint(hostile_standin)).accepted == 5
+
+
 def test_consecutive_unusable_answers_stop_the_run(sqlite_store: Engine, hostile_standin: StandinServer) -> None:
     """A province that answers nothing usable does not get the whole outbox: the run stops after N in a row."""
     load(sqlite_store, [penalty(f"stop-{i}") for i in range(20)])
@@ -168,3 +191,22 @@ def test_an_adapter_that_passes_the_provinces_types_through_cannot_stop_the_push
     assert _decode(Sloppy(), b"{}") == [envelope.Receipt("a", "accepted", "1001", '{"m": 1}', None, False)]
     with pytest.raises(ReceiptError, match="适配器 sloppy 无法解读"):
         _decode(Sloppy(), b"boom")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "identity", "br"])
+def test_compressed_answers_are_inflated_within_the_limit(encoding: str) -> None:
+    body = b'{"receipts": []}' + b" " * 5000
+    wire = {"gzip": gzip.compress(body), "deflate": zlib.compress(body), "identity": body, "br": body,
+            "raw-deflate": zlib.compress(body)[2:-4]}[encoding]
+    header = {"raw-deflate": "deflate"}.get(encoding, encoding)
+
+    def answer(limit: int) -> bytes:
+        return read_limited(httpx.Response(200, headers={"Content-Encoding": header}, stream=httpx.ByteStream(wire)), limit)
+
+    if encoding == "br":
+        with pytest.raises(ReceiptError, match="不支持的压缩方式（Content-Encoding: br）"):
+            answer(1 << 20)
+        return
+    assert answer(len(body)) == body
+    with pytest.raises(ReceiptError, match=f"超过上限 {len(body) - 1} 字节"):
+        answer(len(body) - 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,29 @@ def test_an_unchanged_re_read_does_not_close_the_provinces_rejection(sqlite_stor
     assert [e["rule_ids"] for e in open_quarantine(sqlite_store, DEPT)] == ["PROV-103"]
     load(sqlite_store, [penalty("测试8")], pks=["r"])  # the same source row read again: unchanged
     assert [e["rule_ids"] for e in open_quarantine(sqlite_store, DEPT)] == ["PROV-103"]
+
+
+@pytest.mark.parametrize("mode", ["http", "file"])
+def test_a_store_error_quoting_an_id_number_is_masked_everywhere(
+    mode: str, pg_store: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12 item 6: a store error that quotes a natural person's ID number (a real PostgreSQL trigger on the
+    push batches) is masked in upstream_run.error, the log and the exception the caller prints (CLI, Airflow task log)."""
+    number = "330106198502031234"
+    load(pg_store, [penalty("自然人2", CF_XDR_LB="自然人", CF_XDR_MC="李四", CF_XDR_ZJLX="身份证", CF_XDR_ZJHM=number)])
+    with pg_store.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE z text; BEGIN "
+            "SELECT cf_xdr_zjhm INTO z FROM record_cf LIMIT 1; "
+            "RAISE EXCEPTION '不能发送证件号码 %% 的记录', z; END $$"
+        )
+        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON push_batch FOR EACH ROW EXECUTE FUNCTION refuse()")
+    settings = fast(mode=mode, exchange_dir=tmp_path / "exchange")
+    with pytest.raises(sa.exc.DBAPIError) as exc:  # the batch is written before anything goes out
+        push(pg_store, settings, trigger="test", endpoint=Endpoint(base_url="http://127.0.0.1:9/api", secret="t"))
+    with pg_store.connect() as conn:
+        error = conn.execute(sa.select(upstream_run.c.error)).scalar_one()
+    shown = "".join(traceback.format_exception(exc.value))
+    assert "330106********1234" in error and "330106********1234" in shown
+    for text in (error, shown, caplog.text):
+        assert "19850203" not in text

@@ -17,19 +17,24 @@ last change of the faults:
   without key), ``wrong_types`` (key a number, status a list, code/message/field of other types),
   ``huge_strings`` (megabyte codes, fields and messages, a lone surrogate and a NUL), ``invalid_json``, or
   ``huge_body`` (``hostile_bytes`` of chunked JSON whitespace; ``streamed_bytes`` in the stats counts what
-  the client actually took).
+  the client actually took), ``gzip`` (the right receipts, gzip-compressed although the client asked for
+  ``identity``) or ``gzip_bomb`` (a small gzip body that inflates to ``hostile_bytes`` of JSON whitespace:
+  64 MB are about 64 KB on the wire).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import gzip
 import hmac
 import json
 import logging
 import os
 import random
 import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +67,10 @@ class Faults(BaseModel):
     crash_at: int = Field(default=0, ge=0, description="request N: processed, then the process exits")
     duplicate_receipts: bool = False
     double_apply: bool = False
-    hostile: Literal["numeric_code", "missing_fields", "wrong_types", "huge_strings", "invalid_json", "huge_body"] | None = None
+    hostile: Literal["numeric_code", "missing_fields", "wrong_types", "huge_strings", "invalid_json", "huge_body", "gzip",
+                     "gzip_bomb"] | None = None
     hostile_every: int = Field(default=1, ge=1, description="every Nth batch request gets the hostile answer")
-    hostile_bytes: int = Field(default=600_000_000, ge=0, description="huge_body: bytes offered")
+    hostile_bytes: int = Field(default=600_000_000, ge=0, description="huge_body: bytes offered; gzip_bomb: bytes once inflated")
 
 
 class Sender(BaseModel):
@@ -248,6 +254,12 @@ def _hostile_answer(f: Faults, batch_id: str, receipts: list[dict[str, Any]], st
                 state.streamed_bytes += len(piece)
 
         return StreamingResponse(body(), media_type="application/json")
+    if f.hostile == "gzip_bomb":
+        return Response(_gzip_bomb(f.hostile_bytes), media_type="application/json", headers={"Content-Encoding": "gzip"})
+    if f.hostile == "gzip":
+        doc = {"batch_id": batch_id, "receipts": receipts}
+        return Response(gzip.compress(json.dumps(doc, ensure_ascii=False, default=str).encode()), media_type="application/json",
+                        headers={"Content-Encoding": "gzip"})
     if f.hostile == "invalid_json":
         return Response(b'{"batch_id": "' + batch_id.encode() + b'", "receipts": [{"idempotency_key": ', media_type="application/json")
     items: list[Any] = [dict(r) for r in receipts]
@@ -268,6 +280,18 @@ def _hostile_answer(f: Faults, batch_id: str, receipts: list[dict[str, Any]], st
         items.append({"idempotency_key": "K" * 1_000_000, "status": "accepted"})
     # ensure_ascii: a lone surrogate cannot be encoded as UTF-8, only escaped
     return Response(json.dumps({"batch_id": batch_id, "receipts": items}, ensure_ascii=True, default=str), media_type="application/json")
+
+
+@functools.lru_cache(maxsize=2)
+def _gzip_bomb(inflated: int) -> bytes:
+    """``{"receipts": [`` and ``inflated`` bytes of spaces, gzip-compressed (about 1000:1) without holding them."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1 << 20)
+    out = [z.compress(b'{"receipts": [')]
+    for start in range(0, inflated, len(block)):
+        out.append(z.compress(block[: inflated - start]))
+    out.append(z.flush())
+    return b"".join(out)
 
 
 def _drop_connection(request: Request, state: _State) -> bool:
