@@ -6,7 +6,7 @@ then measures, each path in its own subprocess (so that peak RSS is that path's 
 
   (a) raw limit: ``mariadb -B -N`` (tab-separated) piped into ``psql \\copy`` — no parsing, no rules;
   (b) this project: ``pipeline.ingest.ingest`` (extract, transform, the full rule catalogue, load with
-      history, quarantine, outbox and watermark), reading with the project's default MySQL driver
+      superseded-version history, change sequence, quarantine and watermark), reading with the project's default MySQL driver
       (mysqlclient, a ``mysql://`` URL; ``SGS_BENCH_SOURCE_DRIVER=mysql+pymysql`` measures PyMySQL);
   (c) peer: dlt ``sql_table`` (pyarrow backend, merge on the primary key), no validation.
 

@@ -20,7 +20,7 @@ from pipeline.config import ConfigError, department_files, load_department
 from pipeline.pools import pool_name
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
-#: Every ingest task may write outbox entries; the Asset event triggers ``sgs_push_upstream``.
+#: Every ingest task may write changes for the push (the Asset keeps its name ``sgs_outbox``); the Asset event triggers ``sgs_push_upstream``.
 OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
 #: Celery queue of the ingest tasks (workers serve it with ``airflow celery worker -q ingest,…``).
 INGEST_QUEUE = "ingest"

@@ -1,4 +1,4 @@
-"""``sgs_push_upstream``: deliver the central store's outbox to the provincial platform (省平台).
+"""``sgs_push_upstream``: deliver the central store's changes to the provincial platform (省平台).
 
 Runs when an ingest (or the expiry DAG) reports new outbox entries through the Asset ``sgs_outbox``, and
 every 30 minutes regardless, so that entries left by a failed run go out without waiting for new data.
@@ -19,7 +19,7 @@ import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
-#: Updated by every task that writes outbox entries (dags/sgs_ingest.py, dags/sgs_expiry.py).
+#: Updated by every task that writes changes for the push (dags/sgs_ingest.py, dags/sgs_expiry.py).
 OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
 
 
@@ -47,7 +47,7 @@ def sgs_push_upstream() -> None:
     # Celery queue: a deployment can route this to its own workers (docs/deploy.md).
     @task(task_id="push", queue="push")
     def push() -> dict[str, object]:
-        """Push every eligible outbox entry; returns the run's statistics."""
+        """Push every change after the push position; returns the run's statistics."""
         from pipeline.tasks import push_task
 
         return push_task()

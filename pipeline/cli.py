@@ -392,7 +392,7 @@ def push(
     receipts: Annotated[bool, typer.Option("--receipts", help="file mode: read the province's receipt files instead of writing batches")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="the run's statistics as JSON on stdout")] = False,
 ) -> None:
-    """Send the outbox to the provincial platform (推送省平台). Exit 0: done; 1: retry later; 2: fix the configuration."""
+    """Send the store's changes to the provincial platform (推送省平台). Exit 0: done; 1: retry later; 2: fix the configuration."""
     from pydantic import ValidationError
 
     from pipeline.ingest import store_engine
@@ -431,7 +431,7 @@ def _print_push(r: dict[str, Any]) -> None:
     out.print(table)
     outbox = r.get("outbox") or {}
     if outbox:
-        _say(out, "发件箱状态：" + "，".join(f"{k} {v}" for k, v in sorted(outbox.items())))
+        _say(out, "推送状态（按记录）：" + "，".join(f"{k} {v}" for k, v in sorted(outbox.items())))
     if r.get("rejected"):
         out.print("被省平台退回的记录已列入各部门的问题数据：用 sgs quarantine export 部门代码 --out 文件.xlsx 导出反馈。")
 
@@ -441,7 +441,7 @@ def _print_push(r: dict[str, Any]) -> None:
 def expire(
     today: Annotated[str | None, typer.Option("--today", help="按此日期判断公示期满 YYYY-MM-DD（默认今天，北京时间）")] = None,
 ) -> None:
-    """Withdraw penalties whose publicity period (公示截止期) ended; the withdrawals go to the outbox."""
+    """Withdraw penalties whose publicity period (公示截止期) ended; the withdrawals are changes the next push sends."""
     import datetime as dt
 
     from pipeline.ingest import store_engine

@@ -45,7 +45,7 @@ def config_error_task(path: str, message: str) -> None:
 
 
 def push_task(*, trigger: str = "airflow") -> dict[str, Any]:
-    """Deliver the outbox to the provincial platform (``upstream.push``); a terminal error (credentials,
+    """Deliver the store's changes to the provincial platform (``upstream.push``); a terminal error (credentials,
     contract, configuration) fails the task without Airflow retries, with the message the operator needs."""
     from airflow.sdk.exceptions import AirflowFailException
 

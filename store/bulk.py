@@ -86,6 +86,8 @@ def _text_value(v: Any) -> str:
     """One value in COPY text format (before escaping): what PostgreSQL parses back to the same value."""
     if isinstance(v, bool):
         return "t" if v else "f"
+    if isinstance(v, bytes):
+        return "\\x" + v.hex()
     if isinstance(v, dt.date):  # date and datetime (aware datetimes keep their offset)
         return v.isoformat()
     return str(v)  # str, int, Decimal
@@ -117,6 +119,8 @@ def _copy_column(value: Column, n: int) -> list[str]:
             return _escape(values)
         texts = _escape([v if v is not None else "" for v in values])
         return [_NULL if v is None else t for v, t in zip(values, texts, strict=True)]
+    if kinds <= {bytes}:  # bytea in COPY text format: \x and hex digits, the backslash escaped for COPY
+        return [_NULL if v is None else "\\\\x" + v.hex() for v in values]
     if kinds <= {dt.date} or kinds <= {int}:
         fmt = dt.date.isoformat if dt.date in kinds else str
         return [_NULL if v is None else fmt(v) for v in values]

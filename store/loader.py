@@ -1,4 +1,6 @@
-"""The loader: one transaction per chunk for records, history, quarantine, watermark and run counters.
+"""The loader: one transaction per chunk for records, history, change sequence, quarantine, watermark and run
+counters. The only writer of the record tables; history rows go through ``store.history``, change sequence
+values come from ``store.changelog``, quarantine rows go through ``store.quarantine``.
 
 Invariant 1 (nothing is lost): every row of a batch ends as exactly one of inserted, updated,
 unchanged or quarantined, and the counts are checked before the transaction commits.
@@ -24,9 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from national import Dataset, dataset
-from store import bulk
-from store.keys import KEY_LENGTH, bounded_key, bounded_keys, encodable, storable_json, storable_texts
-from store.schema import ingest_run, outbox, quarantine, record_tables, record_version, watermark
+from store import bulk, changelog, history
+from store import quarantine as quarantine_store
+from store.keys import KEY_LENGTH, bounded_keys, encodable, storable_json, storable_texts
+from store.schema import ingest_run, record_tables, watermark
 
 _IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
 
@@ -77,7 +80,7 @@ class Prepared:
     issues: list[list[dict[str, str]]]  # per row, LOAD-TYPE issues first
     keys: list[str]  # business key per row
     payload: list[str]  # national values as JSON per row
-    hashes: list[str]  # content hash per row
+    hashes: list[bytes]  # content hash per row (:func:`content_hash`)
 
 
 def prepare_rows(batch: Batch, *, copy_text: bool = False) -> Prepared:
@@ -112,11 +115,11 @@ def prepare_rows(batch: Batch, *, copy_text: bool = False) -> Prepared:
     return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, keys, payload, hashes)
 
 
-def _hashes(payload: list[str]) -> tuple[list[str], list[int]]:
+def _hashes(payload: list[str]) -> tuple[list[bytes], list[int]]:
     """The content hash of each payload, and the rows whose values cannot be stored as they are (a lone
     surrogate, which only encodes with ``surrogatepass``; a NUL, which JSON writes as ``\\u0000``): found by
     the encoding the hash needs anyway."""
-    hashes: list[str] = []
+    hashes: list[bytes] = []
     unstorable: list[int] = []
     sha256 = hashlib.sha256
     for i, p in enumerate(payload):
@@ -128,7 +131,7 @@ def _hashes(payload: list[str]) -> tuple[list[str], list[int]]:
         else:
             if "\\u0000" in p:
                 unstorable.append(i)
-        hashes.append(sha256(data).hexdigest())
+        hashes.append(sha256(data).digest()[:HASH_BYTES])
     return hashes, unstorable
 
 
@@ -191,11 +194,13 @@ class _Pending:
 
     rec_id: int | None  # None: inserted by this chunk
     row: int  # the chunk row holding its current content
-    hash: str
+    hash: bytes
     version: int
     position: str | None
     status: str  # active / withdrawn
     stored: bool = False  # True while it is still the store's state (no row of this chunk changed it)
+    operation: str = "I"  # of the version it is at
+    change: int = -1  # index into the chunk's list of changes of the version it is at
 
     @property
     def unchanged(self) -> bool:
@@ -211,9 +216,14 @@ def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
     return key.tolist()
 
 
-def content_hash(payload: str) -> str:
+#: Bytes of a content hash: the first half of a SHA-256 (a store migrated from hex hashes keeps their first
+#: 32 hex digits, the same bytes, so nothing looks changed after the migration).
+HASH_BYTES = 16
+
+
+def content_hash(payload: str) -> bytes:
     """The hash of a record's national values (their JSON payload): equal hashes = nothing changed."""
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).digest()[:HASH_BYTES]
 
 
 def payloads(national: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -290,14 +300,6 @@ def _load_issue(code: str, name_zh: str, value: Any, what: str) -> dict[str, str
     }
 
 
-def _open_quarantine_by(conn: Connection, department: str, ds: str, column: str, keys: list[str]) -> list[sa.Row[Any]]:
-    stmt = (
-        sa.select(quarantine.c.id, quarantine.c.source_pk, quarantine.c.business_key, quarantine.c.raw_hash)
-        .where(quarantine.c.department == department, quarantine.c.dataset == ds, quarantine.c.status == "open")
-    )
-    return bulk.select_where_in(conn, stmt, quarantine.c[column], keys)
-
-
 def read_watermark(conn: Connection, department: str, ds: str, *, lock: bool = False) -> str | None:
     stmt = sa.select(watermark.c.cursor_value).where(watermark.c.department == department, watermark.c.dataset == ds)
     if lock:
@@ -350,15 +352,16 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     counts.warnings = sum(1 for i in accepted if issues[i])
 
     # --- accepted rows: insert / update / unchanged by business key -------------------------------
-    existing: dict[str, tuple[int, str, int]] = {}
+    existing: dict[str, tuple[int, bytes, int, str]] = {}
     existing_position: dict[str, str | None] = {}
     was_withdrawn: dict[str, bool] = {}
     acc_keys = sorted({keys[i] for i in accepted})
     stmt = sa.select(
-        table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position
+        table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position,
+        table.c.operation,
     )
     for row in bulk.select_where_in(conn, stmt, table.c.business_key, acc_keys):
-        existing[row.business_key] = (row.id, row.content_hash, row.version)
+        existing[row.business_key] = (row.id, bytes(row.content_hash), row.version, row.operation)
         existing_position[row.business_key] = row.source_position
         was_withdrawn[row.business_key] = row.status == "withdrawn"
 
@@ -370,43 +373,62 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     # The decisions only pick row indexes; the rows to write are then built column by column.
     positions = storable_texts(batch.source_position) if batch.source_position is not None else None
     pending: dict[str, _Pending] = {}  # business key → the record's state after this chunk's rows so far
-    versions: list[tuple[int, int, str, bool]] = []  # (row, version, operation, goes upstream)
+    changes: list[tuple[int, int, str]] = []  # every change in order: (row, version, operation)
+    superseded_here: list[int] = []  # changes of this chunk that a later row of the chunk superseded
     changed: list[int] = []  # accepted rows that inserted or updated a record
     for i in accepted:
         key = keys[i]
         h = hashes[i]
         position = positions[i] if positions is not None else None
-        # 当前状态 2 (无效): kept, but withdrawn from publicity and sent upstream as a withdrawal (spec §3.7).
+        # 当前状态 2 (无效): kept, but withdrawn from publicity (the push sends it as a withdrawal, spec §3.7).
         invalid = statuses is not None and statuses[i] == "2"
         state = pending.get(key)
         if state is None and key in existing:
-            rec_id, cur_hash, cur_version = existing[key]
+            rec_id, cur_hash, cur_version, cur_op = existing[key]
             state = _Pending(rec_id, i, cur_hash, cur_version, existing_position.get(key),
-                             "withdrawn" if was_withdrawn.get(key) else "active", stored=True)
+                             "withdrawn" if was_withdrawn.get(key) else "active", stored=True, operation=cur_op)
         if state is not None and (state.hash == h or (position is not None and state.position is not None and position < state.position)):
             counts.unchanged += 1  # same content, or an older source row of the decision read again
             continue
         if state is None:
-            # A decision that arrives already 无效 was never published: kept, nothing to send upstream.
-            pending[key] = _Pending(None, i, h, 1, position, "withdrawn" if invalid else "active")
-            versions.append((i, 1, "I", not invalid))
+            pending[key] = _Pending(None, i, h, 1, position, "withdrawn" if invalid else "active", change=len(changes))
+            changes.append((i, 1, "I"))
             counts.inserted += 1
         else:
-            op, publish = _operation(state.status, invalid)
-            versions.append((i, state.version + 1, op, publish))
+            op = _operation(state.status, invalid)
+            if state.change >= 0:
+                superseded_here.append(state.change)
+            state.change = len(changes)
+            changes.append((i, state.version + 1, op))
             state.stored = False
             state.row, state.hash, state.version, state.position = i, h, state.version + 1, position
             state.status = "withdrawn" if invalid else "active"
+            state.operation = op
             pending[key] = state
             counts.updated += 1
         changed.append(i)
 
     inserts = [(k, p) for k, p in pending.items() if p.rec_id is None]
     updates = [(k, p) for k, p in pending.items() if p.rec_id is not None and not p.unchanged]
+    # Every change takes the next value of the store-wide change sequence; a record keeps its last one.
+    seqs = changelog.next_seqs(conn, len(changes))
+    if updates:
+        # The stored versions of updated records move to the history before they are overwritten.
+        _supersede_stored(conn, ds.name, table, [p.rec_id for _, p in updates if p.rec_id is not None])
+    if superseded_here:
+        # A record changed twice inside this chunk: the versions in between are history straight away.
+        rows = [changes[c][0] for c in superseded_here]
+        history.write(conn, ds.name, {
+            "business_key": _pick(keys, rows), "version": [changes[c][1] for c in superseded_here],
+            "operation": [changes[c][2] for c in superseded_here], "department": batch.department,
+            "source_pk": _pick(source_pks, rows), "content_hash": _pick(hashes, rows), "payload": _pick(payload, rows),
+            "run_id": run_id, "loaded_at": now,
+        }, len(rows))
     if inserts or updates:
         withdrawn = np.asarray([s == "2" for s in statuses], dtype=bool) if statuses is not None else np.zeros(n, dtype=bool)
 
-        def record_columns(rows: list[int], with_publicity: bool) -> dict[str, Any]:
+        def record_columns(items: list[tuple[str, _Pending]], with_publicity: bool) -> dict[str, Any]:
+            rows = [p.row for _, p in items]
             w = withdrawn[rows]
             cols: dict[str, Any] = {c.lower(): pick_column(c, rows) for c in columns}
             cols["status"] = np.where(w, "withdrawn", "active").tolist()
@@ -418,102 +440,46 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             cols["content_hash"] = _pick(hashes, rows)
             cols["source_pk"] = _pick(source_pks, rows)
             cols["source_position"] = _pick(positions, rows) if positions is not None else None
+            cols["version"] = [p.version for _, p in items]
+            cols["operation"] = [p.operation for _, p in items]
+            cols["change_seq"] = [seqs[p.change] for _, p in items]
             return cols
 
         if inserts:
-            rows = [p.row for _, p in inserts]
             bulk.insert_columns(conn, table, {
                 "business_key": [k for k, _ in inserts],
                 "department": batch.department,
-                "version": [p.version for _, p in inserts],
-                **record_columns(rows, with_publicity=True),
+                **record_columns(inserts, with_publicity=True),
                 "first_loaded_at": now,
                 "updated_at": now,
                 "run_id": run_id,
-            }, len(rows))
+            }, len(inserts))
         if updates:
-            rows = [p.row for _, p in updates]
             # Penalties carry their publicity dates; licences have none to overwrite.
             bulk.update_columns(conn, table, [p.rec_id for _, p in updates], {
-                **record_columns(rows, with_publicity=pub_end is not None and pub_repair is not None),
-                "version": [p.version for _, p in updates],
+                **record_columns(updates, with_publicity=pub_end is not None and pub_repair is not None),
                 "department": batch.department,
                 "updated_at": now,
                 "run_id": run_id,
             })
-    if versions:
-        rows = [v[0] for v in versions]
-        v_keys = _pick(keys, rows)
-        v_numbers = [v[1] for v in versions]
-        v_ops = [v[2] for v in versions]
-        v_payloads = _pick(payload, rows)
-        bulk.insert_columns(conn, record_version, {
-            "dataset": ds.name, "business_key": v_keys, "version": v_numbers, "operation": v_ops,
-            "department": batch.department, "source_pk": _pick(source_pks, rows),
-            "content_hash": _pick(hashes, rows), "payload": v_payloads, "run_id": run_id, "loaded_at": now,
-        }, len(rows))
-        sent = [k for k, v in enumerate(versions) if v[3]]
-        bulk.insert_columns(conn, outbox, {
-            "idempotency_key": [idempotency_key(ds.name, v_keys[k], v_numbers[k]) for k in sent],
-            "dataset": ds.name, "business_key": _pick(v_keys, sent), "version": _pick(v_numbers, sent),
-            "operation": _pick(v_ops, sent), "department": batch.department,
-            "state": "pending", "attempts": 0, "created_at": now, "run_id": run_id,
-        }, len(sent))
 
     # --- quarantine ---------------------------------------------------------------------------------
     if len(bad):
-        bad_pks = [source_pks[i] for i in bad]
-        open_rows = {r.source_pk: r for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", bad_pks)}
-        new_entries: list[dict[str, Any]] = []
-        touch: list[int] = []
-        supersede: list[int] = []
-        for i in bad:
-            pk = source_pks[i]
-            raw = batch.raw[i]
-            if raw is None:  # the builder of the batch must give every rejected row its source JSON
-                raise ValueError(f"{batch.department}/{ds.name}: rejected row {pk} has no source JSON (raw)")
-            raw_hash = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-            prev = open_rows.get(pk)
-            if prev is not None and prev.raw_hash == raw_hash:
-                touch.append(prev.id)
-                continue
-            if prev is not None:
-                supersede.append(prev.id)
-            errors = [x for x in issues[i] if x.get("severity") == "error"]
-            new_entries.append(
-                {
-                    "department": batch.department,
-                    "dataset": ds.name,
-                    "source_pk": pk,
-                    # The row is kept whole in raw and national; the key columns hold the bounded key.
-                    "business_key": bounded_key(keys[i]) if keys[i].strip("|") else None,
-                    "raw_hash": raw_hash,
-                    "raw": storable_json(raw),
-                    "national": storable_json(payload[i]),
-                    "issues": storable_json(json.dumps(issues[i], ensure_ascii=False)),
-                    "rule_ids": ",".join(sorted({x["rule"] for x in errors}))[:1000],
-                    "status": "open",
-                    "first_seen_at": now,
-                    "last_seen_at": now,
-                    "resolved_at": None,
-                    "first_run_id": run_id,
-                    "last_run_id": run_id,
-                }
-            )
-        bulk.update_where_in(conn, quarantine, touch, last_seen_at=now, last_run_id=run_id)
-        bulk.update_where_in(conn, quarantine, supersede, status="superseded", resolved_at=now, last_run_id=run_id)
-        _insert_dicts(conn, quarantine, new_entries)
+        quarantine_store.add_rejected_rows(
+            conn, batch.department, ds.name, run_id, now, source_pks=[source_pks[i] for i in bad],
+            raws=[batch.raw[i] for i in bad], keys=[keys[i] for i in bad], payloads=[payload[i] for i in bad],
+            issues=[issues[i] for i in bad],
+        )
         counts.quarantined = len(bad)
 
     # --- a corrected row resolves its open quarantine entries (same source row or same decision) ----
     # Only rows that changed a record: a look-back re-read of an unchanged row corrects nothing (and must
     # not close, say, a province's rejection of that record).
     if changed:
-        acc_pks = [source_pks[i] for i in changed]
-        changed_keys = sorted({keys[i] for i in changed})
-        fixed = {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "source_pk", acc_pks)}
-        fixed |= {r.id for r in _open_quarantine_by(conn, batch.department, ds.name, "business_key", changed_keys)}
-        bulk.update_where_in(conn, quarantine, sorted(fixed), status="fixed", resolved_at=now, last_run_id=run_id)
+        quarantine_store.resolve_fixed(
+            conn, batch.department, ds.name, run_id, now,
+            source_pks=[source_pks[i] for i in changed], business_keys=sorted({keys[i] for i in changed}),
+        )
 
     if not counts.reconciles:
         raise ReconciliationError(f"{batch.department}/{ds.name}: {counts.as_dict()}")
@@ -555,13 +521,6 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     return counts
 
 
-def _insert_dicts(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the keys of the first one."""
-    if rows:
-        cols = list(rows[0])
-        bulk.insert_rows(conn, table, cols, [tuple(r[c] for c in cols) for r in rows])
-
-
 def _pick(values: Sequence[Any], rows: Sequence[int]) -> list[Any]:
     """``[values[i] for i in rows]``, the loop in C."""
     if len(rows) <= 1:
@@ -592,34 +551,21 @@ def _date_or_none(v: Any) -> dt.date | None:
         return None
 
 
-def _operation(before: str, invalid_now: bool) -> tuple[str, bool]:
-    """Operation of a new version of a known record, and whether it goes upstream: a correction (U), a
-    withdrawal (D) when it became 无效, nothing to send while it stays withdrawn (history only)."""
-    if invalid_now:
-        return ("D", True) if before != "withdrawn" else ("U", False)
-    return "U", True
+def _operation(before: str, invalid_now: bool) -> str:
+    """Operation of a new version of a known record: a withdrawal (D) when it became 无效, else an update (U)
+    (also while it stays withdrawn: the push sends what the province needs from the record's status)."""
+    if invalid_now and before != "withdrawn":
+        return "D"
+    return "U"
 
 
-def idempotency_key(ds: str, business_key: str, version: int) -> str:
-    """The upstream idempotency key of one record version."""
-    return hashlib.sha256(f"{ds}|{business_key}|{version}".encode()).hexdigest()
-
-
-def outbox_entry(version: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """The outbox row of a record version (design.md: idempotency key per record version). It carries no
-    payload: the version's own (``record_version.payload``) is what goes upstream."""
-    return {
-        "idempotency_key": idempotency_key(version["dataset"], version["business_key"], version["version"]),
-        "dataset": version["dataset"],
-        "business_key": version["business_key"],
-        "version": version["version"],
-        "operation": version["operation"],
-        "department": version["department"],
-        "state": "pending",
-        "attempts": 0,
-        "created_at": now,
-        "run_id": version["run_id"],
-    }
+def _supersede_stored(conn: Connection, ds: str, table: sa.Table, ids: list[int]) -> list[dict[str, Any]]:
+    """Move the stored versions of records ``ids`` to the history (before they are overwritten); returns
+    their rows."""
+    rows = [r._mapping for r in bulk.select_where_in(conn, sa.select(table), table.c.id, ids, sa.Integer)]
+    past = [history.current_as_version(ds, r) for r in rows]
+    history.write(conn, ds, {c: [p[c] for p in past] for c in history.COLUMNS}, len(past))
+    return [dict(r) for r in rows]
 
 
 def withdraw_records(
@@ -627,53 +573,29 @@ def withdraw_records(
     now: dt.datetime | None = None,
 ) -> int:
     """Withdraw active records from publicity (deleted at the source, expired, revoked): a new version with
-    operation D in the history and in the outbox, in the caller's transaction. Returns how many changed."""
+    operation D and the next change sequence value (the push sends the withdrawal), the version until then
+    into the history, in the caller's transaction. Returns how many changed."""
     now = now or dt.datetime.now(dt.UTC)
     ds = dataset(ds_name)
     table = record_tables[ds.name]
     changed = 0
     for j in range(0, len(business_keys), _IN_CLAUSE):
         part = business_keys[j : j + _IN_CLAUSE]
-        rows = conn.execute(
-            sa.select(table).where(table.c.business_key.in_(part), table.c.status == "active", table.c.department == department)
-        ).mappings().all()
-        versions = []
-        for r in rows:
-            values = {c: _text(r[c.lower()]) for c in ds.columns}
-            versions.append(
-                {
-                    "dataset": ds.name,
-                    "business_key": r["business_key"],
-                    "version": r["version"] + 1,
-                    "operation": "D",
-                    "department": r["department"],
-                    "source_pk": r["source_pk"],
-                    "content_hash": r["content_hash"],
-                    "payload": json.dumps(values, ensure_ascii=False, default=str),
-                    "run_id": run_id,
-                    "loaded_at": now,
-                }
-            )
-        if not versions:
+        ids = list(conn.execute(
+            sa.select(table.c.id)
+            .where(table.c.business_key.in_(part), table.c.status == "active", table.c.department == department)
+            .order_by(table.c.id)
+        ).scalars())
+        if not ids:
             continue
+        rows = _supersede_stored(conn, ds.name, table, ids)
+        seqs = changelog.next_seqs(conn, len(rows))
         conn.execute(
             table.update()
             .where(table.c.id == sa.bindparam("b_id"))
-            .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=reason[:200], version=sa.bindparam("v"), updated_at=now, run_id=run_id),
-            [{"b_id": r["id"], "v": r["version"] + 1} for r in rows],
+            .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=reason[:200], version=sa.bindparam("v"),
+                    operation="D", change_seq=sa.bindparam("seq"), updated_at=now, run_id=run_id),
+            [{"b_id": r["id"], "v": r["version"] + 1, "seq": seq} for r, seq in zip(rows, seqs, strict=True)],
         )
-        conn.execute(record_version.insert(), versions)
-        conn.execute(outbox.insert(), [outbox_entry(v, now) for v in versions])
-        changed += len(versions)
+        changed += len(rows)
     return changed
-
-
-def _text(v: Any) -> str | None:
-    """A typed store value back to the canonical national text."""
-    if v is None:
-        return None
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return format(v.normalize(), "f")
-    return str(v)

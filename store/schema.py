@@ -2,7 +2,13 @@
 
 - ``record_cf`` / ``record_xk``: the current version of every accepted decision, keyed by the national
   business key, one typed column per national field (lower-case code: ``cf_wsh``), plus bookkeeping.
-- ``record_version``: every insert and update of a record (the history), with the full payload.
+- ``record_version``: the history of *superseded* versions, with their full payload. The current version is the
+  record itself (``record_<ds>``); a version moves here when the record is updated or withdrawn, so a first
+  load writes no history row. ``store.history`` answers "what did the record look like at T / in version N".
+- ``change_seq`` (column of the record tables): every change of a record (insert, update, withdrawal, expiry)
+  takes the next value of one store-wide change sequence (``store.changelog``). The push to the province
+  is a position in that sequence (``push_position``), with one ``push_batch`` row per batch sent (its items
+  while they wait for a receipt, and its receipt counts) and one ``push_rejection`` row per rejected record.
 - ``quarantine``: rows that failed a rule, with the raw source row, the issues and a status
   (``open`` → ``fixed`` when a corrected row arrives, or ``superseded`` by a newer bad version).
 - ``watermark``: the cursor position per department and dataset, advanced in the same transaction as
@@ -10,7 +16,9 @@
 - ``ingest_run``: statistics of every run (the reconciliation read = inserted + updated + unchanged +
   quarantined is checked on every chunk).
 - ``upstream_run``: statistics of every push to the provincial platform and of every expiry run
-  (``upstream/``; the ``outbox`` rows carry the per-record receipts).
+  (``upstream/``).
+
+Every index names the query that uses it. Content hashes are 16 bytes (the first half of a SHA-256), not hex.
 """
 
 from __future__ import annotations
@@ -27,6 +35,11 @@ metadata = sa.MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+#: A content hash: the first 16 bytes of the SHA-256 of a record's national values (store.loader.content_hash).
+#: Only versions of one record are compared, so 128 bits are plenty; a migrated store keeps its old hashes'
+#: first 16 bytes, which are the same value.
+HASH = sa.LargeBinary(16)
 
 #: Bounded text for keys (values go through store.keys.bounded_key first); unbounded text for free text
 #: (PostgreSQL TEXT, SQLite TEXT).
@@ -49,11 +62,19 @@ def _record_table(ds: Dataset) -> sa.Table:
         f"record_{ds.name}",
         metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        # unique: the loader's look-up of a chunk's records by business key (and withdrawals, the push's receipts).
         sa.Column("business_key", KEY, nullable=False, unique=True),
+        # index: per-department counts (sgs status, quality pages) and the expiry's departments.
         sa.Column("department", sa.String(40), nullable=False, index=True),
         sa.Column("source_pk", KEY, nullable=False),
-        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("content_hash", HASH, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("operation", sa.String(1), nullable=False, comment="of the current version: I insert, U update, D withdrawal"),
+        # unique index: the push reads ``change_seq > position ORDER BY change_seq`` (store.changelog).
+        sa.Column("change_seq", sa.BigInteger, nullable=False, unique=True,
+                  comment="store-wide change sequence value of the current version's change"),
+        sa.Column("province_version", sa.Integer, comment="the last version the province accepted (NULL: none)"),
+        sa.Column("province_op", sa.String(1), comment="that version's operation as sent (I/U/D): D = the province holds it withdrawn"),
         sa.Column(
             "source_position", sa.Text,
             comment="sortable (cursor, primary key) of the source row of the current version: an older row read again never overwrites it",
@@ -83,11 +104,13 @@ record_version = sa.Table(
     sa.Column("operation", sa.String(1), nullable=False, comment="I insert, U update, D withdrawal"),
     sa.Column("department", sa.String(40), nullable=False),
     sa.Column("source_pk", KEY, nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("content_hash", HASH, nullable=False),
     sa.Column("payload", sa.Text, nullable=False, comment="national values as JSON"),
     sa.Column("run_id", sa.Integer, nullable=False),
-    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False, comment="when this version became current"),
+    # The history's one query: a record's versions (store.history.as_of / version_of; the push's resend).
     sa.UniqueConstraint("dataset", "business_key", "version", name="uq_record_version_key_version"),
+    comment="superseded versions of the records (the current one is the record itself)",
 )
 
 quarantine = sa.Table(
@@ -109,6 +132,7 @@ quarantine = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True)),
     sa.Column("first_run_id", sa.Integer, nullable=False),
     sa.Column("last_run_id", sa.Integer, nullable=False),
+    # open entries of a department (sgs quarantine export, reports, status counts).
     sa.Index("ix_quarantine_dept_status", "department", "dataset", "status"),
     # department first: the loader looks up open entries of one department by business key, per chunk.
     sa.Index("ix_quarantine_business_key", "department", "dataset", "business_key"),
@@ -124,29 +148,55 @@ quarantine = sa.Table(
     ),
 )
 
-outbox = sa.Table(
-    "outbox",
+push_position = sa.Table(
+    "push_position",
+    metadata,
+    sa.Column("dataset", sa.String(2), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False, comment="every change with change_seq <= position has been taken into a push batch"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="the push's position in the change sequence, per dataset (store.changelog)",
+)
+
+push_batch = sa.Table(
+    "push_batch",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True, comment="one per record version"),
+    sa.Column("batch_id", sa.String(64), nullable=False, comment="the batch id sent to the province (HTTP header, file name)"),
+    sa.Column("dataset", sa.String(2), nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False, comment="upstream_run.id"),
+    sa.Column("state", sa.String(12), nullable=False,
+              comment="sent (items wait for a receipt) / answered / refused (the province refused it unread: items sent again)"),
+    sa.Column("seq_from", sa.BigInteger, nullable=False, comment="the position before the batch"),
+    sa.Column("seq_to", sa.BigInteger, nullable=False, comment="the position after it"),
+    sa.Column("items", sa.Text, nullable=False,
+              comment="JSON [[business_key, version, operation], ...] still waiting for a receipt: sent again by key"),
+    sa.Column("records", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("accepted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_sent", sa.Integer, nullable=False, server_default="0", comment="withdrawals of records the province never held"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    # batches still waiting for receipts (resent first, block their records' next versions).
+    sa.Index("ix_push_batch_state", "state", "dataset"),
+    comment="one row per batch sent to the province: its receipt counts; its items while unanswered",
+)
+
+push_rejection = sa.Table(
+    "push_rejection",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dataset", sa.String(2), nullable=False),
     sa.Column("business_key", KEY, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("operation", sa.String(1), nullable=False, comment="I / U / D"),
-    sa.Column("department", sa.String(40), nullable=False),
-    # No payload here: an entry's national values are its record version's (record_version.payload).
-    sa.Column("state", sa.String(12), nullable=False, server_default="pending",
-              comment="pending / sent / accepted / rejected / superseded"),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("operation", sa.String(1), nullable=False),
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.Column("receipt_at", sa.DateTime(timezone=True)),
-    sa.Column("receipt_code", sa.String(40)),
-    sa.Column("receipt_message", sa.Text),
-    sa.Column("batch_id", sa.String(64)),
-    sa.Column("run_id", sa.Integer, nullable=False),
-    sa.Index("ix_outbox_state", "state", "id"),
-    sa.Index("ix_outbox_key", "dataset", "business_key", "version"),
+    # delivery states (store.changelog.delivery_states): was this record version rejected.
+    sa.UniqueConstraint("dataset", "business_key", "version", name="uq_push_rejection_key_version"),
+    comment="one row per record version the province rejected (accepted ones only count in push_batch)",
 )
 
 source_snapshot = sa.Table(
@@ -192,6 +242,7 @@ ingest_run = sa.Table(
     sa.Column("warnings", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rule_failures", sa.Text, comment="JSON: rule id -> failing rows in this run"),
     sa.Column("error", sa.Text),
+    # a department's runs, newest first (sgs status, the plugin's run list).
     sa.Index("ix_ingest_run_dept", "department", "dataset", "started_at"),
 )
 
@@ -216,6 +267,7 @@ upstream_run = sa.Table(
               comment="receipts the province marked as a replay of an idempotency key it had already processed"),
     sa.Column("withdrawn", sa.Integer, nullable=False, server_default="0", comment="expiry: records withdrawn"),
     sa.Column("error", sa.Text),
+    # the push lease's look-up of running pushes by kind (upstream.runs.start).
     sa.Index("ix_upstream_run_started", "kind", "started_at"),
     comment="statistics of every push to the provincial platform (upstream/), and of every expiry run",
 )

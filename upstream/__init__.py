@@ -1,7 +1,8 @@
-"""Forwarding to the provincial credit platform (省信用信息共享平台): outbox, push, receipts, expiry.
+"""Forwarding to the provincial credit platform (省信用信息共享平台): change log, push, receipts, expiry.
 
-The stage reads the central store's ``outbox`` (filled by ``store.loader`` in the same transaction as the
-record version it describes) and delivers every entry exactly once:
+The stage reads the central store's change log (``store.changelog``: every change of a record takes the
+next ``change_seq`` in the loader's transaction; the push keeps a position in it) and delivers the current
+version of every changed record exactly once:
 
 - ``upstream.push``: batches over HTTP (``push``), retries with back-off, per-record receipts.
 - ``upstream.files``: the same batches as files in the national template with a manifest (file exchange mode).

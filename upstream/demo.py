@@ -16,7 +16,7 @@ from upstream.standin.server import StandinServer
 
 
 def push_to_standin(engine: Engine, *, workdir: Path | None = None, batch_size: int = 500) -> dict[str, int]:
-    """Push every pending outbox entry to a freshly started stand-in; returns the receipt counts:
+    """Push every change waiting for the push to a freshly started stand-in; returns the receipt counts:
     ``sent``, ``accepted``, ``rejected``, ``not_sent`` (withdrawals the province never needed),
     ``no_receipt``, ``retries``, ``batches``, and the stand-in's ``province_duplicates`` (deliveries
     beyond the first per idempotency key) and ``province_applied_twice`` (must be 0).

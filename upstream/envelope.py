@@ -3,7 +3,7 @@
 Every element below is our design (spec §6 tags the envelope [D]: the national field-level envelope was
 not obtainable). A real province's format is one adapter away: write a class with ``encode_batch`` and
 ``decode_receipts`` (and, for file exchange, its own file writer) and register it in ``ADAPTERS``; the
-push, the outbox states and the retry policy stay as they are.
+push, the change log and the retry policy stay as they are.
 
 Record envelope (JSON, UTF-8)::
 
@@ -71,7 +71,8 @@ def record_guid(dataset: str, business_key: str) -> str:
 
 @dataclass(frozen=True)
 class OutgoingRecord:
-    """One outbox entry as it goes out (``operation`` is the effective one, see ``upstream.outbox``)."""
+    """One record version as it goes out (``operation`` is the effective one, see ``upstream.outbox``;
+    ``outbox_id`` is the ``push_batch`` row that carries it)."""
 
     outbox_id: int
     idempotency_key: str
@@ -174,7 +175,7 @@ class SgsJsonV1:
         return out
 
 
-#: Bounds of the province's receipt fields. ``code`` leaves room for the ``PROV-`` prefix in outbox.receipt_code
+#: Bounds of the province's receipt fields. ``code`` leaves room for the ``PROV-`` prefix in push_rejection.code
 #: (40); our keys are 64 hex, a province's own key scheme gets twice that.
 MAX_KEY_CHARS = 128
 MAX_CODE_CHARS = 32

@@ -5,9 +5,9 @@ day of publicity, so a record expires when ``publicity_end < today`` in Asia/Sha
 parameter (the DAG passes its logical date), never ``now()`` inside the logic, so a re-run of a day's
 DAG run withdraws the same records, and a second run finds nothing left to do.
 
-Per department, one transaction: an ``ingest_run`` row with trigger ``expiry`` (the history versions and
-outbox rows need a run id, and the department's run list then shows the expiry), and
-``store.loader.withdraw_records`` (withdrawal version + outbox D). Licences have no publicity period.
+Per department, one transaction: an ``ingest_run`` row with trigger ``expiry`` (the versions need a run id,
+and the department's run list then shows the expiry), and ``store.loader.withdraw_records`` (a withdrawal
+version D with its own change sequence value; the previous version into the history). Licences have no publicity period.
 """
 
 from __future__ import annotations

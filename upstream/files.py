@@ -5,14 +5,15 @@ Layout of the exchange folder (``PushSettings.exchange_dir``)::
     outbound/SGS_CF_20250601083000_r12_0001.csv            one batch (run 12, batch 1): national template + envelope
     outbound/SGS_CF_20250601083000_r12_0001.manifest.json  counts and SHA-256 of the batch's files
     inbound/SGS_CF_20250601083000_r12_0001.receipt.csv     the province's receipt (回执) for that batch
-    inbound/processed/                                    receipts already written to the outbox
+    inbound/processed/                                    receipts already applied
     inbound/rejected/                                     receipt files that could not be read (+ <name>.reason.txt)
 
 The CSV is written first and the manifest last, each atomically (write + rename): the province takes a
-batch only when its manifest exists. Rows are marked ``sent`` after both files are in place; a crash in
-between leaves them ``pending`` and the next export writes them again, which the province de-duplicates
-by idempotency key (at-least-once files, exactly-once application). Only ``pending`` rows are exported:
-a ``sent`` row waits for its receipt file (and blocks its record's next version, as over HTTP).
+batch only when its manifest exists. The batch is taken (``push_batch``, the push position moved) before
+its files are written; a crash before the manifest leaves a taken batch without files, whose items the next
+``sgs push --exchange-dir`` writes again under the same batch id (the province de-duplicates by idempotency
+key: at-least-once files, exactly-once application). A batch waits for its receipt file (and blocks its
+records' next versions, as over HTTP).
 
 Receipt files are untrusted: one that cannot be read whole (larger than ``max_response_bytes``, not UTF-8,
 not CSV, a wrong header, a row without a usable key or status) is applied not at all, moved to
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from national import DATASETS
 from national.safety import write_private
+from store import changelog
 from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
 from upstream.envelope import (
@@ -49,15 +51,7 @@ from upstream.envelope import (
     write_manifest,
 )
 from upstream.errors import EndpointConfigError, ReceiptError, UpstreamError, masked
-from upstream.outbox import (
-    effective_operations,
-    eligible,
-    mark_not_needed,
-    mark_sent,
-    outbox_counts,
-    record_receipts,
-    to_outgoing,
-)
+from upstream.outbox import delivery_counts, receipt_index, record_receipts, resend, take_batch, waiting_keys
 from upstream.push import PushResult
 from upstream.settings import PushSettings
 
@@ -81,33 +75,41 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
     sender: dict[str, str | None] = {"name": sender_name, "code": sender_code}
     try:
         for ds in DATASETS:
+            # Batches taken by an export that died before writing their manifest: written again.
+            with engine.connect() as conn:
+                unwritten = changelog.unresolved(conn, ds, states=("taken",))
+            for batch in unwritten:
+                with engine.begin() as conn:
+                    records = resend(conn, batch)
+                _write(out_dir, ds, batch.batch_id, records, sender, settings, dt.datetime.now(dt.UTC))
+                with engine.begin() as conn:
+                    changelog.written(conn, batch.id, dt.datetime.now(dt.UTC))
+                result.batches += 1
+                result.records_sent += len(records)
+                runs.add(engine, run_id, batches=1, records_sent=len(records))
+            upto = changelog.horizon(engine)
+            waiting = waiting_keys(engine, ds)
             while settings.max_batches is None or result.batches < settings.max_batches:
                 now = dt.datetime.now(dt.UTC)
-                with engine.begin() as conn:
-                    rows = eligible(conn, ds, settings.batch_size, states=("pending",))
-                    if not rows:
-                        break
-                    ops = effective_operations(conn, ds, rows)
-                    skipped = mark_not_needed(conn, [r["id"] for r in rows if ops[r["id"]] is None], now)
-                result.not_sent += skipped
-                records = [to_outgoing(r, op) for r in rows if (op := ops[r["id"]]) is not None]
-                if not records:
-                    continue
                 # Names sort in the order the batches were written (the province may take them in name order).
                 stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
                 batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
-                stem = f"SGS_{ds.upper()}_{batch_id.replace('-', '_')}"
-                group = settings.exchange_group
-                entry = write_batch_file(out_dir / f"{stem}.csv", ds, records, settings.header, group=group)
-                operations = dict(Counter(r.operation for r in records))
-                write_manifest(out_dir / f"{stem}.manifest.json",
-                               manifest(batch_id, ds, sender, [entry], operations, settings.header, now), group=group)
+                taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, waiting=waiting, state="taken")
+                result.not_sent += taken.not_sent
+                if taken.batch is None:
+                    if taken.not_sent:
+                        runs.add(engine, run_id, not_sent=taken.not_sent)
+                    if taken.moved and not taken.blocked:
+                        continue
+                    break
+                _write(out_dir, ds, batch_id, taken.records, sender, settings, now)
                 with engine.begin() as conn:
-                    mark_sent(conn, [r.outbox_id for r in records], batch_id, now)
+                    changelog.written(conn, taken.batch.id, now)
                 result.batches += 1
-                result.records_sent += len(records)
-                runs.add(engine, run_id, batches=1, records_sent=len(records), not_sent=skipped)
-                log.info("batch file %s: %d records", entry["name"], len(records))
+                result.records_sent += len(taken.records)
+                runs.add(engine, run_id, batches=1, records_sent=len(taken.records), not_sent=taken.not_sent)
+                if taken.blocked:
+                    break
     except Exception as exc:
         _failed(engine, result, exc)
         if isinstance(exc, UpstreamError):
@@ -116,18 +118,37 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
     result.status = "success"
     runs.finish(engine, run_id, status="success")
     with engine.connect() as conn:
-        result.outbox = outbox_counts(conn)
+        result.outbox = delivery_counts(conn)
     return result
 
 
+def _stem(ds: str, batch_id: str) -> str:
+    return f"SGS_{ds.upper()}_{batch_id.replace('-', '_')}"
+
+
+def _write(out_dir: Path, ds: str, batch_id: str, records: list[Any], sender: dict[str, str | None], settings: PushSettings,
+           now: dt.datetime) -> None:
+    """The batch's CSV, then its manifest (the province takes a batch only when its manifest exists)."""
+    stem = _stem(ds, batch_id)
+    group = settings.exchange_group
+    entry = write_batch_file(out_dir / f"{stem}.csv", ds, records, settings.header, group=group)
+    operations = dict(Counter(r.operation for r in records))
+    write_manifest(out_dir / f"{stem}.manifest.json",
+                   manifest(batch_id, ds, {**sender}, [entry], operations, settings.header, now), group=group)
+    log.info("batch file %s: %d records", entry["name"], len(records))
+
+
 def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli") -> PushResult:
-    """Write every receipt file in ``exchange_dir/inbound`` onto the outbox (rejections into quarantine),
-    then move it to ``inbound/processed``. Reading a file twice changes nothing (receipts apply to
-    ``sent`` rows only)."""
+    """Apply every receipt file in ``exchange_dir/inbound`` to the batches waiting for receipts (rejections
+    into quarantine), then move it to ``inbound/processed``. Reading a file twice changes nothing (receipts
+    apply to items still waiting only)."""
     in_dir = _exchange_dir(settings) / INBOUND
     run_id = runs.start(engine, "file-in", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
     try:
+        with engine.connect() as conn:  # read once: each file's receipts update these in place
+            batches = changelog.unresolved(conn)
+        index = receipt_index(batches)
         for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
             if not path.is_file():
                 continue
@@ -141,7 +162,7 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
                 log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, reason)
                 continue
             with engine.begin() as conn:
-                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC))
+                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
             result.accepted += outcome.accepted
             result.rejected += outcome.rejected
             result.batches += 1
@@ -161,7 +182,7 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     result.status = "success"
     runs.finish(engine, run_id, status="success")
     with engine.connect() as conn:
-        result.outbox = outbox_counts(conn)
+        result.outbox = delivery_counts(conn)
     return result
 
 

@@ -1,292 +1,174 @@
-"""The outbox side of delivery: which entries may go next, their states, receipts, and rejections.
+"""What goes upstream next, and what the province's receipts do: the push side of ``store.changelog``.
 
-States of an outbox row::
+The store keeps a position in its change sequence per dataset (see ``store.changelog``). A push batch takes
+the records changed after the position, in change order, and sends each one's *current* version (a record
+changed twice since the last push goes out once, as its latest state) with the operation the province needs:
 
-    pending ──(batch leaves: attempts+1, batch_id, sent_at)──► sent ──(receipt)──► accepted | rejected
-       └──(a withdrawal of a record the province never had live)──► superseded (nothing to send)
+- the province holds the record live (it accepted a version that was not a withdrawal): U, or D when the
+  record is now withdrawn;
+- it does not (never accepted one, e.g. the insert was rejected; or it holds it withdrawn): I, and a
+  withdrawal is not sent at all (``not_sent``).
 
-``sent`` means "may have reached the province, no receipt yet". A run that dies there leaves the row
-``sent``; the next run sends it again with the same idempotency key and the province answers with its
-first receipt (exactly-once by key). Rows never move backwards.
-
-Ordering (invariant: a newer version is never overtaken by an older one, and never overtakes it): an
-entry is *eligible* only when no lower version of the same record is still ``pending`` or ``sent``.
-So one batch carries at most one version per record, and version N+1 leaves only after N has its
-receipt. This costs one extra batch per extra version of the same record in a run (rare: a record
-corrected twice between two pushes) and makes the effective operation well defined: it depends on
-what the province actually holds, which is known only from receipts.
+The batch (its items: business key, version, operation) is written and the position moved before the
+request leaves. A run that dies before the receipts leaves the batch waiting; the next run sends its items
+again with the same idempotency keys (dataset + business key + version) and the province answers a key it
+has already processed with its first receipt (exactly-once by key). Ordering (a newer version never
+overtakes an older one): a record whose earlier version still waits for a receipt stops the position before
+its next version until that receipt arrives.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from store.schema import outbox, quarantine, record_version
+from store import changelog, history
+from store import quarantine as quarantine_store
+from store.changelog import Batch, Item, Verdict, idempotency_key
+from store.quarantine import PROVINCE_RULE_PREFIX, province_rule_id
 from transforms.masking import mask_text
 from upstream.envelope import DECISION_NUMBER, OutgoingRecord, Receipt
 
 log = logging.getLogger("sgs.upstream")
 
-UNRESOLVED = ("pending", "sent")
-_IN = 500
-#: Rule ids of the province's verdicts start with this (quarantine.rule_ids, the 问题数据 export).
-PROVINCE_RULE_PREFIX = "PROV-"
+__all__ = ["PROVINCE_RULE_PREFIX", "province_rule_id", "Taken", "waiting_keys", "take_batch", "resend", "receipt_index",
+           "record_receipts", "delivery_counts"]
 
 
-def with_payload(stmt: sa.Select[Any]) -> sa.Select[Any]:
-    """``stmt`` (a select from the outbox) with each entry's national values: its record version's payload.
-    An entry and its version are written in one transaction; an outer join still shows an entry without
-    one (a store changed by hand), and :func:`national_values` then stops with a clear error."""
-    return stmt.add_columns(record_version.c.payload).outerjoin(
-        record_version,
-        sa.and_(
-            record_version.c.dataset == outbox.c.dataset,
-            record_version.c.business_key == outbox.c.business_key,
-            record_version.c.version == outbox.c.version,
-        ),
-    )
+@dataclass
+class Taken:
+    """A new batch: its row, what goes out, withdrawals not needed, and whether the position stopped before a
+    record whose earlier version waits for a receipt."""
+
+    batch: Batch | None
+    records: list[OutgoingRecord]
+    not_sent: int
+    moved: bool
+    blocked: bool
 
 
-def national_values(row: dict[str, Any]) -> dict[str, Any]:
-    """An outbox entry's national values (from :func:`with_payload`)."""
-    if row.get("payload") is None:
-        raise ValueError(
-            f"发件箱记录 {row.get('id')}（{row.get('dataset')} {row.get('business_key')} 第 {row.get('version')} 版）"
-            "在历史表 record_version 中没有对应版本：中心库被改动过，请联系平台运维核对"
-        )
-    return json.loads(row["payload"])
+def waiting_keys(engine: Engine, ds: str) -> set[str]:
+    """Business keys of ``ds`` with a version in a batch still waiting for a receipt (or for its files):
+    their next version must wait. Read once per push; the push keeps the set up to date as it goes."""
+    with engine.connect() as conn:
+        return {i.business_key for b in changelog.unresolved(conn, ds, states=("sent", "taken")) for i in b.items}
 
 
-def eligible(
-    conn: Connection, dataset: str, limit: int, *, states: Sequence[str] = UNRESOLVED, exclude: Iterable[int] = ()
-) -> list[dict[str, Any]]:
-    """Up to ``limit`` entries of ``dataset`` that may be sent now, oldest first: ``sent`` ones (a previous
-    run's unanswered batch) before ``pending`` ones, and only the lowest unresolved version of a record."""
-    older = outbox.alias("older")
-    blocked = (
-        sa.select(older.c.id)
-        .where(
-            older.c.dataset == outbox.c.dataset,
-            older.c.business_key == outbox.c.business_key,
-            older.c.version < outbox.c.version,
-            older.c.state.in_(UNRESOLVED),
-        )
-        .exists()
-    )
-    stmt = (
-        with_payload(sa.select(outbox))
-        .where(outbox.c.dataset == dataset, outbox.c.state.in_(list(states)), ~blocked)
-        .order_by(sa.case((outbox.c.state == "sent", 0), else_=1), outbox.c.id)
-        .limit(limit)
-    )
-    skip = set(exclude)
-    if skip:
-        stmt = stmt.where(outbox.c.id.not_in(sorted(skip)))
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+def take_batch(engine: Engine, ds: str, limit: int, *, run_id: int, batch_id: str, upto: int, waiting: set[str],
+               state: str = "sent") -> Taken:
+    """Take the next changes of ``ds`` (change sequence at most ``upto``) into a new batch, committed
+    (``state`` ``taken``: a file batch whose files are not written yet). The position stops before a record
+    in ``waiting`` (:func:`waiting_keys`); the new batch's keys are added to it."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        pos = changelog.position(conn, ds)
+        taken = changelog.read_changes(conn, ds, pos, upto, limit, waiting)
+        row = changelog.open_batch(conn, ds, batch_id, run_id, taken, now, state=state)
+    records = [_outgoing(ds, ch.business_key, ch.version, op, ch.department, ch.loaded_at, row or 0,
+                         json.loads(history.record_payload(ds, ch.row)))
+               for ch, op in taken.changes]
+    batch = Batch(row, batch_id, ds, [Item(r.business_key, r.version, r.operation) for r in records], 1) if row else None
+    waiting.update(r.business_key for r in records)
+    return Taken(batch, records, taken.not_sent, taken.seq_to != pos, taken.blocked)
 
 
-def effective_operations(conn: Connection, dataset: str, rows: Sequence[dict[str, Any]]) -> dict[int, str | None]:
-    """The operation each entry goes out as, from what the province holds (its accepted versions):
-
-    - the province holds the record live (its last accepted earlier version was not D): I/U/D as stored;
-    - it does not (never accepted, e.g. the insert was rejected; or withdrawn): I and U go as I (the
-      province cannot update what it does not have), and a D is not sent at all (``None``).
-    """
-    keys = sorted({r["business_key"] for r in rows})
-    accepted: dict[str, list[tuple[int, str]]] = {}
-    for j in range(0, len(keys), _IN):
-        for r in conn.execute(
-            sa.select(outbox.c.business_key, outbox.c.version, outbox.c.operation)
-            .where(outbox.c.dataset == dataset, outbox.c.business_key.in_(keys[j : j + _IN]), outbox.c.state == "accepted")
-            .order_by(outbox.c.version)
-        ):
-            accepted.setdefault(r.business_key, []).append((r.version, r.operation))
-    out: dict[int, str | None] = {}
-    for row in rows:
-        earlier = [op for v, op in accepted.get(row["business_key"], []) if v < row["version"]]
-        live = bool(earlier) and earlier[-1] != "D"
-        op = row["operation"]
-        out[row["id"]] = op if live else (None if op == "D" else "I")
+def resend(conn: Connection, batch: Batch) -> list[OutgoingRecord]:
+    """The items of a waiting batch as they went out the first time (same versions, operations and keys)."""
+    found = history.versions_for(conn, batch.dataset, [(i.business_key, i.version) for i in batch.items])
+    out = []
+    for i in batch.items:
+        v = found.get((i.business_key, i.version))
+        if v is None:
+            raise ValueError(
+                f"推送批次 {batch.batch_id} 中的记录（{batch.dataset} {i.business_key} 第 {i.version} 版）在中心库中找不到："
+                "中心库被改动过，请联系平台运维核对"
+            )
+        out.append(_outgoing(batch.dataset, i.business_key, i.version, i.operation, v["department"], v["loaded_at"], batch.id, v["payload"]))
     return out
 
 
-def to_outgoing(row: dict[str, Any], operation: str) -> OutgoingRecord:
-    return OutgoingRecord(
-        outbox_id=row["id"],
-        idempotency_key=row["idempotency_key"],
-        dataset=row["dataset"],
-        business_key=row["business_key"],
-        version=row["version"],
-        operation=operation,
-        department=row["department"],
-        created_at=row["created_at"],
-        data=national_values(row),
-    )
-
-
-def mark_not_needed(conn: Connection, ids: Sequence[int], now: dt.datetime) -> int:
-    """Withdrawals of records the province never held live: nothing to send, closed as ``superseded``."""
-    if not ids:
-        return 0
-    res = conn.execute(
-        outbox.update()
-        .where(outbox.c.id.in_(list(ids)), outbox.c.state.in_(UNRESOLVED))
-        .values(state="superseded", receipt_at=now, receipt_code="NOT-SENT", receipt_message="省平台没有该记录的有效版本，无需撤回")
-    )
-    return int(res.rowcount or 0)
-
-
-def mark_sent(conn: Connection, ids: Sequence[int], batch_id: str, now: dt.datetime) -> None:
-    """Before the request leaves: committed, so a crash afterwards leaves ``sent`` (resent by key later)."""
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id.in_(list(ids)), outbox.c.state.in_(UNRESOLVED))
-        .values(state="sent", attempts=outbox.c.attempts + 1, sent_at=now, batch_id=batch_id)
-    )
-
-
-def unmark_sent(conn: Connection, ids: Sequence[int], batch_id: str) -> None:
-    """The province refused the whole batch before processing it (401/403, 4xx): back to ``pending``."""
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id.in_(list(ids)), outbox.c.state == "sent", outbox.c.batch_id == batch_id)
-        .values(state="pending")
-    )
+def _outgoing(ds: str, key: str, version: int, op: str, department: str, loaded_at: dt.datetime, row: int,
+              data: dict[str, Any]) -> OutgoingRecord:
+    return OutgoingRecord(outbox_id=row, idempotency_key=idempotency_key(ds, key, version), dataset=ds, business_key=key,
+                          version=version, operation=op, department=department, created_at=loaded_at, data=data)
 
 
 @dataclass
 class ReceiptOutcome:
-    """What a set of receipts did to the outbox."""
+    """What a set of receipts did."""
 
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0  # receipts the province marked as a replay of an already processed key
     ignored: int = 0  # receipts for keys not waiting for one (repeated in the answer, unknown, already final)
+    answered: set[str] = field(default_factory=set)
 
 
-def record_receipts(conn: Connection, receipts: Sequence[Receipt], now: dt.datetime, *, expected: set[str] | None = None) -> ReceiptOutcome:
-    """Write receipts onto their ``sent`` outbox rows, and put rejections into the department's quarantine.
+def receipt_index(batches: Sequence[Batch]) -> dict[str, tuple[Batch, Item]]:
+    """Idempotency key → (batch, item) of every item waiting in ``batches``."""
+    return {key: (b, item) for b in batches for key, item in b.keys().items()}
 
-    Only a row still ``sent`` takes a receipt (``UPDATE … WHERE state = 'sent'``), so a receipt read twice
-    (a repeated line in the answer, a receipt file read again) changes nothing the second time.
-    ``expected`` limits receipts to the keys of the batch just sent; others are ignored and logged.
-    """
+
+def record_receipts(conn: Connection, receipts: Sequence[Receipt], now: dt.datetime, batches: Sequence[Batch], *,
+                    index: dict[str, tuple[Batch, Item]] | None = None) -> ReceiptOutcome:
+    """Apply receipts to the items of ``batches`` still waiting for one; rejections go into the department's
+    quarantine. A key not waiting (a repeated line, a receipt file read again, an unknown key) changes nothing.
+    ``index`` (:func:`receipt_index` of ``batches``, kept by a caller applying many receipt files) loses the
+    keys answered here."""
     result = ReceiptOutcome()
-    wanted = sorted({rc.idempotency_key for rc in receipts if expected is None or rc.idempotency_key in expected})
-    waiting: dict[str, dict[str, Any]] = {}
-    for j in range(0, len(wanted), _IN):
-        for r in conn.execute(
-            with_payload(sa.select(outbox)).where(outbox.c.idempotency_key.in_(wanted[j : j + _IN]), outbox.c.state == "sent")
-        ).mappings():
-            waiting[r["idempotency_key"]] = dict(r)
+    waiting = index if index is not None else receipt_index(batches)
+    verdicts: dict[int, list[Verdict]] = {}
+    by_id = {b.id: b for b in batches}
+    rejected: list[tuple[Batch, Verdict, Receipt]] = []
     for rc in receipts:
-        row = waiting.pop(rc.idempotency_key, None)  # pop: a second receipt for the same key is ignored
-        if row is None:
+        hit = waiting.pop(rc.idempotency_key, None)  # pop: a second receipt for the same key is ignored
+        if hit is None:
             result.ignored += 1
             continue
+        b, item = hit
+        result.answered.add(rc.idempotency_key)
         message = mask_text(rc.message or ("省平台已接收" if rc.status == "accepted" else "省平台退回，未说明原因"))
-        conn.execute(
-            outbox.update()
-            .where(outbox.c.id == row["id"], outbox.c.state == "sent")
-            .values(state=rc.status, receipt_at=now, receipt_code=(rc.code or rc.status.upper())[:40], receipt_message=message)
-        )
+        v = Verdict(item, rc.status == "accepted", (rc.code or rc.status.upper())[:40], message)
+        verdicts.setdefault(b.id, []).append(v)
         result.duplicates += int(rc.duplicate)
-        if rc.status == "accepted":
+        if v.accepted:
             result.accepted += 1
         else:
             result.rejected += 1
-            quarantine_rejection(conn, row, rc, message, now)
+            rejected.append((b, v, rc))
+    for bid, vs in verdicts.items():
+        changelog.apply_receipts(conn, by_id[bid], vs, now)
+    for b, v, rc in rejected:
+        _quarantine_rejection(conn, b, v, rc, now)
     if result.ignored:
         log.warning("%d receipts did not match a record waiting for one (repeated or unknown keys): ignored", result.ignored)
     return result
 
 
-def province_rule_id(code: str | None) -> str:
-    code = (code or "UNSPECIFIED").strip()
-    return code if code.startswith(PROVINCE_RULE_PREFIX) else PROVINCE_RULE_PREFIX + code
-
-
-def quarantine_rejection(conn: Connection, row: dict[str, Any], rc: Receipt, message: str, now: dt.datetime) -> None:
-    """A rejected version joins the department's 问题数据 (quarantine) with the province's reason, so that
-    ``sgs quarantine export`` hands it back to the clerk like any rule failure of our own.
-
-    The quarantine allows one open entry per source row: an open entry that only holds earlier province
-    rejections is superseded by this one; an open entry of our own rules (a newer bad source row) keeps
-    its problems and gets the province's problem added.
-    """
-    national = national_values(row)
-    source_pk = conn.execute(
-        sa.select(record_version.c.source_pk).where(
-            record_version.c.dataset == row["dataset"],
-            record_version.c.business_key == row["business_key"],
-            record_version.c.version == row["version"],
-        )
-    ).scalar_one_or_none() or json.dumps([row["business_key"]], ensure_ascii=False)
-    field = rc.field if rc.field in national else DECISION_NUMBER[row["dataset"]]
-    issue = {
-        "rule": province_rule_id(rc.code),
-        "field": field,
-        "message": f"省平台退回：{message}",
-        "severity": "error",
-    }
-    open_entry = conn.execute(
-        sa.select(quarantine).where(
-            quarantine.c.department == row["department"],
-            quarantine.c.dataset == row["dataset"],
-            quarantine.c.source_pk == source_pk,
-            quarantine.c.status == "open",
-        )
-    ).mappings().one_or_none()
-    if open_entry is not None:
-        rules = [r for r in (open_entry["rule_ids"] or "").split(",") if r]
-        if rules and not all(r.startswith(PROVINCE_RULE_PREFIX) for r in rules):
-            issues = json.loads(open_entry["issues"]) + [issue]
-            conn.execute(
-                quarantine.update()
-                .where(quarantine.c.id == open_entry["id"])
-                .values(
-                    issues=json.dumps(issues, ensure_ascii=False),
-                    rule_ids=",".join(sorted(set(rules) | {issue["rule"]}))[:1000],
-                    last_seen_at=now,
-                )
-            )
-            return
-        conn.execute(
-            quarantine.update().where(quarantine.c.id == open_entry["id"]).values(status="superseded", resolved_at=now)
-        )
-    raw = json.dumps(
-        {"outbox_id": row["id"], "version": row["version"], "operation": row["operation"], "batch_id": row["batch_id"]},
-        ensure_ascii=False,
-    )
-    conn.execute(
-        quarantine.insert().values(
-            department=row["department"],
-            dataset=row["dataset"],
-            source_pk=source_pk,
-            business_key=row["business_key"],
-            raw_hash=hashlib.sha256(f"{row['idempotency_key']}|{issue['rule']}".encode()).hexdigest(),
-            raw=raw,
-            national=row["payload"],
-            issues=json.dumps([issue], ensure_ascii=False),
-            rule_ids=issue["rule"][:1000],
-            status="open",
-            first_seen_at=now,
-            last_seen_at=now,
-            first_run_id=row["run_id"],
-            last_run_id=row["run_id"],
-        )
+def _quarantine_rejection(conn: Connection, batch: Batch, v: Verdict, rc: Receipt, now: dt.datetime) -> None:
+    """A rejected version joins the department's 问题数据 with the province's reason (``store.quarantine``)."""
+    item = v.item
+    version = history.version_of(conn, batch.dataset, item.business_key, item.version)
+    if version is None:
+        raise ValueError(f"省平台退回的记录（{batch.dataset} {item.business_key} 第 {item.version} 版）在中心库中找不到")
+    national = version["payload"]
+    field_code = rc.field if rc.field in national else DECISION_NUMBER[batch.dataset]
+    issue = {"rule": province_rule_id(rc.code), "field": field_code, "message": f"省平台退回：{v.message}", "severity": "error"}
+    quarantine_store.add_province_rejection(
+        conn, department=version["department"], ds=batch.dataset,
+        source_pk=version["source_pk"] or json.dumps([item.business_key], ensure_ascii=False),
+        business_key=item.business_key, national=json.dumps(national, ensure_ascii=False), issue=issue,
+        raw={"version": item.version, "operation": item.operation, "batch_id": batch.batch_id},
+        key=idempotency_key(batch.dataset, item.business_key, item.version), run_id=version["run_id"], now=now,
     )
 
 
-def outbox_counts(conn: Connection) -> dict[str, int]:
-    """Entries per state (for ``sgs push`` output and the demo)."""
-    return {s: int(n) for s, n in conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state))}
+def delivery_counts(conn: Connection) -> dict[str, int]:
+    """Records per delivery state (pending / sent / accepted / rejected / not_sent)."""
+    return changelog.delivery_counts(conn)

@@ -1,10 +1,12 @@
-"""``push()``: deliver the outbox to the provincial platform over HTTP, batch by batch, with receipts.
+"""``push()``: deliver the store's changes to the provincial platform over HTTP, batch by batch, with receipts.
 
-Per batch: choose eligible entries (``upstream.outbox``: one version per record, lowest first) → mark them
-``sent`` and commit → POST the batch (idempotency key in every record) with retries → write each receipt
-in one transaction (rejections go to the department's quarantine). A crash anywhere leaves rows either
-``pending`` or ``sent``; both are sent again by the next run with the same keys, and the province answers
-an already processed key with its first receipt, so every record version is applied exactly once.
+Per dataset: first the batches an earlier run sent without getting every receipt (same items, same keys);
+then new batches: take the records changed after the push position (``upstream.outbox``: the current version
+of each, in change order) → write the batch and move the position, commit → POST the batch (idempotency key
+in every record) with retries → write the receipts in one transaction (rejections go to the department's
+quarantine). A crash anywhere leaves a batch either untaken or waiting; a waiting one is sent again by the
+next run with the same keys, and the province answers an already processed key with its first receipt, so
+every record version sent is applied exactly once.
 
 Retry policy: timeouts, connection errors (refused, reset, dropped), HTTP 5xx, 408, 425 and 429 are
 retried up to ``max_attempts`` per batch with exponential back-off (``backoff_initial`` · 2ⁿ, capped at
@@ -40,6 +42,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from national import DATASETS
+from store import changelog
 from transforms.masking import mask_text
 from upstream import runs
 from upstream.endpoint import Endpoint, resolve_endpoint
@@ -54,16 +57,7 @@ from upstream.errors import (
     UpstreamError,
     masked,
 )
-from upstream.outbox import (
-    effective_operations,
-    eligible,
-    mark_not_needed,
-    mark_sent,
-    outbox_counts,
-    record_receipts,
-    to_outgoing,
-    unmark_sent,
-)
+from upstream.outbox import delivery_counts, record_receipts, resend, take_batch, waiting_keys
 from upstream.settings import PushSettings
 
 log = logging.getLogger("sgs.upstream")
@@ -112,7 +106,7 @@ def push(
     endpoint: Endpoint | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PushResult:
-    """Send every eligible outbox entry (``settings.mode == "http"``) or write them as exchange files
+    """Send every change after the push position (``settings.mode == "http"``) or write them as exchange files
     (``"file"``, see :func:`upstream.files.export_batches`). Raises :class:`~upstream.errors.TerminalError`
     (auth, contract, configuration, TLS: do not retry; :class:`ReceiptError` after all other batches when some
     answers were unusable) or :class:`RetriesExhausted` (retry later), each with ``.result`` set; returns the
@@ -165,7 +159,7 @@ def _problems_summary(result: PushResult) -> str:
 def _finish(engine: Engine, result: PushResult) -> None:
     runs.finish(engine, result.run_id, status=result.status, error=result.error, no_receipt=result.no_receipt)
     with engine.connect() as conn:
-        result.outbox = outbox_counts(conn)
+        result.outbox = delivery_counts(conn)
 
 
 def _push_dataset(
@@ -181,79 +175,115 @@ def _push_dataset(
     sleep: Callable[[float], None],
     streak: list[int],
 ) -> None:
-    # Rows the province answered without a receipt for them: not offered again in this run (no busy
-    # loop on a province that keeps skipping a record); still ``sent``, so the next run resends them.
-    unanswered: set[int] = set()
+    # Batches of this run the province answered without a receipt for every item: not sent again in this run
+    # (no busy loop on a province that keeps skipping a record); still waiting, so the next run resends them.
+    with engine.connect() as conn:
+        earlier = changelog.unresolved(conn, ds)
+    waiting = waiting_keys(engine, ds)
+    for batch in earlier:
+        if settings.max_batches is not None and result.batches >= settings.max_batches:
+            return
+        with engine.begin() as conn:
+            records = resend(conn, batch)
+            changelog.resent(conn, batch.id, dt.datetime.now(dt.UTC))
+        batch.attempts += 1
+        _send(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak, batch, records, 0, new=False)
+        _answered(waiting, batch, records)
+    upto = changelog.horizon(engine)
     while settings.max_batches is None or result.batches < settings.max_batches:
-        now = dt.datetime.now(dt.UTC)
-        with engine.begin() as conn:
-            rows = eligible(conn, ds, settings.batch_size, exclude=unanswered)
-            if not rows:
-                break
-            ops = effective_operations(conn, ds, rows)
-            skipped = mark_not_needed(conn, [r["id"] for r in rows if ops[r["id"]] is None], now)
-        result.not_sent += skipped
-        records = [to_outgoing(r, op) for r in rows if (op := ops[r["id"]]) is not None]
-        if not records:
-            runs.add(engine, result.run_id, not_sent=skipped)
-            continue
         batch_id = uuid.uuid4().hex
-        with engine.begin() as conn:
-            mark_sent(conn, [r.outbox_id for r in records], batch_id, now)
-        body = adp.encode_batch(batch_id, ds, sender, records)
-        try:
-            receipts, retries = send_batch(http, endpoint, adp, body, batch_id, settings, rng=rng, sleep=sleep)
-        except ReceiptError as exc:
-            # Answered, but nothing usable: the province may have applied the batch, so its rows stay `sent`
-            # (going back to `pending` would claim it did not); the next run resends them by key.
-            unanswered.update(r.outbox_id for r in records)
-            retries = getattr(exc, "retries", 0)
-            result.batches += 1
-            result.records_sent += len(records)
-            result.retries += retries
-            result.bad_answers += 1
-            result.no_receipt = len(unanswered)
-            result.problem(f"批次 {batch_id}：{exc}")
-            runs.add(engine, result.run_id, batches=1, records_sent=len(records), retries=retries, not_sent=skipped)
-            log.error("batch %s (%s): %d records without receipt: %s", batch_id, ds, len(records), exc)
-            streak[0] += 1
-            if streak[0] >= settings.max_bad_answers:
-                raise ReceiptError(
-                    f"省平台连续 {streak[0]} 个批次的应答都无法使用（最后一个：批次 {batch_id}：{exc}）。推送已停止，未发送的数据保留待发送；"
-                    "已发送的记录保持“已发送”，下次推送以相同幂等键重发。请与省平台核对接口"
-                ) from None
-            continue
-        except UpstreamError as exc:
-            if isinstance(exc, TerminalError):  # refused before processing: nothing reached the province
-                with engine.begin() as conn:
-                    unmark_sent(conn, [r.outbox_id for r in records], batch_id)
-            result.retries += getattr(exc, "retries", 0)
-            runs.add(engine, result.run_id, retries=getattr(exc, "retries", 0), not_sent=skipped)
-            raise
-        streak[0] = 0
-        for text in getattr(receipts, "problems", []):
-            result.problem(f"批次 {batch_id}：{text}")
-        keys = {r.idempotency_key: r.outbox_id for r in records}
-        with engine.begin() as conn:
-            outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), expected=set(keys))
-        answered = {rc.idempotency_key for rc in receipts}
-        missing = [oid for k, oid in keys.items() if k not in answered]
-        unanswered.update(missing)
-        step = {
-            "batches": 1,
-            "records_sent": len(records),
-            "accepted": outcome.accepted,
-            "rejected": outcome.rejected,
-            "retries": retries,
-            "duplicate_receipts": outcome.duplicates,
-            "not_sent": skipped,
-        }
-        for k, v in step.items():
-            setattr(result, k, getattr(result, k) + v)
-        result.no_receipt = len(unanswered)
-        runs.add(engine, result.run_id, **step)
-        log.info("batch %s (%s): %d sent, %d accepted, %d rejected, %d without receipt, %d retries",
-                 batch_id, ds, len(records), outcome.accepted, outcome.rejected, len(missing), retries)
+        taken = take_batch(engine, ds, settings.batch_size, run_id=result.run_id, batch_id=batch_id, upto=upto, waiting=waiting)
+        result.not_sent += taken.not_sent
+        if taken.batch is None:
+            if taken.not_sent:
+                runs.add(engine, result.run_id, not_sent=taken.not_sent)
+            if taken.moved and not taken.blocked:
+                continue  # only withdrawals the province never needed: read on
+            break
+        _send(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak, taken.batch, taken.records,
+              taken.not_sent, new=True)
+        _answered(waiting, taken.batch, taken.records)
+        if taken.blocked:
+            break  # a record's next version waits for its earlier version's receipt (next run)
+
+
+def _answered(waiting: set[str], batch: changelog.Batch, records: list[Any]) -> None:
+    """Records of ``batch`` that got their receipt no longer hold back their next versions."""
+    still = {i.business_key for i in batch.items}
+    waiting.difference_update(r.business_key for r in records if r.business_key not in still)
+
+
+def _send(
+    engine: Engine,
+    http: httpx.Client,
+    endpoint: Endpoint,
+    adp: ProvinceAdapter,
+    sender: dict[str, str | None],
+    ds: str,
+    settings: PushSettings,
+    result: PushResult,
+    rng: random.Random,
+    sleep: Callable[[float], None],
+    streak: list[int],
+    batch: changelog.Batch,
+    records: list[Any],
+    skipped: int,
+    *,
+    new: bool,
+) -> None:
+    """Send one batch and write its receipts."""
+    batch_id = batch.batch_id
+    body = adp.encode_batch(batch_id, ds, sender, records)
+    try:
+        receipts, retries = send_batch(http, endpoint, adp, body, batch_id, settings, rng=rng, sleep=sleep)
+    except ReceiptError as exc:
+        # Answered, but nothing usable: the province may have applied the batch, so it keeps waiting (taking
+        # it back would claim it did not); the next run resends it by key.
+        retries = getattr(exc, "retries", 0)
+        result.batches += 1
+        result.records_sent += len(records)
+        result.retries += retries
+        result.bad_answers += 1
+        result.no_receipt += len(records)
+        result.problem(f"批次 {batch_id}：{exc}")
+        runs.add(engine, result.run_id, batches=1, records_sent=len(records), retries=retries, not_sent=skipped)
+        log.error("batch %s (%s): %d records without receipt: %s", batch_id, ds, len(records), exc)
+        streak[0] += 1
+        if streak[0] >= settings.max_bad_answers:
+            raise ReceiptError(
+                f"省平台连续 {streak[0]} 个批次的应答都无法使用（最后一个：批次 {batch_id}：{exc}）。推送已停止，未发送的数据保留待发送；"
+                "已发送的记录保持“已发送”，下次推送以相同幂等键重发。请与省平台核对接口"
+            ) from None
+        return
+    except UpstreamError as exc:
+        if isinstance(exc, TerminalError) and new:  # refused before processing: nothing reached the province
+            with engine.begin() as conn:
+                changelog.refused(conn, batch.id, dt.datetime.now(dt.UTC))
+        result.retries += getattr(exc, "retries", 0)
+        runs.add(engine, result.run_id, retries=getattr(exc, "retries", 0), not_sent=skipped)
+        raise
+    streak[0] = 0
+    for text in getattr(receipts, "problems", []):
+        result.problem(f"批次 {batch_id}：{text}")
+    expected = batch.keys()
+    with engine.begin() as conn:
+        outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), [batch])
+    missing = len(expected) - len(outcome.answered)
+    step = {
+        "batches": 1,
+        "records_sent": len(records),
+        "accepted": outcome.accepted,
+        "rejected": outcome.rejected,
+        "retries": retries,
+        "duplicate_receipts": outcome.duplicates,
+        "not_sent": skipped,
+    }
+    for k, v in step.items():
+        setattr(result, k, getattr(result, k) + v)
+    result.no_receipt += missing
+    runs.add(engine, result.run_id, **step)
+    log.info("batch %s (%s): %d sent, %d accepted, %d rejected, %d without receipt, %d retries",
+             batch_id, ds, len(records), outcome.accepted, outcome.rejected, missing, retries)
 
 
 def send_batch(

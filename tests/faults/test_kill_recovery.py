@@ -5,7 +5,7 @@ Each trial kills a real subprocess at a point drawn at random from the statement
 source queries an uninterrupted run makes (or after a random delay, from the parent). Right after the
 kill the store must hold whole chunks only (it equals the reference state after some chunk k); after a
 re-run it must equal the reference's final state: same records and content hashes, same history, same
-quarantine (no duplicates), same outbox idempotency keys, same watermark. Every third trial kills the
+quarantine (no duplicates), same changes waiting for the push (same idempotency keys), same watermark. Every third trial kills the
 re-run too before letting the third run finish. Odd trials run with the prepare worker process
 (``SGS_PREPARE_WORKER_AFTER=0``), even trials without.
 

@@ -1,7 +1,7 @@
 """The central PostgreSQL goes away during a load (a TCP proxy in front of the store resets and refuses).
 
 Nothing may be half-written: the store, read directly afterwards, equals the uninterrupted run's state
-after some whole number of chunks (records, history, outbox, quarantine and watermark of a chunk commit
+after some whole number of chunks (records, history, change sequence, quarantine and watermark of a chunk commit
 together or not at all); the run is left ``running`` (the store could not be told otherwise) and the next
 run marks it ``interrupted``; that next run ends in the uninterrupted run's final state. In Airflow the
 error is a plain exception (retried), never ``AirflowFailException``.

@@ -74,7 +74,8 @@ def test_insert_update_unchanged_and_quarantine_reconcile(store: Engine) -> None
         assert v.version == 2 and float(v.cf_nr_fk) == 0.3
         assert c.execute(sa.select(watermark.c.cursor_value)).scalar_one() == '"c2"'
         stats = c.execute(sa.select(ingest_run).where(ingest_run.c.id == run)).mappings().one()
-    assert count(store, record_version) == 3  # two inserts, one update
+    # The history holds superseded versions only: the update moved version 1 of 罚〔2025〕2号 there.
+    assert count(store, record_version) == 1
     assert count(store, quarantine, quarantine.c.status == "open") == 1
     assert stats["rows_read"] == 6 == stats["inserted"] + stats["updated"] + stats["unchanged"] + stats["quarantined"]
     assert json.loads(stats["rule_failures"]) == {"CF-REQ-WSH": 2}
@@ -181,33 +182,47 @@ def xk_batch(frame: pd.DataFrame, pks: list[str], *, cursor_from: str | None, cu
     )
 
 
-def outbox_ops(engine: Engine) -> list[tuple[str, int, str]]:
-    from store.schema import outbox
-
+def changes(engine: Engine, ds: str) -> list[tuple[str, int, str, int]]:
+    """(business key, version, operation, change_seq) of the records, in change order."""
+    t = record_tables[ds]
     with engine.connect() as c:
-        return [tuple(r) for r in c.execute(sa.select(outbox.c.business_key, outbox.c.version, outbox.c.operation).order_by(outbox.c.id))]
+        return [tuple(r) for r in c.execute(sa.select(t.c.business_key, t.c.version, t.c.operation, t.c.change_seq).order_by(t.c.change_seq))]
 
 
-def test_every_published_version_enters_the_outbox_in_the_same_transaction(store: Engine) -> None:
+def history_ops(engine: Engine, key: str) -> list[tuple[int, str]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(
+            sa.select(record_version.c.version, record_version.c.operation).where(record_version.c.business_key == key)
+            .order_by(record_version.c.version))]
+
+
+def test_every_change_takes_the_next_change_seq_and_moves_the_old_version_to_history(store: Engine) -> None:
+    from store.changelog import delivery_states
+
     run, _ = start_run(store, "scjgj", "xk", "test")
     with store.begin() as c:
         load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1"}, {"XK_WSH": "许2", "XK_ZT": "2"}), ["1", "2"], cursor_from=None, cursor_to='"a"'))
-    # 许2 arrived already 无效: stored as withdrawn, never sent.
-    assert outbox_ops(store) == [("11330100MB0000000X|许1|", 1, "I")]
+    first = changes(store, "xk")
+    assert [(k, v, op) for k, v, op, _ in first] == [("11330100MB0000000X|许1|", 1, "I"), ("11330100MB0000000X|许2|", 1, "I")]
+    assert count(store, record_version) == 0  # a first load writes no history
+    with store.connect() as c:  # 许2 arrived already 无效: stored as withdrawn, nothing to send.
+        assert [r["state"] for r in delivery_states(c, "xk")] == ["pending", "not_sent"]
     with store.begin() as c:
         load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "2"}), ["1"], cursor_from='"a"', cursor_to='"b"'))
-    with store.begin() as c:  # still 无效, other content: history only
+    with store.begin() as c:  # still 无效, other content
         load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "2", "BZ": "注销"}), ["1"], cursor_from='"b"', cursor_to='"c"'))
     with store.begin() as c:  # valid again: an update
         load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "1", "BZ": "恢复"}), ["1"], cursor_from='"c"', cursor_to='"d"'))
-    assert [op for _, _, op in outbox_ops(store)] == ["I", "D", "U"]
-    assert [v for _, v, _ in outbox_ops(store)] == [1, 2, 4]
+    now = changes(store, "xk")
+    assert [(k, v, op) for k, v, op, _ in now] == [("11330100MB0000000X|许2|", 1, "I"), ("11330100MB0000000X|许1|", 4, "U")]
+    assert now[1][3] > first[1][3] + 2  # three more changes, each with its own value
+    assert history_ops(store, "11330100MB0000000X|许1|") == [(1, "I"), (2, "D"), (3, "U")]
     with store.connect() as c:
         statuses = dict(c.execute(sa.select(record_tables["xk"].c.xk_wsh, record_tables["xk"].c.status)).all())
     assert statuses == {"许1": "active", "许2": "withdrawn"}
 
 
-def test_withdrawing_records_writes_history_and_outbox(store: Engine) -> None:
+def test_withdrawing_records_writes_history_and_a_change(store: Engine) -> None:
     from store.loader import withdraw_records
 
     run, _ = start_run(store, "scjgj", "cf", "test")
@@ -218,9 +233,10 @@ def test_withdrawing_records_writes_history_and_outbox(store: Engine) -> None:
     assert n == 1
     with store.begin() as c:  # already withdrawn: nothing more
         assert withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1"], reason="x") == 0
-    assert outbox_ops(store)[-1] == ("11330100MB0000000X|1", 2, "D")
+    assert changes(store, "cf")[-1][:3] == ("11330100MB0000000X|1", 2, "D")
     with store.connect() as c:
         r = c.execute(sa.select(record_tables["cf"]).where(record_tables["cf"].c.cf_wsh == "1")).mappings().one()
-        payload = json.loads(c.execute(sa.select(record_version.c.payload).where(record_version.c.operation == "D")).scalar_one())
+        # The version before the withdrawal is in the history, with its national values.
+        payload = json.loads(c.execute(sa.select(record_version.c.payload).where(record_version.c.operation == "I")).scalar_one())
     assert (r["status"], r["withdrawn_reason"], r["version"]) == ("withdrawn", "源系统已删除", 2)
     assert payload["CF_WSH"] == "1" and payload["CF_NR_FK"] == "0.2" and payload["CF_JDRQ"] == "2025-01-02"

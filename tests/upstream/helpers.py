@@ -8,13 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from national import dataset
+from store.changelog import delivery_states
 from store.loader import Batch, load_batch
 from store.runs import finish_run, start_run
-from store.schema import outbox
 from upstream.settings import PushSettings
 
 CF = dataset("cf")
@@ -48,7 +47,7 @@ def penalty(n: int | str, **values: str | None) -> dict[str, str | None]:
 
 def load(engine: Engine, rows: list[dict[str, Any]], *, pks: list[str] | None = None, department: str = DEPT,
          publicity_end: list[str | None] | None = None) -> int:
-    """Load accepted rows through the real loader in one run (outbox filled in the same transaction)."""
+    """Load accepted rows through the real loader in one run (each change takes its change_seq in the same transaction)."""
     run, wm = start_run(engine, department, "cf", "test")
     frame = pd.DataFrame(rows, columns=CF.columns, dtype=object)
     pks = pks or [r["CF_WSH"] or str(i) for i, r in enumerate(rows)]
@@ -73,9 +72,10 @@ def load(engine: Engine, rows: list[dict[str, Any]], *, pks: list[str] | None = 
     return run
 
 
-def outbox_rows(engine: Engine) -> list[dict[str, Any]]:
+def deliveries(engine: Engine) -> list[dict[str, Any]]:
+    """Where each record's current version stands upstream (store.changelog.delivery_states), in change order."""
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(outbox).order_by(outbox.c.id)).mappings()]
+        return delivery_states(conn, "cf") + delivery_states(conn, "xk")
 
 
 def fast(**kw: Any) -> PushSettings:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from store.schema import record_tables
-from tests.upstream.helpers import load, outbox_rows, penalty
+from tests.upstream.helpers import deliveries, load, penalty
 from upstream.endpoint import connection_uri
 from upstream.standin.server import StandinServer
 
@@ -33,7 +33,7 @@ def test_push_sends_the_outbox_and_prints_the_receipts(cli_store: Engine, provin
     result = runner.invoke(app, ["push", "--batch-size", "2"])
     assert result.exit_code == 0, result.output
     assert "省平台接收" in result.output and "省平台退回" in result.output and "sgs quarantine export" in result.output
-    assert sorted(r["state"] for r in outbox_rows(cli_store)) == ["accepted", "accepted", "rejected"]
+    assert sorted(r["state"] for r in deliveries(cli_store)) == ["accepted", "accepted", "rejected"]
     again = runner.invoke(app, ["push", "--json"])
     assert again.exit_code == 0, again.output
     doc = json.loads(again.output)
@@ -62,7 +62,7 @@ def test_push_that_runs_out_of_retries_exits_1_and_keeps_the_rows(cli_store: Eng
     assert "稍后会重试" in result.output
     province.set_faults()
     assert runner.invoke(app, ["push"]).exit_code == 0
-    assert [r["state"] for r in outbox_rows(cli_store)] == ["accepted"]
+    assert [r["state"] for r in deliveries(cli_store)] == ["accepted"]
 
 
 def test_push_with_an_unusable_answer_names_the_batch_and_applies_the_others(cli_store: Engine, province: StandinServer) -> None:
@@ -73,10 +73,10 @@ def test_push_with_an_unusable_answer_names_the_batch_and_applies_the_others(cli
     # The operator's message is the last line (what precedes it is the log, which CliRunner mixes into the output).
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("错误：推送停止") and "不是 JSON" in last and "其余批次已正常处理" in last
-    assert [r["state"] for r in outbox_rows(cli_store)] == ["accepted", "sent", "accepted"]
+    assert [r["state"] for r in deliveries(cli_store)] == ["accepted", "sent", "accepted"]
     province.set_faults()
     assert runner.invoke(app, ["push"]).exit_code == 0
-    assert {r["state"] for r in outbox_rows(cli_store)} == {"accepted"}
+    assert {r["state"] for r in deliveries(cli_store)} == {"accepted"}
 
 
 def test_push_in_file_mode_writes_batches_and_reads_receipts(cli_store: Engine, tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_push_in_file_mode_writes_batches_and_reads_receipts(cli_store: Engine, 
     assert len(manifests) == 1 and json.loads(manifests[0].read_text(encoding="utf-8"))
     # No receipt files yet: reading them changes nothing.
     assert runner.invoke(app, ["push", "--mode", "file", "--exchange-dir", str(exchange), "--receipts"]).exit_code == 0
-    assert {r["state"] for r in outbox_rows(cli_store)} == {"sent"}
+    assert {r["state"] for r in deliveries(cli_store)} == {"sent"}
 
 
 def test_push_receipts_outside_file_mode_is_refused(cli_store: Engine) -> None:
@@ -107,5 +107,5 @@ def test_expire_withdraws_penalties_past_their_publicity_end(cli_store: Engine) 
     with cli_store.connect() as c:
         statuses = dict(c.execute(sa.select(table.c.business_key, table.c.status)).all())
     assert sorted(statuses.values()) == ["active", "withdrawn"]
-    assert [r["operation"] for r in outbox_rows(cli_store)] == ["I", "I", "D"]
+    assert [r["operation"] for r in deliveries(cli_store)] == ["I", "D"]  # each record once: its current version
     assert "公示期满撤回 0 条" in runner.invoke(app, ["expire", "--today", "2026-01-01"]).output

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store.schema import ingest_run, record_tables, upstream_run
-from tests.upstream.helpers import DEPT, fast, load, outbox_rows, penalty
+from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty
 from upstream.expiry import expire
 from upstream.push import push
 from upstream.standin.server import StandinServer
@@ -33,7 +33,7 @@ def test_expired_penalties_are_withdrawn_and_sent_as_withdrawals(store: Engine, 
         triggers = list(conn.execute(sa.select(ingest_run.c.trigger).where(ingest_run.c.trigger == "expiry")).scalars())
     assert [status[penalty(i)["CF_WSH"]] for i in (1, 2, 3, 4)] == ["withdrawn", "withdrawn", "active", "active"]
     assert reasons == {"公示期满（公示截止期早于 2026-06-02）"} and triggers == ["expiry"]
-    assert [r["operation"] for r in outbox_rows(store) if r["state"] == "pending"] == ["D", "D"]
+    assert [r["operation"] for r in deliveries(store) if r["state"] == "pending"] == ["D", "D"]
 
     result = push(store, fast(), trigger="test")
     assert (result.records_sent, result.accepted) == (2, 2)

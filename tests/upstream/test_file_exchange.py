@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from national.safety import formula_like
 from store.queries import open_quarantine
-from tests.upstream.helpers import DEPT, fast, load, outbox_rows, penalty
+from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty
 from upstream.envelope import FILE_ENCODING, read_receipt_file
 from upstream.errors import ReceiptError
 from upstream.files import export_batches, read_receipts
@@ -30,7 +30,7 @@ def test_file_round_trip(store: Engine, tmp_path: Path) -> None:
     settings = fast(mode="file", exchange_dir=exchange, batch_size=5)
     result = push(store, settings, trigger="test")  # mode=file dispatches to export_batches
     assert (result.batches, result.records_sent) == (2, 8)
-    assert {r["state"] for r in outbox_rows(store)} == {"sent"}
+    assert {r["state"] for r in deliveries(store)} == {"sent"}
 
     manifests = sorted((exchange / "outbound").glob("*.manifest.json"))
     assert len(manifests) == 2
@@ -48,7 +48,7 @@ def test_file_round_trip(store: Engine, tmp_path: Path) -> None:
     assert process_outbound(exchange, tmp_path / "province.db") == {"batches": 2, "records": 8}
     receipts = read_receipts(store, settings, trigger="test")
     assert (receipts.accepted, receipts.rejected) == (7, 1)
-    assert sorted(r["state"] for r in outbox_rows(store)).count("accepted") == 7
+    assert sorted(r["state"] for r in deliveries(store)).count("accepted") == 7
     assert [e["rule_ids"] for e in open_quarantine(store, DEPT)] == ["PROV-103"]
     assert len(list((exchange / "inbound" / "processed").glob("*.receipt.csv"))) == 2
 
@@ -91,7 +91,7 @@ def test_an_unreadable_receipt_file_is_set_aside_and_does_not_block_the_others(s
     assert first.name in message and "UTF-8" in message and "0000_oversized.receipt.csv" in message and "超过上限" in message
     assert "inbound/rejected" in message and "其余 2 个回执文件已处理" in message
     assert exc.value.result is not None and (exc.value.result.accepted, exc.value.result.bad_answers) == (4, 2)
-    assert sorted(r["state"] for r in outbox_rows(sqlite_store)) == ["accepted"] * 4 + ["sent"] * 2
+    assert sorted(r["state"] for r in deliveries(sqlite_store)) == ["accepted"] * 4 + ["sent"] * 2
     rejected = inbound / "rejected"
     assert (rejected / first.name).exists() and "UTF-8" in (rejected / f"{first.name}.reason.txt").read_text(encoding="utf-8")
     assert sorted(p.name for p in (inbound / "processed").iterdir()) == sorted(p.name for p in rest)
@@ -100,7 +100,7 @@ def test_an_unreadable_receipt_file_is_set_aside_and_does_not_block_the_others(s
     first.write_bytes(utf8)  # the province's corrected file
     again = read_receipts(sqlite_store, settings, trigger="test")
     assert (again.status, again.accepted) == ("success", 2)
-    assert {r["state"] for r in outbox_rows(sqlite_store)} == {"accepted"}
+    assert {r["state"] for r in deliveries(sqlite_store)} == {"accepted"}
 
 
 def test_malformed_receipt_rows_name_the_file_and_row(tmp_path: Path) -> None:

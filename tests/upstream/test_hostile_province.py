@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from store.queries import open_quarantine
 from store.schema import upstream_run
-from tests.upstream.helpers import DEPT, fast, load, outbox_rows, penalty
+from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty
 from upstream import envelope
 from upstream.endpoint import Endpoint
 from upstream.errors import ContractError, ReceiptError
@@ -46,7 +46,7 @@ def _last_run(engine: Engine) -> dict[str, object]:
         return dict(conn.execute(sa.select(upstream_run).order_by(upstream_run.c.id.desc())).mappings().first() or {})
 
 
-# mode → outbox positions (0-based, batch 2 = positions 5..9) left `sent` by the hostile answer, and whether the
+# mode → record positions (0-based, batch 2 = positions 5..9) left `sent` by the hostile answer, and whether the
 # run reports a problem. Position 5 is a 文书号 the stand-in rejects (PROV-103), so rejections meet the answer too.
 CASES = {
     "numeric_code": ((), False),  # "code": 1001 is coerced to "1001": nothing to report
@@ -86,26 +86,27 @@ def test_a_hostile_answer_fails_only_its_batch_and_the_next_run_repairs_it(
         result = push(engine, fast(), trigger="test", endpoint=_endpoint(hostile_standin))
         assert result.status == "success" and not result.problems
     assert result.batches == 3 and result.records_sent == 15  # the batch after the hostile one was sent
-    states = [r["state"] for r in outbox_rows(engine)]
+    states = [r["state"] for r in deliveries(engine)]
     assert [i for i, s in enumerate(states) if s == "sent"] == list(left_sent)
     assert all(s in FINAL for i, s in enumerate(states) if i not in left_sent)
     assert result.no_receipt == len(left_sent)
 
-    out = outbox_rows(engine)
+    out = deliveries(engine)
     assert all(len(r["receipt_code"] or "") <= 40 and len(r["receipt_message"] or "") <= envelope.MAX_MESSAGE_CHARS for r in out)
     if mode == "numeric_code":
         assert out[5]["state"] == "rejected" and out[5]["receipt_code"] == "1001"
         assert [e["rule_ids"] for e in open_quarantine(engine, DEPT)] == ["PROV-1001"]
     if mode == "huge_strings":
-        assert out[7]["receipt_code"] == "C" * envelope.MAX_CODE_CHARS
-        assert out[7]["receipt_message"].startswith("长") and "\x00" not in out[7]["receipt_message"]
+        # Accepted records keep no receipt of their own (counts per batch); the rejected one keeps it, bounded.
+        assert out[5]["state"] == "rejected" and out[5]["receipt_code"] == "C" * envelope.MAX_CODE_CHARS
+        assert out[5]["receipt_message"].startswith("长") and "\x00" not in out[5]["receipt_message"]
         (entry,) = open_quarantine(engine, DEPT)
         assert entry["rule_ids"] == "PROV-" + "C" * envelope.MAX_CODE_CHARS
 
     hostile_standin.set_faults()  # the province behaves again: the next run resends the `sent` rows by key
     again = push(engine, fast(), trigger="test", endpoint=_endpoint(hostile_standin))
     assert again.status == "success" and again.records_sent == len(left_sent)
-    assert {r["state"] for r in outbox_rows(engine)} <= FINAL
+    assert {r["state"] for r in deliveries(engine)} <= FINAL
     stats = hostile_standin.stats()
     assert stats["applied_keys"] - before == 15 and stats["applied_twice"] == 0
 
@@ -122,7 +123,7 @@ def test_a_huge_answer_is_cut_at_the_byte_limit_and_the_run_goes_on(sqlite_store
     taken = hostile_standin.stats()["streamed_bytes"] - streamed
     assert 0 < taken < 2 * 32 * (1 << 20), taken
     assert exc.value.result is not None and exc.value.result.batches == 2  # both batches tried, each failed alone
-    assert {r["state"] for r in outbox_rows(sqlite_store)} == {"sent"}
+    assert {r["state"] for r in deliveries(sqlite_store)} == {"sent"}
     hostile_standin.set_faults()
     assert push(sqlite_store, fast(), trigger="test", endpoint=_endpoint(hostile_standin)).accepted == 10
 
@@ -141,7 +142,7 @@ def test_a_gzip_bomb_is_inflated_only_up_to_the_byte_limit(sqlite_store: Engine,
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB held for a 1 MiB limit"
-    assert {r["state"] for r in outbox_rows(sqlite_store)} == {"sent"}
+    assert {r["state"] for r in deliveries(sqlite_store)} == {"sent"}
     hostile_standin.set_faults(hostile="gzip", hostile_every=1)
     assert push(sqlite_store, fast(), trigger="test", endpoint=_endpoint(hostile_standin)).accepted == 5
 
@@ -153,7 +154,7 @@ def test_consecutive_unusable_answers_stop_the_run(sqlite_store: Engine, hostile
     with pytest.raises(ReceiptError, match="连续 2 个批次"):
         push(sqlite_store, fast(max_bad_answers=2), trigger="test", endpoint=_endpoint(hostile_standin))
     assert hostile_standin.stats()["requests"] == 2
-    states = [r["state"] for r in outbox_rows(sqlite_store)]
+    states = [r["state"] for r in deliveries(sqlite_store)]
     assert states.count("sent") == 10 and states.count("pending") == 10
     hostile_standin.set_faults()
     assert push(sqlite_store, fast(), trigger="test", endpoint=_endpoint(hostile_standin)).accepted == 20

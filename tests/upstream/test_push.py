@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 
 from pipeline.feedback import export_feedback
 from store.queries import open_quarantine
-from store.schema import quarantine, upstream_run
-from tests.upstream.helpers import DEPT, fast, load, outbox_rows, penalty
+from store.schema import push_batch, push_rejection, quarantine, upstream_run
+from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty
 from upstream import envelope, runs
 from upstream.endpoint import Endpoint, connection_uri
 from upstream.errors import AuthError, ContractError, PushLocked, RetriesExhausted
@@ -27,11 +27,16 @@ def test_push_records_a_receipt_for_every_record(store: Engine, province: Standi
     result = push(store, fast(), trigger="test")
     assert (result.status, result.records_sent, result.accepted, result.rejected) == ("success", 13, 12, 1)
     assert result.batches == 3 and result.no_receipt == 0
-    rows = outbox_rows(store)
+    rows = deliveries(store)
     assert {r["state"] for r in rows} == {"accepted", "rejected"}
-    assert all(r["receipt_at"] is not None and r["batch_id"] and r["attempts"] == 1 for r in rows)
+    with store.connect() as conn:  # receipts per batch; one row per rejected record only
+        batches = conn.execute(sa.select(push_batch)).mappings().all()
+        rejections = conn.execute(sa.select(push_rejection)).mappings().all()
+    assert [(b["state"], b["attempts"], b["records"], b["items"]) for b in batches] == [("answered", 1, 5, "[]")] * 2 + [("answered", 1, 3, "[]")]
+    assert sum(b["accepted"] for b in batches) == 12 and sum(b["rejected"] for b in batches) == 1
+    assert len(rejections) == 1 and rejections[0]["code"] == "PROV-103" and "测试" in rejections[0]["message"]
     rejected = next(r for r in rows if r["state"] == "rejected")
-    assert rejected["receipt_code"] == "PROV-103" and "测试" in rejected["receipt_message"]
+    assert rejected["receipt_code"] == "PROV-103" and rejected["business_key"] == rejections[0]["business_key"]
     stats = province.stats()
     assert stats["applied_keys"] == 13 and stats["applied_twice"] == 0 and stats["duplicate_deliveries"] == 0
 
@@ -73,28 +78,45 @@ def test_a_corrected_version_goes_out_as_insert_after_a_rejected_one(store: Engi
     assert applied == [(1, "I", "rejected"), (2, "I", "accepted")]
 
 
-def test_versions_of_a_record_arrive_in_order_one_per_batch(store: Engine, province: StandinServer) -> None:
-    # Four versions of one record and two other records, all pending before the first push.
+def test_a_record_changed_several_times_between_pushes_goes_out_once_as_its_latest_state(store: Engine, province: StandinServer) -> None:
     load(store, [penalty(1), penalty(2), penalty(3)], pks=["a", "b", "c"])
+    assert push(store, fast(batch_size=50), trigger="test").accepted == 3
+    # Three more versions of one record before the next push: two corrections and a withdrawal.
     load(store, [penalty(1, CF_NR_FK="0.3")], pks=["a"])
     load(store, [penalty(1, CF_NR_FK="0.4")], pks=["a"])
     from store.loader import withdraw_records
     from store.runs import start_run
 
+    key = f"{penalty(1)['CF_SJLYDM']}|{penalty(1)['CF_WSH']}"
     run, _ = start_run(store, DEPT, "cf", "test")
     with store.begin() as conn:
-        assert withdraw_records(conn, run, DEPT, "cf", [f"{penalty(1)['CF_SJLYDM']}|{penalty(1)['CF_WSH']}"], reason="源系统中已删除") == 1
+        assert withdraw_records(conn, run, DEPT, "cf", [key], reason="源系统中已删除") == 1
     result = push(store, fast(batch_size=50), trigger="test")
-    assert result.accepted == 6 and result.batches == 4  # v1 (+ the two others), v2, v3, v4
+    assert (result.accepted, result.batches, result.records_sent) == (1, 1, 1)  # only the latest state: v4, D
     with sqlite_of(province) as db:
-        versions = [v for (v,) in db.execute(
-            "SELECT version FROM applications WHERE record_id = ? ORDER BY seq", (envelope.record_guid("cf", f"{penalty(1)['CF_SJLYDM']}|{penalty(1)['CF_WSH']}"),)
-        )]
-        ops = [o for (o,) in db.execute("SELECT operation FROM applications ORDER BY seq")]
-    assert versions == [1, 2, 3, 4]
-    assert ops.count("D") == 1 and ops[-1] == "D"
+        applied = db.execute("SELECT version, operation FROM applications WHERE record_id = ? ORDER BY seq",
+                             (envelope.record_guid("cf", key),)).fetchall()
+    assert applied == [(1, "I"), (4, "D")]
     stats = province.stats()
     assert stats["out_of_order"] == 0 and stats["records_withdrawn"] == 1 and stats["records_live"] == 2
+
+
+def test_a_records_next_version_waits_for_its_earlier_versions_receipt(sqlite_store: Engine, province: StandinServer) -> None:
+    """Ordering: while version 1 waits for a receipt (the answer was lost), version 2 is not sent; the next run
+    sends version 1 again (same key, the province answers with its first receipt), then version 2."""
+    load(sqlite_store, [penalty(1)], pks=["a"])
+    province.set_faults(error_every=1)
+    with pytest.raises(RetriesExhausted):
+        push(sqlite_store, fast(max_attempts=2), trigger="test")
+    load(sqlite_store, [penalty(1, CF_NR_FK="0.3"), penalty(2)], pks=["a", "b"])
+    province.set_faults()
+    result = push(sqlite_store, fast(), trigger="test")
+    assert result.accepted == 3 and result.batches == 2
+    with sqlite_of(province) as db:
+        applied = db.execute("SELECT version, operation FROM applications ORDER BY seq").fetchall()
+    assert applied[0] == (1, "I") and sorted(applied[1:]) == [(1, "I"), (2, "U")]
+    assert province.stats()["out_of_order"] == 0
+    assert {r["state"] for r in deliveries(sqlite_store)} == {"accepted"}
 
 
 def test_withdrawal_of_a_record_the_province_never_had_is_not_sent(store: Engine, province: StandinServer) -> None:
@@ -108,7 +130,9 @@ def test_withdrawal_of_a_record_the_province_never_had_is_not_sent(store: Engine
         withdraw_records(conn, run, DEPT, "cf", [f"{penalty(1)['CF_SJLYDM']}|{penalty('测试9')['CF_WSH']}"], reason="源系统中已删除")
     result = push(store, fast(), trigger="test")
     assert (result.records_sent, result.not_sent) == (0, 1)
-    assert [r["state"] for r in outbox_rows(store)] == ["rejected", "superseded"]
+    assert [r["state"] for r in deliveries(store)] == ["not_sent"]
+    with store.connect() as conn:  # the rejection of version 1 stays on record
+        assert conn.execute(sa.select(push_rejection.c.version, push_rejection.c.code)).all() == [(1, "PROV-103")]
 
 
 def test_wrong_token_stops_the_run_with_a_clear_message(store: Engine, standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,7 +143,7 @@ def test_wrong_token_stops_the_run_with_a_clear_message(store: Engine, standin: 
     message = str(exc.value)
     assert "身份认证" in message and "sgs_province" in message and "HTTP 401" in message and "不会自动重试" in message
     assert standin.stats()["auth_failures"] == standin.stats()["http_requests"] == 1  # not retried
-    assert {r["state"] for r in outbox_rows(store)} == {"pending"}  # the province processed nothing
+    assert {r["state"] for r in deliveries(store)} == {"pending"}  # the province processed nothing
     with store.connect() as conn:
         run = conn.execute(sa.select(upstream_run).order_by(upstream_run.c.id.desc())).mappings().first()
     assert run is not None and run["status"] == "failed" and "身份认证" in run["error"]
@@ -169,11 +193,13 @@ def test_exhausted_retries_keep_the_rows_for_the_next_run(sqlite_store: Engine, 
     with pytest.raises(RetriesExhausted, match="下次推送会以相同幂等键重发") as exc:
         push(sqlite_store, fast(max_attempts=3), trigger="test")
     assert exc.value.result is not None
-    assert {r["state"] for r in outbox_rows(sqlite_store)} == {"sent"}
+    assert {r["state"] for r in deliveries(sqlite_store)} == {"sent"}
     province.set_faults()
     result = push(sqlite_store, fast(), trigger="test")
     assert result.accepted == 2
-    assert all(r["attempts"] == 2 for r in outbox_rows(sqlite_store))
+    assert all(r["attempts"] is None and r["state"] == "accepted" for r in deliveries(sqlite_store))
+    with sqlite_store.connect() as conn:  # the same batch went out again: attempt 2
+        assert conn.execute(sa.select(push_batch.c.attempts, push_batch.c.state)).all() == [(2, "answered")]
 
 
 def test_a_second_push_waits_for_the_lease(sqlite_store: Engine) -> None:
@@ -217,18 +243,18 @@ def test_a_store_error_quoting_an_id_number_is_masked_everywhere(
     mode: str, pg_store: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 12 item 6: a store error that quotes a natural person's ID number (a real PostgreSQL trigger on the
-    outbox) is masked in upstream_run.error, the log and the exception the caller prints (CLI, Airflow task log)."""
+    push batches) is masked in upstream_run.error, the log and the exception the caller prints (CLI, Airflow task log)."""
     number = "330106198502031234"
     load(pg_store, [penalty("自然人2", CF_XDR_LB="自然人", CF_XDR_MC="李四", CF_XDR_ZJLX="身份证", CF_XDR_ZJHM=number)])
     with pg_store.begin() as conn:
         conn.exec_driver_sql(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE z text; BEGIN "
-            "SELECT cf_xdr_zjhm INTO z FROM record_cf WHERE business_key = NEW.business_key; "
+            "SELECT cf_xdr_zjhm INTO z FROM record_cf LIMIT 1; "
             "RAISE EXCEPTION '不能发送证件号码 %% 的记录', z; END $$"
         )
-        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()")
+        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON push_batch FOR EACH ROW EXECUTE FUNCTION refuse()")
     settings = fast(mode=mode, exchange_dir=tmp_path / "exchange")
-    with pytest.raises(sa.exc.DBAPIError) as exc:  # the row is marked `sent` before anything goes out
+    with pytest.raises(sa.exc.DBAPIError) as exc:  # the batch is written before anything goes out
         push(pg_store, settings, trigger="test", endpoint=Endpoint(base_url="http://127.0.0.1:9/api", secret="t"))
     with pg_store.connect() as conn:
         error = conn.execute(sa.select(upstream_run.c.error)).scalar_one()

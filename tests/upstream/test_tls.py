@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy.engine import Engine
 
-from tests.upstream.helpers import fast, load, outbox_rows, penalty
+from tests.upstream.helpers import deliveries, fast, load, penalty
 from upstream.endpoint import Endpoint, connection_uri, resolve_endpoint
 from upstream.errors import EndpointConfigError
 from upstream.push import push
@@ -81,7 +81,7 @@ def test_a_ca_bundle_path_in_verify_is_honoured(sqlite_store: Engine, https_stan
     monkeypatch.setenv("AIRFLOW_CONN_SGS_PROVINCE", connection_uri(https_standin.base_url, https_standin.token))
     with pytest.raises(EndpointConfigError, match="证书校验失败.*extra.verify"):
         push(sqlite_store, fast(), trigger="test")
-    assert [r["state"] for r in outbox_rows(sqlite_store)] == ["pending"]
+    assert [r["state"] for r in deliveries(sqlite_store)] == ["pending"]
     assert https_standin.stats()["http_requests"] == 0  # the handshake failed: not retried, nothing reached it
 
     monkeypatch.setenv("AIRFLOW_CONN_SGS_PROVINCE", connection_uri(https_standin.base_url, https_standin.token, verify=str(pki[2])))
@@ -119,4 +119,4 @@ def test_push_refuses_a_plain_http_endpoint_before_sending(sqlite_store: Engine)
     load(sqlite_store, [penalty("plain-1")])
     with pytest.raises(EndpointConfigError, match="明文 http"):
         push(sqlite_store, fast(), trigger="test", endpoint=Endpoint(base_url="http://10.255.255.1:9/api", secret="tok"))
-    assert [r["state"] for r in outbox_rows(sqlite_store)] == ["pending"]
+    assert [r["state"] for r in deliveries(sqlite_store)] == ["pending"]
