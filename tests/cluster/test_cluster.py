@@ -2,11 +2,12 @@
 
 Driven as an operator does: Airflow's REST API (``/api/v2``) with a token from its own ``POST /auth/token``,
 the UI in headless Chromium. The central store is compared with an uninterrupted ``sgs ingest`` of the same
-sources into a separate store (records with content hashes and versions, quarantine, watermarks, outbox keys).
+sources into a separate store (records with content hashes and versions, quarantine, watermarks, superseded versions in the history, change operations).
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import re
@@ -21,7 +22,8 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.demo_data import add_demo_changes
-from store.schema import ingest_run, outbox, quarantine, record_tables, watermark
+from store.changelog import delivery_states
+from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
 from tests.cluster.harness import BIG_ROWS, Cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
@@ -46,8 +48,14 @@ def snapshot(url: str, departments: tuple[str, ...]) -> dict[str, Any]:
         out["watermarks"] = sorted(tuple(r) for r in c.execute(
             sa.select(watermark.c.department, watermark.c.dataset, watermark.c.cursor_value)
             .where(watermark.c.department.in_(departments))))
-        out["outbox_keys"] = sorted(r[0] for r in c.execute(
-            sa.select(outbox.c.idempotency_key).where(outbox.c.department.in_(departments))))
+        # The history (superseded versions) and each record's last operation: what the push would send.
+        out["history"] = sorted(tuple(r) for r in c.execute(
+            sa.select(record_version.c.dataset, record_version.c.business_key, record_version.c.version,
+                      record_version.c.operation, record_version.c.content_hash)
+            .where(record_version.c.department.in_(departments))))
+        for name, t in record_tables.items():
+            out[f"operations_{name}"] = sorted(tuple(r) for r in c.execute(
+                sa.select(t.c.business_key, t.c.operation).where(t.c.department.in_(departments))))
     engine.dispose()
     return out
 
@@ -103,7 +111,7 @@ def test_demo_departments_run_on_both_workers_and_the_push_follows_the_asset_eve
     while True:
         push = cluster.runs("sgs_push_upstream")
         with engine.connect() as c:
-            pending = c.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.state == "pending")).scalar_one()
+            pending = sum(1 for d in record_tables for r in delivery_states(c, d) if r["state"] in ("pending", "sent"))
         done = all(r["state"] in ("success", "failed") for r in push)
         if done and pending == 0 and any(r["run_type"] == "asset_triggered" and r["state"] == "success" for r in push):
             break
@@ -116,7 +124,7 @@ def test_demo_departments_run_on_both_workers_and_the_push_follows_the_asset_eve
     assert ours == ref
     assert {r[0] for d in record_tables for r in ours[f"records_{d}"]} == set(DEMO)
     with engine.connect() as c:
-        states = dict(c.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state)).all())
+        states = dict(collections.Counter(r["state"] for d in record_tables for r in delivery_states(c, d)))
         statuses = {r[0] for r in c.execute(sa.select(ingest_run.c.status).where(ingest_run.c.department.in_(DEMO)))}
     engine.dispose()
     assert set(states) == {"accepted", "rejected"} and states["rejected"] == 12, states  # 2 PROV-103 per dataset
