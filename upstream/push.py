@@ -123,11 +123,10 @@ def push(
         endpoint.check_transport()
         adp = adapter(endpoint.adapter)
         sender = {"name": endpoint.sender_name, "code": endpoint.sender_code}
-        rng = random.Random()
-        streak = [0]  # consecutive unusable answers, across datasets
         with httpx.Client(timeout=settings.timeout, verify=endpoint.tls_verify()) as http:
+            run = _PushRun(engine, http, endpoint, adp, sender, settings, result, random.Random(), sleep)
             for ds in DATASETS:
-                _push_dataset(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak)
+                _push_dataset(run, ds)
         if result.problems:
             raise ReceiptError(_problems_summary(result))
     except Exception as exc:
@@ -162,46 +161,49 @@ def _finish(engine: Engine, result: PushResult) -> None:
         result.outbox = delivery_counts(conn)
 
 
-def _push_dataset(
-    engine: Engine,
-    http: httpx.Client,
-    endpoint: Endpoint,
-    adp: ProvinceAdapter,
-    sender: dict[str, str | None],
-    ds: str,
-    settings: PushSettings,
-    result: PushResult,
-    rng: random.Random,
-    sleep: Callable[[float], None],
-    streak: list[int],
-) -> None:
+@dataclass
+class _PushRun:
+    """What every batch of one push run shares: its connections, its settings and its running totals."""
+
+    engine: Engine
+    http: httpx.Client
+    endpoint: Endpoint
+    adp: ProvinceAdapter
+    sender: dict[str, str | None]
+    settings: PushSettings
+    result: PushResult
+    rng: random.Random
+    sleep: Callable[[float], None]
+    bad_answers_in_a_row: int = 0  # consecutive unusable answers, across datasets (the circuit breaker)
+
+
+def _push_dataset(run: _PushRun, ds: str) -> None:
     # Batches of this run the province answered without a receipt for every item: not sent again in this run
     # (no busy loop on a province that keeps skipping a record); still waiting, so the next run resends them.
-    with engine.connect() as conn:
+    with run.engine.connect() as conn:
         earlier = changelog.unresolved(conn, ds)
-    waiting = waiting_keys(engine, ds)
+    waiting = waiting_keys(run.engine, ds)
     for batch in earlier:
-        if settings.max_batches is not None and result.batches >= settings.max_batches:
+        if run.settings.max_batches is not None and run.result.batches >= run.settings.max_batches:
             return
-        with engine.begin() as conn:
+        with run.engine.begin() as conn:
             records = resend(conn, batch)
             changelog.resent(conn, batch.id, dt.datetime.now(dt.UTC))
         batch.attempts += 1
-        _send(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak, batch, records, 0, new=False)
+        _send(run, ds, batch, records, 0, new=False)
         _answered(waiting, batch, records)
-    upto = changelog.horizon(engine)
-    while settings.max_batches is None or result.batches < settings.max_batches:
+    upto = changelog.horizon(run.engine)
+    while run.settings.max_batches is None or run.result.batches < run.settings.max_batches:
         batch_id = uuid.uuid4().hex
-        taken = take_batch(engine, ds, settings.batch_size, run_id=result.run_id, batch_id=batch_id, upto=upto, waiting=waiting)
-        result.not_sent += taken.not_sent
+        taken = take_batch(run.engine, ds, run.settings.batch_size, run_id=run.result.run_id, batch_id=batch_id, upto=upto, waiting=waiting)
+        run.result.not_sent += taken.not_sent
         if taken.batch is None:
             if taken.not_sent:
-                runs.add(engine, result.run_id, not_sent=taken.not_sent)
+                runs.add(run.engine, run.result.run_id, not_sent=taken.not_sent)
             if taken.moved and not taken.blocked:
                 continue  # only withdrawals the province never needed: read on
             break
-        _send(engine, http, endpoint, adp, sender, ds, settings, result, rng, sleep, streak, taken.batch, taken.records,
-              taken.not_sent, new=True)
+        _send(run, ds, taken.batch, taken.records, taken.not_sent, new=True)
         _answered(waiting, taken.batch, taken.records)
         if taken.blocked:
             break  # a record's next version waits for its earlier version's receipt (next run)
@@ -213,60 +215,43 @@ def _answered(waiting: set[str], batch: changelog.Batch, records: list[Any]) -> 
     waiting.difference_update(r.business_key for r in records if r.business_key not in still)
 
 
-def _send(
-    engine: Engine,
-    http: httpx.Client,
-    endpoint: Endpoint,
-    adp: ProvinceAdapter,
-    sender: dict[str, str | None],
-    ds: str,
-    settings: PushSettings,
-    result: PushResult,
-    rng: random.Random,
-    sleep: Callable[[float], None],
-    streak: list[int],
-    batch: changelog.Batch,
-    records: list[Any],
-    skipped: int,
-    *,
-    new: bool,
-) -> None:
+def _send(run: _PushRun, ds: str, batch: changelog.Batch, records: list[Any], skipped: int, *, new: bool) -> None:
     """Send one batch and write its receipts."""
     batch_id = batch.batch_id
-    body = adp.encode_batch(batch_id, ds, sender, records)
+    body = run.adp.encode_batch(batch_id, ds, run.sender, records)
     try:
-        receipts, retries = send_batch(http, endpoint, adp, body, batch_id, settings, rng=rng, sleep=sleep)
+        receipts, retries = send_batch(run.http, run.endpoint, run.adp, body, batch_id, run.settings, rng=run.rng, sleep=run.sleep)
     except ReceiptError as exc:
         # Answered, but nothing usable: the province may have applied the batch, so it keeps waiting (taking
         # it back would claim it did not); the next run resends it by key.
         retries = getattr(exc, "retries", 0)
-        result.batches += 1
-        result.records_sent += len(records)
-        result.retries += retries
-        result.bad_answers += 1
-        result.no_receipt += len(records)
-        result.problem(f"批次 {batch_id}：{exc}")
-        runs.add(engine, result.run_id, batches=1, records_sent=len(records), retries=retries, not_sent=skipped)
+        run.result.batches += 1
+        run.result.records_sent += len(records)
+        run.result.retries += retries
+        run.result.bad_answers += 1
+        run.result.no_receipt += len(records)
+        run.result.problem(f"批次 {batch_id}：{exc}")
+        runs.add(run.engine, run.result.run_id, batches=1, records_sent=len(records), retries=retries, not_sent=skipped)
         log.error("batch %s (%s): %d records without receipt: %s", batch_id, ds, len(records), exc)
-        streak[0] += 1
-        if streak[0] >= settings.max_bad_answers:
+        run.bad_answers_in_a_row += 1
+        if run.bad_answers_in_a_row >= run.settings.max_bad_answers:
             raise ReceiptError(
-                f"省平台连续 {streak[0]} 个批次的应答都无法使用（最后一个：批次 {batch_id}：{exc}）。推送已停止，未发送的数据保留待发送；"
+                f"省平台连续 {run.bad_answers_in_a_row} 个批次的应答都无法使用（最后一个：批次 {batch_id}：{exc}）。推送已停止，未发送的数据保留待发送；"
                 "已发送的记录保持“已发送”，下次推送以相同幂等键重发。请与省平台核对接口"
             ) from None
         return
     except UpstreamError as exc:
         if isinstance(exc, TerminalError) and new:  # refused before processing: nothing reached the province
-            with engine.begin() as conn:
+            with run.engine.begin() as conn:
                 changelog.refused(conn, batch.id, dt.datetime.now(dt.UTC))
-        result.retries += getattr(exc, "retries", 0)
-        runs.add(engine, result.run_id, retries=getattr(exc, "retries", 0), not_sent=skipped)
+        run.result.retries += getattr(exc, "retries", 0)
+        runs.add(run.engine, run.result.run_id, retries=getattr(exc, "retries", 0), not_sent=skipped)
         raise
-    streak[0] = 0
+    run.bad_answers_in_a_row = 0
     for text in getattr(receipts, "problems", []):
-        result.problem(f"批次 {batch_id}：{text}")
+        run.result.problem(f"批次 {batch_id}：{text}")
     expected = batch.keys()
-    with engine.begin() as conn:
+    with run.engine.begin() as conn:
         outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), [batch])
     missing = len(expected) - len(outcome.answered)
     step = {
@@ -279,9 +264,9 @@ def _send(
         "not_sent": skipped,
     }
     for k, v in step.items():
-        setattr(result, k, getattr(result, k) + v)
-    result.no_receipt += missing
-    runs.add(engine, result.run_id, **step)
+        setattr(run.result, k, getattr(run.result, k) + v)
+    run.result.no_receipt += missing
+    runs.add(run.engine, run.result.run_id, **step)
     log.info("batch %s (%s): %d sent, %d accepted, %d rejected, %d without receipt, %d retries",
              batch_id, ds, len(records), outcome.accepted, outcome.rejected, missing, retries)
 
