@@ -63,14 +63,19 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 _BLOCK = 1024 * 1024
 
 
+def _megabytes_setting(name: str, default: float) -> int:
+    """A size limit in bytes from the environment variable ``name`` (megabytes), ``default`` when unset."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        mb = float(raw) if raw else default
+    except ValueError:
+        raise FileRejected(f"环境变量 {name}={raw!r} 不是数字（单位 MB），请改正或删除它") from None
+    return int(mb * 1024 * 1024)
+
+
 def max_file_bytes() -> int:
     """The size limit of a template file: ``SGS_FILE_MAX_MB`` (megabytes), default 300."""
-    raw = os.environ.get("SGS_FILE_MAX_MB", "").strip()
-    try:
-        mb = float(raw) if raw else DEFAULT_MAX_MB
-    except ValueError:
-        raise FileRejected(f"环境变量 SGS_FILE_MAX_MB={raw!r} 不是数字（单位 MB），请改正或删除它") from None
-    return int(mb * 1024 * 1024)
+    return _megabytes_setting("SGS_FILE_MAX_MB", DEFAULT_MAX_MB)
 
 
 #: Default limit of an XLSX's shared-strings part (unpacked). openpyxl loads the whole table into a list even in
@@ -82,12 +87,7 @@ DEFAULT_SHARED_STRINGS_MB = 32
 
 def max_shared_strings_bytes() -> int:
     """The limit of an XLSX's shared strings (unpacked): ``SGS_XLSX_SHARED_STRINGS_MB``, default 32."""
-    raw = os.environ.get("SGS_XLSX_SHARED_STRINGS_MB", "").strip()
-    try:
-        mb = float(raw) if raw else DEFAULT_SHARED_STRINGS_MB
-    except ValueError:
-        raise FileRejected(f"环境变量 SGS_XLSX_SHARED_STRINGS_MB={raw!r} 不是数字（单位 MB），请改正或删除它") from None
-    return int(mb * 1024 * 1024)
+    return _megabytes_setting("SGS_XLSX_SHARED_STRINGS_MB", DEFAULT_SHARED_STRINGS_MB)
 
 
 def _shared_strings_parts(zf: zipfile.ZipFile) -> set[str]:

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,17 +295,22 @@ def stop(s: Settings, name: str, *, sig: int = signal.SIGTERM, wait: float = 30.
     return True
 
 
-def _descendants(pid: int) -> set[tuple[int, str]]:
-    """Every live descendant of ``pid`` as (pid, start time): the start time guards against pid reuse."""
-    children: dict[int, list[int]] = {}
+def _proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/<pid>/stat after the command name) of every process still there."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            yield int(entry.name), (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """Every live descendant of ``pid`` as (pid, start time): the start time guards against pid reuse."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _proc_stats():
+        children.setdefault(int(fields[1]), []).append(child)
     out: set[tuple[int, str]] = set()
     todo = list(children.get(pid, []))
     while todo:
@@ -330,16 +336,7 @@ def _signal_tree(tree: set[tuple[int, str]], sig: int) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return any(fields[0] != "Z" and int(fields[2]) == pgid for _, fields in _proc_stats())
 
 
 # --- health ------------------------------------------------------------------------------------------
