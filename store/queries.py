@@ -1,5 +1,5 @@
 """Read-side queries of the central store for the reports: quarantine (问题数据) for feedback to departments,
-the assessment's population (records, quarantine entries, runs) and the quality pages.
+the assessment's population (records, quarantine entries, runs), the quality pages and ``sgs dept check``.
 
 Every read the ``reports`` package (and the CLI's feedback commands) makes of the store is here, so that the
 reports hold the arithmetic and the presentation and never a table of ``store.schema``."""
@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, RowMapping
 
 from national import dataset as national_dataset
-from store.schema import ingest_run, quarantine, record_tables
+from store import dialect
+from store.schema import ingest_run, quarantine, record_tables, watermark
 
 
 def open_quarantine(engine: Engine, department: str, dataset: str | None = None) -> Iterator[dict[str, Any]]:
@@ -186,3 +187,24 @@ def ingest_run_row(engine: Engine, run_id: int) -> dict[str, Any]:
     """One ingest run, every column (``NoResultFound`` when there is none)."""
     with engine.connect() as conn:
         return dict(conn.execute(sa.select(ingest_run).where(ingest_run.c.id == run_id)).mappings().one())
+
+
+# --------------------------------------------------------------------------------------------------
+# sgs dept check
+
+
+def peek_watermark(url: str, department: str, dataset: str) -> str | None:
+    """The stored watermark (JSON text) of a department dataset, read without creating, migrating or tuning
+    the store (``sgs dept check`` writes nothing anywhere); ``None`` when there is no store or no watermark."""
+    if not dialect.for_url(url).exists(url):
+        return None
+    engine = sa.create_engine(url, hide_parameters=True)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.select(watermark.c.cursor_value).where(watermark.c.department == department, watermark.c.dataset == dataset)
+            ).scalar_one_or_none()
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
