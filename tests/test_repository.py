@@ -105,3 +105,20 @@ def test_store_does_not_import_connectors() -> None:
             assert top not in ("connectors", "transforms", "pipeline", "reports", "upstream", "dags", "plugins"), (
                 f"{path.relative_to(ROOT)}:{line} imports {module}"
             )
+
+
+def test_dialect_names_are_compared_only_in_the_two_registries() -> None:
+    """Issue 13: a difference between databases is a method of a source adapter (``connectors/adapters.py``) or
+    of the store's dialect (``store/dialect.py``), not an ``if conn.dialect.name == …`` where it is needed. The
+    Alembic migrations keep their own checks (frozen history)."""
+    allowed = {Path("connectors/adapters.py"), Path("store/dialect.py")}
+    found = []
+    for package in ("connectors", "transforms", "expectations", "store", "pipeline", "upstream", "reports", "dags", "plugins"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if rel in allowed or "migrations" in rel.parts:
+                continue
+            for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"\.dialect\.name\b", text):
+                    found.append(f"{rel}:{n}")
+    assert not found, "compare dialect names in the adapter registries only: " + ", ".join(found)
