@@ -1,10 +1,12 @@
 """One small adapter per kind of department database: what differs between them, registered in one place.
 
 An adapter knows its URL forms (Airflow connection types and legacy driver names become the drivers this
-project pins), the connect-time options (timeouts), how it makes a session read-only (design.md invariant 8:
-nothing a department writes into its ``query`` can change its database), and how to bring the rows a driver returns to what the
-transforms expect: naive Beijing-time datetimes, text decoded from legacy encodings, and the bound a cursor
-comparison needs on servers whose time types are coarser than Python's.
+project pins), where a file database may be, the connect-time options (timeouts), how it makes a session
+read-only (design.md invariant 8: nothing a department writes into its ``query`` can change its database), how
+``sgs dept check`` pings it and asks whether the docking account can write, and how to bring the rows a driver
+returns to what the transforms expect: naive Beijing-time datetimes, text decoded from legacy encodings, and
+the bound a cursor comparison needs on servers whose time types are coarser than Python's. Code outside this
+module asks the adapter and never compares dialect or backend names.
 
 Adding a database = a subclass with the few things that differ + one line in :data:`ADAPTERS`.
 """
@@ -12,14 +14,20 @@ Adding a database = a subclass with the few things that differ + one line in :da
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+import os
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from connectors.errors import SourceConfigError
+
+if TYPE_CHECKING:
+    from connectors.settings import SourcePolicy
 
 
 class SourceAdapter:
@@ -36,17 +44,40 @@ class SourceAdapter:
     #: Python's datetime has microseconds; a server that stores less may round a cursor value so that the
     #: row no longer satisfies ``cursor >= :bound``. The bound is lowered by this much.
     cursor_slack: ClassVar[dt.timedelta] = dt.timedelta(0)
+    #: The cheapest statement that proves the connection works (``sgs dept check``).
+    ping_sql: ClassVar[str] = "SELECT 1"
+    #: The source is a file opened read-only by the database library itself (``read_only_url``): an account
+    #: that could write the file still changes nothing through this program.
+    read_only_file: ClassVar[bool] = False
 
     def url(self, url: URL) -> URL:
         name = self.drivernames.get(url.drivername)
         return url.set(drivername=name) if name else url
 
+    def locate(self, url: URL, policy: SourcePolicy) -> URL:
+        """``url`` with a database file resolved where ``policy`` allows it (server databases: unchanged).
+        Raises ``ValueError`` for a file outside the data folder or missing (the caller names the department)."""
+        return url
+
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         """Connect-time options of the driver ``url`` names (timeouts, value converters)."""
         return {}
 
+    def session_connect_args(self, timeout: int, url: URL) -> dict[str, Any]:
+        """Every connect option of a read-only session on ``url``: :meth:`connect_args` and
+        :meth:`read_only_connect_args`. Through ODBC only ``timeout`` (pyodbc passes every other keyword
+        into the connection string, where the ODBC driver does not know it)."""
+        if url.drivername.endswith("+pyodbc"):
+            return {"timeout": timeout}
+        return {**self.connect_args(timeout, url), **self.read_only_connect_args(url)}
+
     def engine_kwargs(self, url: URL) -> dict[str, Any]:
         return {}
+
+    def account_can_write(self, conn: Connection, table: str | None, schema: str | None) -> bool | None:
+        """Can the docking account change ``table`` (``None``: a query, not a table)? ``None`` when the
+        database gives no simple answer (``sgs dept check`` then asks the DBA to confirm)."""
+        return None
 
     # --- read-only sessions ------------------------------------------------------------------------
     #: How far the database itself enforces read-only: ``session`` (every transaction of the session is
@@ -175,6 +206,10 @@ class MySQLAdapter(SourceAdapter):
     def read_only_session_sql(self) -> tuple[str, ...]:
         return ("SET SESSION TRANSACTION READ ONLY",)
 
+    def account_can_write(self, conn: Connection, table: str | None, schema: str | None) -> bool | None:
+        grants = " ".join(r[0] for r in conn.execute(sa.text("SHOW GRANTS"))).upper()
+        return any(p in grants for p in ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE"))
+
 
 def _mysql_date(text: str) -> dt.date | str:
     try:
@@ -237,6 +272,20 @@ class PostgreSQLAdapter(SourceAdapter):
     def read_only_transaction_sql(self) -> tuple[str, ...]:
         return ("SET TRANSACTION READ ONLY",)
 
+    def account_can_write(self, conn: Connection, table: str | None, schema: str | None) -> bool | None:
+        if not table:
+            return None
+        name = f"{schema}.{table}" if schema else table
+        return bool(
+            conn.execute(
+                sa.text(
+                    "SELECT has_table_privilege(current_user, :t, 'INSERT') OR has_table_privilege(current_user, :t, 'UPDATE')"
+                    " OR has_table_privilege(current_user, :t, 'DELETE')"
+                ),
+                {"t": name},
+            ).scalar()
+        )
+
 
 class KingbaseAdapter(PostgreSQLAdapter):
     """人大金仓 KingbaseES speaks the PostgreSQL protocol; psycopg works with its PostgreSQL-compatible mode.
@@ -256,6 +305,7 @@ class OracleAdapter(SourceAdapter):
     # cx_Oracle-style URLs keep working: python-oracledb is its successor with the same API.
     drivernames = {"oracle": "oracle+oracledb", "oracle+cx_oracle": "oracle+oracledb"}
     folds_upper = True
+    ping_sql = "SELECT 1 FROM DUAL"
 
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"tcp_connect_timeout": timeout}
@@ -316,6 +366,17 @@ class DamengAdapter(SourceAdapter):
 class SQLiteAdapter(SourceAdapter):
     kind = "sqlite"
     backends = ("sqlite",)
+    read_only_file = True
+
+    def locate(self, url: URL, policy: SourcePolicy) -> URL:
+        """The file under the data folder (``SourcePolicy.sqlite_path``), which must exist: SQLite would
+        otherwise create an empty database and the read would find no table."""
+        path = policy.sqlite_path(url.database)
+        if path is None:
+            return url
+        if not path.exists():
+            raise ValueError(f"SQLite 数据库文件 {path} 不存在，请检查路径")
+        return url.set(database=str(path))
 
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:
         return {"timeout": timeout}
@@ -334,6 +395,11 @@ class SQLiteAdapter(SourceAdapter):
 
     def read_only_session_sql(self) -> tuple[str, ...]:
         return ("PRAGMA query_only = ON",)
+
+    def account_can_write(self, conn: Connection, table: str | None, schema: str | None) -> bool | None:
+        # The source is opened as ``file:<quoted path>?mode=ro``: ask about the file itself.
+        db = unquote((conn.engine.url.database or "").removeprefix("file:"))
+        return bool(db) and db != ":memory:" and os.access(db, os.W_OK)
 
 
 ADAPTERS: dict[str, SourceAdapter] = {

@@ -169,18 +169,11 @@ def open_source(source: SourceSettings, *, department: str, policy: SourcePolicy
     try:
         check_operator_url(parsed)
         adapter, parsed = adapter_for(parsed)
-        if parsed.get_backend_name() == "sqlite":
-            path = (policy or SourcePolicy(data_dir=None)).sqlite_path(parsed.database)
-            if path is not None:
-                if not path.exists():
-                    raise SourceConfigError(f"部门 {department}：SQLite 数据库文件 {path} 不存在，请检查路径")
-                parsed = parsed.set(database=str(path))
+        parsed = adapter.locate(parsed, policy or SourcePolicy(data_dir=None))
     except ValueError as exc:
         raise SourceConfigError(f"部门 {department}：{exc}") from None
     parsed = adapter.read_only_url(parsed)
-    args = {**adapter.connect_args(source.connect_timeout, parsed), **adapter.read_only_connect_args(parsed)}
-    if parsed.drivername.endswith("+pyodbc"):
-        args = {"timeout": source.connect_timeout}
+    args = adapter.session_connect_args(source.connect_timeout, parsed)
     try:
         engine = sa.create_engine(parsed, connect_args=args, pool_pre_ping=True, hide_parameters=True, **adapter.engine_kwargs(parsed))
     except (ImportError, ModuleNotFoundError) as exc:

@@ -43,15 +43,12 @@ def source_data_dir() -> Path:
 
 def source_policy() -> SourcePolicy:
     """Where department SQLite files may be: the data folder, which must not hold the central store."""
-    from sqlalchemy.engine import make_url
-
     from pipeline.paths import store_url
+    from store import dialect
 
-    store_file: Path | None = None
     try:
-        store = make_url(store_url())
-        if store.get_backend_name() == "sqlite" and store.database and store.database != ":memory:":
-            store_file = Path(store.database.removeprefix("file:").split("?", 1)[0])
+        url = store_url()
+        store_file = dialect.for_url(url).database_file(url)
     except Exception:  # an unparsable store URL is the store's own error, reported where the store is opened
         store_file = None
     return SourcePolicy(data_dir=source_data_dir(), store_file=store_file)

@@ -9,11 +9,9 @@ Nothing is written anywhere: the central store is only read, and only if it exis
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -32,6 +30,7 @@ from connectors.sql import (
 from national.safety import redact_url
 from pipeline.config import CONTROL_CHARS, ConfigError, DatasetConfig, Department, load_department, source_policy
 from pipeline.paths import store_url
+from store.queries import peek_watermark
 
 Level = Literal["ok", "warn", "error"]
 
@@ -71,48 +70,15 @@ def _connect_error(dept: str, source: SourceSettings, url: sa.engine.URL, exc: B
     )
 
 
-def _writable(src: Source, table: sa.Table | sa.FromClause, ds_cfg: DatasetConfig) -> bool | None:
+def _writable(src: Source, ds_cfg: DatasetConfig) -> bool | None:
     """Can the docking account change the table? None when the database gives no simple answer."""
-    backend = src.engine.url.get_backend_name()
     with src.engine.connect() as conn:
-        if backend in ("mysql", "mariadb"):
-            grants = " ".join(r[0] for r in conn.execute(sa.text("SHOW GRANTS"))).upper()
-            return any(p in grants for p in ("ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE"))
-        if backend == "postgresql" and ds_cfg.table:
-            name = f"{ds_cfg.db_schema}.{ds_cfg.table}" if ds_cfg.db_schema else ds_cfg.table
-            return bool(
-                conn.execute(
-                    sa.text(
-                        "SELECT has_table_privilege(current_user, :t, 'INSERT') OR has_table_privilege(current_user, :t, 'UPDATE')"
-                        " OR has_table_privilege(current_user, :t, 'DELETE')"
-                    ),
-                    {"t": name},
-                ).scalar()
-            )
-        if backend == "sqlite":
-            # The source is opened as ``file:<quoted path>?mode=ro``: ask about the file itself.
-            db = unquote((src.engine.url.database or "").removeprefix("file:"))
-            return bool(db) and db != ":memory:" and os.access(db, os.W_OK)
-    return None
+        return src.adapter.account_can_write(conn, ds_cfg.table, ds_cfg.db_schema)
 
 
 def _store_watermark(department: str, dataset: str) -> str | None:
     """The watermark in the central store, read-only; None when there is no store yet."""
-    url = store_url()
-    if url.startswith("sqlite"):
-        db = sa.engine.make_url(url).database
-        if not db or not Path(db).exists():
-            return None
-    engine = sa.create_engine(url, hide_parameters=True)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(
-                sa.text("SELECT cursor_value FROM watermark WHERE department = :d AND dataset = :s"), {"d": department, "s": dataset}
-            ).scalar_one_or_none()
-    except sa_exc.SQLAlchemyError:
-        return None
-    finally:
-        engine.dispose()
+    return peek_watermark(store_url(), department, dataset)
 
 
 def check_department(path: str | Path, *, samples: int = 5) -> CheckReport:
@@ -134,7 +100,7 @@ def check_department(path: str | Path, *, samples: int = 5) -> CheckReport:
     try:
         try:
             with src.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1") if src.engine.dialect.name != "oracle" else sa.text("SELECT 1 FROM DUAL"))
+                conn.execute(sa.text(src.adapter.ping_sql))
         except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DBAPIError) as exc:
             report.add("error", _connect_error(dept.code, source, src.engine.url, exc))
             return report
@@ -181,10 +147,10 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
         else:
             report.add("ok", f"{label}游标列 {cfg.cursor} 有索引")
     try:
-        writable = _writable(src, table, cfg)
+        writable = _writable(src, cfg)
     except sa_exc.SQLAlchemyError:
         writable = None
-    if writable and src.engine.url.get_backend_name() == "sqlite":
+    if writable and src.adapter.read_only_file:
         # The file is opened read-only (SQLiteAdapter.read_only_url): nothing is written through this program.
         report.add("ok", f"{label}SQLite 文件以只读方式打开（mode=ro、query_only），对接不会修改该文件")
     elif writable:

@@ -15,15 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from jinja2 import Environment, select_autoescape
 from sqlalchemy.engine import Engine
 
 from national import dataset as national_dataset
 from national.safety import private_dir, write_private
 from pipeline.paths import var_dir
-from store.queries import quarantine_counts
-from store.schema import ingest_run, record_tables
+from store.queries import department_runs, ingest_run_row, quarantine_counts, record_count
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -129,95 +127,84 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
     rules = {ds: {r.id: r for r in expectations.catalogue(ds)} for ds in ("cf", "xk")}
     open_counts = quarantine_counts(engine)
     index_rows = []
-    with engine.connect() as conn:
-        for code, dept in sorted(departments.items()):
-            for ds_name in dept.datasets:
-                ds = national_dataset(ds_name)
-                names = ds.chinese_names
-                runs = (
-                    conn.execute(
-                        sa.select(ingest_run)
-                        .where(ingest_run.c.department == code, ingest_run.c.dataset == ds_name)
-                        .order_by(ingest_run.c.id.desc())
-                        .limit(history)
-                    )
-                    .mappings()
-                    .all()
-                )
-                table = record_tables[ds_name]
-                records = conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.department == code)).scalar_one()
-                view_runs = []
-                for r in runs:
-                    result = out / code / ds_name / "results" / f"{r['id']}.json"
-                    view_runs.append(
-                        {
-                            **dict(r),
-                            "started": _local(r["started_at"]),
-                            "pass_pct": 100.0 * (r["rows_read"] - r["quarantined"]) / r["rows_read"] if r["rows_read"] else 100.0,
-                            "result": f"{ds_name}/results/{r['id']}.json" if result.exists() else None,
-                        }
-                    )
-                # The latest run that brought something (not a look-back re-read of a few rows), else the latest.
-                last = next(
-                    (
-                        r
-                        for r in view_runs
-                        if r["status"] == "success"
-                        and (r["inserted"] + r["updated"] > 0 or r["watermark_to"] != r["watermark_from"])
-                    ),
-                    next((r for r in view_runs if r["status"] == "success"), None),
-                )
-                failing = []
-                if last:
-                    for rule_id, n in sorted(json.loads(last["rule_failures"] or "{}").items(), key=lambda kv: -kv[1]):
-                        rule = rules[ds_name].get(rule_id)
-                        if not n:
-                            continue
-                        field = rule.field if rule else ""
-                        failing.append(
-                            {
-                                "id": rule_id,
-                                "field": field,
-                                "field_zh": names.get(field, field),
-                                "severity": rule.severity if rule else "error",
-                                "count": n,
-                                "pct": 100.0 * n / last["rows_read"] if last["rows_read"] else 0.0,
-                                "message": rule.message if rule else "",
-                            }
-                        )
-                open_by_rule = []
-                open_rows = 0
-                for c in open_counts:
-                    if c["department"] == code and c["dataset"] == ds_name:
-                        open_rows = c["open_rows"]
-                        rule = rules[ds_name].get(c["rule"])
-                        field = rule.field if rule else ""
-                        open_by_rule.append(
-                            {"id": c["rule"], "field_zh": names.get(field, field or "—"), "rows": c["rows"], "message": rule.message if rule else ""}
-                        )
-                page = out / code / f"{ds_name}.html"
-                private_dir(page.parent)
-                write_private(
-                    page,
-                    DATASET_PAGE.render(
-                        css=CSS, dept=dept, ds=ds, generated=generated, n_rules=len(rules[ds_name]), last=last,
-                        failing=failing, open_by_rule=open_by_rule, open_rows=open_rows, runs=view_runs, records=records,
-                    ),
-                )
-                index_rows.append(
+    for code, dept in sorted(departments.items()):
+        for ds_name in dept.datasets:
+            ds = national_dataset(ds_name)
+            names = ds.chinese_names
+            runs = department_runs(engine, code, ds_name, history)
+            records = record_count(engine, code, ds_name)
+            view_runs = []
+            for r in runs:
+                result = out / code / ds_name / "results" / f"{r['id']}.json"
+                view_runs.append(
                     {
-                        "href": f"{code}/{ds_name}.html",
-                        "name": dept.name,
-                        "code": code,
-                        "ds_zh": ds.name_zh,
-                        "started": last["started"] if last else None,
-                        "rows_read": last["rows_read"] if last else 0,
-                        "quarantined": last["quarantined"] if last else 0,
-                        "pass_pct": last["pass_pct"] if last else 100.0,
-                        "records": records,
-                        "open_rows": open_rows,
+                        **dict(r),
+                        "started": _local(r["started_at"]),
+                        "pass_pct": 100.0 * (r["rows_read"] - r["quarantined"]) / r["rows_read"] if r["rows_read"] else 100.0,
+                        "result": f"{ds_name}/results/{r['id']}.json" if result.exists() else None,
                     }
                 )
+            # The latest run that brought something (not a look-back re-read of a few rows), else the latest.
+            last = next(
+                (
+                    r
+                    for r in view_runs
+                    if r["status"] == "success"
+                    and (r["inserted"] + r["updated"] > 0 or r["watermark_to"] != r["watermark_from"])
+                ),
+                next((r for r in view_runs if r["status"] == "success"), None),
+            )
+            failing = []
+            if last:
+                for rule_id, n in sorted(json.loads(last["rule_failures"] or "{}").items(), key=lambda kv: -kv[1]):
+                    rule = rules[ds_name].get(rule_id)
+                    if not n:
+                        continue
+                    field = rule.field if rule else ""
+                    failing.append(
+                        {
+                            "id": rule_id,
+                            "field": field,
+                            "field_zh": names.get(field, field),
+                            "severity": rule.severity if rule else "error",
+                            "count": n,
+                            "pct": 100.0 * n / last["rows_read"] if last["rows_read"] else 0.0,
+                            "message": rule.message if rule else "",
+                        }
+                    )
+            open_by_rule = []
+            open_rows = 0
+            for c in open_counts:
+                if c["department"] == code and c["dataset"] == ds_name:
+                    open_rows = c["open_rows"]
+                    rule = rules[ds_name].get(c["rule"])
+                    field = rule.field if rule else ""
+                    open_by_rule.append(
+                        {"id": c["rule"], "field_zh": names.get(field, field or "—"), "rows": c["rows"], "message": rule.message if rule else ""}
+                    )
+            page = out / code / f"{ds_name}.html"
+            private_dir(page.parent)
+            write_private(
+                page,
+                DATASET_PAGE.render(
+                    css=CSS, dept=dept, ds=ds, generated=generated, n_rules=len(rules[ds_name]), last=last,
+                    failing=failing, open_by_rule=open_by_rule, open_rows=open_rows, runs=view_runs, records=records,
+                ),
+            )
+            index_rows.append(
+                {
+                    "href": f"{code}/{ds_name}.html",
+                    "name": dept.name,
+                    "code": code,
+                    "ds_zh": ds.name_zh,
+                    "started": last["started"] if last else None,
+                    "rows_read": last["rows_read"] if last else 0,
+                    "quarantined": last["quarantined"] if last else 0,
+                    "pass_pct": last["pass_pct"] if last else 100.0,
+                    "records": records,
+                    "open_rows": open_rows,
+                }
+            )
     index = out / "index.html"
     write_private(index, INDEX_PAGE.render(css=CSS, rows=index_rows, generated=generated))
     return index
@@ -227,8 +214,7 @@ def publish_run(engine: Engine, run_id: int) -> Path:
     """After a run: its GX result, then this department's pages and the index. Returns the index path."""
     from pipeline.config import loadable_departments
 
-    with engine.connect() as conn:
-        run = conn.execute(sa.select(ingest_run).where(ingest_run.c.id == run_id)).mappings().one()
+    run = ingest_run_row(engine, run_id)
     write_run_result(
         run["department"], run["dataset"], run_id, rows=run["rows_read"], rule_failures=json.loads(run["rule_failures"] or "{}")
     )

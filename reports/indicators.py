@@ -37,18 +37,16 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from national import DATASETS
 from national import dataset as national_dataset
 from reports.settings import ReportSettings, load_report_settings
 from reports.workdays import WorkdayCalendar
-from store.schema import ingest_run, quarantine, record_tables
+from store import queries
 from transforms.masking import mask_text
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_CHUNK = 20000
 INDICATORS = ("timeliness", "completeness", "accuracy")
 INDICATOR_NAMES = {"timeliness": "及时率", "completeness": "完整率", "accuracy": "准确率"}
 ALL_DATASETS = "all"
@@ -241,56 +239,27 @@ def _stored_records(
 ) -> Iterator[pd.DataFrame]:
     """Stored records decided in [lo, hi], in chunks, with their completeness computed and text dropped."""
     ds = national_dataset(dataset)
-    t = record_tables[dataset]
-    jdrq = t.c[ds.decision_date.lower()]
     extra = [c for c in ("XK_XKBH",) if c in ds.columns and c not in req.columns]
     wanted = list(dict.fromkeys([*req.columns, _wsh_column(dataset), *extra]))
-    stmt = (
-        sa.select(
-            t.c.business_key, t.c.department, t.c.source_pk, t.c.first_loaded_at, jdrq.label("decision_date"),
-            *(t.c[c.lower()].label(c) for c in wanted),
+    for rows in queries.decided_records(engine, dataset, lo, hi, wanted):
+        national = pd.DataFrame({c: [_as_text(r[c]) for r in rows] for c in wanted}, dtype=object)
+        complete = req.complete(national[list(req.columns)], today)
+        yield pd.DataFrame(
+            {
+                "key": [r["business_key"] for r in rows],
+                "department": [r["department"] for r in rows],
+                "source_pk": [r["source_pk"] for r in rows],
+                "loaded_at": [_utc(r["first_loaded_at"]) for r in rows],
+                "decision_date": [_parse_date(r["decision_date"]) for r in rows],
+                "complete_stored": complete,
+                "wsh": national[_wsh_column(dataset)].tolist(),
+                "xkbh": national["XK_XKBH"].tolist() if "XK_XKBH" in national else [None] * len(rows),
+            }
         )
-        .where(jdrq >= lo, jdrq <= hi)
-        .order_by(t.c.id)
-    )
-    with engine.connect() as conn:
-        result = conn.execution_options(yield_per=_CHUNK).execute(stmt)
-        for part in result.partitions(_CHUNK):
-            rows = [r._mapping for r in part]
-            national = pd.DataFrame({c: [_as_text(r[c]) for r in rows] for c in wanted}, dtype=object)
-            complete = req.complete(national[list(req.columns)], today)
-            yield pd.DataFrame(
-                {
-                    "key": [r["business_key"] for r in rows],
-                    "department": [r["department"] for r in rows],
-                    "source_pk": [r["source_pk"] for r in rows],
-                    "loaded_at": [_utc(r["first_loaded_at"]) for r in rows],
-                    "decision_date": [_parse_date(r["decision_date"]) for r in rows],
-                    "complete_stored": complete,
-                    "wsh": national[_wsh_column(dataset)].tolist(),
-                    "xkbh": national["XK_XKBH"].tolist() if "XK_XKBH" in national else [None] * len(rows),
-                }
-            )
 
 
 def _wsh_column(dataset: str) -> str:
     return "CF_WSH" if dataset == "cf" else "XK_WSH"
-
-
-def _quarantine_entries(
-    engine: Engine, dataset: str, since: dt.datetime, as_of: dt.datetime
-) -> Iterator[dict[str, Any]]:
-    stmt = (
-        sa.select(
-            quarantine.c.id, quarantine.c.department, quarantine.c.source_pk, quarantine.c.business_key,
-            quarantine.c.first_seen_at, quarantine.c.national,
-        )
-        .where(quarantine.c.dataset == dataset, quarantine.c.first_seen_at >= since, quarantine.c.first_seen_at <= as_of)
-        .order_by(quarantine.c.id)
-    )
-    with engine.connect() as conn:
-        for r in conn.execution_options(yield_per=_CHUNK).execute(stmt).mappings():
-            yield dict(r)
 
 
 def _usable_key(key: str | None) -> bool:
@@ -332,7 +301,7 @@ def load_records(
     q_first: dict[str, pd.Timestamp] = {}
     q_latest: dict[str, dict[str, Any]] = {}
     q_dept: dict[str, str] = {}
-    for e in _quarantine_entries(engine, dataset, since, as_of):
+    for e in queries.quarantine_entries_seen(engine, dataset, since, as_of):
         key = by_pk.get((e["department"], e["source_pk"]))
         if key is None:
             bk = e["business_key"]
@@ -530,24 +499,15 @@ def feedback_items(
     An entry counts as open at ``as_of`` if it was seen by then and not resolved by then.
     """
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
-    stmt = sa.select(
-        quarantine.c.department, quarantine.c.dataset, quarantine.c.first_seen_at, quarantine.c.rule_ids
-    ).where(
-        quarantine.c.first_seen_at <= as_of,
-        sa.or_(quarantine.c.status == "open", quarantine.c.resolved_at > as_of),
-    )
-    if department:
-        stmt = stmt.where(quarantine.c.department == department)
     ages: dict[tuple[str, str], list[float]] = {}
     rules: dict[tuple[str, str, str], int] = {}
-    with engine.connect() as conn:
-        for dept, ds, seen, rule_ids in conn.execution_options(yield_per=_CHUNK).execute(stmt):
-            ts = _utc(seen)
-            age = (as_of_ts - ts).total_seconds() / 86400 if ts is not None else 0.0
-            ages.setdefault((dept, ds), []).append(age)
-            for r in (rule_ids or "").split(","):
-                if r:
-                    rules[(dept, ds, r)] = rules.get((dept, ds, r), 0) + 1
+    for dept, ds, seen, rule_ids in queries.open_quarantine_as_of(engine, as_of, department):
+        ts = _utc(seen)
+        age = (as_of_ts - ts).total_seconds() / 86400 if ts is not None else 0.0
+        ages.setdefault((dept, ds), []).append(age)
+        for r in (rule_ids or "").split(","):
+            if r:
+                rules[(dept, ds, r)] = rules.get((dept, ds, r), 0) + 1
     fb = pd.DataFrame(
         [
             {
@@ -590,49 +550,28 @@ def _rule_messages() -> dict[str, str]:
 
 def latest_runs(engine: Engine, department: str, limit: int = 10) -> pd.DataFrame:
     """The department's latest ingest runs (both datasets), newest first."""
-    stmt = (
-        sa.select(
-            ingest_run.c.id, ingest_run.c.dataset, ingest_run.c.trigger, ingest_run.c.status, ingest_run.c.started_at,
-            ingest_run.c.finished_at, ingest_run.c.rows_read, ingest_run.c.inserted, ingest_run.c.updated,
-            ingest_run.c.unchanged, ingest_run.c.quarantined, ingest_run.c.error,
-        )
-        .where(ingest_run.c.department == department)
-        .order_by(ingest_run.c.id.desc())
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    rows = queries.latest_runs(engine, department, limit)
     for r in rows:
         r["started_at"] = _utc(r["started_at"])
         r["finished_at"] = _utc(r["finished_at"])
         # A failure message can quote a value from the source: mask ID-like digit runs before showing it.
         r["error"] = mask_text(r["error"]) if r["error"] else None
-    return pd.DataFrame(
-        rows,
-        columns=["id", "dataset", "trigger", "status", "started_at", "finished_at", "rows_read", "inserted", "updated",
-                 "unchanged", "quarantined", "error"],
-    )
+    return pd.DataFrame(rows, columns=list(queries.RUN_COLUMNS))
 
 
 def latest_month_with_data(engine: Engine, today: dt.date) -> str | None:
     """The month of the latest decision on or before ``today`` in the store (the dashboard's default)."""
     latest: dt.date | None = None
-    with engine.connect() as conn:
-        for name, t in record_tables.items():
-            col = t.c[national_dataset(name).decision_date.lower()]
-            v = _parse_date(conn.execute(sa.select(sa.func.max(col)).where(col <= today)).scalar())
-            if v is not None and (latest is None or v > latest):
-                latest = v
+    for value in queries.latest_decision_dates(engine, today).values():
+        v = _parse_date(value)
+        if v is not None and (latest is None or v > latest):
+            latest = v
     return month_key(latest) if latest else None
 
 
 def store_departments(engine: Engine) -> set[str]:
     """Department codes that have records, quarantine entries or runs in the store."""
-    codes: set[str] = set()
-    with engine.connect() as conn:
-        for t in (*record_tables.values(), quarantine, ingest_run):
-            codes |= {r[0] for r in conn.execute(sa.select(t.c.department).distinct())}
-    return codes
+    return queries.store_departments(engine)
 
 
 # --------------------------------------------------------------------------------------------------

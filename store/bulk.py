@@ -21,13 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from store import dialect
+
 _IN_CLAUSE = 500  # values per IN (...) on other dialects: well below every parameter limit
 _temp_names = itertools.count(1)
 
 
 def uses_copy(conn: Connection | sa.Engine) -> bool:
     """Whether writes to this store go through ``COPY`` (PostgreSQL through psycopg 3)."""
-    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+    return dialect.of(conn).uses_copy(conn)
 
 
 class CopyText(list):  # type: ignore[type-arg]
@@ -194,7 +196,7 @@ def any_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any
     parameter the server parses: binding a 50,000-element list costs psycopg more than the look-up itself;
     and one scan with the array, never a join the planner could misjudge on a table without statistics);
     elsewhere ``IN`` lists of 500."""
-    if conn.dialect.name == "postgresql":
+    if dialect.of(conn).array_any:
         # The parameter has no type of its own (NullType: no ``::VARCHAR``), so the server takes it as the
         # array itself — a constant, for which ``= ANY`` uses a hash table; a text parameter cast to an array
         # is an expression instead, compared element by element for every row (quadratic on a chunk).

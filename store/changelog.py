@@ -52,7 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from national import DATASETS
-from store import bulk
+from store import bulk, dialect
 from store.schema import push_batch, push_position, push_rejection, record_tables
 
 #: PostgreSQL: the sequence behind ``change_seq`` (created by migration 0006).
@@ -65,7 +65,7 @@ def next_seqs(conn: Connection, n: int) -> list[int]:
     """``n`` new change sequence values, ascending, for changes written in the caller's transaction."""
     if n <= 0:
         return []
-    if conn.dialect.name == "postgresql":
+    if dialect.of(conn).change_sequence:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": LOCK_KEY})
         values = conn.execute(
             sa.text(f"SELECT nextval('{SEQUENCE}') FROM generate_series(1, :n)"), {"n": n}
@@ -83,7 +83,7 @@ def _max_seq(conn: Connection) -> int:
 def horizon(engine: Engine) -> int:
     """The highest change sequence value at or below which every change is committed or rolled back for good."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+        if dialect.of(conn).change_sequence:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
             last, called = conn.execute(sa.text(f"SELECT last_value, is_called FROM {SEQUENCE}")).one()
             return int(last) if called else int(last) - 1

@@ -1,7 +1,8 @@
-"""Engines and migrations of the central store."""
+"""Engines and migrations of the central store (what differs between SQLite and PostgreSQL: ``store.dialect``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from national.safety import private_file
+from store import dialect
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -22,47 +23,9 @@ def alembic_config(url: str) -> Config:
 
 
 def make_store_engine(url: str) -> Engine:
-    """An engine on the central store. SQLite gets WAL and a busy timeout so that the demo's
-    Airflow tasks and a ``sgs status`` reading at the same time do not fail on a lock."""
-    if url.startswith("sqlite"):
-        _create_private_sqlite_file(url)
-        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    if url.startswith("postgresql+psycopg") or url.startswith("postgresql://"):
-        # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then switch to a generic plan:
-        # for ``business_key IN ($1 … $500)`` that plan is a sequential scan, which made each chunk's
-        # look-up scan every record (a 1M-row load slowed to a crawl). Plan every execution instead.
-        args: dict[str, object] = {"prepare_threshold": None}
-        # A store host that drops packets silently would otherwise hang a run until the kernel's TCP timeout
-        # (minutes); 10 s is far above a healthy connect. A connect_timeout in the URL wins.
-        if "connect_timeout" not in sa.engine.make_url(url).query:
-            args["connect_timeout"] = 10
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=args, hide_parameters=True)
-    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
-
-
-def _create_private_sqlite_file(url: str) -> None:
-    """Create a new SQLite store file owner-only (``0600``) before SQLite does (it would use ``0644`` under the
-    usual umask): the store holds ID numbers. SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files the mode
-    of the database file. An existing file keeps its mode; a missing folder is left to SQLite's own error."""
-    try:
-        database = sa.engine.make_url(url).database
-    except Exception:  # noqa: BLE001 - a malformed URL gets SQLAlchemy's own error from create_engine
-        return
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    path = Path(database)
-    if not path.exists() and path.parent.is_dir():
-        private_file(path)
+    """An engine on the central store, opened as its dialect needs (SQLite: WAL, a busy timeout and a private
+    file; PostgreSQL: no prepared statements, a connect timeout; ``store.dialect``)."""
+    return dialect.for_url(url).create_engine(url)
 
 
 def migrate(engine: Engine) -> None:
@@ -73,17 +36,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def refresh_statistics(engine: Engine, tables: list[sa.Table]) -> bool:
-    """``ANALYZE`` the tables (PostgreSQL only; SQLite plans without statistics). True if it ran.
-
-    A table that grew from nothing within one run has no planner statistics until autovacuum gets to it
-    (never, where it is off): PostgreSQL then took every index as equally cheap and looked up open
-    quarantine entries through ``(department, dataset, status)``, scanning all of a department's open
-    entries once per chunk — a 5,000,000-row full load took 532.6 s instead of 395.4 s, and 1,000 changed
-    rows cost 1.1 s in that store against 0.3 s (docs/performance.md)."""
-    if engine.dialect.name != "postgresql":
-        return False
-    q = engine.dialect.identifier_preparer
-    with engine.begin() as conn:
-        conn.exec_driver_sql("ANALYZE " + ", ".join(q.format_table(t) for t in tables))
-    return True
+def refresh_statistics(engine: Engine, tables: Sequence[sa.Table]) -> bool:
+    """Refresh the planner statistics of ``tables`` (PostgreSQL: ``ANALYZE``; SQLite plans without
+    statistics). True if it ran. See :meth:`store.dialect.PostgreSQLStore.refresh_statistics` for why."""
+    return dialect.of(engine).refresh_statistics(engine, tables)

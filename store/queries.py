@@ -1,16 +1,23 @@
-"""Read-side queries on quarantine (问题数据) for feedback to departments."""
+"""Read-side queries of the central store for the reports: quarantine (问题数据) for feedback to departments,
+the assessment's population (records, quarantine entries, runs), the quality pages and ``sgs dept check``.
+
+Every read the ``reports`` package (and the CLI's feedback commands) makes of the store is here, so that the
+reports hold the arithmetic and the presentation and never a table of ``store.schema``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, RowMapping
 
-from store.schema import quarantine
+from national import dataset as national_dataset
+from store import dialect
+from store.schema import ingest_run, quarantine, record_tables, watermark
 
 
 def open_quarantine(engine: Engine, department: str, dataset: str | None = None) -> Iterator[dict[str, Any]]:
@@ -50,3 +57,154 @@ def quarantine_counts(engine: Engine) -> list[dict[str, Any]]:
         {"department": d, "dataset": ds, "rule": r, "rows": n, "open_rows": rows[(d, ds)]}
         for (d, ds, r), n in sorted(per_rule.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[1], kv[0][2]))
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Assessment (reports.indicators): the population of records and quarantine entries, open feedback items,
+# runs. Values come back as the store holds them (SQLite returns naive UTC timestamps, dates may be text);
+# the reports normalise them.
+
+#: Rows per chunk of the assessment's reads (memory is bounded by it, not by the table).
+CHUNK_ROWS = 20000
+
+
+def decided_records(
+    engine: Engine, dataset: str, lo: dt.date, hi: dt.date, columns: Sequence[str], *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[list[RowMapping]]:
+    """Stored records of ``dataset`` whose decision date is in [lo, hi], in chunks, oldest first.
+
+    Each row has ``business_key``, ``department``, ``source_pk``, ``first_loaded_at``, ``decision_date`` and
+    the national ``columns`` under their national (upper-case) names.
+    """
+    t = record_tables[dataset]
+    decided = t.c[national_dataset(dataset).decision_date.lower()]
+    stmt = (
+        sa.select(
+            t.c.business_key, t.c.department, t.c.source_pk, t.c.first_loaded_at, decided.label("decision_date"),
+            *(t.c[c.lower()].label(c) for c in columns),
+        )
+        .where(decided >= lo, decided <= hi)
+        .order_by(t.c.id)
+    )
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=chunk_rows).execute(stmt)
+        for part in result.partitions(chunk_rows):
+            yield [r._mapping for r in part]
+
+
+def quarantine_entries_seen(
+    engine: Engine, dataset: str, since: dt.datetime, until: dt.datetime, *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[dict[str, Any]]:
+    """Quarantine entries of ``dataset`` first seen in [since, until], in id order (a row's later versions
+    come after its earlier ones): ``id``, ``department``, ``source_pk``, ``business_key``, ``first_seen_at``
+    and ``national`` (JSON text)."""
+    q = quarantine.c
+    stmt = (
+        sa.select(q.id, q.department, q.source_pk, q.business_key, q.first_seen_at, q.national)
+        .where(q.dataset == dataset, q.first_seen_at >= since, q.first_seen_at <= until)
+        .order_by(q.id)
+    )
+    with engine.connect() as conn:
+        for r in conn.execution_options(yield_per=chunk_rows).execute(stmt).mappings():
+            yield dict(r)
+
+
+def open_quarantine_as_of(
+    engine: Engine, as_of: dt.datetime, department: str | None = None, *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[str, str, Any, str | None]]:
+    """``(department, dataset, first_seen_at, rule_ids)`` of every quarantine entry open at ``as_of``: seen by
+    then and not resolved by then (one resolved later still counts)."""
+    q = quarantine.c
+    stmt = sa.select(q.department, q.dataset, q.first_seen_at, q.rule_ids).where(
+        q.first_seen_at <= as_of, sa.or_(q.status == "open", q.resolved_at > as_of)
+    )
+    if department:
+        stmt = stmt.where(q.department == department)
+    with engine.connect() as conn:
+        yield from (tuple(r) for r in conn.execution_options(yield_per=chunk_rows).execute(stmt))
+
+
+#: The columns of an ingest run that the dashboard shows.
+RUN_COLUMNS = ("id", "dataset", "trigger", "status", "started_at", "finished_at", "rows_read", "inserted", "updated",
+               "unchanged", "quarantined", "error")
+
+
+def latest_runs(engine: Engine, department: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The department's latest ingest runs (both datasets), newest first, with :data:`RUN_COLUMNS`."""
+    stmt = (
+        sa.select(*(ingest_run.c[c] for c in RUN_COLUMNS))
+        .where(ingest_run.c.department == department)
+        .order_by(ingest_run.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def latest_decision_dates(engine: Engine, until: dt.date) -> dict[str, Any]:
+    """Per dataset, the latest decision date on or before ``until`` among stored records (``None``: none)."""
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for name, t in record_tables.items():
+            col = t.c[national_dataset(name).decision_date.lower()]
+            out[name] = conn.execute(sa.select(sa.func.max(col)).where(col <= until)).scalar()
+    return out
+
+
+def store_departments(engine: Engine) -> set[str]:
+    """Department codes that have records, quarantine entries or runs in the store."""
+    codes: set[str] = set()
+    with engine.connect() as conn:
+        for t in (*record_tables.values(), quarantine, ingest_run):
+            codes |= {r[0] for r in conn.execute(sa.select(t.c.department).distinct())}
+    return codes
+
+
+# --------------------------------------------------------------------------------------------------
+# Quality pages (数据质量报告)
+
+
+def department_runs(engine: Engine, department: str, dataset: str, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` ingest runs of one department dataset, newest first, every column."""
+    stmt = (
+        sa.select(ingest_run)
+        .where(ingest_run.c.department == department, ingest_run.c.dataset == dataset)
+        .order_by(ingest_run.c.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def record_count(engine: Engine, department: str, dataset: str) -> int:
+    """Stored records (current versions) of one department dataset."""
+    t = record_tables[dataset]
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.department == department)).scalar_one())
+
+
+def ingest_run_row(engine: Engine, run_id: int) -> dict[str, Any]:
+    """One ingest run, every column (``NoResultFound`` when there is none)."""
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(ingest_run).where(ingest_run.c.id == run_id)).mappings().one())
+
+
+# --------------------------------------------------------------------------------------------------
+# sgs dept check
+
+
+def peek_watermark(url: str, department: str, dataset: str) -> str | None:
+    """The stored watermark (JSON text) of a department dataset, read without creating, migrating or tuning
+    the store (``sgs dept check`` writes nothing anywhere); ``None`` when there is no store or no watermark."""
+    if not dialect.for_url(url).exists(url):
+        return None
+    engine = sa.create_engine(url, hide_parameters=True)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(
+                sa.select(watermark.c.cursor_value).where(watermark.c.department == department, watermark.c.dataset == dataset)
+            ).scalar_one_or_none()
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()

@@ -64,3 +64,61 @@ def test_no_department_file_holds_a_password() -> None:
         dept = load_department(path) if not path.name.startswith("_") else None
         if dept and dept.source.url:
             assert ":" not in (dept.source.url.split("@")[0].split("//")[-1] if "@" in dept.source.url else "")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every import in a file, ``from a import b`` as ``a.b``."""
+    import ast
+
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return out
+
+
+def test_reports_read_the_store_only_through_store_functions() -> None:
+    """Issue 13: the SQL of the assessment lives in ``store.queries``; ``reports`` keeps the arithmetic and the
+    presentation. A module of ``reports`` may name the ``Engine`` type, never SQLAlchemy's query API, a table of
+    ``store.schema`` or SQL text."""
+    sql_text = re.compile(r"""["'](?:SELECT|INSERT|UPDATE|DELETE|WITH)\s""", re.IGNORECASE)
+    modules = sorted((ROOT / "reports").rglob("*.py"))
+    assert len(modules) > 5
+    for path in modules:
+        where = path.relative_to(ROOT)
+        for line, module in _imports(path):
+            if module.startswith("sqlalchemy"):
+                assert module == "sqlalchemy.engine.Engine", f"{where}:{line} imports {module}: put the query in store.queries"
+            assert not module.startswith(("store.schema", "store.db", "store.bulk")), f"{where}:{line} imports {module}"
+        for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not sql_text.search(text), f"{where}:{n} holds SQL text: put the query in store.queries"
+
+
+def test_store_does_not_import_connectors() -> None:
+    """The central store's dialect differences live in ``store.dialect``, the sources' in ``connectors.adapters``:
+    the store never imports the connectors (nor anything above it)."""
+    for path in sorted((ROOT / "store").rglob("*.py")):
+        for line, module in _imports(path):
+            top = module.split(".")[0]
+            assert top not in ("connectors", "transforms", "pipeline", "reports", "upstream", "dags", "plugins"), (
+                f"{path.relative_to(ROOT)}:{line} imports {module}"
+            )
+
+
+def test_dialect_names_are_compared_only_in_the_two_registries() -> None:
+    """Issue 13: a difference between databases is a method of a source adapter (``connectors/adapters.py``) or
+    of the store's dialect (``store/dialect.py``), not an ``if conn.dialect.name == …`` where it is needed. The
+    Alembic migrations keep their own checks (frozen history)."""
+    allowed = {Path("connectors/adapters.py"), Path("store/dialect.py")}
+    found = []
+    for package in ("connectors", "transforms", "expectations", "store", "pipeline", "upstream", "reports", "dags", "plugins"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if rel in allowed or "migrations" in rel.parts:
+                continue
+            for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"\.dialect\.name\b", text):
+                    found.append(f"{rel}:{n}")
+    assert not found, "compare dialect names in the adapter registries only: " + ", ".join(found)

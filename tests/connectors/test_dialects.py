@@ -190,3 +190,44 @@ def test_live_server_when_a_url_is_given(kind: str, tmp_path: Path) -> None:
         with admin.begin() as c:
             c.execute(sa.text("DROP TABLE sgs_contract_xzcf"))
         admin.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "ping", "connect_args", "read_only_file"),
+    [
+        ("mysql+pymysql://u@h/db", "SELECT 1", {"connect_timeout": 5}, False),
+        ("postgresql+psycopg://u@h/db", "SELECT 1", {"connect_timeout": 5, "options": "-c default_transaction_read_only=on"}, False),
+        ("kingbase://u@h:54321/db", "SELECT 1", {"connect_timeout": 5, "options": "-c default_transaction_read_only=on"}, False),
+        # Oracle has no SELECT without FROM.
+        ("oracle://u@h:1521/?service_name=ORCL", "SELECT 1 FROM DUAL", {"tcp_connect_timeout": 5}, False),
+        ("dm://SYSDBA@h:5236", "SELECT 1", {"connection_timeout": 5}, False),
+        # pyodbc hands every other keyword to the ODBC connection string: only its own timeout.
+        ("mssql://u@h/db?driver=ODBC+Driver+18+for+SQL+Server", "SELECT 1", {"timeout": 5}, False),
+        ("sqlite:////data/x.db", "SELECT 1", {"timeout": 5}, True),
+    ],
+)
+def test_each_adapter_names_its_ping_and_session_options(
+    url: str, ping: str, connect_args: dict[str, object], read_only_file: bool
+) -> None:
+    """What ``sgs dept check`` and ``open_source`` used to decide by comparing dialect names."""
+    adapter, rewritten = adapter_for(sa.engine.make_url(url))
+    assert adapter.ping_sql == ping
+    assert adapter.session_connect_args(5, rewritten) == connect_args
+    assert adapter.read_only_file is read_only_file
+
+
+def test_only_file_databases_are_located_in_the_data_folder(tmp_path: Path) -> None:
+    from connectors.settings import SourcePolicy
+
+    policy = SourcePolicy(data_dir=tmp_path)
+    server, url = adapter_for(sa.engine.make_url("postgresql+psycopg://u@h/x.db"))
+    assert server.locate(url, policy) == url  # a server database name is not a path
+    sqlite, url = adapter_for(sa.engine.make_url("sqlite:///x.db"))
+    with pytest.raises(ValueError, match="不存在"):
+        sqlite.locate(url, policy)
+    (tmp_path / "x.db").touch()
+    assert sqlite.locate(url, policy).database == str((tmp_path / "x.db").resolve())
+    with pytest.raises(ValueError, match="不在数据目录"):
+        sqlite.locate(sa.engine.make_url(f"sqlite:///{tmp_path.parent / 'y.db'}"), policy)
+    memory = sa.engine.make_url("sqlite://")
+    assert sqlite.locate(memory, policy) == memory

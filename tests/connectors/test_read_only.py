@@ -192,3 +192,61 @@ def test_an_asyncio_driver_is_refused_by_name(url: str, monkeypatch: pytest.Monk
     with pytest.raises(SourceConfigError, match="异步驱动") as exc:
         open_source(SourceSettings(url=None, url_env="SGS_RO_TEST_URL"), department="rotest")
     assert "pw" not in str(exc.value)
+
+
+# --- sgs dept check: can the docking account write? (SourceAdapter.account_can_write) ------------------------
+
+
+def test_postgresql_account_write_check_follows_the_table_privileges(pg_source: sa.Engine) -> None:
+    import uuid
+
+    role = f"sgs_ro_{uuid.uuid4().hex[:10]}"
+    with pg_source.begin() as c:
+        schema = c.execute(sa.text("SELECT current_schema()")).scalar_one()
+        c.execute(sa.text(f"CREATE ROLE {role} NOLOGIN"))
+        c.execute(sa.text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+        c.execute(sa.text(f"GRANT SELECT ON t TO {role}"))
+    src = open_source(SourceSettings(url=None, url_env="SGS_RO_TEST_URL"), department="rotest")
+    try:
+        with src.engine.connect() as c:
+            assert src.adapter.account_can_write(c, "t", None) is True  # the test's own (superuser) account
+            assert src.adapter.account_can_write(c, "t", schema) is True
+            assert src.adapter.account_can_write(c, None, None) is None  # a query: no table to ask about
+            c.execute(sa.text(f"SET ROLE {role}"))
+            assert src.adapter.account_can_write(c, "t", schema) is False
+            c.rollback()
+    finally:
+        src.dispose()
+        with pg_source.begin() as c:
+            c.execute(sa.text(f"DROP OWNED BY {role}"))
+            c.execute(sa.text(f"DROP ROLE {role}"))
+
+
+def test_mariadb_account_write_check_reads_the_grants(mariadb_source: sa.Engine) -> None:
+    src = open_source(SourceSettings(url=None, url_env="SGS_RO_TEST_URL"), department="rotest")
+    try:
+        with src.engine.connect() as c:
+            assert src.adapter.account_can_write(c, "t", None) is True  # root: ALL PRIVILEGES
+    finally:
+        src.dispose()
+
+
+def test_sqlite_account_write_check_asks_about_the_file() -> None:
+    from connectors.adapters import ADAPTERS
+
+    path = source_sqlite_path("writable.db")
+    sa.create_engine(f"sqlite:///{path}").dispose()
+    path.touch()
+    adapter = ADAPTERS["sqlite"]
+    ro = adapter.read_only_url(sa.engine.make_url(f"sqlite:///{path}"))
+    engine = sa.create_engine(ro)
+    try:
+        with engine.connect() as c:
+            assert adapter.account_can_write(c, "t", None) is True  # writable file, opened read-only: read_only_file
+        assert adapter.read_only_file
+    finally:
+        engine.dispose()
+    memory = sa.create_engine("sqlite://")
+    with memory.connect() as c:
+        assert adapter.account_can_write(c, "t", None) is False
+    memory.dispose()

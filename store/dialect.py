@@ -1,0 +1,157 @@
+"""What differs between the databases the central store runs on: SQLite (the embedded default) and PostgreSQL.
+
+The department databases have their own registry (``connectors.adapters``); this one is the store's, and
+the store never imports the connectors. Code of the store asks the dialect of its URL or connection
+(:func:`for_url`, :func:`of`) for what it needs — how to open an engine, whether writes go through ``COPY``,
+whether a server-side sequence numbers the changes, how to refresh planner statistics — instead of comparing
+dialect names itself. Adding a store database = a subclass + one line in :data:`DIALECTS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from national.safety import private_file
+
+
+class StoreDialect:
+    """A store database SQLAlchemy reaches with its defaults (no tuning, no PostgreSQL-only statements)."""
+
+    #: SQLAlchemy dialect names (``engine.dialect.name``) this class serves.
+    names: ClassVar[tuple[str, ...]] = ()
+    #: A server-side sequence (``change_seq``, migration 0006) numbers the changes, under an advisory lock.
+    #: Without one the next value is the highest stored one + 1 (SQLite: one writer at a time).
+    change_sequence: ClassVar[bool] = False
+    #: Look-ups by many values as one ``= ANY(array literal)`` instead of ``IN`` lists of 500.
+    array_any: ClassVar[bool] = False
+
+    def serves_url(self, url: str) -> bool:
+        return False
+
+    def engine_kwargs(self, url: str) -> dict[str, Any]:
+        return {"pool_pre_ping": True}
+
+    def create_engine(self, url: str) -> Engine:
+        return sa.create_engine(url, hide_parameters=True, **self.engine_kwargs(url))
+
+    def exists(self, url: str) -> bool:
+        """Whether a store may be there to read (without creating it): a server database is asked, a SQLite
+        file must exist."""
+        return True
+
+    def database_file(self, url: str) -> Path | None:
+        """The file the store lives in (``None``: a server database, or SQLite in memory)."""
+        return None
+
+    def uses_copy(self, bind: Connection | Engine) -> bool:
+        """Whether writes go through ``COPY … FROM STDIN`` (``store.bulk``)."""
+        return False
+
+    def refresh_statistics(self, engine: Engine, tables: Sequence[sa.Table]) -> bool:
+        """Refresh the planner's statistics of ``tables``; False where the database plans without them."""
+        return False
+
+
+class SQLiteStore(StoreDialect):
+    names = ("sqlite",)
+
+    def serves_url(self, url: str) -> bool:
+        return url.startswith("sqlite")
+
+    def create_engine(self, url: str) -> Engine:
+        """WAL and a busy timeout, so that the demo's Airflow tasks and a ``sgs status`` reading at the same
+        time do not fail on a lock; a new database file is created owner-only."""
+        _create_private_sqlite_file(url)
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+
+    def exists(self, url: str) -> bool:
+        db = sa.engine.make_url(url).database
+        return bool(db) and Path(db).exists()  # type: ignore[arg-type]
+
+    def database_file(self, url: str) -> Path | None:
+        db = sa.engine.make_url(url).database
+        if not db or db == ":memory:":
+            return None
+        return Path(db.removeprefix("file:").split("?", 1)[0])
+
+
+class PostgreSQLStore(StoreDialect):
+    names = ("postgresql",)
+    change_sequence = True
+    array_any = True
+
+    def serves_url(self, url: str) -> bool:
+        return url.startswith("postgresql+psycopg") or url.startswith("postgresql://")
+
+    def engine_kwargs(self, url: str) -> dict[str, Any]:
+        # psycopg 3 prepares a statement after 5 runs, and PostgreSQL may then switch to a generic plan:
+        # for ``business_key IN ($1 … $500)`` that plan is a sequential scan, which made each chunk's
+        # look-up scan every record (a 1M-row load slowed to a crawl). Plan every execution instead.
+        args: dict[str, object] = {"prepare_threshold": None}
+        # A store host that drops packets silently would otherwise hang a run until the kernel's TCP timeout
+        # (minutes); 10 s is far above a healthy connect. A connect_timeout in the URL wins.
+        if "connect_timeout" not in sa.engine.make_url(url).query:
+            args["connect_timeout"] = 10
+        return {"pool_pre_ping": True, "connect_args": args}
+
+    def uses_copy(self, bind: Connection | Engine) -> bool:
+        return bind.dialect.driver == "psycopg"
+
+    def refresh_statistics(self, engine: Engine, tables: Sequence[sa.Table]) -> bool:
+        """``ANALYZE`` the tables.
+
+        A table that grew from nothing within one run has no planner statistics until autovacuum gets to it
+        (never, where it is off): PostgreSQL then took every index as equally cheap and looked up open
+        quarantine entries through ``(department, dataset, status)``, scanning all of a department's open
+        entries once per chunk — a 5,000,000-row full load took 532.6 s instead of 395.4 s, and 1,000 changed
+        rows cost 1.1 s in that store against 0.3 s (docs/performance.md)."""
+        q = engine.dialect.identifier_preparer
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE " + ", ".join(q.format_table(t) for t in tables))
+        return True
+
+
+GENERIC = StoreDialect()
+#: The store databases with their own behaviour, tried in order; anything else is :data:`GENERIC`.
+DIALECTS: tuple[StoreDialect, ...] = (SQLiteStore(), PostgreSQLStore())
+
+
+def for_url(url: str) -> StoreDialect:
+    """The dialect of a store URL (text, as ``SGS_STORE_URL`` holds it)."""
+    return next((d for d in DIALECTS if d.serves_url(url)), GENERIC)
+
+
+def of(bind: Connection | Engine) -> StoreDialect:
+    """The dialect of an open engine or connection."""
+    name = bind.dialect.name
+    return next((d for d in DIALECTS if name in d.names), GENERIC)
+
+
+def _create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite store file owner-only (``0600``) before SQLite does (it would use ``0644`` under the
+    usual umask): the store holds ID numbers. SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files the mode
+    of the database file. An existing file keeps its mode; a missing folder is left to SQLite's own error."""
+    try:
+        database = sa.engine.make_url(url).database
+    except Exception:  # noqa: BLE001 - a malformed URL gets SQLAlchemy's own error from create_engine
+        return
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.exists() and path.parent.is_dir():
+        private_file(path)
