@@ -9,6 +9,7 @@ error is a plain exception (retried), never ``AirflowFailException``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ def test_store_outage_leaves_whole_chunks_and_next_run_completes(
 
     dept = load_department(department_file)
     hooked = event in ("statement", "commit")
+    patches = contextlib.ExitStack()
     if event == "refused":
         proxy.outage()
     elif event == "copy":
@@ -82,7 +84,9 @@ def test_store_outage_leaves_whole_chunks_and_next_run_completes(
             maybe_cut()
             real_copy(*args, **kwargs)
 
-        monkeypatch.setattr(bulk, "_copy", cut_copy)
+        # Restored in the finally below, not by monkeypatch.undo(): that would also undo the autouse
+        # isolation of tests/conftest.py (SGS_VAR_DIR, SGS_STORE_URL) in the middle of the test.
+        patches.enter_context(monkeypatch.context()).setattr(bulk, "_copy", cut_copy)
     else:
         sa.event.listen(through, "before_cursor_execute" if event == "statement" else "commit", maybe_cut)
     try:
@@ -91,7 +95,7 @@ def test_store_outage_leaves_whole_chunks_and_next_run_completes(
     finally:
         if hooked:
             sa.event.remove(through, "before_cursor_execute" if event == "statement" else "commit", maybe_cut)
-        monkeypatch.undo()
+        patches.close()
     assert isinstance(err.value, sa.exc.DBAPIError), repr(err.value)
     assert err.value.connection_invalidated or isinstance(err.value, sa.exc.OperationalError)
 
