@@ -185,3 +185,65 @@ def test_airflow_task_retries_a_source_outage_and_fails_a_config_error(
     store = make_store_engine(pg_schema_url)
     assert store_state(store) == reference.final
     store.dispose()
+
+
+@pytest.mark.airflow
+def test_dag_test_retries_a_refused_source_and_the_retry_completes(
+    fault_source: str, tmp_path: Path, pg_schema_url: str, proxy: Callable[[str], FaultProxy],
+    monkeypatch: pytest.MonkeyPatch, reference: Reference,
+) -> None:
+    """Airflow's own retry, exercised (issue 18 item 5): the department DAG runs under ``dag.test()`` with the
+    source behind the fault proxy, refused. The first try fails (the run is recorded ``failed``); a watcher
+    restores the source once it sees that; Airflow's scheduler loop in ``dag.test()`` puts the task up for
+    retry and runs it again after ``retry_delay``; the second try ends in the uninterrupted run's state."""
+    import threading
+    import time
+
+    p = proxy(fault_source)
+    monkeypatch.setenv(PROXIED_ENV, via_proxy(fault_source, p))
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(tmp_path))
+    monkeypatch.setenv("SGS_STORE_URL", pg_schema_url)
+    monkeypatch.setenv("SGS_RETRY_DELAY", "1")  # read when the DAG file is parsed (dags/sgs_ingest.py)
+    path = write_department(tmp_path, env=PROXIED_ENV, chunk_rows=CHUNK_ROWS)
+    code = path.stem
+    store = make_store_engine(pg_schema_url)
+    migrate(store)
+
+    p.refuse()
+    restored = threading.Event()
+    failed_runs: list[int] = []
+
+    def restore_after_the_first_failure() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not restored.is_set():
+            with store.connect() as c:
+                failed_runs[:] = c.execute(sa.select(ingest_run.c.id).where(ingest_run.c.status == "failed")).scalars().all()
+            if failed_runs:
+                p.restore()
+                restored.set()
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=restore_after_the_first_failure, daemon=True)
+    watcher.start()
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from pipeline import airflow_env
+
+    airflow_env.migrate_metadata_db()
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags[f"sgs_ingest_{code}"]
+    assert dag.default_args["retries"] >= 1 and dag.default_args["retry_delay"].total_seconds() == 1
+    run = dag.test()
+    watcher.join(timeout=5)
+    assert restored.is_set(), "the first try never failed: the source was not refused"
+    assert str(run.state) in ("success", "DagRunState.SUCCESS"), run.state
+    (ti,) = [t for t in run.get_task_instances() if t.task_id == "ingest_cf"]
+    assert str(ti.state) in ("success", "TaskInstanceState.SUCCESS") and ti.try_number == 2, (ti.state, ti.try_number)
+
+    assert run_statuses(store) == ["failed", "success"]
+    assert store_state(store) == reference.final  # records, history, quarantine, pending changes and the watermark
+    with store.connect() as c:
+        error = c.execute(sa.select(ingest_run.c.error).where(ingest_run.c.id == failed_runs[0])).scalar_one()
+    assert "稍后重试" in error or "SourceUnavailable" in error, error
+    store.dispose()
