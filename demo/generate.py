@@ -91,11 +91,11 @@ class Generator:
                 case_no=f"{auth.prefix}案{jdrq:%Y}{seq:06d}",
             )
         else:
-            scen = [s for s in self.dept.licences if kind in s.lbs]
-            if not scen:
-                scen = list(self.dept.licences)
-                kind = r.choice(scen[0].lbs)
-            ls = r.choices(scen, [s.weight for s in scen])[0]
+            licences = [s for s in self.dept.licences if kind in s.lbs]
+            if not licences:
+                licences = list(self.dept.licences)
+                kind = r.choice(licences[0].lbs)
+            ls = r.choices(licences, [s.weight for s in licences])[0]
             party = self.party(kind)
             xkbh = ls.xkbh(self.faker, seq, party, jdrq) if ls.xkbh else None
             wsh = ls.wsh.replace("{prefix}", auth.prefix) if ls.wsh else xkbh
@@ -174,7 +174,8 @@ def build(dept: DepartmentSpec, dataset: str, rows: int, seed: int) -> Built:
         rec = Record(**{**vars(src), "party": Party(**vars(src.party)), "extra": dict(src.extra)})
         if dataset == "cf":
             rec.sy = src.sy.rstrip("。") + "（经复核，更正违法事实表述）。"
-            rec.bz = f"更正：原决定书违法事实表述有误，于{cn_date(src.jdrq + dt.timedelta(days=10))}更正"  # type: ignore[operator]
+            assert isinstance(src.jdrq, dt.date)  # an original is never a planted row (no impossible date)
+            rec.bz = f"更正：原决定书违法事实表述有误，于{cn_date(src.jdrq + dt.timedelta(days=10))}更正"
         else:
             rec.zt = "2"
             rec.bz = "许可已注销"
