@@ -1,6 +1,6 @@
 """The facade's settings: where the project keeps its state, the central store's engine, the time zone.
 
-Every entry point (the ``sgs`` CLI, the Airflow tasks and DAGs, the plugin, the benchmarks) takes these from
+Every entry point (the ``sgs`` CLI, the Airflow task functions and DAG task bodies, the plugin) takes these from
 here, not from a stage or from the ingest module:
 
 - ``SGS_HOME`` (default: the checkout) and ``SGS_VAR_DIR`` (default ``<home>/var``, owner-only);
