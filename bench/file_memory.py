@@ -34,7 +34,7 @@ _OLD = """
 import io, resource, sys
 from pathlib import Path
 import pandas as pd
-import expectations, pipeline.files  # the same imports as the CLI
+import connectors.files, expectations  # the same imports as the CLI
 p = Path(sys.argv[1])
 try:
     if p.suffix == ".csv":

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
 
+from national.clock import SHANGHAI_NAME
 from national.safety import SECRET_QUERY_KEYS
 
 #: A column or table name as it appears in a department database. Chinese names occur in practice.
@@ -236,7 +237,7 @@ class SourceSettings(BaseModel):
     conn_id: str | None = Field(default=None, description="Airflow connection id")
     url_env: str | None = Field(default=None, description="environment variable holding a SQLAlchemy URL")
     url: str | None = Field(default=None, description="a SQLite file in the data folder (sqlite:///name.db)")
-    timezone: str = Field(default="Asia/Shanghai", description="time zone of naive datetimes in the source")
+    timezone: str = Field(default=SHANGHAI_NAME, description="time zone of naive datetimes in the source")
     connect_timeout: int = Field(default=10, ge=1, le=600, description="seconds")
     pool_slots: int = Field(
         default=2, ge=1, le=64,

@@ -3,7 +3,7 @@
 Daily at 00:30 Asia/Shanghai. "Today" is the run's logical date in Asia/Shanghai (never ``now()``), so a
 re-run of a day expires the same records and a second run of it finds nothing left. The task's outlet is
 the ``sgs_outbox`` Asset: the withdrawals it writes trigger ``sgs_push_upstream``.
-Wiring only: parsing imports nothing but Airflow and pendulum.
+Wiring only: parsing imports nothing but Airflow, pendulum and ``national.clock`` (the time zone).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import datetime as dt
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
-START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+from national.clock import SHANGHAI_NAME
+
+START = pendulum.datetime(2026, 1, 1, tz=SHANGHAI_NAME)
 OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
 
 
@@ -38,7 +40,7 @@ def sgs_expiry_daily() -> None:
         ctx = get_current_context()
         # A manual run may have no logical date: its run_after is the moment it was asked for.
         logical = ctx.get("logical_date") or ctx["dag_run"].run_after
-        today = logical.astimezone(pendulum.timezone("Asia/Shanghai")).date()
+        today = logical.astimezone(pendulum.timezone(SHANGHAI_NAME)).date()
         return expiry_task(today)
 
     expire()

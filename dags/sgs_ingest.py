@@ -16,10 +16,11 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
+from national.clock import SHANGHAI_NAME
 from pipeline.config import ConfigError, department_files, load_department
 from pipeline.pools import pool_name
 
-START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+START = pendulum.datetime(2026, 1, 1, tz=SHANGHAI_NAME)
 #: Every ingest task may write changes for the push (the Asset keeps its name ``sgs_outbox``); the Asset event triggers ``sgs_push_upstream``.
 OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
 #: Celery queue of the ingest tasks (workers serve it with ``airflow celery worker -q ingest,…``).

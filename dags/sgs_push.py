@@ -2,7 +2,8 @@
 
 Runs when an ingest (or the expiry DAG) reports new outbox entries through the Asset ``sgs_outbox``, and
 every 30 minutes regardless, so that entries left by a failed run go out without waiting for new data.
-Wiring only: parsing imports nothing but Airflow and pendulum; the task calls ``pipeline.tasks.push_task``.
+Wiring only: parsing imports nothing but Airflow, pendulum and ``national.clock`` (the time zone); the
+task calls ``pipeline.tasks.push_task``.
 
 Failure handling: authentication, contract and configuration errors fail the task at once without
 Airflow retries (``AirflowFailException``: retrying cannot fix them, and the message says what to do);
@@ -18,7 +19,9 @@ import os
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+from national.clock import SHANGHAI_NAME
+
+START = pendulum.datetime(2026, 1, 1, tz=SHANGHAI_NAME)
 #: Updated by every task that writes changes for the push (dags/sgs_ingest.py, dags/sgs_expiry.py).
 OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
 
@@ -27,7 +30,7 @@ OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")
     dag_id="sgs_push_upstream",
     description="双公示数据推送省信用信息共享平台（回执、退回数据反馈）",
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("*/30 * * * *", timezone="Asia/Shanghai"),
+        timetable=CronTriggerTimetable("*/30 * * * *", timezone=SHANGHAI_NAME),
         assets=[OUTBOX],
     ),
     start_date=START,

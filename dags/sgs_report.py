@@ -1,8 +1,8 @@
 """``sgs_report_monthly``: the monthly assessment report (考核: 及时率、完整率、准确率) of the previous month.
 
-Wiring only: parsing imports nothing but Airflow. The task computes the month before the run's logical
-date (Asia/Shanghai) and uses the logical date as the report's "as of" moment, so re-running a DAG run
-reproduces its report. It runs on the 20th: by then the 7-working-day deadline of every decision of the
+Wiring only: parsing imports nothing but Airflow and ``national.clock`` (the time zone). The task
+computes the month before the run's logical date (Asia/Shanghai) and uses the logical date as the report's
+"as of" moment, so re-running a DAG run reproduces its report. It runs on the 20th: by then the 7-working-day deadline of every decision of the
 previous month has passed, even after the October holiday week (decisions still within their deadline
 would only be counted as "未到期" anyway).
 """
@@ -14,7 +14,9 @@ import datetime as dt
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
+from national.clock import SHANGHAI_NAME
+
+START = pendulum.datetime(2026, 1, 1, tz=SHANGHAI_NAME)
 
 
 @dag(
@@ -35,8 +37,7 @@ def sgs_report_monthly() -> None:
     def write() -> dict[str, str]:
         """Writes var/reports/sgs-assessment-<month>.html and .xlsx; returns their paths."""
         from pipeline.config import load_departments
-        from pipeline.ingest import store_engine
-        from pipeline.paths import var_dir
+        from pipeline.settings import reports_dir, store_engine
         from reports.build import report_names, write_report
         from reports.indicators import previous_month
 
@@ -44,8 +45,8 @@ def sgs_report_monthly() -> None:
         # A manual run may have no logical date: its run_after is the moment it was asked for.
         logical = ctx.get("logical_date") or ctx["dag_run"].run_after
         as_of = logical.astimezone(dt.UTC)
-        month = (ctx.get("params") or {}).get("month") or previous_month(logical.astimezone(pendulum.timezone("Asia/Shanghai")).date())
-        out_dir = var_dir() / "reports"
+        month = (ctx.get("params") or {}).get("month") or previous_month(logical.astimezone(pendulum.timezone(SHANGHAI_NAME)).date())
+        out_dir = reports_dir()
         html = write_report(store_engine(), month, out_dir, departments=load_departments(), as_of=as_of)
         return {"month": month, "html": str(html), "xlsx": str(out_dir / report_names(month)[1])}
 

@@ -12,8 +12,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 #: The platform's time zone (China Standard Time, no daylight saving).
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SHANGHAI_NAME = "Asia/Shanghai"
+SHANGHAI = ZoneInfo(SHANGHAI_NAME)
 
 
 def now_utc() -> dt.datetime:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.paths import home, var_dir
+from pipeline.settings import SHANGHAI_NAME, home, var_dir
 
 
 def configure() -> Path:
@@ -20,7 +20,7 @@ def configure() -> Path:
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(home() / "dags"))
     os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(home() / "plugins"))
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__CORE__DEFAULT_TIMEZONE", "Asia/Shanghai")
+    os.environ.setdefault("AIRFLOW__CORE__DEFAULT_TIMEZONE", SHANGHAI_NAME)
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     # The Airflow CLI and the task runner start `airflow …` sub-processes: the venv's bin must be on PATH.
     bindir = str(Path(sys.executable).parent)

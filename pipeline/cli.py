@@ -52,7 +52,7 @@ def _store_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pipeline.paths import store_url
+        from pipeline.settings import store_url
         from pipeline.store_access import STORE_ERRORS, StoreUnavailable, describe_store_error
 
         try:
@@ -115,12 +115,14 @@ def ingest(
                 # outside the data folder, a query that writes) is exit 2 like a bad file; retry later is 1.
                 _fail(str(exc), 1 if getattr(exc, "transient", True) else 2)
     _print_results([r.as_dict() for r in results])
-    from pipeline.ingest import store_engine
-    from pipeline.quality import publish_run
+    from pipeline.config import loadable_departments
+    from pipeline.settings import quality_dir, store_engine
+    from reports.quality import publish_run
 
     index = None
+    departments = loadable_departments() if results else {}
     for r in results:
-        index = publish_run(store_engine(), r.run_id)
+        index = publish_run(store_engine(), r.run_id, departments=departments, out=quality_dir())
     if index:
         _say(out, f"数据质量报告：{index}")
 
@@ -145,8 +147,7 @@ def _print_results(rows: list[dict[str, Any]]) -> None:
 def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False) -> None:
     """Per department and dataset: records in store, open quarantine rows, watermark, last run."""
     from pipeline.config import ConfigError, load_departments
-    from pipeline.ingest import store_engine
-    from pipeline.paths import store_url
+    from pipeline.settings import store_engine, store_url
     from store.runs import status as store_status
 
     try:
@@ -178,12 +179,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
 
 
 def _local(iso: str | None) -> str:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
+    from pipeline.settings import local_text
 
-    if not iso:
-        return "—"
-    return dt.datetime.fromisoformat(iso).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return local_text(iso) if iso else "—"
 
 
 def _redact(url: str) -> str:
@@ -202,8 +200,8 @@ def validate(
 ) -> None:
     """Check a template file against the national rules. Exit 0: all rows valid; 1: some invalid; 2: unusable file."""
     import expectations
+    from connectors.files import FileRejected, open_template
     from national import dataset as national_dataset
-    from pipeline.files import FileRejected, open_template
     from transforms.derive import derive_penalty_fields
     from transforms.normalise import map_to_national
     from transforms.settings import MappingSettings
@@ -211,7 +209,7 @@ def validate(
     ds = national_dataset(dataset)
     total = invalid = 0
     failures: Counter[str] = Counter()
-    # The file is read, mapped and checked one chunk at a time (bounded memory, pipeline/files.py); rows are
+    # The file is read, mapped and checked one chunk at a time (bounded memory, connectors/files.py); rows are
     # numbered across chunks and the rule counts summed, so the output is that of a single pass.
     try:
         columns, chunks = open_template(file, dataset)
@@ -288,8 +286,8 @@ def dept_new(
 ) -> None:
     """Scaffold departments/<code>.yaml from the commented template."""
     from connectors.errors import SourceConfigError
-    from pipeline.config import departments_dir
     from pipeline.dept_check import new_department_file
+    from pipeline.settings import departments_dir
 
     try:
         path = new_department_file(code, departments_dir(), name=name)
@@ -307,7 +305,7 @@ app.add_typer(quarantine_app, name="quarantine")
 def quarantine_list(as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout")] = False) -> None:
     """Open quarantined rows per department and rule."""
     import expectations
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
     from store.queries import quarantine_counts
 
     rows = quarantine_counts(store_engine())
@@ -336,8 +334,8 @@ def quarantine_export(
 ) -> None:
     """Write the department's open quarantined rows, with every problem in Chinese, to an Excel file."""
     from pipeline.config import ConfigError, find_department
-    from pipeline.feedback import export_feedback
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
+    from reports.feedback import export_feedback
     from store.queries import open_quarantine
 
     try:
@@ -364,17 +362,14 @@ def report(
     out_dir: Annotated[Path | None, typer.Option("--out", help="输出目录（默认 var/reports）")] = None,
 ) -> None:
     """The monthly assessment (考核) report: timeliness, completeness, accuracy per department (HTML + Excel)."""
-    import datetime as dt
-
     from pipeline.config import ConfigError, load_departments
-    from pipeline.ingest import SHANGHAI, store_engine
-    from pipeline.paths import var_dir
+    from pipeline.settings import reports_dir, store_engine, today_shanghai
     from reports.build import write_report
     from reports.indicators import previous_month
 
-    month = month or previous_month(dt.datetime.now(SHANGHAI).date())
+    month = month or previous_month(today_shanghai())
     try:
-        html = write_report(store_engine(), month, out_dir or var_dir() / "reports", departments=load_departments())
+        html = write_report(store_engine(), month, out_dir or reports_dir(), departments=load_departments())
     except (ValueError, ConfigError) as exc:  # a bad month or holidays file: a ValueError with a Chinese message
         _fail(str(exc))
     _say(out, f"考核报告：{html}（Excel：{html.with_suffix('.xlsx')}）")
@@ -395,7 +390,7 @@ def push(
     """Send the store's changes to the provincial platform (推送省平台). Exit 0: done; 1: retry later; 2: fix the configuration."""
     from pydantic import ValidationError
 
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
     from upstream.errors import TerminalError, UpstreamError
     from upstream.files import read_receipts
     from upstream.push import push as push_outbox
@@ -444,7 +439,7 @@ def expire(
     """Withdraw penalties whose publicity period (公示截止期) ended; the withdrawals are changes the next push sends."""
     import datetime as dt
 
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
     from upstream.expiry import expire as expire_penalties
 
     try:
@@ -471,28 +466,24 @@ def demo(
     except RuntimeError as exc:
         _fail(str(exc), 1)
     _print_results(results)
-    from pipeline.ingest import store_engine
-    from pipeline.paths import var_dir
+    from pipeline.config import load_departments
+    from pipeline.settings import quality_dir, reports_dir, store_engine, today_shanghai, var_dir
     from upstream.demo import push_to_standin
 
     with err.status("推送省平台（本地模拟的省平台接口）…"):
         pushed = push_to_standin(store_engine(), workdir=var_dir() / "standin")
     _print_demo_push(pushed)
 
-    index = var_dir() / "quality" / "index.html"
+    index = quality_dir() / "index.html"
     if index.exists():
         _say(out, f"数据质量报告（审计人员用浏览器打开）：{index}")
-    import datetime as dt
-
-    from pipeline.config import load_departments
-    from pipeline.ingest import SHANGHAI
     from reports.build import write_report
     from reports.indicators import latest_month_with_data, previous_month
 
     engine = store_engine()
-    today = dt.datetime.now(SHANGHAI).date()
+    today = today_shanghai()
     month = latest_month_with_data(engine, today) or previous_month(today)
-    html = write_report(engine, month, var_dir() / "reports", departments=load_departments())
+    html = write_report(engine, month, reports_dir(), departments=load_departments())
     _say(out, f"考核报告（{month}，用浏览器打开）：{html}")
     failed = [r for r in results if r["status"] != "success"]
     if failed:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_file_url, url_family
 from national import DATASETS
+from pipeline.settings import departments_dir, source_data_dir, store_url
 from transforms.settings import MappingSettings
 
 USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
@@ -31,19 +32,8 @@ CRON_PRESETS = {
 SCHEDULE_PRESETS = ("@once", "@continuous", *CRON_PRESETS)
 
 
-def source_data_dir() -> Path:
-    """The one folder SQLite source files may be in: ``SGS_SOURCE_DATA_DIR`` or ``<var>/sources``."""
-    from pipeline.paths import home
-
-    env = os.environ.get("SGS_SOURCE_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("SGS_VAR_DIR") or home() / "var") / "sources"
-
-
 def source_policy() -> SourcePolicy:
     """Where department SQLite files may be: the data folder, which must not hold the central store."""
-    from pipeline.paths import store_url
     from store import dialect
 
     try:
@@ -252,13 +242,6 @@ def load_department(path: str | os.PathLike[str]) -> Department:
     if dept.code != p.stem:
         raise ConfigError(f"部门配置文件 {p}: code 为 {dept.code!r}，应与文件名 {p.stem!r} 一致")
     return dept
-
-
-def departments_dir() -> Path:
-    """Folder of department files: ``SGS_DEPARTMENTS_DIR`` or ``<home>/departments``."""
-    from pipeline.paths import home
-
-    return Path(os.environ.get("SGS_DEPARTMENTS_DIR") or home() / "departments")
 
 
 def department_files(folder: Path | None = None) -> list[Path]:

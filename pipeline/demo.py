@@ -18,10 +18,9 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
     from pipeline import airflow_env
 
     airflow_env.configure()  # before anything imports Airflow
+    from demo import create_demo_sources
     from pipeline.config import load_departments
-    from pipeline.demo_data import create_demo_sources
-    from pipeline.ingest import store_engine
-    from pipeline.paths import var_dir
+    from pipeline.settings import store_engine, var_dir
     from store.schema import ingest_run
 
     depts = load_departments()

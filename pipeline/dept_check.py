@@ -29,7 +29,7 @@ from connectors.sql import (
 )
 from national.safety import redact_url
 from pipeline.config import CONTROL_CHARS, ConfigError, DatasetConfig, Department, load_department, source_policy
-from pipeline.paths import store_url
+from pipeline.settings import store_url
 from store.queries import peek_watermark
 
 Level = Literal["ok", "warn", "error"]

@@ -16,15 +16,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from connectors.sql import decode_cursor, encode_cursor, open_source, read_chunks
 from pipeline.config import Department, source_policy
 from pipeline.memory import limit_malloc_arenas
-from pipeline.paths import store_url
 from pipeline.prepare import Chunk, PrepareFailed, PrepareProcess, prepare_chunk, source_pks
+from pipeline.settings import SHANGHAI, store_engine
 from store.bulk import uses_copy
 from store.db import refresh_statistics
 from store.loader import Batch, Counts, load_batch
@@ -34,8 +33,6 @@ from store.snapshot import record_snapshot, snapshot_hashes, withdraw_unseen
 from transforms.masking import mask_exception, mask_text
 
 log = logging.getLogger("sgs.ingest")
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -67,22 +64,6 @@ class IngestResult:
             "watermark_to": self.watermark_to,
             "seconds": round(self.seconds, 3),
         }
-
-
-_engines: dict[str, Engine] = {}
-
-
-def store_engine(url: str | None = None) -> Engine:
-    """The central store's engine, migrated once per process.
-
-    Raises :class:`pipeline.store_access.StoreUnavailable` (a Chinese message naming the store, and whether a
-    retry can help) when the store cannot be reached or opened, instead of the driver's traceback."""
-    from pipeline.store_access import open_store
-
-    url = url or store_url()
-    if url not in _engines:
-        _engines[url] = open_store(url)
-    return _engines[url]
 
 
 #: Rows written by one run (inserted, updated, quarantined) after which the planner statistics of the

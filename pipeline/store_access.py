@@ -1,7 +1,7 @@
 """Opening the central store, with a clear message when it cannot be used.
 
 An unreachable store used to end every ``sgs`` command in a 481-line traceback. :func:`open_store` (called by
-``pipeline.ingest.store_engine``) connects once and migrates; any failure becomes :class:`StoreUnavailable`
+``pipeline.settings.store_engine``) connects once and migrates; any failure becomes :class:`StoreUnavailable`
 with a one-line Chinese message that names the store (URL redacted) and what to do, and ``retry`` telling a
 passing outage (server down, connection refused: try again later) from a configuration error (wrong host
 name, unknown database or user, a SQLite file in a missing folder, a malformed URL or a bad URL parameter

@@ -15,7 +15,8 @@ def ingest_task(department: str, dataset: str, *, logical_date: dt.datetime | No
 
     from connectors.errors import SourceConfigError, SourceUnavailable
     from pipeline.config import ConfigError, find_department
-    from pipeline.ingest import SHANGHAI, ingest
+    from pipeline.ingest import ingest
+    from pipeline.settings import SHANGHAI
     from transforms.normalise import MappingError
 
     today = logical_date.astimezone(SHANGHAI).date() if logical_date else None
@@ -27,11 +28,12 @@ def ingest_task(department: str, dataset: str, *, logical_date: dt.datetime | No
         raise AirflowFailException(str(exc)) from None
     except SourceUnavailable:
         raise  # transient: Airflow retries with back-off
-    from pipeline.ingest import store_engine
-    from pipeline.quality import publish_run
+    from pipeline.config import loadable_departments
+    from pipeline.settings import quality_dir, store_engine
+    from reports.quality import publish_run
 
     try:
-        publish_run(store_engine(), result.run_id)
+        publish_run(store_engine(), result.run_id, departments=loadable_departments(), out=quality_dir())
     except Exception:  # the report is secondary: a failure to render it must not fail the loaded data
         log.exception("data-quality report for run %s could not be written", result.run_id)
     return result.as_dict()
@@ -49,7 +51,7 @@ def push_task(*, trigger: str = "airflow") -> dict[str, Any]:
     contract, configuration) fails the task without Airflow retries, with the message the operator needs."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
     from upstream.errors import TerminalError
     from upstream.push import push
 
@@ -61,7 +63,7 @@ def push_task(*, trigger: str = "airflow") -> dict[str, Any]:
 
 def expiry_task(today: dt.date, *, trigger: str = "airflow") -> dict[str, int]:
     """Withdraw penalties whose 公示截止期 is before ``today`` (spec §5.2); withdrawals per department."""
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
     from upstream.expiry import expire
 
     return expire(store_engine(), today, trigger=trigger)

@@ -25,7 +25,7 @@ from reports.asgi import LazyASGIApp
 
 
 def _store_engine() -> Any:
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
 
     return store_engine()
 
@@ -37,15 +37,15 @@ def _departments() -> Any:
 
 
 def _reports_dir() -> Path:
-    from pipeline.paths import var_dir
+    from pipeline.settings import reports_dir
 
-    return var_dir() / "reports"
+    return reports_dir()
 
 
 def _quality_dir() -> Path:
-    from pipeline.paths import var_dir
+    from pipeline.settings import quality_dir
 
-    return var_dir() / "quality"
+    return quality_dir()
 
 
 def _dashboard() -> Any:

@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from national.clock import SHANGHAI_NAME
+
 DEFAULT_SETTINGS_PATH = Path(__file__).with_name("settings.yaml")
 
 
@@ -32,7 +34,7 @@ class ReportSettings(BaseModel):
 
     thresholds: Thresholds = Field(default_factory=Thresholds)
     #: Local time zone: an arrival counts on the local calendar day of ``first_loaded_at``.
-    timezone: str = "Asia/Shanghai"
+    timezone: str = SHANGHAI_NAME
     #: Working days from the decision to the publication deadline (spec §5.1).
     deadline_workdays: int = Field(default=7, ge=1, le=60)
     #: Months shown in the trend chart, ending with the report month.

@@ -45,14 +45,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from national import dataset as national_dataset
+from national.clock import SHANGHAI
 from national.safety import csv_text, formula_like, private_dir, write_private
 from transforms.masking import mask_text
 from upstream.errors import ContractError, ReceiptError, TerminalError
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Namespace of record GUIDs: the same business key always gets the same GUID, on every machine.
 RECORD_NAMESPACE = uuid.UUID("5d3c2b8e-9a4f-4c1e-8f0d-53475320636e")
 

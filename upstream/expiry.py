@@ -14,28 +14,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from national.clock import today_shanghai
 from store.loader import withdraw_records
 from store.schema import ingest_run, record_tables
 from upstream import runs
 from upstream.errors import masked
 
 log = logging.getLogger("sgs.upstream")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EXPIRY_REASON = "公示期满"
-
-
-def today_in_shanghai() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
 
 
 def expire(engine: Engine, today: dt.date | None = None, *, trigger: str = "cli") -> dict[str, int]:
     """Withdraw every active penalty with ``publicity_end < today``; returns withdrawn records per department."""
-    today = today or today_in_shanghai()
+    today = today or today_shanghai()
     table = record_tables["cf"]
     due = sa.and_(table.c.status == "active", table.c.publicity_end.is_not(None), table.c.publicity_end < today)
     run_id = runs.start(engine, "expiry", trigger)

@@ -37,13 +37,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from national import DATASETS
+from national.clock import SHANGHAI
 from national.safety import write_private
 from store import changelog
 from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
 from upstream.envelope import (
     GROUP_FILE_MODE,
-    SHANGHAI,
     exchange_folder,
     manifest,
     read_receipt_file,
@@ -52,7 +52,7 @@ from upstream.envelope import (
 )
 from upstream.errors import EndpointConfigError, ReceiptError, UpstreamError, masked
 from upstream.outbox import delivery_counts, receipt_index, record_receipts, resend, take_batch, waiting_keys
-from upstream.push import PushResult
+from upstream.runs import PushResult
 from upstream.settings import PushSettings
 
 log = logging.getLogger("sgs.upstream")

@@ -34,7 +34,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +46,7 @@ from store import changelog
 from transforms.masking import mask_text
 from upstream import runs
 from upstream.endpoint import Endpoint, resolve_endpoint
-from upstream.envelope import MAX_PROBLEMS, ProvinceAdapter, Receipt, Receipts, adapter, bounded_text, coerce_receipt
+from upstream.envelope import ProvinceAdapter, Receipt, Receipts, adapter, bounded_text, coerce_receipt
 from upstream.errors import (
     AuthError,
     ContractError,
@@ -57,7 +57,9 @@ from upstream.errors import (
     UpstreamError,
     masked,
 )
+from upstream.files import export_batches
 from upstream.outbox import delivery_counts, record_receipts, resend, take_batch, waiting_keys
+from upstream.runs import PushResult
 from upstream.settings import PushSettings
 
 log = logging.getLogger("sgs.upstream")
@@ -65,37 +67,6 @@ log = logging.getLogger("sgs.upstream")
 RETRY_STATUS = frozenset({408, 425, 429})
 #: Bytes of an error answer read for its excerpt in a message.
 EXCERPT_BYTES = 4096
-
-
-@dataclass
-class PushResult:
-    """What one push run did (small: it travels through XCom)."""
-
-    run_id: int
-    mode: str
-    status: str = "running"
-    batches: int = 0
-    records_sent: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    not_sent: int = 0
-    no_receipt: int = 0
-    retries: int = 0
-    duplicate_receipts: int = 0
-    bad_answers: int = 0  # batches (HTTP answers, receipt files) with no usable receipt
-    error: str | None = None
-    problems: list[str] = field(default_factory=list)  # the first few unusable answers/receipts, Chinese
-    outbox: dict[str, int] = field(default_factory=dict)
-
-    def problem(self, text: str) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(text[:400])
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def counters(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in runs.COUNTERS if hasattr(self, k)}
 
 
 def push(
@@ -113,8 +84,6 @@ def push(
     statistics otherwise."""
     settings = settings or PushSettings.from_env()
     if settings.mode == "file":
-        from upstream.files import export_batches
-
         return export_batches(engine, settings, trigger=trigger)
     run_id = runs.start(engine, "http", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="http")

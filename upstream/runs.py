@@ -1,4 +1,5 @@
-"""Statistics of push and expiry runs (table ``upstream_run``), and the lease that keeps pushes single-file.
+"""Statistics of push and expiry runs (table ``upstream_run``, :class:`PushResult` for one HTTP or file-exchange
+run), and the lease that keeps pushes single-file.
 
 Two pushes at once could send version N+1 of a record while the other still waits for N's receipt, so a
 push takes a lease: it refuses to start while another ``running`` push has beaten its heartbeat within
@@ -9,16 +10,49 @@ The Airflow DAG also has ``max_active_runs=1``; the lease covers ``sgs push`` ru
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store.schema import upstream_run
+from upstream.envelope import MAX_PROBLEMS
 from upstream.errors import PushLocked
 
 COUNTERS = ("batches", "records_sent", "accepted", "rejected", "not_sent", "no_receipt", "retries", "duplicate_receipts", "withdrawn")
 LEASED_KINDS = ("http", "file-out", "file-in")
+
+
+@dataclass
+class PushResult:
+    """What one push run did (small: it travels through XCom)."""
+
+    run_id: int
+    mode: str
+    status: str = "running"
+    batches: int = 0
+    records_sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    not_sent: int = 0
+    no_receipt: int = 0
+    retries: int = 0
+    duplicate_receipts: int = 0
+    bad_answers: int = 0  # batches (HTTP answers, receipt files) with no usable receipt
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)  # the first few unusable answers/receipts, Chinese
+    outbox: dict[str, int] = field(default_factory=dict)
+
+    def problem(self, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text[:400])
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def counters(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in COUNTERS if hasattr(self, k)}
 
 
 def _utc(t: dt.datetime) -> dt.datetime:

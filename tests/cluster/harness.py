@@ -27,8 +27,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from demo import DemoSource, create_demo_sources, drop_demo_sources
 from pipeline.config import load_department
-from pipeline.demo_data import DemoSource, create_demo_sources, drop_demo_sources
 from tests.factories import create_penalty_table, penalty_rows, write_department
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from pipeline.demo_data import add_demo_changes
+from demo import add_demo_changes
 from store.changelog import delivery_states
 from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
 from tests.cluster.harness import BIG_ROWS, Cluster

@@ -34,7 +34,8 @@ def main() -> None:
     from sqlalchemy.engine import Engine
 
     from pipeline.config import load_department
-    from pipeline.ingest import IngestResult, ingest, store_engine
+    from pipeline.ingest import IngestResult, ingest
+    from pipeline.settings import store_engine
 
     store = store_engine()  # migrated here, before any counting starts
     dept = load_department(path)

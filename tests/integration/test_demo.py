@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipeline.demo_data import create_demo_sources, drop_demo_sources, read_cases
+from demo import create_demo_sources, drop_demo_sources, read_cases
 from store.changelog import delivery_counts
 from store.schema import quarantine
 

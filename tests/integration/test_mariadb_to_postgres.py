@@ -97,7 +97,8 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pipeline.config import load_department
-    from pipeline.ingest import ingest, store_engine
+    from pipeline.ingest import ingest
+    from pipeline.settings import store_engine
     kill_after = int(sys.argv[2])
     def on_chunk(result):
         if result.chunks == kill_after:

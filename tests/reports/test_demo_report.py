@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from demo import create_demo_sources
 from expectations import catalogue
 from pipeline.config import load_departments
-from pipeline.demo_data import create_demo_sources
 from pipeline.ingest import ingest
 from reports.build import write_report
 from reports.indicators import assess

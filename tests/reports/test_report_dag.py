@@ -50,7 +50,7 @@ def test_dag_test_writes_the_report(sqlite_store: Engine, monkeypatch: pytest.Mo
     monkeypatch.setenv("SGS_STORE_URL", str(sqlite_store.url))
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
     from pipeline import airflow_env
-    from pipeline.paths import var_dir
+    from pipeline.settings import var_dir
 
     airflow_env.migrate_metadata_db()
     run = _bag().dags["sgs_report_monthly"].test(run_conf={"month": "2025-03"})

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 
-from pipeline.feedback import export_feedback
+from reports.feedback import export_feedback
 from store.queries import open_quarantine
 from store.schema import push_batch, push_rejection, quarantine, upstream_run
 from tests.upstream.helpers import DEPT, deliveries, fast, load, penalty

@@ -9,11 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from upstream.envelope import DECISION_NUMBER, SOURCE_UNIT
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_BLACKLIST = r"(测试|TEST|作废)"
 DECISION_DATE = {"cf": "CF_JDRQ", "xk": "XK_JDRQ"}
 
@@ -47,7 +45,3 @@ def check_content(rec: dict[str, Any], today: dt.date, blacklist: re.Pattern[str
     if blacklist.search(number):
         return "PROV-103", DECISION_NUMBER[ds], RULES["PROV-103"].format(value=number)
     return None
-
-
-def today_shanghai() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()

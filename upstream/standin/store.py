@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from upstream.standin.rules import RULES, check_content, today_shanghai
+from national.clock import today_shanghai
+from upstream.standin.rules import RULES, check_content
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (

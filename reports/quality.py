@@ -1,7 +1,8 @@
 """Data-quality reports for auditors: a GX validation result per ingest run, and HTML pages per department
 and dataset (数据质量报告), self-contained (no CDN: the platform's network is closed), in Chinese.
 
-Layout under ``<var>/quality/``::
+The caller names the folder (the facade passes ``pipeline.settings.quality_dir()``, ``<var>/quality/``) and
+the departments (``reports`` does not import ``pipeline``). Layout of the folder::
 
     index.html                         every department and dataset, latest run, pass rate
     <department>/<dataset>.html        latest run's failing rules, open 问题数据 by rule, recent runs
@@ -19,8 +20,8 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy.engine import Engine
 
 from national import dataset as national_dataset
+from national.clock import local_text
 from national.safety import private_dir, write_private
-from pipeline.paths import var_dir
 from store.queries import department_runs, ingest_run_row, quarantine_counts, record_count
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
@@ -85,13 +86,10 @@ INDEX_PAGE = _env.from_string(
 )
 
 
-def quality_dir() -> Path:
-    """``<var>/quality``; like everything below it, owner-only (folders 0700, files 0600)."""
-    return private_dir(var_dir() / "quality")
-
-
-def write_run_result(department: str, dataset: str, run_id: int, *, rows: int, rule_failures: dict[str, int]) -> Path:
-    """Leave the run's GX validation result as JSON beside the department's report page."""
+def write_run_result(out: Path, department: str, dataset: str, run_id: int, *, rows: int,
+                     rule_failures: dict[str, int]) -> Path:
+    """Leave the run's GX validation result as JSON beside the department's report page in ``out``; like
+    everything below ``out``, owner-only (folders 0700, files 0600)."""
     from expectations.results import validation_result
 
     now = dt.datetime.now(dt.UTC)
@@ -103,27 +101,17 @@ def write_run_result(department: str, dataset: str, run_id: int, *, rows: int, r
         run_time=now,
         batch={"department": department, "dataset": dataset, "ingest_run": run_id},
     )
-    path = quality_dir() / department / dataset / "results" / f"{run_id}.json"
+    path = private_dir(out) / department / dataset / "results" / f"{run_id}.json"
     private_dir(path.parent)
     return write_private(path, json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1))
 
 
-def _local(v: dt.datetime | None) -> str:
-    if v is None:
-        return ""
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=dt.UTC)
-    from zoneinfo import ZoneInfo
-
-    return v.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
-
-
-def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path | None = None, history: int = 20) -> Path:
-    """Render every department and dataset page and the index; returns the index path."""
+def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path, history: int = 20) -> Path:
+    """Render every department and dataset page and the index into ``out``; returns the index path."""
     import expectations
 
-    out = private_dir(out) if out else quality_dir()
-    generated = _local(dt.datetime.now(dt.UTC))
+    out = private_dir(out)
+    generated = local_text(dt.datetime.now(dt.UTC))
     rules = {ds: {r.id: r for r in expectations.catalogue(ds)} for ds in ("cf", "xk")}
     open_counts = quarantine_counts(engine)
     index_rows = []
@@ -139,7 +127,7 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
                 view_runs.append(
                     {
                         **dict(r),
-                        "started": _local(r["started_at"]),
+                        "started": local_text(r["started_at"]),
                         "pass_pct": 100.0 * (r["rows_read"] - r["quarantined"]) / r["rows_read"] if r["rows_read"] else 100.0,
                         "result": f"{ds_name}/results/{r['id']}.json" if result.exists() else None,
                     }
@@ -210,12 +198,12 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
     return index
 
 
-def publish_run(engine: Engine, run_id: int) -> Path:
-    """After a run: its GX result, then this department's pages and the index. Returns the index path."""
-    from pipeline.config import loadable_departments
-
+def publish_run(engine: Engine, run_id: int, *, departments: dict[str, Any], out: Path) -> Path:
+    """After a run: its GX result, then the pages of ``departments`` and the index, in ``out``. Returns the
+    index path."""
     run = ingest_run_row(engine, run_id)
     write_run_result(
-        run["department"], run["dataset"], run_id, rows=run["rows_read"], rule_failures=json.loads(run["rule_failures"] or "{}")
+        out, run["department"], run["dataset"], run_id, rows=run["rows_read"],
+        rule_failures=json.loads(run["rule_failures"] or "{}"),
     )
-    return build_quality_docs(engine, loadable_departments())
+    return build_quality_docs(engine, departments, out=out)

@@ -19,7 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from typer.testing import CliRunner
 
-import pipeline.files as files
+import connectors.files as files
 from national import dataset
 from pipeline.cli import app
 from tests.factories import national_penalty

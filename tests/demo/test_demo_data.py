@@ -1,4 +1,4 @@
-"""The demo department databases (pipeline/demo_data.py) on the machine's real MariaDB and PostgreSQL.
+"""The demo department databases (the demo/ package) on the machine's real MariaDB and PostgreSQL.
 
 Every test works on throwaway databases (a random prefix) and a temporary var/ folder, and drops
 what it made.
@@ -12,15 +12,19 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from pipeline import demo_data
+from demo import DemoSource, add_demo_changes, create_demo_sources, defect_kinds, drop_demo_sources, read_cases
+from demo.decisions import FIRST_DECISION, LAST_DECISION, UPDATE_CAP, yuan
+from demo.departments import DEPARTMENTS, SCJGJ
+from demo.generate import build
+from demo.identities import id_check_char, uscc_check_char
 from pipeline.config import Department, load_department
-from pipeline.demo_data import DemoSource, add_demo_changes, create_demo_sources, drop_demo_sources, read_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 CODES = ["scjgj", "sthjj", "wsjkw"]
@@ -38,7 +42,7 @@ def _dept(code: str) -> Department:
 def _uscc_ok(v: str) -> bool:
     import re
 
-    return bool(re.match(USCC_SHAPE, v)) and demo_data.uscc_check_char(v[:17]) == v[17] and v != "0" * 18
+    return bool(re.match(USCC_SHAPE, v)) and uscc_check_char(v[:17]) == v[17] and v != "0" * 18
 
 
 def _id_ok(v: str) -> bool:
@@ -46,7 +50,7 @@ def _id_ok(v: str) -> bool:
         dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
     except ValueError:
         return False
-    return len(v) == 18 and v[:17].isdigit() and demo_data.id_check_char(v[:17]) == v[17]
+    return len(v) == 18 and v[:17].isdigit() and id_check_char(v[:17]) == v[17]
 
 
 def _date(v: Any) -> dt.date | None:
@@ -122,9 +126,9 @@ def test_department_files_load() -> None:
             assert ds.constants[src_unit] == dept.uscc
             assert ds.chunk_rows == 500
         # The demo module and the file agree on who the department is.
-        assert demo_data.DEPARTMENTS[code].uscc == dept.uscc
-        assert demo_data.DEPARTMENTS[code].name == dept.name
-    for dept_spec in demo_data.DEPARTMENTS.values():
+        assert DEPARTMENTS[code].uscc == dept.uscc
+        assert DEPARTMENTS[code].name == dept.name
+    for dept_spec in DEPARTMENTS.values():
         for auth in dept_spec.authorities:
             assert _uscc_ok(auth.uscc) and auth.uscc.startswith("11"), auth
 
@@ -178,7 +182,7 @@ def test_codes_cover_every_value_but_the_planted_ones(demo: tuple[Path, str, lis
 
 def test_good_rows_are_valid_and_realistic(demo: tuple[Path, str, list[DemoSource]]) -> None:
     """Rows that are not planted pass the national checks the expectations will make."""
-    cutoff = demo_data.LAST_DECISION
+    cutoff = LAST_DECISION
     for s in demo[2]:
         dept = _dept(s.department)
         for name in ("cf", "xk"):
@@ -213,9 +217,9 @@ def test_good_rows_are_valid_and_realistic(demo: tuple[Path, str, list[DemoSourc
                     if n.get(f"{p}_FR_ZJHM"):
                         assert _id_ok(n[f"{p}_FR_ZJHM"])
                 jdrq = _date(n[f"{p}_JDRQ"])
-                assert jdrq is not None and demo_data.FIRST_DECISION <= jdrq <= cutoff
+                assert jdrq is not None and FIRST_DECISION <= jdrq <= cutoff
                 gxsj = row[dept.datasets[name].cursor]
-                assert gxsj.date() >= jdrq and gxsj <= demo_data.UPDATE_CAP
+                assert gxsj.date() >= jdrq and gxsj <= UPDATE_CAP
                 auth = n[f"{p}_CFJGDM" if name == "cf" else "XK_XKJGDM"]
                 assert _uscc_ok(auth) and auth.startswith("11")
                 assert n[f"{p}_WSH"]
@@ -223,7 +227,7 @@ def test_good_rows_are_valid_and_realistic(demo: tuple[Path, str, list[DemoSourc
                     assert n["CF_WFXW"] and n["CF_SY"] and n["CF_YJ"] and n["CF_NR"] and n["CF_CFLB"]
                     if "罚款" in n["CF_CFLB"]:
                         assert n["CF_NR_FK"] and n["CF_NR_FK"] > 0
-                        assert f"罚款人民币{demo_data._yuan(demo_data.Decimal(str(n['CF_NR_FK'])))}元" in n["CF_NR"]
+                        assert f"罚款人民币{yuan(Decimal(str(n['CF_NR_FK'])))}元" in n["CF_NR"]
                     if "没收" in n["CF_CFLB"]:
                         assert n["CF_NR_WFFF"] and n["CF_NR_WFFF"] > 0
                     if "吊销" in n["CF_CFLB"]:
@@ -250,7 +254,7 @@ def test_planted_rows_share_and_kinds(demo: tuple[Path, str, list[DemoSource]]) 
             share = by_verdict["bad"] / s.rows[name]
             assert 0.04 <= share <= 0.10, (s.department, name, share)
             assert {c["kind"] for c in cases if c["verdict"] == "bad"} == set(
-                demo_data.defect_kinds(s.department, name))
+                defect_kinds(s.department, name))
             assert {c["kind"] for c in cases if c["verdict"] == "fixable"} == {"fullwidth_uscc", "padded_text"}
             # A correction row repeats the 文书号 of an earlier row and comes later in cursor order.
             rows = {r[dept.datasets[name].primary_key[0]]: r for r in _rows(s, name)}
@@ -278,9 +282,9 @@ def test_deterministic_and_idempotent(demo: tuple[Path, str, list[DemoSource]]) 
     assert again == sources
     assert [_digest(s) for s in again] == before
     # Pure generation: same seed, same rows (timestamps included); another seed, other rows.
-    a = demo_data._build(demo_data.SCJGJ, "cf", 200, SEED)
-    b = demo_data._build(demo_data.SCJGJ, "cf", 200, SEED)
-    c = demo_data._build(demo_data.SCJGJ, "cf", 200, SEED + 1)
+    a = build(SCJGJ, "cf", 200, SEED)
+    b = build(SCJGJ, "cf", 200, SEED)
+    c = build(SCJGJ, "cf", 200, SEED + 1)
     assert a.rows == b.rows and a.cases == b.cases
     assert a.rows != c.rows
 

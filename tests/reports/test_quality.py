@@ -7,9 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipeline.config import load_department
+from pipeline.config import load_department, loadable_departments
 from pipeline.ingest import ingest
-from pipeline.quality import build_quality_docs, publish_run
+from pipeline.settings import quality_dir
+from reports.quality import build_quality_docs, publish_run
 from store.db import make_store_engine, migrate
 from tests.factories import create_penalty_table, penalty_rows, source_env, source_sqlite_path, write_department
 
@@ -30,7 +31,7 @@ def test_run_leaves_gx_result_and_pages_without_id_numbers(tmp_path: Path, monke
     result = ingest(load_department(depts / "qju.yaml"), "cf", engine=store, trigger="test")
     assert result.counts.quarantined == 4
 
-    index = publish_run(store, result.run_id)
+    index = publish_run(store, result.run_id, departments=loadable_departments(), out=quality_dir())
     quality = index.parent
     gx_json = json.loads((quality / "qju" / "cf" / "results" / f"{result.run_id}.json").read_text(encoding="utf-8"))
     from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
