@@ -29,6 +29,7 @@ from tests.faults.harness import store_state
 N_BASE = 60
 CORRECTED = [5, 15, 25, 35, 10, 45]  # row 10 was bad: its correction fixes the open quarantine entry
 CHUNK_ROWS = 7
+SAME_CURSOR = (12, 16)  # ids 12..16 share one cursor value, across the boundary of chunks 2 and 3
 SOURCE_ENV = "SGS_SRC_TESTJU_URL"  # the department testju's own variable (pipeline.config)
 TODAY = dt.date(2026, 11, 28)
 
@@ -39,6 +40,10 @@ def fault_rows() -> list[dict[str, Any]]:
     for row, k in zip(fixes, CORRECTED, strict=True):
         row["wsh"] = f"杭市监罚决〔2025〕{k}号"
         row["nr"] = "罚款2000元（更正）"
+    # A group of rows sharing one cursor value across a page boundary (chunks of 7: ids 8–14 and 15–21): the
+    # keyset on (cursor, primary key) must neither skip nor repeat any of them, also after a kill between them.
+    for row in rows[SAME_CURSOR[0] - 1:SAME_CURSOR[1]]:
+        row["gxsj"] = rows[SAME_CURSOR[0] - 1]["gxsj"]
     return rows + fixes
 
 
@@ -110,12 +115,24 @@ def department_file(fault_source: str, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def reference(department_file: Path, module_pg_schemas: Callable[[], str]) -> Reference:
-    """One uninterrupted ingest, watched: the state after each chunk and the statements it took."""
+    """One uninterrupted ingest into a PostgreSQL store, watched: the state after each chunk and the
+    statements it took."""
+    return watched_reference(department_file, module_pg_schemas())
+
+
+@pytest.fixture(scope="module")
+def sqlite_reference(department_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """The same into a SQLite store (the embedded default): its typed values come back as SQLite gives them,
+    so a SQLite store is compared with a SQLite reference."""
+    return watched_reference(department_file, f"sqlite:///{tmp_path_factory.mktemp('sqlite-reference') / 'store.db'}")
+
+
+def watched_reference(department_file: Path, store_url: str) -> Reference:
     from pipeline.config import load_department
     from pipeline.ingest import ingest
     from store.db import make_store_engine, migrate
 
-    store = make_store_engine(module_pg_schemas())
+    store = make_store_engine(store_url)
     migrate(store)
     ref = Reference()
     ref.prefixes.append(store_state(store))

@@ -197,28 +197,31 @@ def via_proxy(url: str, proxy: FaultProxy) -> str:
 # --- the central state ---------------------------------------------------------------------------
 
 
-def store_state(store: Engine, dataset: str = "cf") -> dict[str, Any]:
-    """Everything that defines the central store's content, without run ids and timestamps.
+#: Columns that differ between two equal stores: surrogate ids, run ids, the change sequence (a rolled-back
+#: chunk on PostgreSQL leaves a gap in it, which changes nothing that is delivered) and every timestamp.
+VOLATILE_COLUMNS = {"id", "change_seq", "run_id", "first_run_id", "last_run_id"}
 
-    Two stores with equal states hold the same records (same content hashes and versions), the same
-    history, the same quarantine, the same changes waiting for the push (so the same idempotency keys go
-    upstream) and the same watermark. Change sequence values are left out: a rolled-back chunk on
-    PostgreSQL leaves a gap in the sequence, which changes nothing that is delivered.
+
+def _stable_rows(c: sa.Connection, table: sa.Table, *where: sa.ColumnElement[bool]) -> list[tuple[Any, ...]]:
+    """Every row of ``table`` (whole: every column but :data:`VOLATILE_COLUMNS` and date-times), sorted."""
+    columns = [col for col in table.columns if col.name not in VOLATILE_COLUMNS and not isinstance(col.type, sa.DateTime)]
+    return sorted((tuple(r) for r in c.execute(sa.select(*columns).where(*where))), key=repr)
+
+
+def store_state(store: Engine, dataset: str = "cf") -> dict[str, Any]:
+    """Everything that defines the central store's content, without ids, run ids and timestamps.
+
+    Two stores with equal states hold the same records, whole (typed national columns, source positions,
+    publicity ends, content hashes, versions, status), the same history (payloads included), the same
+    quarantine (raw rows, issues), the same changes waiting for the push (so the same idempotency keys go
+    upstream) and the same watermark.
     """
     rec = record_tables[dataset]
     with store.connect() as c:
         return {
-            "records": sorted(
-                c.execute(sa.select(rec.c.business_key, rec.c.source_pk, rec.c.content_hash, rec.c.version, rec.c.status)).all()
-            ),
-            "versions": sorted(
-                c.execute(
-                    sa.select(record_version.c.business_key, record_version.c.version, record_version.c.operation, record_version.c.content_hash)
-                ).all()
-            ),
-            "quarantine": sorted(
-                c.execute(sa.select(quarantine.c.source_pk, quarantine.c.raw_hash, quarantine.c.status, quarantine.c.rule_ids)).all()
-            ),
+            "records": _stable_rows(c, rec),
+            "versions": _stable_rows(c, record_version, record_version.c.dataset == dataset),
+            "quarantine": _stable_rows(c, quarantine, quarantine.c.dataset == dataset),
             "pending": sorted(
                 (r["idempotency_key"], r["business_key"], r["version"], r["operation"])
                 for r in delivery_states(c, dataset) if r["state"] == "pending"

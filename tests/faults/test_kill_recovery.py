@@ -1,4 +1,4 @@
-"""SIGKILL at random points of an ingest (MariaDB → PostgreSQL), then a re-run: the central store equals
+"""SIGKILL at random points of an ingest (MariaDB → PostgreSQL, and → SQLite), then a re-run: the central store equals
 that of an uninterrupted run.
 
 Each trial kills a real subprocess at a point drawn at random from the statements, commits, chunks and
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 SEED = int(os.environ.get("SGS_FAULT_SEED") or random.SystemRandom().randrange(1_000_000))
 MODES = ["chunk", "store-stmt", "store-commit", "source-stmt", "timer"]
 TRIALS = 12
+SQLITE_TRIALS = 5  # one per mode
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("kill_child.py")
 
@@ -82,10 +83,22 @@ def _run_victim(path: Path, store_url: str, mode: str, point: float, *, worker: 
 def test_sigkill_at_random_point_then_rerun_equals_uninterrupted(
     trial: int, reference: Reference, department_file: Path, pg_schema_factory: Callable[[], str]
 ) -> None:
+    _trial(trial, reference, department_file, pg_schema_factory())
+
+
+@pytest.mark.parametrize("trial", range(SQLITE_TRIALS))
+def test_sigkill_on_a_sqlite_store_then_rerun_equals_uninterrupted(
+    trial: int, sqlite_reference: Reference, department_file: Path, tmp_path: Path
+) -> None:
+    """The embedded default: a kill inside a SQLite write transaction leaves a hot journal, which the next
+    connection rolls back; the rest is the same promise as on PostgreSQL."""
+    _trial(trial, sqlite_reference, department_file, f"sqlite:///{tmp_path / 'store.db'}")
+
+
+def _trial(trial: int, reference: Reference, department_file: Path, store_url: str) -> None:
     rng = random.Random(SEED * 100 + trial)
     mode = MODES[trial % len(MODES)]
     kills = 2 if trial % 3 == 2 else 1
-    store_url = pg_schema_factory()
     victim = make_store_engine(store_url)
     migrate(victim)
     story: list[str] = [f"seed {SEED} trial {trial}"]
