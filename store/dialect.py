@@ -56,6 +56,12 @@ class StoreDialect:
         """Refresh the planner's statistics of ``tables``; False where the database plans without them."""
         return False
 
+    def serialize(self, conn: Connection, key: int, table: sa.Table) -> None:
+        """Wait until no other transaction holds the same ``key``, and hold it until this transaction ends:
+        a read-then-write (the push lease) is then not raced by a second process. The generic form locks
+        ``table`` for writing by updating no row of it (``SELECT … FOR UPDATE`` of nothing would lock nothing)."""
+        conn.execute(table.update().where(sa.false()).values({table.primary_key.columns[0].name: table.primary_key.columns[0]}))
+
 
 class SQLiteStore(StoreDialect):
     names = ("sqlite",)
@@ -82,6 +88,13 @@ class SQLiteStore(StoreDialect):
     def exists(self, url: str) -> bool:
         db = sa.engine.make_url(url).database
         return bool(db) and Path(db).exists()  # type: ignore[arg-type]
+
+    def serialize(self, conn: Connection, key: int, table: sa.Table) -> None:
+        """SQLite has one writer at a time: a write statement first (updating no row) takes the database's
+        write lock for the rest of the transaction, so a second process waits at this point (busy timeout)
+        instead of reading the same state and writing after the first. pysqlite starts the transaction
+        only at the first write, so without this the lease's read would run outside any transaction."""
+        super().serialize(conn, key, table)
 
     def database_file(self, url: str) -> Path | None:
         db = sa.engine.make_url(url).database
@@ -111,6 +124,10 @@ class PostgreSQLStore(StoreDialect):
 
     def uses_copy(self, bind: Connection | Engine) -> bool:
         return bind.dialect.driver == "psycopg"
+
+    def serialize(self, conn: Connection, key: int, table: sa.Table) -> None:
+        """A transaction-scoped advisory lock on ``key`` (released at COMMIT/ROLLBACK, also when the process dies)."""
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
     def refresh_statistics(self, engine: Engine, tables: Sequence[sa.Table]) -> bool:
         """``ANALYZE`` the tables.

@@ -74,42 +74,43 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
     result = PushResult(run_id=run_id, mode="file")
     sender: dict[str, str | None] = {"name": sender_name, "code": sender_code}
     try:
-        for ds in DATASETS:
-            # Batches taken by an export that died before writing their manifest: written again.
-            with engine.connect() as conn:
-                unwritten = changelog.unresolved(conn, ds, states=("taken",))
-            for batch in unwritten:
-                with engine.begin() as conn:
-                    records = resend(conn, batch)
-                _write(out_dir, ds, batch.batch_id, records, sender, settings, dt.datetime.now(dt.UTC))
-                with engine.begin() as conn:
-                    changelog.written(conn, batch.id, dt.datetime.now(dt.UTC))
-                result.batches += 1
-                result.records_sent += len(records)
-                runs.add(engine, run_id, batches=1, records_sent=len(records))
-            upto = changelog.horizon(engine)
-            waiting = waiting_keys(engine, ds)
-            while settings.max_batches is None or result.batches < settings.max_batches:
-                now = dt.datetime.now(dt.UTC)
-                # Names sort in the order the batches were written (the province may take them in name order).
-                stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
-                batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
-                taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, waiting=waiting, state="taken")
-                result.not_sent += taken.not_sent
-                if taken.batch is None:
-                    if taken.not_sent:
-                        runs.add(engine, run_id, not_sent=taken.not_sent)
-                    if taken.moved and not taken.blocked:
-                        continue
-                    break
-                _write(out_dir, ds, batch_id, taken.records, sender, settings, now)
-                with engine.begin() as conn:
-                    changelog.written(conn, taken.batch.id, now)
-                result.batches += 1
-                result.records_sent += len(taken.records)
-                runs.add(engine, run_id, batches=1, records_sent=len(taken.records), not_sent=taken.not_sent)
-                if taken.blocked:
-                    break
+        with runs.heartbeat(engine, run_id, settings.lease_seconds):
+            for ds in DATASETS:
+                # Batches taken by an export that died before writing their manifest: written again.
+                with engine.connect() as conn:
+                    unwritten = changelog.unresolved(conn, ds, states=("taken",))
+                for batch in unwritten:
+                    with engine.begin() as conn:
+                        records = resend(conn, batch)
+                    _write(out_dir, ds, batch.batch_id, records, sender, settings, dt.datetime.now(dt.UTC))
+                    with engine.begin() as conn:
+                        changelog.written(conn, batch.id, dt.datetime.now(dt.UTC))
+                    result.batches += 1
+                    result.records_sent += len(records)
+                    runs.add(engine, run_id, batches=1, records_sent=len(records))
+                upto = changelog.horizon(engine)
+                waiting = waiting_keys(engine, ds)
+                while settings.max_batches is None or result.batches < settings.max_batches:
+                    now = dt.datetime.now(dt.UTC)
+                    # Names sort in the order the batches were written (the province may take them in name order).
+                    stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
+                    batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
+                    taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, waiting=waiting, state="taken")
+                    result.not_sent += taken.not_sent
+                    if taken.batch is None:
+                        if taken.not_sent:
+                            runs.add(engine, run_id, not_sent=taken.not_sent)
+                        if taken.moved and not taken.blocked:
+                            continue
+                        break
+                    _write(out_dir, ds, batch_id, taken.records, sender, settings, now)
+                    with engine.begin() as conn:
+                        changelog.written(conn, taken.batch.id, now)
+                    result.batches += 1
+                    result.records_sent += len(taken.records)
+                    runs.add(engine, run_id, batches=1, records_sent=len(taken.records), not_sent=taken.not_sent)
+                    if taken.blocked:
+                        break
     except Exception as exc:
         _failed(engine, result, exc)
         if isinstance(exc, UpstreamError):
@@ -146,34 +147,35 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     run_id = runs.start(engine, "file-in", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
     try:
-        with engine.connect() as conn:  # read once: each file's receipts update these in place
-            batches = changelog.unresolved(conn)
-        index = receipt_index(batches)
-        for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
-            if not path.is_file():
-                continue
-            try:
-                receipts = read_receipt_file(path, max_bytes=settings.max_response_bytes)
-            except ReceiptError as exc:
-                reason = masked(exc)  # the province's own text may quote a record
-                _set_aside(in_dir, path, reason, group=settings.exchange_group)
-                result.bad_answers += 1
-                result.problem(reason)
-                log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, reason)
-                continue
-            with engine.begin() as conn:
-                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
-            result.accepted += outcome.accepted
-            result.rejected += outcome.rejected
-            result.batches += 1
-            runs.add(engine, run_id, batches=1, accepted=outcome.accepted, rejected=outcome.rejected)
-            done = exchange_folder(in_dir / PROCESSED, group=settings.exchange_group)
-            path.replace(done / path.name)
-        if result.problems:
-            raise ReceiptError(
-                f"{result.bad_answers} 个回执文件无法读取，已移到 {INBOUND}/{REJECTED}/（原因见同名 .reason.txt）：{'；'.join(result.problems[:3])}。"
-                f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
-            )
+        with runs.heartbeat(engine, run_id, settings.lease_seconds):
+            with engine.connect() as conn:  # read once: each file's receipts update these in place
+                batches = changelog.unresolved(conn)
+            index = receipt_index(batches)
+            for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
+                if not path.is_file():
+                    continue
+                try:
+                    receipts = read_receipt_file(path, max_bytes=settings.max_response_bytes)
+                except ReceiptError as exc:
+                    reason = masked(exc)  # the province's own text may quote a record
+                    _set_aside(in_dir, path, reason, group=settings.exchange_group)
+                    result.bad_answers += 1
+                    result.problem(reason)
+                    log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, reason)
+                    continue
+                with engine.begin() as conn:
+                    outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
+                result.accepted += outcome.accepted
+                result.rejected += outcome.rejected
+                result.batches += 1
+                runs.add(engine, run_id, batches=1, accepted=outcome.accepted, rejected=outcome.rejected)
+                done = exchange_folder(in_dir / PROCESSED, group=settings.exchange_group)
+                path.replace(done / path.name)
+            if result.problems:
+                raise ReceiptError(
+                    f"{result.bad_answers} 个回执文件无法读取，已移到 {INBOUND}/{REJECTED}/（原因见同名 .reason.txt）：{'；'.join(result.problems[:3])}。"
+                    f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
+                )
     except Exception as exc:
         _failed(engine, result, exc)
         if isinstance(exc, UpstreamError):

@@ -88,16 +88,17 @@ def push(
     run_id = runs.start(engine, "http", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="http")
     try:
-        endpoint = endpoint or resolve_endpoint(settings.conn_id)
-        endpoint.check_transport()
-        adp = adapter(endpoint.adapter)
-        sender = {"name": endpoint.sender_name, "code": endpoint.sender_code}
-        with httpx.Client(timeout=settings.timeout, verify=endpoint.tls_verify()) as http:
-            run = _PushRun(engine, http, endpoint, adp, sender, settings, result, random.Random(), sleep)
-            for ds in DATASETS:
-                _push_dataset(run, ds)
-        if result.problems:
-            raise ReceiptError(_problems_summary(result))
+        with runs.heartbeat(engine, run_id, settings.lease_seconds):
+            endpoint = endpoint or resolve_endpoint(settings.conn_id)
+            endpoint.check_transport()
+            adp = adapter(endpoint.adapter)
+            sender = {"name": endpoint.sender_name, "code": endpoint.sender_code}
+            with httpx.Client(timeout=settings.timeout, verify=endpoint.tls_verify()) as http:
+                run = _PushRun(engine, http, endpoint, adp, sender, settings, result, random.Random(), sleep)
+                for ds in DATASETS:
+                    _push_dataset(run, ds)
+            if result.problems:
+                raise ReceiptError(_problems_summary(result))
     except Exception as exc:
         result.status = "failed"
         # Masked in the exception too: a store error may quote a record (ID numbers), and the caller prints it.

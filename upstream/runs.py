@@ -3,25 +3,37 @@ run), and the lease that keeps pushes single-file.
 
 Two pushes at once could send version N+1 of a record while the other still waits for N's receipt, so a
 push takes a lease: it refuses to start while another ``running`` push has beaten its heartbeat within
-``lease_seconds``, and marks a silent one ``interrupted`` (its ``sent`` rows are resent by key).
+``lease_seconds`` (``SGS_UPSTREAM_LEASE_SECONDS``, default 60), and marks a silent one ``interrupted`` (its
+``sent`` rows are resent by key). A running push beats its heartbeat from a thread every third of the lease
+(:func:`heartbeat`), also while it waits for a slow province, so a live push is never taken for dead and a dead
+one (SIGKILL, a lost machine) frees the lease within ``lease_seconds``. Taking the lease is serialised in the
+store (:meth:`store.dialect.StoreDialect.serialize`), so two pushes started at the same moment cannot both take it.
 The Airflow DAG also has ``max_active_runs=1``; the lease covers ``sgs push`` run by hand beside it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from store import dialect
 from store.schema import upstream_run
 from upstream.envelope import MAX_PROBLEMS
 from upstream.errors import PushLocked
 
 COUNTERS = ("batches", "records_sent", "accepted", "rejected", "not_sent", "no_receipt", "retries", "duplicate_receipts", "withdrawn")
 LEASED_KINDS = ("http", "file-out", "file-in")
+#: The key under which taking the lease is serialised ("SGSLEASE").
+LEASE_LOCK_KEY = 0x5347_534C_4541
+log = logging.getLogger("sgs.upstream")
 
 
 @dataclass
@@ -61,9 +73,13 @@ def _utc(t: dt.datetime) -> dt.datetime:
 
 def start(engine: Engine, kind: str, trigger: str, *, lease_seconds: int | None = None) -> int:
     """Open a run; with ``lease_seconds``, first take the push lease (or raise :class:`PushLocked`)."""
-    now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
+        now = dt.datetime.now(dt.UTC)
         if lease_seconds is not None:
+            # Two pushes started at the same moment must not both find the lease free: the check and the new
+            # run's row are one transaction, serialised on the lease's key (store.dialect).
+            dialect.of(conn).serialize(conn, LEASE_LOCK_KEY, upstream_run)
+            now = dt.datetime.now(dt.UTC)  # after the wait: a holder that just beat its heartbeat is seen alive
             running = conn.execute(
                 sa.select(upstream_run.c.id, upstream_run.c.heartbeat_at, upstream_run.c.kind).where(
                     upstream_run.c.status == "running", upstream_run.c.kind.in_(LEASED_KINDS)
@@ -102,3 +118,29 @@ def finish(engine: Engine, run_id: int, *, status: str, error: str | None = None
             .values(status=status, error=error, finished_at=now, heartbeat_at=now, **values)
         )
         return dict(conn.execute(sa.select(upstream_run).where(upstream_run.c.id == run_id)).mappings().one())
+
+
+@contextmanager
+def heartbeat(engine: Engine, run_id: int, lease_seconds: int) -> Iterator[None]:
+    """Beat run ``run_id``'s heartbeat every third of the lease while the block runs (in a thread: a request
+    to a slow province, or its back-off, must not let the lease lapse). A failed beat (the store briefly away)
+    is logged and tried again at the next tick; the block's own store writes report a real outage."""
+    stop = threading.Event()
+    every = max(1.0, lease_seconds / 3)
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(upstream_run.update().where(upstream_run.c.id == run_id, upstream_run.c.status == "running")
+                                 .values(heartbeat_at=dt.datetime.now(dt.UTC)))
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("push run %s: heartbeat not written (%s)", run_id, type(exc).__name__)
+
+    thread = threading.Thread(target=beat, name=f"sgs-push-heartbeat-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -25,7 +25,10 @@ class PushSettings(BaseModel):
     backoff_initial: float = Field(default=1.0, ge=0)
     backoff_max: float = Field(default=60.0, ge=0)
     jitter: float = Field(default=0.25, ge=0, le=1, description="random extra share of each back-off delay")
-    lease_seconds: int = Field(default=900, ge=10, description="a push silent for longer is taken as dead")
+    lease_seconds: int = Field(
+        default=60, ge=5,
+        description="a push whose heartbeat is older is taken as dead (a running push beats every third of it)",
+    )
     exchange_dir: Path | None = Field(default=None, description="file mode: the exchange folder")
     header: Literal["zh", "code"] = Field(default="zh", description="file mode: Chinese template headers or national codes")
     exchange_group: bool = Field(
@@ -51,6 +54,7 @@ class PushSettings(BaseModel):
             ("batch_size", "SGS_UPSTREAM_BATCH_SIZE"),
             ("timeout", "SGS_UPSTREAM_TIMEOUT"),
             ("max_attempts", "SGS_UPSTREAM_MAX_ATTEMPTS"),
+            ("lease_seconds", "SGS_UPSTREAM_LEASE_SECONDS"),
             ("exchange_dir", "SGS_UPSTREAM_EXCHANGE_DIR"),
             ("exchange_group", "SGS_UPSTREAM_EXCHANGE_GROUP"),
             ("max_response_bytes", "SGS_UPSTREAM_MAX_RESPONSE_BYTES"),
