@@ -14,6 +14,7 @@ per row and rule.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
@@ -37,6 +38,9 @@ _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: Share of distinct values in a sample under which per-value tests run on the distinct values.
 _LOW_CARDINALITY = 0.3
 _SAMPLE = 20000
+_FIRST = operator.itemgetter(0)
+#: Cache keys of arrays that may be the caller's own column (a view of its DataFrame): never frozen.
+_UNFROZEN = frozenset({"values", "filled_values"})
 
 
 class Frame:
@@ -67,7 +71,7 @@ class Frame:
             # Cached arrays are shared by every rule on the column: freeze them so that an in-place
             # operator in a rule cannot corrupt another rule's input.
             # The raw column arrays may be views of the caller's DataFrame: those are left alone.
-            if not (isinstance(key, tuple) and key[0] == "values"):
+            if not (isinstance(key, tuple) and key[0] in _UNFROZEN):
                 for arr in value if isinstance(value, tuple) else (value,):
                     if isinstance(arr, np.ndarray):
                         arr.flags.writeable = False
@@ -77,7 +81,8 @@ class Frame:
     def values(self, col: str) -> np.ndarray:
         """The column as an object array of ``str``/``None`` (missing column → all ``None``).
 
-        Empty strings are kept here; :meth:`missing` counts them as blank.
+        Empty strings (and the ``NaN`` of a pandas string column) are kept here: :meth:`lengths`
+        gives them length 0, so :meth:`missing` counts them as blank and no per-value test sees them.
         """
 
         def make() -> np.ndarray:
@@ -86,42 +91,61 @@ class Frame:
                 return np.full(self.n, None, dtype=object)
             raw = self._df.iloc[:, pos].to_numpy(dtype=object, copy=False)
             if pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
-                return raw  # the contract holds: str or None (NaN would have made it "mixed")
+                return raw  # str, None, or NaN/NA (skipped by infer_dtype, length 0 below)
             return checks.normalise_values(raw)
 
         return self._cached(("values", col), make)
 
-    def missing(self, col: str) -> BoolArray:
-        """``None`` or empty string."""
-
-        def make() -> BoolArray:
-            if self.low_cardinality(col):
-                codes, uniques = self.factorized(col)
-                blank = np.array([u == "" for u in uniques.tolist()] + [True], dtype=bool)
-                return blank[codes]  # code -1 (None) picks the trailing True
-            return self.lengths(col) == 0
-
-        return self._cached(("missing", col), make)
-
-    def filled(self, col: str) -> BoolArray:
-        return self._cached(("filled", col), lambda: ~self.missing(col))
-
     def lengths(self, col: str) -> IntArray:
-        """Length in characters; 0 when missing."""
+        """Length in characters; 0 when missing (``None``, empty, ``NaN``).
+
+        One C-level pass: ``operator.length_hint`` is ``len`` for a ``str`` and 0 for ``None``/``NaN``.
+        """
 
         def make() -> IntArray:
-            if self.low_cardinality(col):
-                codes, uniques = self.factorized(col)
+            factorized = self._cache.get(("factorize", col))
+            if factorized is not None:
+                codes, uniques = factorized
                 lens = np.array([len(u) for u in uniques.tolist()] + [0], dtype=np.int64)
                 return lens[codes]
-            v = self.values(col)
-            none = pd.isna(v)
-            if none.any():
-                v = v.copy()
-                v[none] = ""
-            return np.fromiter(map(len, v), dtype=np.int64, count=self.n)
+            return np.fromiter(map(operator.length_hint, self.values(col)), dtype=np.int64, count=self.n)
 
         return self._cached(("len", col), make)
+
+    def missing(self, col: str) -> BoolArray:
+        """``None``, empty string or ``NaN``."""
+        return self._cached(("missing", col), lambda: self.lengths(col) == 0)
+
+    def filled(self, col: str) -> BoolArray:
+        return self._cached(("filled", col), lambda: self.lengths(col) > 0)
+
+    def filled_index(self, col: str) -> IntArray:
+        """Positions of the filled rows."""
+        return self._cached(("filled_idx", col), lambda: np.flatnonzero(self.filled(col)))
+
+    def filled_values(self, col: str) -> np.ndarray:
+        """The filled values (non-empty ``str``), in row order; shared by the per-value tests of the column."""
+
+        def make() -> np.ndarray:
+            idx = self.filled_index(col)
+            v = self.values(col)
+            return v if idx.size == self.n else v[idx]
+
+        return self._cached(("filled_values", col), make)
+
+    def first_codepoints(self, col: str) -> IntArray:
+        """Code point of each value's first character; -1 when missing."""
+
+        def make() -> IntArray:
+            fv = self.filled_values(col)
+            first = np.fromiter(map(ord, map(_FIRST, fv)), dtype=np.int64, count=fv.size)
+            if fv.size == self.n:
+                return first
+            out = np.full(self.n, -1, dtype=np.int64)
+            out[self.filled_index(col)] = first
+            return out
+
+        return self._cached(("first_cp", col), make)
 
     # -- per-value tests on distinct values or on all values ----------------------------------
     def low_cardinality(self, col: str) -> bool:
@@ -143,7 +167,7 @@ class Frame:
     def factorized(self, col: str) -> tuple[IntArray, np.ndarray]:
         def make() -> tuple[IntArray, np.ndarray]:
             v = self.values(col)
-            if pd.isna(v).all():  # blank optional columns are common and need no hashing
+            if not self.filled(col).any():  # blank optional columns are common and need no hashing
                 return np.full(self.n, -1, dtype=np.int64), np.zeros(0, dtype=object)
             codes, uniques = pd.factorize(v, use_na_sentinel=True)
             return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
@@ -175,12 +199,45 @@ class Frame:
                     res[np.flatnonzero(keep)] = np.asarray(fn(uniques[keep]), dtype=dtype)
                     out = res[codes]  # code -1 (None) picks the trailing default
             else:
-                idx = np.flatnonzero(self.filled(col))
+                idx = self.filled_index(col)
                 if idx.size:
-                    out[idx] = np.asarray(fn(self.values(col)[idx]), dtype=dtype)
+                    out[idx] = np.asarray(fn(self.filled_values(col)), dtype=dtype)
             return out
 
         return self._cached(("map", col, key), make)
+
+    def rows_with_char(
+        self, col: str, key: Hashable, char_class: re.Pattern[str], none_present: Callable[[str], bool] | None = None
+    ) -> BoolArray:
+        """Rows whose value contains a character matched by ``char_class`` (a one-character pattern).
+
+        On a column of many distinct values the filled values are joined into one string and scanned
+        once (a one-character match cannot span two values); ``none_present(text)`` may first prove
+        cheaply that no such character occurs at all (e.g. ``str.isprintable``). Matches are mapped
+        back to rows through the cumulative lengths.
+        """
+
+        def per_value(a: np.ndarray) -> BoolArray:
+            return np.fromiter(map(bool, map(char_class.search, a)), bool, count=len(a))
+
+        if self.low_cardinality(col):
+            return self.value_map(col, key, per_value)
+
+        def make() -> BoolArray:
+            out = np.zeros(self.n, dtype=bool)
+            idx = self.filled_index(col)
+            if not idx.size:
+                return out
+            text = "".join(self.filled_values(col).tolist())
+            if none_present is not None and none_present(text):
+                return out
+            starts = np.fromiter((m.start() for m in char_class.finditer(text)), dtype=np.int64)
+            if starts.size:
+                ends = np.cumsum(self.lengths(col)[idx])
+                out[idx[np.searchsorted(ends, starts, side="right")]] = True
+            return out
+
+        return self._cached(("chars", col, key), make)
 
     def isin(self, col: str, values: Sequence[str]) -> BoolArray:
         key = ("isin", tuple(values))

@@ -69,9 +69,18 @@ def _fine_in_text(frame: Frame, rule: Rule) -> BoolArray:
     """CF_NR_FK × 10000 differs from the first ``罚款N元`` / ``罚款N万元`` written in the text column."""
     v = frame.amounts(rule.field)
     tol = float(rule.params.get("tolerance_yuan", 1.0))
-    yuan = frame.value_map(rule.params["text_field"], "fine_yuan", _fine_yuan, dtype=np.float64, default=np.nan)
-    with np.errstate(invalid="ignore"):
-        return np.abs(v * 10000 - yuan) > tol  # NaN on either side compares False
+    text = rule.params["text_field"]
+    if frame.low_cardinality(text):
+        yuan = frame.value_map(text, "fine_yuan", _fine_yuan, dtype=np.float64, default=np.nan)
+        with np.errstate(invalid="ignore"):
+            return np.abs(v * 10000 - yuan) > tol  # NaN on either side compares False
+    # Decision texts are mostly distinct: read only those of the rows that state a well-formed amount.
+    out = np.zeros(frame.n, dtype=bool)
+    rows = np.flatnonzero(~np.isnan(v) & frame.filled(text))
+    if rows.size:
+        with np.errstate(invalid="ignore"):
+            out[rows] = np.abs(v[rows] * 10000 - _fine_yuan(frame.values(text)[rows])) > tol
+    return out
 
 
 
