@@ -152,8 +152,7 @@ class Frame:
         """Whether a sample of the column has few distinct values (then tests run per distinct value)."""
 
         def make() -> bool:
-            v = self.values(col)[: _SAMPLE * 2]
-            sample = v[~pd.isna(v)][:_SAMPLE]
+            sample = self.values(col)[: _SAMPLE * 2][self.filled(col)[: _SAMPLE * 2]][:_SAMPLE]
             if sample.size < 50:
                 return self.n > 4 * max(sample.size, 1)
             distinct = set(sample.tolist())
