@@ -38,6 +38,7 @@ _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: Share of distinct values in a sample under which per-value tests run on the distinct values.
 _LOW_CARDINALITY = 0.3
 _SAMPLE = 20000
+_SAMPLE_HEAD = 1000
 _FIRST = operator.itemgetter(0)
 #: Cache keys of arrays that may be the caller's own column (a view of its DataFrame): never frozen.
 _UNFROZEN = frozenset({"values", "filled_values"})
@@ -155,11 +156,18 @@ class Frame:
             sample = self.values(col)[: _SAMPLE * 2][self.filled(col)[: _SAMPLE * 2]][:_SAMPLE]
             if sample.size < 50:
                 return self.n > 4 * max(sample.size, 1)
-            distinct = set(sample.tolist())
+            values = sample.tolist()
+            distinct = set(values[:_SAMPLE_HEAD])
             # Factorizing hashes every value once: worth it for long texts only when they repeat a lot.
             mean_len = sum(map(len, distinct)) / len(distinct)
-            limit = _LOW_CARDINALITY if mean_len <= 64 else 0.01
-            return len(distinct) < limit * sample.size
+            limit = (_LOW_CARDINALITY if mean_len <= 64 else 0.01) * len(values)
+            # The distinct count only grows: stop as soon as it reaches the limit (columns of unique
+            # texts are decided after a fraction of the sample).
+            for start in range(_SAMPLE_HEAD, len(values), _SAMPLE_HEAD):
+                if len(distinct) >= limit:
+                    return False
+                distinct.update(values[start : start + _SAMPLE_HEAD])
+            return len(distinct) < limit
 
         return self._cached(("lowcard", col), make)
 
