@@ -69,4 +69,3 @@ def parse_penalty_categories(value: str, cfg: Mapping[str, Any]) -> CategoryPars
             if not tail[len(other_prefix) :].strip(" -、"):
                 bare = True
     return CategoryParse(frozenset(cats), tuple(unknown), bare)
-

@@ -53,4 +53,3 @@ def condition(frame: Frame, cond: Mapping[str, Any] | None) -> BoolArray:
         wanted = frozenset(cond["has_category"])
         return frame.category_test(col, ("has", wanted), lambda p: bool(p.categories & wanted))
     raise ValueError(f"unknown condition {dict(cond)!r}")
-

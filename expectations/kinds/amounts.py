@@ -83,7 +83,6 @@ def _fine_in_text(frame: Frame, rule: Rule) -> BoolArray:
     return out
 
 
-
 @gx_statement("amount_format")
 def _amount_format_gx(rule: Rule, gx: GxContext) -> Any:
     pattern = rule.params.get("pattern", AMOUNT_PATTERN)

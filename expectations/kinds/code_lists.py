@@ -44,7 +44,6 @@ def _forbidden(frame: Frame, rule: Rule) -> BoolArray:
     return frame.isin(rule.field, rule.params["values"]) & condition(frame, rule.params.get("when"))
 
 
-
 @gx_statement("enum")
 def _enum_gx(rule: Rule, gx: GxContext) -> Any:
     p = rule.params

@@ -82,4 +82,3 @@ def _date_within_years(frame: Frame, rule: Rule) -> BoolArray:
     )
     d = frame.dates(rule.field)
     return (d != NO_DATE) & (base != NO_DATE) & (limit != NO_DATE) & (d > limit) & ~skipped(frame, rule)
-

@@ -85,7 +85,6 @@ def _resident_id(frame: Frame, rule: Rule) -> BoolArray:
     return when & fmt & ~chk
 
 
-
 @gx_statement("uscc")
 def _uscc_gx(rule: Rule, gx: GxContext) -> Any:
     check = rule.params.get("check")

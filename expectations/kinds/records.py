@@ -31,4 +31,3 @@ def _duplicate(frame: Frame, rule: Rule) -> BoolArray:
         keys = pd.DataFrame({f: frame.values(f)[cand] for f in fields})
         out[cand] = keys.duplicated(keep="first").to_numpy()
     return out
-

@@ -34,7 +34,6 @@ def _max_length(frame: Frame, rule: Rule) -> BoolArray:
     return frame.lengths(rule.field) > int(limit)
 
 
-
 @kind("junk")
 def _junk(frame: Frame, rule: Rule) -> BoolArray:
     col = rule.field
@@ -148,7 +147,6 @@ def _pattern(frame: Frame, rule: Rule) -> BoolArray:
         ("re", rule.params["pattern"]),
         lambda a: ~np.fromiter(map(bool, map(rx.fullmatch, a)), bool, count=len(a)),
     ) & condition(frame, rule.params.get("when"))
-
 
 
 @gx_statement("max_length")
