@@ -1,8 +1,9 @@
 """The frame a chunk is judged on: normalised columns and per-column work shared by every rule.
 
 :class:`Frame` holds one batch in national columns and computes, lazily and once per column, what
-the rule kinds read: the missing mask, lengths, distinct values (for low-cardinality columns), parsed
-dates and amounts, identifier flags (format, check digit) and parsed 处罚类别. Cached arrays are
+the rule kinds read: lengths and the missing mask (one pass), the filled values, distinct values (for
+low-cardinality columns), first characters, character-class scans of the joined column, parsed dates
+and amounts, identifier flags (format, check digit) and parsed 处罚类别. Cached arrays are
 read-only, so no rule can corrupt another rule's input. Nothing here knows a rule: the kinds
 (:mod:`expectations.kinds`) and the condition language (:mod:`expectations.conditions`) read it.
 
