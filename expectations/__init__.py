@@ -13,6 +13,7 @@ The rules live in ``expectations/catalogue/*.yaml``; ``docs/rules.md`` lists the
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from dataclasses import dataclass
 from typing import Literal
 
@@ -88,6 +89,37 @@ class Verdicts:
         found = [self.rules[k] for k in rule_no[lo:hi].tolist()]
         found.sort(key=lambda r: r.severity != "error")  # stable: keeps catalogue order within a severity
         return [Issue(r.id, r.field, r.message, r.severity) for r in found]
+
+    def issues_by_row(self) -> list[tuple[Issue, ...]]:
+        """:meth:`issues` of every row at once (``()`` for a clean row), built in one pass over the findings.
+
+        What a loader wants for a whole chunk: calling :meth:`issues` row by row costs ~10–20 µs per row
+        with findings, which is seconds on a dirty million-row load. Tuples, and ``Issue`` objects shared
+        between the rows failing the same rule, keep it cheap (clean rows share the empty tuple).
+        """
+        out: list[tuple[Issue, ...]] = [()] * self.n_rows
+        rows, rule_no = self._row_index()
+        if not rows.size:
+            return out
+        # Rank of each rule in a row's list: errors first, then warnings, each in catalogue order.
+        warning = np.array([r.severity != "error" for r in self.rules], dtype=np.int64)
+        rank = warning[rule_no] * len(self.rules) + rule_no
+        order = np.lexsort((rank, rows))
+        rows, rule_no = rows[order], rule_no[order]
+        shared = [Issue(r.id, r.field, r.message, r.severity) for r in self.rules]
+        found = [shared[k] for k in rule_no.tolist()]
+        bounds = np.flatnonzero(np.diff(rows)) + 1
+        starts = [0, *bounds.tolist()]
+        ends = [*bounds.tolist(), rows.size]
+        was_enabled = gc.isenabled()
+        gc.disable()  # only tuples of shared objects are made: no cycles for the collector to find
+        try:
+            for row, lo, hi in zip(rows[starts].tolist(), starts, ends, strict=True):
+                out[row] = tuple(found[lo:hi])
+        finally:
+            if was_enabled:
+                gc.enable()
+        return out
 
     def errors(self, i: int) -> list[Issue]:
         """Rules of severity ``error`` that row ``i`` fails (these send the row to quarantine)."""

@@ -12,61 +12,28 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
-from expectations.settings import RuleSettings, Severity
+from expectations.kinds import RULE_KINDS
+from expectations.rules import FIXED_SOURCES, Catalogue, Rule, SourceTag
+from expectations.settings import RuleSettings
 from national import dataset as national_dataset
 
+__all__ = [
+    "CATALOGUE_DIR",
+    "FIXED_SOURCES",
+    "Catalogue",
+    "CatalogueError",
+    "Rule",
+    "SourceTag",
+    "default_settings",
+    "load_catalogue",
+]
+
 CATALOGUE_DIR = Path(__file__).with_name("catalogue")
-
-SourceTag = Literal["C", "C-impl", "M", "D", "U"]
-#: Source tags whose rules cannot be changed by settings: confirmed national rules.
-FIXED_SOURCES: frozenset[str] = frozenset({"C"})
-
-
-@dataclass(frozen=True, eq=False)
-class Rule:
-    """One rule of the catalogue, after settings were applied."""
-
-    id: str
-    field: str
-    severity: Severity
-    message: str
-    kind: str
-    params: Mapping[str, Any]
-    #: Confidence of the source (spec tags): C, C-impl, M, D, or U (unconfirmed).
-    source: str
-    #: Short English statement of the rule, for docs/rules.md.
-    doc: str = ""
-    enabled: bool = True
-
-    @property
-    def configurable(self) -> bool:
-        """Whether settings may switch or tune this rule (everything not confirmed, spec tags)."""
-        return self.source not in FIXED_SOURCES
-
-
-@dataclass(frozen=True, eq=False)
-class Catalogue:
-    """All rules of one dataset plus the vocabularies the engine needs to evaluate them."""
-
-    dataset: str
-    rules: tuple[Rule, ...]
-    penalty_categories: Mapping[str, Any] = field(default_factory=dict)
-
-    def active(self) -> list[Rule]:
-        return [r for r in self.rules if r.enabled]
-
-    def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(f"no rule {rule_id!r} in the {self.dataset} catalogue")
 
 
 class CatalogueError(ValueError):
@@ -211,8 +178,6 @@ def load_catalogue(dataset_name: str, settings: RuleSettings | None = None) -> C
     """
     national_dataset(dataset_name)  # raises with the list of known datasets
     settings = settings if settings is not None else default_settings()
-    from expectations.engine import RULE_KINDS  # late import: the engine imports this module
-
     cat = _load_cached(dataset_name, settings.model_dump_json())
     for r in cat.rules:
         if r.kind not in RULE_KINDS:

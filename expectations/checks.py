@@ -12,6 +12,7 @@ Spec references are to ../shared/spec/national-rules.md (§3.2 formats, §4 algo
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -77,11 +78,8 @@ def normalise_values(values: Sequence[object] | np.ndarray) -> np.ndarray:
 
 def str_lengths(values: np.ndarray) -> npt.NDArray[np.int64]:
     """Length in characters (code points) of each value of a :func:`normalise_values` array; 0 for ``None``."""
-    missing = np.equal(values, None)
-    if missing.any():
-        values = values.copy()
-        values[missing] = ""
-    return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    # operator.length_hint is len() for a str and 0 for None: one C-level pass, no copy.
+    return np.fromiter(map(operator.length_hint, values), dtype=np.int64, count=len(values))
 
 
 def _codepoints(

@@ -1,14 +1,18 @@
 """Great Expectations 1.x suites generated from the rule catalogue.
 
-Each active rule becomes one expectation whose ``meta`` carries the rule id, severity and message:
+Each active rule becomes one expectation whose ``meta`` carries the rule id, severity and message.
+How a rule kind becomes an expectation is registered beside the kind (``@gx_statement`` in the family
+modules of :mod:`expectations.kinds`, listed in :data:`expectations.kinds.GX_STATEMENTS`):
 
 - built-in expectations where their semantics equal the engine's (not null with a ``row_condition``
   for conditional requirements, null for "must be empty", value lengths, in set / not in set, regex);
 - custom column-map expectations for the check digits (USCC, 组织机构代码, 身份证), calling the same
-  vectorised functions as the engine (:mod:`expectations.checks`);
-- one custom multicolumn-map expectation, :class:`ExpectRowsToPassNationalRule`, for the rules no
-  built-in can state (category-dependent requirements, date ordering, amounts, junk, characters, …):
-  it evaluates the catalogue rule with the engine itself, so GX and the engine cannot disagree.
+  vectorised functions as the engine (:mod:`expectations.gx_custom`);
+- for every other rule (no statement registered, the statement declines the rule's parameters, or
+  GX cannot state its ``when``), an engine-backed custom expectation
+  (:class:`~expectations.gx_custom.ExpectColumnValuesToPassNationalRule` for one column,
+  :class:`~expectations.gx_custom.ExpectRowsToPassNationalRule` for several) that evaluates the rule
+  with its kind, so GX and the engine cannot disagree.
 
 The suites are built lazily by :func:`build_suite` (nothing GX-related runs at import of the
 ``expectations`` package) and written as JSON with ``python -m expectations.gx_suites --write``; a test
@@ -23,237 +27,24 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import great_expectations as gx
-import numpy as np
-import pandas as pd
-from great_expectations.execution_engine import PandasExecutionEngine
-from great_expectations.expectations.expectation import ColumnMapExpectation, MulticolumnMapExpectation
-from great_expectations.expectations.metrics.map_metric_provider import (
-    ColumnMapMetricProvider,
-    MulticolumnMapMetricProvider,
-    column_condition_partial,
-)
-from great_expectations.expectations.metrics.map_metric_provider.multicolumn_condition_partial import (
-    multicolumn_condition_partial,
-)
 from great_expectations.expectations.row_conditions import Column, Condition
 
-from expectations import checks
-from expectations.catalogue import Rule, load_catalogue
+from expectations import gx_custom
+from expectations.catalogue import load_catalogue
+from expectations.gx_custom import ExpectColumnValuesToPassNationalRule, ExpectRowsToPassNationalRule
+from expectations.kinds import GX_STATEMENTS, GxContext
+from expectations.rules import Rule
 from expectations.settings import RuleSettings
 
 SUITES_DIR = Path(__file__).with_name("suites")
 GX_SEVERITY = {"error": "critical", "warning": "warning"}
-USCC_REGEX = r"\A[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}\Z"
-ORG_CODE_REGEX = r"\A[0-9A-Z]{8}[0-9X]\Z"
 #: Parameters naming other columns a rule reads (they join the multicolumn expectation's column_list).
 _COLUMN_PARAMS = ("field", "other", "type_field", "uscc_field", "text_field")
-
-
-# -- custom metrics and expectations ------------------------------------------------------------
-def _as_values(column: pd.Series) -> np.ndarray:
-    return checks.normalise_values(column.to_numpy(dtype=object))
-
-
-class UsccCheckDigitOk(ColumnMapMetricProvider):
-    """Row-wise: a well-formed USCC whose GB 32100 check digit holds (placeholders in ``skip`` pass)."""
-
-    condition_metric_name = "sgs.uscc.check_digit_ok"
-    condition_value_keys = ("skip",)
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, skip: Sequence[str] = (), **kwargs: Any) -> pd.Series:
-        fmt, chk = checks.uscc_check(_as_values(column))
-        ok = ~(fmt & ~chk) | column.isin(list(skip or ())).to_numpy()
-        return pd.Series(ok, index=column.index)
-
-
-class ExpectColumnValuesToHaveValidUsccCheckDigit(ColumnMapExpectation):
-    """Well-formed 统一社会信用代码 values carry the right GB 32100 check digit (spec §4.1).
-
-    Malformed values are left to the format regex, so each defect is counted once.
-    """
-
-    skip: list[str] = []
-    map_metric = "sgs.uscc.check_digit_ok"
-    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "skip")
-    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["sgs", "check digit"], "contributors": ["sgs"]}
-
-
-class OrgCodeCheckDigitOk(ColumnMapMetricProvider):
-    """Row-wise: a well-formed 组织机构代码 whose GB 11714 check digit holds."""
-
-    condition_metric_name = "sgs.org_code.check_digit_ok"
-    condition_value_keys = ("skip",)
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, skip: Sequence[str] = (), **kwargs: Any) -> pd.Series:
-        fmt, chk = checks.org_code_check(_as_values(column))
-        ok = ~(fmt & ~chk) | column.isin(list(skip or ())).to_numpy()
-        return pd.Series(ok, index=column.index)
-
-
-class ExpectColumnValuesToHaveValidOrgCodeCheckDigit(ColumnMapExpectation):
-    """Well-formed 组织机构代码 values carry the right GB 11714 check digit (spec §4.3)."""
-
-    skip: list[str] = []
-    map_metric = "sgs.org_code.check_digit_ok"
-    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "skip")
-    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["sgs", "check digit"], "contributors": ["sgs"]}
-
-
-class ResidentIdOk(ColumnMapMetricProvider):
-    """Row-wise GB 11643 check: ``check`` is ``format`` (pattern and real birth date) or ``check_digit``."""
-
-    condition_metric_name = "sgs.resident_id.ok"
-    condition_value_keys = ("check", "today")
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(cls, column: pd.Series, check: str = "format", today: str | None = None, **kwargs: Any) -> pd.Series:
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
-        fmt, chk = checks.resident_id_check(_as_values(column), day)
-        ok = fmt if check == "format" else ~(fmt & ~chk)
-        return pd.Series(ok, index=column.index)
-
-
-class ExpectColumnValuesToBeValidResidentId(ColumnMapExpectation):
-    """居民身份证号码 values are valid (spec §3.2, §4.2); use a ``row_condition`` on the document type.
-
-    ``today`` (ISO date) bounds the birth date; ``None`` means the date of the validation run.
-    """
-
-    check: str = "format"
-    today: str | None = None
-    map_metric = "sgs.resident_id.ok"
-    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "check", "today")
-    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["sgs", "check digit"], "contributors": ["sgs"]}
-
-
-class NationalRuleHolds(MulticolumnMapMetricProvider):
-    """Row-wise verdict of one catalogue rule, computed by the rule engine over the listed columns."""
-
-    condition_metric_name = "sgs.national_rule.holds"
-    condition_value_keys = ("dataset", "rule_id", "kind", "field", "params", "penalty_categories", "today")
-    condition_domain_keys = ("batch_id", "table", "column_list", "row_condition", "condition_parser", "ignore_row_if")
-
-    @multicolumn_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(
-        cls,
-        column_list: pd.DataFrame,
-        dataset: str = "cf",
-        rule_id: str = "",
-        kind: str = "",
-        field: str = "",
-        params: Mapping[str, Any] | None = None,
-        penalty_categories: Mapping[str, Any] | None = None,
-        today: str | None = None,
-        **kwargs: Any,
-    ) -> pd.Series:
-        return cls._holds(column_list, dataset, rule_id, kind, field, params, penalty_categories, today)
-
-    @staticmethod
-    def _holds(
-        df: pd.DataFrame,
-        dataset: str,
-        rule_id: str,
-        kind: str,
-        field: str,
-        params: Mapping[str, Any] | None,
-        penalty_categories: Mapping[str, Any] | None,
-        today: str | None,
-    ) -> pd.Series:
-        from expectations.engine import RULE_KINDS, Frame
-
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
-        frame = Frame(df, dataset, day, penalty_categories or {})
-        rule = Rule(
-            id=rule_id, field=field, severity="error", message="", kind=kind, params=dict(params or {}), source="D"
-        )
-        fails = RULE_KINDS[kind](frame, rule)
-        return pd.Series(~fails, index=df.index)
-
-
-class ExpectRowsToPassNationalRule(MulticolumnMapExpectation):
-    """Rows pass one rule of the 双公示 catalogue, evaluated by the project's rule engine.
-
-    Used for rules that no built-in expectation states exactly (conditions on 处罚类别, date
-    ordering, amounts, junk values, character classes, duplicates within the batch).
-    """
-
-    dataset: str
-    rule_id: str
-    kind: str
-    field: str
-    params: dict[str, Any] = {}
-    penalty_categories: dict[str, Any] = {}
-    today: str | None = None
-    ignore_row_if: str = "never"  # type: ignore[assignment]
-    map_metric = "sgs.national_rule.holds"
-    success_keys: ClassVar[tuple[str, ...]] = (
-        "mostly",
-        "dataset",
-        "rule_id",
-        "kind",
-        "field",
-        "params",
-        "penalty_categories",
-        "today",
-    )
-    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["sgs"], "contributors": ["sgs"]}
-
-
-class NationalColumnRuleHolds(ColumnMapMetricProvider):
-    """Row-wise verdict of a one-column catalogue rule, computed by the rule engine.
-
-    GX hands a column-map metric only the non-null values; one-column rules never judge a missing
-    value (only ``required`` does, and it maps to a built-in), so the counts agree with the engine.
-    """
-
-    condition_metric_name = "sgs.national_column_rule.holds"
-    condition_value_keys = ("dataset", "rule_id", "kind", "params", "penalty_categories", "today")
-
-    @column_condition_partial(engine=PandasExecutionEngine)
-    def _pandas(
-        cls,
-        column: pd.Series,
-        dataset: str = "cf",
-        rule_id: str = "",
-        kind: str = "",
-        params: Mapping[str, Any] | None = None,
-        penalty_categories: Mapping[str, Any] | None = None,
-        today: str | None = None,
-        **kwargs: Any,
-    ) -> pd.Series:
-        return NationalRuleHolds._holds(
-            column.to_frame(), dataset, rule_id, kind, str(column.name), params, penalty_categories, today
-        )
-
-
-class ExpectColumnValuesToPassNationalRule(ColumnMapExpectation):
-    """Values of one column pass a one-column rule of the 双公示 catalogue (junk, characters, dates…)."""
-
-    dataset: str
-    rule_id: str
-    kind: str
-    params: dict[str, Any] = {}
-    penalty_categories: dict[str, Any] = {}
-    today: str | None = None
-    map_metric = "sgs.national_column_rule.holds"
-    success_keys: ClassVar[tuple[str, ...]] = (
-        "mostly",
-        "dataset",
-        "rule_id",
-        "kind",
-        "params",
-        "penalty_categories",
-        "today",
-    )
-    library_metadata: ClassVar[dict[str, Any]] = {"tags": ["sgs"], "contributors": ["sgs"]}
 
 
 # -- catalogue → expectations ---------------------------------------------------------------------
@@ -328,42 +119,18 @@ def expectation_for(
     if row_condition is not None:
         common["row_condition"] = row_condition
     col = rule.field
-    E = gx.expectations
-    if expressible:
-        if rule.kind == "required":
-            return E.ExpectColumnValuesToNotBeNull(column=col, **common)
-        if rule.kind == "empty":
-            return E.ExpectColumnValuesToBeNull(column=col, **common)
-        if rule.kind == "max_length":
-            return E.ExpectColumnValueLengthsToBeBetween(column=col, max_value=int(p["max"]), **common)
-        if rule.kind == "enum" and not p.get("other_prefix"):
-            return E.ExpectColumnValuesToBeInSet(column=col, value_set=list(p["values"]), **common)
-        if rule.kind == "enum":
-            values = "|".join(re.escape(v) for v in p["values"])
-            prefix = re.escape(p["other_prefix"])
-            regex = rf"(?s)\A(?:{values})\Z|\A{prefix}.*[^ \-].*\Z"
-            return E.ExpectColumnValuesToMatchRegex(column=col, regex=regex, **common)
-        if rule.kind == "forbidden":
-            return E.ExpectColumnValuesToNotBeInSet(column=col, value_set=list(p["values"]), **common)
-        if rule.kind in ("pattern", "amount_format"):
-            pattern = p.get("pattern", r"[0-9]{1,12}(\.[0-9]{1,6})?")
-            return E.ExpectColumnValuesToMatchRegex(column=col, regex=rf"\A(?:{pattern})\Z", **common)
-        if rule.kind == "formula_prefix":
-            starts = "|".join(re.escape(str(x)) for x in p["prefixes"])
-            return E.ExpectColumnValuesToNotMatchRegex(column=col, regex=rf"\A(?:{starts})", **common)
-        if rule.kind == "uscc" and p.get("check") == "format":
-            return E.ExpectColumnValuesToMatchRegex(column=col, regex=USCC_REGEX, **common)
-        if rule.kind == "uscc" and p.get("check") == "check_digit":
-            return ExpectColumnValuesToHaveValidUsccCheckDigit(column=col, skip=list(p.get("skip") or []), **common)
-        if rule.kind == "org_code" and p.get("check") == "format":
-            return E.ExpectColumnValuesToMatchRegex(column=col, regex=ORG_CODE_REGEX, **common)
-        if rule.kind == "org_code":
-            return ExpectColumnValuesToHaveValidOrgCodeCheckDigit(column=col, skip=list(p.get("skip") or []), **common)
-    if rule.kind == "resident_id":
-        common["row_condition"] = Column(p["type_field"]) == p.get("type_value", "身份证")
-        return ExpectColumnValuesToBeValidResidentId(
-            column=col, check=p.get("check", "format"), today=today.isoformat() if today else None, **common
+    registered = GX_STATEMENTS.get(rule.kind)
+    if registered is not None and (expressible or registered.own_row_condition):
+        ctx = GxContext(
+            expectations=gx.expectations,
+            custom=gx_custom,
+            column=Column,
+            common=common,
+            today=today.isoformat() if today else None,
         )
+        stated = registered.statement(rule, ctx)
+        if stated is not None:
+            return stated
     common.pop("row_condition", None)
     columns = _columns_of(rule)
     if len(columns) == 1:
@@ -419,7 +186,9 @@ def _ensure_context() -> None:
 def suite_json(dataset: str) -> str:
     """The suite of ``dataset`` as stable, diffable JSON (what ``suites/<dataset>.json`` holds)."""
     data = build_suite(dataset).to_json_dict()
-    data.get("meta", {}).pop("great_expectations_version", None)
+    meta = data.get("meta")
+    if isinstance(meta, dict):
+        meta.pop("great_expectations_version", None)
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 

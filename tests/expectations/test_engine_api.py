@@ -44,6 +44,24 @@ def test_verdicts_by_position_errors_before_warnings(ds: str) -> None:
         v.issues(3)
 
 
+def test_issues_by_row_equals_issues_of_each_row(ds: str) -> None:
+    p = ds.upper()
+    rows = [
+        {},
+        {f"{p}_XDR_MC": "无", f"{p}_JDRQ": "1999-01-01", f"{p}_WSH": "x2"},
+        {f"{p}_WSH": "x3"},
+        {f"{p}_XDR_SHXYM": "91110000000000000X", f"{p}_WSH": None, f"{p}_XDR_MC": "Ａ公司\x07"},
+        {f"{p}_JDRQ": "2023-02-30", f"{p}_WSH": "=x5"},
+        {f"{p}_WSH": "x2"},
+    ]
+    v = validate(frame(ds, rows), ds, today=TODAY)
+    by_row = v.issues_by_row()
+    assert len(by_row) == len(rows)
+    assert [list(x) for x in by_row] == [v.issues(i) for i in range(len(rows))]
+    assert by_row[0] == () and sum(map(len, by_row)) >= 8
+    assert validate(frame(ds, []), ds, today=TODAY).issues_by_row() == []
+
+
 def test_rule_failures_lists_every_active_rule(ds: str) -> None:
     v = check(ds, [{}])
     assert set(v.rule_failures) == {r.id for r in catalogue(ds)}

@@ -1,0 +1,170 @@
+"""Text kinds: lengths, formats (regex), junk values, control and special characters, formula prefixes."""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from expectations.conditions import condition
+from expectations.frame import BoolArray, Frame, IntArray
+from expectations.kinds.registry import GxContext, gx_statement, kind
+from expectations.rules import Rule
+
+# A character that is a letter, digit or 汉字 (\w minus underscore): a value without one is punctuation only.
+_WORD_CHAR = re.compile(r"[^\W_]")
+_EMOJI = "\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d"
+_FULLWIDTH_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+# Control characters (C0 without \n, DEL, C1), U+FFFD (the mark of a botched encoding: 乱码) and lone
+# surrogates (cannot be stored as UTF-8).
+_CONTROL = "\x00-\x09\x0b-\x1f\x7f-\x9f\ufffd\ud800-\udfff"
+_CONTROL_RE = re.compile(f"[{_CONTROL}]")
+_CONTROL_NL_RE = re.compile(f"[{_CONTROL}\n]")
+
+
+@kind("max_length")
+def _max_length(frame: Frame, rule: Rule) -> BoolArray:
+    limit = rule.params.get("max") or frame.dataset.field(rule.field).max_length
+    if limit is None:
+        raise ValueError(f"rule {rule.id}: {rule.field} has no maximum length; set params.max")
+    return frame.lengths(rule.field) > int(limit)
+
+
+@kind("junk")
+def _junk(frame: Frame, rule: Rule) -> BoolArray:
+    col = rule.field
+    junk_values = [str(v) for v in rule.params.get("values", [])]
+    punctuation_only = bool(rule.params.get("punctuation_only", True))
+    digits_only = bool(rule.params.get("digits_only", False))
+    longest = max((len(v) for v in junk_values), default=0)
+
+    def bad(a: np.ndarray, lens: IntArray | None = None, first_alnum: BoolArray | None = None) -> np.ndarray:
+        # Junk values are short: only values no longer than the longest one are hashed and looked
+        # up, which spares hashing long free texts.
+        if lens is None:
+            lens = np.fromiter(map(len, a), dtype=np.int64, count=len(a))
+        out = np.zeros(len(a), dtype=bool)
+        short = np.flatnonzero(lens <= longest)
+        if short.size:
+            out[short] = pd.Series(a[short], dtype=object).isin(junk_values).to_numpy()
+        if punctuation_only:
+            # A value whose first character is a letter, digit or 汉字 has a word character; only the
+            # others go through the regex.
+            if first_alnum is None:
+                first_alnum = np.fromiter(map(str.isalnum, map(operator.itemgetter(0), a)), bool, count=len(a))
+            cand = np.flatnonzero(~first_alnum)
+            if cand.size:
+                out[cand] |= ~np.fromiter(map(bool, map(_WORD_CHAR.search, a[cand].tolist())), bool, count=cand.size)
+        if digits_only:
+            out |= np.fromiter(map(str.isdecimal, a), bool, count=len(a))
+        return out
+
+    if frame.low_cardinality(col):
+        return frame.value_map(col, ("junk", rule.id), bad)
+    # Many distinct values (names, free texts): lengths and first characters come from the frame's
+    # shared arrays (the first looked up in a table) instead of one call per value.
+    out = np.zeros(frame.n, dtype=bool)
+    idx = frame.filled_index(col)
+    if idx.size:
+        first_alnum = _is_alnum(frame.first_codepoints(col)[idx]) if punctuation_only else None
+        out[idx] = bad(frame.filled_values(col), frame.lengths(col)[idx], first_alnum)
+    return out
+
+
+@functools.cache
+def _alnum_bmp() -> BoolArray:
+    """``str.isalnum`` of every character of the Basic Multilingual Plane (built once, ~10 ms)."""
+    return np.fromiter(map(str.isalnum, map(chr, range(0x10000))), dtype=bool, count=0x10000)
+
+
+def _is_alnum(codepoints: IntArray) -> BoolArray:
+    """``str.isalnum`` of the characters ``codepoints`` (BMP by table, the rare others one by one)."""
+    bmp = codepoints < 0x10000
+    out = np.zeros(codepoints.size, dtype=bool)
+    out[bmp] = _alnum_bmp()[codepoints[bmp]]
+    rest = np.flatnonzero(~bmp)
+    if rest.size:
+        out[rest] = [chr(c).isalnum() for c in codepoints[rest].tolist()]
+    return out
+
+
+@kind("control_chars")
+def _control_chars(frame: Frame, rule: Rule) -> BoolArray:
+    allow_nl = rule.params.get("allow_newline")
+    if allow_nl is None:
+        allow_nl = frame.dataset.field(rule.field).multiline
+    rx = _CONTROL_RE if allow_nl else _CONTROL_NL_RE
+    # Every character of the class but U+FFFD is non-printable: a printable text without U+FFFD has
+    # none (a fast C scan that settles the common, clean column).
+    return frame.rows_with_char(rule.field, ("ctl", allow_nl), rx, _printable_without_fffd)
+
+
+def _printable_without_fffd(text: str) -> bool:
+    return text.isprintable() and "\ufffd" not in text
+
+
+@kind("special_chars")
+def _special_chars(frame: Frame, rule: Rule) -> BoolArray:
+    chars = str(rule.params.get("chars", ""))
+    emoji = bool(rule.params.get("emoji", False))
+    body = re.escape(chars) if chars else ""
+    if emoji:
+        body += _EMOJI
+    if not body:
+        return np.zeros(frame.n, dtype=bool)
+    return frame.rows_with_char(rule.field, ("spc", body), re.compile(f"[{body}]"))
+
+
+@kind("fullwidth_alnum")
+def _fullwidth(frame: Frame, rule: Rule) -> BoolArray:
+    return frame.rows_with_char(rule.field, "fw", _FULLWIDTH_ALNUM)
+
+
+@kind("formula_prefix")
+def _formula_prefix(frame: Frame, rule: Rule) -> BoolArray:
+    """Values that start with one of ``prefixes``: Excel, WPS and LibreOffice would run them as a formula
+    (CSV/formula injection). The platform's own workbooks write them as text; the rule tells the department."""
+    prefixes = tuple(str(p) for p in rule.params["prefixes"])
+    if all(len(p) == 1 for p in prefixes) and not frame.low_cardinality(rule.field):
+        # One-character prefixes on a column of many distinct values: compare the shared first code points.
+        return np.isin(frame.first_codepoints(rule.field), [ord(p) for p in prefixes])
+    return frame.value_map(
+        rule.field,
+        ("fml", prefixes),
+        lambda a: np.fromiter(map(operator.methodcaller("startswith", prefixes), a), bool, count=len(a)),
+    )
+
+
+@kind("pattern")
+def _pattern(frame: Frame, rule: Rule) -> BoolArray:
+    rx = re.compile(rule.params["pattern"])
+    return frame.value_map(
+        rule.field,
+        ("re", rule.params["pattern"]),
+        lambda a: ~np.fromiter(map(bool, map(rx.fullmatch, a)), bool, count=len(a)),
+    ) & condition(frame, rule.params.get("when"))
+
+
+@gx_statement("max_length")
+def _max_length_gx(rule: Rule, gx: GxContext) -> Any:
+    return gx.expectations.ExpectColumnValueLengthsToBeBetween(
+        column=rule.field, max_value=int(rule.params["max"]), **gx.common
+    )
+
+
+@gx_statement("pattern")
+def _pattern_gx(rule: Rule, gx: GxContext) -> Any:
+    # \A…\Z: GX's pandas regex check is str.contains, and $ would accept a trailing newline.
+    return gx.expectations.ExpectColumnValuesToMatchRegex(
+        column=rule.field, regex=rf"\A(?:{rule.params['pattern']})\Z", **gx.common
+    )
+
+
+@gx_statement("formula_prefix")
+def _formula_prefix_gx(rule: Rule, gx: GxContext) -> Any:
+    starts = "|".join(re.escape(str(x)) for x in rule.params["prefixes"])
+    return gx.expectations.ExpectColumnValuesToNotMatchRegex(column=rule.field, regex=rf"\A(?:{starts})", **gx.common)
