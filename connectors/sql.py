@@ -96,7 +96,9 @@ def _url_from_conn_env(value: str, *, conn_id: str, var: str, department: str) -
             from airflow.sdk import Connection  # lazily: the CLI runs without Airflow loaded
 
             uri = Connection.from_json(value, conn_id=conn_id).get_uri()
-        except Exception as exc:  # port not a number, extra not JSON…: the message may quote the value
+        except Exception as exc:  # noqa: BLE001 - the value holds the password, and Airflow's parser raises
+            # ValueError, TypeError or AttributeError on hostile input, with messages that may quote it: no
+            # failure of it may escape with its own text
             raise SourceConfigError(
                 f"{where} 的 JSON 无法读成 Airflow 连接（{type(exc).__name__}）。请检查 port 是否为整数、"
                 "extra 是否为 JSON 对象"
@@ -122,11 +124,14 @@ def resolve_url(source: SourceSettings, *, department: str) -> str:
         env = os.environ.get(var)
         if env:
             return _url_from_conn_env(env, conn_id=source.conn_id, var=var, department=department)
-        try:
-            from airflow.sdk import Connection
+        from airflow.sdk import Connection
+        from airflow.sdk.exceptions import AirflowException, AirflowRuntimeError, AirflowSecretsBackendAccessDenied
 
+        try:
             conn = Connection.get(source.conn_id)
-        except Exception as exc:  # the SDK raises its own errors for a missing connection
+        except (AirflowException, AirflowRuntimeError, AirflowSecretsBackendAccessDenied) as exc:
+            # AirflowNotFoundException (an AirflowException) for a missing connection; the other two when the
+            # API server or a secrets backend refuses
             raise SourceConfigError(
                 f"部门 {department}：找不到 Airflow 连接 {source.conn_id!r}（{type(exc).__name__}）。"
                 f"请在 Airflow 中创建该连接，或设置环境变量 AIRFLOW_CONN_{source.conn_id.upper()}"

@@ -46,6 +46,7 @@ from great_expectations.expectations.row_conditions import Column, Condition
 from expectations import checks
 from expectations.catalogue import Rule, load_catalogue
 from expectations.settings import RuleSettings
+from national.clock import today_shanghai
 
 SUITES_DIR = Path(__file__).with_name("suites")
 GX_SEVERITY = {"error": "critical", "warning": "warning"}
@@ -115,7 +116,7 @@ class ResidentIdOk(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, check: str = "format", today: str | None = None, **kwargs: Any) -> pd.Series:
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
+        day = dt.date.fromisoformat(today) if today else today_shanghai()
         fmt, chk = checks.resident_id_check(_as_values(column), day)
         ok = fmt if check == "format" else ~(fmt & ~chk)
         return pd.Series(ok, index=column.index)
@@ -124,7 +125,7 @@ class ResidentIdOk(ColumnMapMetricProvider):
 class ExpectColumnValuesToBeValidResidentId(ColumnMapExpectation):
     """居民身份证号码 values are valid (spec §3.2, §4.2); use a ``row_condition`` on the document type.
 
-    ``today`` (ISO date) bounds the birth date; ``None`` means the date of the validation run.
+    ``today`` (ISO date) bounds the birth date; ``None`` means the date of the validation run (in Asia/Shanghai).
     """
 
     check: str = "format"
@@ -169,7 +170,7 @@ class NationalRuleHolds(MulticolumnMapMetricProvider):
     ) -> pd.Series:
         from expectations.engine import RULE_KINDS, Frame
 
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
+        day = dt.date.fromisoformat(today) if today else today_shanghai()
         frame = Frame(df, dataset, day, penalty_categories or {})
         rule = Rule(
             id=rule_id, field=field, severity="error", message="", kind=kind, params=dict(params or {}), source="D"

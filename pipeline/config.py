@@ -44,6 +44,7 @@ def source_data_dir() -> Path:
 def source_policy() -> SourcePolicy:
     """Where department SQLite files may be: the data folder, which must not hold the central store."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     from pipeline.paths import store_url
 
@@ -52,7 +53,8 @@ def source_policy() -> SourcePolicy:
         store = make_url(store_url())
         if store.get_backend_name() == "sqlite" and store.database and store.database != ":memory:":
             store_file = Path(store.database.removeprefix("file:").split("?", 1)[0])
-    except Exception:  # an unparsable store URL is the store's own error, reported where the store is opened
+    except (ArgumentError, ValueError):  # an unparsable store URL is the store's own error, reported where
+        # the store is opened (ValueError: a port that is not a number)
         store_file = None
     return SourcePolicy(data_dir=source_data_dir(), store_file=store_file)
 
@@ -125,12 +127,12 @@ class Department(BaseModel):
         from croniter import croniter  # Airflow's own cron parser (CronMixin.validate); cheap, no Airflow import
 
         try:
-            cron = croniter(v, start_time=dt.datetime(2000, 1, 1))
-        except Exception:  # croniter raises several kinds (bad field, bad range)
+            cron = croniter(v, start_time=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        except (ValueError, TypeError):  # CroniterBadCronError and kin are ValueErrors; a bad range a TypeError
             raise ValueError(f"{v!r} 不是有效的调度：{what}") from None
         try:
             cron.get_next(dt.datetime)
-        except Exception:  # CroniterBadDateError: no date matches (31 February, 31 April …)
+        except ValueError:  # CroniterBadDateError: no date matches (31 February, 31 April …)
             raise ValueError(f"{v!r} 不是有效的调度：没有任何日期符合（例如 2 月没有 30、31 日），任务永远不会运行。{what}") from None
         return v
 
@@ -280,7 +282,7 @@ def loadable_departments(folder: Path | None = None) -> dict[str, Department]:
     for p in department_files(folder):
         try:
             d = load_department(p)
-        except Exception:  # any broken file (not only ConfigError) must not hide the others
+        except (ConfigError, OSError):  # a broken or unreadable file must not hide the others
             continue
         out[d.code] = d
     return out

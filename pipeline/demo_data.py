@@ -72,7 +72,7 @@ PROVINCE_REJECTS = 2
 #: values stay in the past of the machine's date and a watermark never runs ahead of real time.
 FIRST_DECISION = dt.date(2024, 1, 1)
 LAST_DECISION = dt.date(2026, 10, 31)
-UPDATE_CAP = dt.datetime(2026, 11, 20, 18, 0, 0)
+UPDATE_CAP = dt.datetime(2026, 11, 20, 18, 0, 0)  # noqa: DTZ001 - department tables keep naive local times
 
 MARKER_TABLE = "sgs_demo_marker"
 CASES_TABLE = "sgs_demo_cases"
@@ -1105,7 +1105,7 @@ class _Generator:
             wfff = _amount(r, ps.wfff) if ps.wfff else None
             zkdx = ps.zkdx.format(seq=seq) if ps.zkdx else None
             rec = _Record(
-                "cf", party, auth, self.dept.penalty_wsh.replace("{prefix}", auth.prefix), jdrq, dt.datetime.min,
+                "cf", party, auth, self.dept.penalty_wsh.replace("{prefix}", auth.prefix), jdrq, dt.datetime.min,  # noqa: DTZ901 - gxsj set below
                 wfxw=ps.wfxw, sy=_fill(ps.sy, self.faker, jdrq=jdrq, value=_yuan(wfff) if wfff else str(r.randrange(1, 60) * 100)),
                 yj=ps.yj, cats=ps.cats, fk=fk, wfff=wfff, zkdx=zkdx, nr=_penalty_content(ps.cats, fk, wfff, zkdx),
                 yxq=_add_years(jdrq, 1 if self.dept.code == "wsjkw" else 3),
@@ -1123,7 +1123,7 @@ class _Generator:
             start = jdrq + dt.timedelta(days=r.choice((0, 0, 0, 1, 3)))
             end = dt.date(2099, 12, 31) if ls.years is None else _add_years(start, ls.years) - dt.timedelta(days=1)
             rec = _Record(
-                "xk", party, auth, wsh, jdrq, dt.datetime.min, xkws=ls.xkws, xklb=ls.xklb, xkzs=ls.xkzs,
+                "xk", party, auth, wsh, jdrq, dt.datetime.min, xkws=ls.xkws, xklb=ls.xklb, xkzs=ls.xkzs,  # noqa: DTZ901 - gxsj set below
                 xkbh=xkbh, nr=_fill(ls.nr, self.faker, jdrq=jdrq), yxqz=start, yxqzi=end,
                 zt="2" if r.random() < 0.04 else "1",
             )

@@ -203,7 +203,8 @@ def _xlsx_open(path: Path) -> Any:
         )
     try:
         return load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises a zoo of types on damaged files
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises a zoo of types on damaged files (KeyError, ValueError,
+        # TypeError, XML parser errors …): each means the same to the clerk
         raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
 
 
@@ -232,7 +233,7 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
                 yield values
         except FileRejected:
             raise
-        except Exception as exc:  # damaged XML inside the zip
+        except Exception as exc:  # noqa: BLE001 - damaged XML inside the zip: openpyxl's zoo of types, as above
             raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
     finally:
         wb.close()

@@ -46,10 +46,11 @@ def pool_name(source: SourceSettings, department: str = "") -> str:
     if not raw:
         return f"{PREFIX}env_{_clean(source.url_env or department)}"
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         url = make_url(raw)
-    except Exception:  # an unparsable URL fails the ingest with a clear message; the pool is the department's own
+    except (ArgumentError, ValueError):  # an unparsable URL fails the ingest with a clear message; the pool is the department's own
         return f"{PREFIX}dept_{_clean(department)}"
     backend = url.get_backend_name()
     if backend == "sqlite":
