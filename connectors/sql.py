@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -292,7 +292,7 @@ def query_selectable(src: Source, query: str) -> sa.Subquery:
     department = src.department
     try:
         with src.engine.connect() as conn:
-            result = conn.execute(sa.select(sa.literal_column("*")).select_from(probe).where(sa.false()))
+            result: sa.CursorResult[Any] = conn.execute(sa.select(sa.literal_column("*")).select_from(probe).where(sa.false()))
             keys = list(result.keys())
             result.close()
             conn.rollback()
@@ -329,7 +329,7 @@ def incremental_select(
             f"部门 {department}：源表中没有列 {', '.join(missing)}；现有列：{', '.join(source.c.keys())}"
         )
     stmt = sa.select(*source.c) if not isinstance(source, sa.Subquery) else sa.select(sa.literal_column("*")).select_from(source)
-    order = [resolved[c] for c in wanted]
+    order = [c for c in (resolved[n] for n in wanted) if c is not None]  # all of them (no column is missing)
     if ex.strategy != "snapshot" and ex.cursor:
         cursor = order[0]
         stmt = stmt.where(cursor.is_not(None))
@@ -378,7 +378,7 @@ def read_chunks(src: Source, ex: ExtractSettings, watermark: Any, *, prefetch: b
 _DONE = object()
 
 
-def _one_ahead(items: Iterator[RawChunk], *, thread_name: str) -> Iterator[RawChunk]:
+def _one_ahead(items: Generator[RawChunk, None, None], *, thread_name: str) -> Iterator[RawChunk]:
     """``items``, with the next one produced by a worker thread while the caller holds the current one.
 
     Only one thread advances ``items`` at a time (a single worker), so a generator holding a database
@@ -418,7 +418,7 @@ def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple
         processors is not None and not any(processors) and getattr(metadata, "_tuplefilter", None) is None
         and cursor is not None and getattr(result, "cursor_strategy", None) is getattr(sa_cursor, "_DEFAULT_FETCH", object())
     )
-    if not plain:
+    if not plain or cursor is None:
         return [tuple(r) for r in result.fetchall()]
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
@@ -436,7 +436,7 @@ def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple
     return [r if type(r) is tuple else tuple(r) for r in rows]
 
 
-def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[RawChunk]:
+def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Generator[RawChunk, None, None]:
     department = src.department
     low = lower_bound(watermark, ex, src.adapter) if watermark is not None else None
     order_names = [*([ex.cursor] if ex.cursor and ex.strategy != "snapshot" else []), *ex.primary_key]

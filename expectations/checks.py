@@ -77,7 +77,7 @@ def normalise_values(values: Sequence[object] | np.ndarray) -> np.ndarray:
 
 def str_lengths(values: np.ndarray) -> npt.NDArray[np.int64]:
     """Length in characters (code points) of each value of a :func:`normalise_values` array; 0 for ``None``."""
-    missing = np.equal(values, None)
+    missing = np.equal(values, None)  # type: ignore[call-overload]  # numpy's stubs refuse None; valid on object arrays
     if missing.any():
         values = values.copy()
         values[missing] = ""

@@ -420,7 +420,9 @@ def _ensure_context() -> None:
 def suite_json(dataset: str) -> str:
     """The suite of ``dataset`` as stable, diffable JSON (what ``suites/<dataset>.json`` holds)."""
     data = build_suite(dataset).to_json_dict()
-    data.get("meta", {}).pop("great_expectations_version", None)
+    meta = data.get("meta")
+    if isinstance(meta, dict):
+        meta.pop("great_expectations_version", None)
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 

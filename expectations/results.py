@@ -56,7 +56,7 @@ def validation_result(
                 },
             )
         )
-    ok = sum(r.success for r in results)
+    ok = sum(bool(r.success) for r in results)
     return ExpectationSuiteValidationResult(
         success=ok == len(results),
         results=results,

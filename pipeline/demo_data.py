@@ -1112,11 +1112,11 @@ class _Generator:
                 case_no=f"{auth.prefix}案{jdrq:%Y}{seq:06d}",
             )
         else:
-            scen = [s for s in self.dept.licences if kind in s.lbs]
-            if not scen:
-                scen = list(self.dept.licences)
-                kind = r.choice(scen[0].lbs)
-            ls = r.choices(scen, [s.weight for s in scen])[0]
+            lscen = [s for s in self.dept.licences if kind in s.lbs]
+            if not lscen:
+                lscen = list(self.dept.licences)
+                kind = r.choice(lscen[0].lbs)
+            ls = r.choices(lscen, [s.weight for s in lscen])[0]
             party = self.party(kind)
             xkbh = ls.xkbh(self.faker, seq, party, jdrq) if ls.xkbh else None
             wsh = ls.wsh.replace("{prefix}", auth.prefix) if ls.wsh else xkbh
@@ -1144,7 +1144,7 @@ def _number_documents(records: list[_Record], rng: random.Random) -> None:
             assert isinstance(rec.jdrq, dt.date)
             groups.setdefault((rec.wsh, rec.jdrq.year), []).append(rec)
     for (template, year), recs in sorted(groups.items()):
-        recs.sort(key=lambda x: (x.jdrq, x.gxsj))  # type: ignore[arg-type, return-value]
+        recs.sort(key=lambda x: (x.jdrq, x.gxsj))
         for n, rec in enumerate(recs, 1):
             rec.wsh = template.format(year=year, n=n)
 
@@ -1195,7 +1195,8 @@ def _build(dept: _DepartmentSpec, dataset: str, rows: int, seed: int) -> _Built:
         rec = _Record(**{**vars(src), "party": _Party(**vars(src.party)), "extra": dict(src.extra)})
         if dataset == "cf":
             rec.sy = src.sy.rstrip("。") + "（经复核，更正违法事实表述）。"
-            rec.bz = f"更正：原决定书违法事实表述有误，于{_cn_date(src.jdrq + dt.timedelta(days=10))}更正"  # type: ignore[operator]
+            assert isinstance(src.jdrq, dt.date)  # an original is a good row: a real decision date
+            rec.bz = f"更正：原决定书违法事实表述有误，于{_cn_date(src.jdrq + dt.timedelta(days=10))}更正"
         else:
             rec.zt = "2"
             rec.bz = "许可已注销"

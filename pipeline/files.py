@@ -15,7 +15,7 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +208,7 @@ def _xlsx_open(path: Path) -> Any:
         raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
+def _xlsx_rows(path: Path) -> Generator[list[Any], None, None]:
     """The first sheet's rows, each trimmed of trailing empty cells; stops at a row wider than
     :data:`MAX_COLUMNS` holding a value there. Memory: one row at a time (read-only mode)."""
     wb = _xlsx_open(path)

@@ -99,6 +99,6 @@ def sync_pools(departments: dict[str, Department]) -> list[dict[str, object]]:
         out.append({"pool": plan.name, "slots": plan.slots, "departments": list(plan.departments), "action": action})
     planned = {p.name for p in plans}
     for name, slots in sorted(existing.items()):
-        if name.startswith(PREFIX) and name not in planned:
+        if name and name.startswith(PREFIX) and name not in planned:
             out.append({"pool": name, "slots": slots, "departments": [], "action": "unused"})
     return out

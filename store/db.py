@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 
 from national.safety import private_file
 
@@ -29,7 +30,7 @@ def make_store_engine(url: str) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -48,6 +49,14 @@ def make_store_engine(url: str) -> Engine:
             args["connect_timeout"] = 10
         return sa.create_engine(url, pool_pre_ping=True, connect_args=args, hide_parameters=True)
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an ``INSERT … VALUES`` just wrote (SQLite and PostgreSQL report it)."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:  # an executemany or INSERT … SELECT: not how the callers insert
+        raise RuntimeError("the INSERT did not report the key of its row")
+    return int(key[0])
 
 
 def _create_private_sqlite_file(url: str) -> None:

@@ -11,6 +11,7 @@ import json
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -224,7 +225,7 @@ def map_to_national(batch: pd.DataFrame, mapping: MappingSettings, ds: Dataset, 
         else:
             out[f.code] = pd.Series([None] * n, index=batch.index, dtype=object)
             continue
-        out[f.code] = _per_distinct(col, lambda c, f=f: _normalise_field(c, f, mapping))
+        out[f.code] = _per_distinct(col, partial(_normalise_field, f=f, mapping=mapping))
     return pd.DataFrame(out, index=batch.index)
 
 
