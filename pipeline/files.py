@@ -406,7 +406,7 @@ def _renamed(p: Path, chunks: Iterator[pd.DataFrame], rename: dict[Any, str], un
 def _first_filled(col: pd.Series) -> int:
     """The file row number (header = 1) of the first non-empty value of ``col``."""
     filled = col.replace("", None).notna().to_numpy()
-    return int(col.index[filled.argmax()]) + 2
+    return int(col.index[int(filled.argmax())]) + 2
 
 
 def read_template(path: str | Path, dataset: str) -> pd.DataFrame:

@@ -65,7 +65,7 @@ def _create_private_sqlite_file(url: str) -> None:
     of the database file. An existing file keeps its mode; a missing folder is left to SQLite's own error."""
     try:
         database = sa.engine.make_url(url).database
-    except Exception:  # noqa: BLE001 - a malformed URL gets SQLAlchemy's own error from create_engine
+    except (sa.exc.ArgumentError, ValueError):  # a malformed URL gets SQLAlchemy's own error from create_engine
         return
     if not database or database == ":memory:" or database.startswith("file:"):
         return
