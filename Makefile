@@ -23,10 +23,13 @@ demo: install
 test: install
 	bash scripts/services.sh
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# ruff (pyproject [tool.ruff]) and mypy on the stage packages (pyproject [tool.mypy]); docs/development.md.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Re-pin requirements.txt from the current venv (after changing pyproject.toml).
 lock: install

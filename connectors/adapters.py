@@ -252,7 +252,7 @@ def _mysqldb_conversions() -> dict[Any, Any]:
 
 class PostgreSQLAdapter(SourceAdapter):
     kind = "postgresql"
-    backends = ("postgresql",)
+    backends: ClassVar[tuple[str, ...]] = ("postgresql",)
     drivernames = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg", "postgresql+psycopg2": "postgresql+psycopg"}
 
     def connect_args(self, timeout: int, url: URL | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -203,11 +203,12 @@ def _xlsx_open(path: Path) -> Any:
         )
     try:
         return load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises a zoo of types on damaged files
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises a zoo of types on damaged files (KeyError, ValueError,
+        # TypeError, XML parser errors …): each means the same to the clerk
         raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
+def _xlsx_rows(path: Path) -> Generator[list[Any], None, None]:
     """The first sheet's rows, each trimmed of trailing empty cells; stops at a row wider than
     :data:`MAX_COLUMNS` holding a value there. Memory: one row at a time (read-only mode)."""
     wb = _xlsx_open(path)
@@ -232,7 +233,7 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
                 yield values
         except FileRejected:
             raise
-        except Exception as exc:  # damaged XML inside the zip
+        except Exception as exc:  # noqa: BLE001 - damaged XML inside the zip: openpyxl's zoo of types, as above
             raise FileRejected(f"{path.name} 无法按 XLSX 读取（{type(exc).__name__}）：请用 Excel 另存为 .xlsx 后重试") from None
     finally:
         wb.close()
@@ -405,7 +406,7 @@ def _renamed(p: Path, chunks: Iterator[pd.DataFrame], rename: dict[Any, str], un
 def _first_filled(col: pd.Series) -> int:
     """The file row number (header = 1) of the first non-empty value of ``col``."""
     filled = col.replace("", None).notna().to_numpy()
-    return int(col.index[filled.argmax()]) + 2
+    return int(col.index[int(filled.argmax())]) + 2
 
 
 def read_template(path: str | Path, dataset: str) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from national.clock import SHANGHAI_NAME
 from national.safety import SECRET_QUERY_KEYS
@@ -98,7 +99,8 @@ def url_family(url: URL) -> str | None:
 def _parse(url: str) -> URL:
     try:
         return make_url(url)
-    except Exception:  # ArgumentError's text repeats the whole URL, password included: never show it
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number. The text repeats the
+        # whole URL, password included: never show it
         raise ValueError(
             "无法解析的数据库 URL：部门配置文件中只能写 SQLite 文件，例如 sqlite:///wsjkw.db"
         ) from None

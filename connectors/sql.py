@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -96,7 +96,9 @@ def _url_from_conn_env(value: str, *, conn_id: str, var: str, department: str) -
             from airflow.sdk import Connection  # lazily: the CLI runs without Airflow loaded
 
             uri = Connection.from_json(value, conn_id=conn_id).get_uri()
-        except Exception as exc:  # port not a number, extra not JSON…: the message may quote the value
+        except Exception as exc:  # noqa: BLE001 - the value holds the password, and Airflow's parser raises
+            # ValueError, TypeError or AttributeError on hostile input, with messages that may quote it: no
+            # failure of it may escape with its own text
             raise SourceConfigError(
                 f"{where} 的 JSON 无法读成 Airflow 连接（{type(exc).__name__}）。请检查 port 是否为整数、"
                 "extra 是否为 JSON 对象"
@@ -122,11 +124,14 @@ def resolve_url(source: SourceSettings, *, department: str) -> str:
         env = os.environ.get(var)
         if env:
             return _url_from_conn_env(env, conn_id=source.conn_id, var=var, department=department)
-        try:
-            from airflow.sdk import Connection
+        from airflow.sdk import Connection
+        from airflow.sdk.exceptions import AirflowException, AirflowRuntimeError, AirflowSecretsBackendAccessDenied
 
+        try:
             conn = Connection.get(source.conn_id)
-        except Exception as exc:  # the SDK raises its own errors for a missing connection
+        except (AirflowException, AirflowRuntimeError, AirflowSecretsBackendAccessDenied) as exc:
+            # AirflowNotFoundException (an AirflowException) for a missing connection; the other two when the
+            # API server or a secrets backend refuses
             raise SourceConfigError(
                 f"部门 {department}：找不到 Airflow 连接 {source.conn_id!r}（{type(exc).__name__}）。"
                 f"请在 Airflow 中创建该连接，或设置环境变量 AIRFLOW_CONN_{source.conn_id.upper()}"
@@ -280,7 +285,7 @@ def query_selectable(src: Source, query: str) -> sa.Subquery:
     department = src.department
     try:
         with src.engine.connect() as conn:
-            result = conn.execute(sa.select(sa.literal_column("*")).select_from(probe).where(sa.false()))
+            result: sa.CursorResult[Any] = conn.execute(sa.select(sa.literal_column("*")).select_from(probe).where(sa.false()))
             keys = list(result.keys())
             result.close()
             conn.rollback()
@@ -317,7 +322,7 @@ def incremental_select(
             f"部门 {department}：源表中没有列 {', '.join(missing)}；现有列：{', '.join(source.c.keys())}"
         )
     stmt = sa.select(*source.c) if not isinstance(source, sa.Subquery) else sa.select(sa.literal_column("*")).select_from(source)
-    order = [resolved[c] for c in wanted]
+    order = [c for c in (resolved[n] for n in wanted) if c is not None]  # all of them (no column is missing)
     if ex.strategy != "snapshot" and ex.cursor:
         cursor = order[0]
         stmt = stmt.where(cursor.is_not(None))
@@ -366,7 +371,7 @@ def read_chunks(src: Source, ex: ExtractSettings, watermark: Any, *, prefetch: b
 _DONE = object()
 
 
-def _one_ahead(items: Iterator[RawChunk], *, thread_name: str) -> Iterator[RawChunk]:
+def _one_ahead(items: Generator[RawChunk, None, None], *, thread_name: str) -> Iterator[RawChunk]:
     """``items``, with the next one produced by a worker thread while the caller holds the current one.
 
     Only one thread advances ``items`` at a time (a single worker), so a generator holding a database
@@ -406,7 +411,7 @@ def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple
         processors is not None and not any(processors) and getattr(metadata, "_tuplefilter", None) is None
         and cursor is not None and getattr(result, "cursor_strategy", None) is getattr(sa_cursor, "_DEFAULT_FETCH", object())
     )
-    if not plain:
+    if not plain or cursor is None:
         return [tuple(r) for r in result.fetchall()]
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
@@ -424,7 +429,7 @@ def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple
     return [r if type(r) is tuple else tuple(r) for r in rows]
 
 
-def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Iterator[RawChunk]:
+def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Generator[RawChunk, None, None]:
     department = src.department
     low = lower_bound(watermark, ex, src.adapter) if watermark is not None else None
     order_names = [*([ex.cursor] if ex.cursor and ex.strategy != "snapshot" else []), *ex.primary_key]

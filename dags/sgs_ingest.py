@@ -91,10 +91,10 @@ for _path in department_files():
     except ConfigError as _exc:
         _broken_dag(_path, str(_exc))
         continue
-    except Exception as _exc:  # an unexpected failure of one file must not hide every DAG
+    except Exception as _exc:  # noqa: BLE001 - an unexpected failure of one file must not hide every DAG
         _broken_dag(_path, f"部门配置文件 {_path.name} 无法读取（{type(_exc).__name__}）：请检查文件内容，或联系平台运维")
         continue
     try:
         _ingest_dag(_d.code, _d.name, _d.owner, _d.schedule, list(_d.datasets), pool_name(_d.source, _d.code))
-    except Exception as _exc:  # e.g. a schedule Airflow refuses that the model let through: only this DAG breaks
+    except Exception as _exc:  # noqa: BLE001 - e.g. a schedule Airflow refuses that the model let through: only this DAG breaks
         _broken_dag(_path, f"部门 {_d.code}（{_path.name}）的 DAG 无法创建（{type(_exc).__name__}：{_exc}）：请检查 schedule 等设置")

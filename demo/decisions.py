@@ -16,7 +16,7 @@ from demo.identities import ROADS, Authority, Faker, Party, PartyKind
 #: values stay in the past of the machine's date and a watermark never runs ahead of real time.
 FIRST_DECISION = dt.date(2024, 1, 1)
 LAST_DECISION = dt.date(2026, 10, 31)
-UPDATE_CAP = dt.datetime(2026, 11, 20, 18, 0, 0)
+UPDATE_CAP = dt.datetime(2026, 11, 20, 18, 0, 0)  # noqa: DTZ001 - department tables keep naive local times
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class Generator:
             wfff = amount(r, ps.wfff) if ps.wfff else None
             zkdx = ps.zkdx.format(seq=seq) if ps.zkdx else None
             rec = Record(
-                "cf", party, auth, self.dept.penalty_wsh.replace("{prefix}", auth.prefix), jdrq, dt.datetime.min,
+                "cf", party, auth, self.dept.penalty_wsh.replace("{prefix}", auth.prefix), jdrq, dt.datetime.min,  # noqa: DTZ901 - gxsj set below
                 wfxw=ps.wfxw, sy=fill(ps.sy, self.faker, jdrq=jdrq, value=yuan(wfff) if wfff else str(r.randrange(1, 60) * 100)),
                 yj=ps.yj, cats=ps.cats, fk=fk, wfff=wfff, zkdx=zkdx, nr=penalty_content(ps.cats, fk, wfff, zkdx),
                 yxq=add_years(jdrq, 1 if self.dept.code == "wsjkw" else 3),
@@ -102,7 +102,7 @@ class Generator:
             start = jdrq + dt.timedelta(days=r.choice((0, 0, 0, 1, 3)))
             end = dt.date(2099, 12, 31) if ls.years is None else add_years(start, ls.years) - dt.timedelta(days=1)
             rec = Record(
-                "xk", party, auth, wsh, jdrq, dt.datetime.min, xkws=ls.xkws, xklb=ls.xklb, xkzs=ls.xkzs,
+                "xk", party, auth, wsh, jdrq, dt.datetime.min,  # noqa: DTZ901 - gxsj set below xkws=ls.xkws, xklb=ls.xklb, xkzs=ls.xkzs,
                 xkbh=xkbh, nr=fill(ls.nr, self.faker, jdrq=jdrq), yxqz=start, yxqzi=end,
                 zt="2" if r.random() < 0.04 else "1",
             )
@@ -123,7 +123,7 @@ def number_documents(records: list[Record], rng: random.Random) -> None:
             assert isinstance(rec.jdrq, dt.date)
             groups.setdefault((rec.wsh, rec.jdrq.year), []).append(rec)
     for (template, year), recs in sorted(groups.items()):
-        recs.sort(key=lambda x: (x.jdrq, x.gxsj))  # type: ignore[arg-type, return-value]
+        recs.sort(key=lambda x: (x.jdrq, x.gxsj))
         for n, rec in enumerate(recs, 1):
             rec.wsh = template.format(year=year, n=n)
 

@@ -24,6 +24,7 @@ import pandas as pd
 from expectations.catalogue import Catalogue, CatalogueError, Rule, load_catalogue
 from expectations.engine import run
 from expectations.settings import RuleOverride, RuleSettings, load_rule_settings
+from national.clock import today_shanghai
 
 __all__ = [
     "CatalogueError",
@@ -168,9 +169,9 @@ def validate(
 
     ``df`` holds the dataset's national columns (object dtype, ``str`` or ``None``); columns whose
     names start with ``_`` are ignored, and a missing national column counts as blank in every row.
-    ``today`` is the upload date used by "not in the future" rules (default: the local date); pass
+    ``today`` is the upload date used by "not in the future" rules (default: today in Asia/Shanghai); pass
     it explicitly in pipelines so that a re-run judges the same way.
     """
     cat: Catalogue = load_catalogue(dataset, settings)
-    rules, failures = run(df, cat, today or dt.date.today())
+    rules, failures = run(df, cat, today or today_shanghai())
     return Verdicts(len(df), rules, failures)

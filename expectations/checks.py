@@ -63,7 +63,7 @@ def normalise_values(values: Sequence[object] | np.ndarray) -> np.ndarray:
     arr = as_object_array(values)
     types = set(map(type, arr))
     if types <= {str, type(None)}:
-        if "" in types or (str in types and (arr == "").any()):
+        if str in types and (arr == "").any():
             arr = arr.copy()
             arr[arr == ""] = None
         return arr

@@ -33,6 +33,7 @@ from expectations import checks
 from expectations.frame import Frame
 from expectations.kinds import RULE_KINDS
 from expectations.rules import Rule
+from national.clock import today_shanghai
 
 
 def _as_values(column: pd.Series) -> np.ndarray:
@@ -94,7 +95,7 @@ class ResidentIdOk(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column: pd.Series, check: str = "format", today: str | None = None, **kwargs: Any) -> pd.Series:
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
+        day = dt.date.fromisoformat(today) if today else today_shanghai()
         fmt, chk = checks.resident_id_check(_as_values(column), day)
         ok = fmt if check == "format" else ~(fmt & ~chk)
         return pd.Series(ok, index=column.index)
@@ -146,7 +147,7 @@ class NationalRuleHolds(MulticolumnMapMetricProvider):
         penalty_categories: Mapping[str, Any] | None,
         today: str | None,
     ) -> pd.Series:
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
+        day = dt.date.fromisoformat(today) if today else today_shanghai()
         frame = Frame(df, dataset, day, penalty_categories or {})
         rule = Rule(
             id=rule_id, field=field, severity="error", message="", kind=kind, params=dict(params or {}), source="D"

@@ -513,12 +513,14 @@ def pools_sync(as_json: Annotated[bool, typer.Option("--json", help="JSON on std
     from pipeline import airflow_env
 
     airflow_env.configure()  # before Airflow is imported: the deployment's settings, or the local default
+    from sqlalchemy.exc import SQLAlchemyError
+
     from pipeline.config import loadable_departments
     from pipeline.pools import sync_pools
 
     try:
         rows = sync_pools(loadable_departments())
-    except Exception as exc:  # the metadata DB is not there or not migrated
+    except SQLAlchemyError as exc:  # the metadata DB is not there or not migrated
         _fail(f"无法写入 Airflow 池（{type(exc).__name__}）：请先运行 airflow db migrate，并确认 AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", 1)
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")

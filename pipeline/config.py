@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import exc as sa_exc
 
 from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_file_url, url_family
 from national import DATASETS
@@ -39,7 +40,8 @@ def source_policy() -> SourcePolicy:
     try:
         url = store_url()
         store_file = dialect.for_url(url).database_file(url)
-    except Exception:  # an unparsable store URL is the store's own error, reported where the store is opened
+    except (sa_exc.ArgumentError, ValueError):  # an unparsable store URL is the store's own error, reported where
+        # the store is opened (ValueError: a port that is not a number)
         store_file = None
     return SourcePolicy(data_dir=source_data_dir(), store_file=store_file)
 
@@ -112,12 +114,12 @@ class Department(BaseModel):
         from croniter import croniter  # Airflow's own cron parser (CronMixin.validate); cheap, no Airflow import
 
         try:
-            cron = croniter(v, start_time=dt.datetime(2000, 1, 1))
-        except Exception:  # croniter raises several kinds (bad field, bad range)
+            cron = croniter(v, start_time=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        except (ValueError, TypeError):  # CroniterBadCronError and kin are ValueErrors; a bad range a TypeError
             raise ValueError(f"{v!r} 不是有效的调度：{what}") from None
         try:
             cron.get_next(dt.datetime)
-        except Exception:  # CroniterBadDateError: no date matches (31 February, 31 April …)
+        except ValueError:  # CroniterBadDateError: no date matches (31 February, 31 April …)
             raise ValueError(f"{v!r} 不是有效的调度：没有任何日期符合（例如 2 月没有 30、31 日），任务永远不会运行。{what}") from None
         return v
 
@@ -260,7 +262,7 @@ def loadable_departments(folder: Path | None = None) -> dict[str, Department]:
     for p in department_files(folder):
         try:
             d = load_department(p)
-        except Exception:  # any broken file (not only ConfigError) must not hide the others
+        except (ConfigError, OSError):  # a broken or unreadable file must not hide the others
             continue
         out[d.code] = d
     return out

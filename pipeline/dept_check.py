@@ -193,7 +193,7 @@ def _samples(dept: Department, src: Source, table: sa.FromClause, cfg: DatasetCo
     stmt = (sa.select(*table.c) if isinstance(table, sa.Table) else sa.select(sa.literal_column("*")).select_from(table)).order_by(order.desc()).limit(n)  # type: ignore[union-attr]
     with src.engine.connect() as conn:
         result = conn.execute(stmt)
-        frame = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()), coerce_float=False)
+        frame = pd.DataFrame.from_records([tuple(r) for r in result.fetchall()], columns=list(result.keys()), coerce_float=False)
     frame = src.adapter.prepare(frame, timezone=src.settings.timezone, legacy_encoding=src.settings.legacy_encoding)
     ds = national_dataset(name)
     national = map_to_national(frame, cfg, ds, department=dept.code)

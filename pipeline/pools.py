@@ -46,10 +46,11 @@ def pool_name(source: SourceSettings, department: str = "") -> str:
     if not raw:
         return f"{PREFIX}env_{_clean(source.url_env or department)}"
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         url = make_url(raw)
-    except Exception:  # an unparsable URL fails the ingest with a clear message; the pool is the department's own
+    except (ArgumentError, ValueError):  # an unparsable URL fails the ingest with a clear message; the pool is the department's own
         return f"{PREFIX}dept_{_clean(department)}"
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -98,6 +99,6 @@ def sync_pools(departments: dict[str, Department]) -> list[dict[str, object]]:
         out.append({"pool": plan.name, "slots": plan.slots, "departments": list(plan.departments), "action": action})
     planned = {p.name for p in plans}
     for name, slots in sorted(existing.items()):
-        if name.startswith(PREFIX) and name not in planned:
+        if name and name.startswith(PREFIX) and name not in planned:
             out.append({"pool": name, "slots": slots, "departments": [], "action": "unused"})
     return out

@@ -221,9 +221,9 @@ def _serve(conn: Any, parent: int) -> None:
             out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
             if reply[0] == "error":
                 pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
-        except Exception as failure:  # noqa: BLE001
-            exc = reply[1] if reply[0] == "error" else failure
-            text = mask_text("".join(traceback.format_exception_only(type(exc), exc)).strip()) or type(exc).__name__
+        except Exception as failure:  # noqa: BLE001 - any pickling failure is reported to the parent as text
+            err = reply[1] if reply[0] == "error" else failure
+            text = mask_text("".join(traceback.format_exception_only(type(err), err)).strip()) or type(err).__name__
             out = pickle.dumps(("error", PrepareFailed(text)), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             conn.send_bytes(out)

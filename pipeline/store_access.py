@@ -122,7 +122,7 @@ def describe_store_error(exc: BaseException, url: str) -> StoreUnavailable:
         )
     try:
         parsed = sa.engine.make_url(url)
-    except Exception:  # noqa: BLE001 - only used to tell SQLite apart
+    except (sa_exc.ArgumentError, ValueError):  # only used to tell SQLite apart
         parsed = None
     if parsed is not None and parsed.get_backend_name() == "sqlite":
         problem = _sqlite_problem(parsed, exc)

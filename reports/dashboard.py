@@ -137,7 +137,8 @@ def create_app(
             return None, []
         try:
             return departments(), []
-        except Exception as exc:  # a bad department file must not take the dashboard down
+        except Exception as exc:  # noqa: BLE001 - a caller's loader: whatever a bad department file makes it
+            # raise must not take the dashboard down (the page names the error)
             return None, [f"部门配置读取失败，部门按代码显示：{exc}"]
 
     def _assessment(month: str, department: str | None = None) -> Assessment:

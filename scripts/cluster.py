@@ -367,11 +367,12 @@ def _redis_ping(s: Settings) -> bool:
 
 def _celery_ping(s: Settings) -> dict[str, bool]:
     from celery import Celery
+    from kombu.exceptions import KombuError
 
     app = Celery(broker=cluster_env(s)["AIRFLOW__CELERY__BROKER_URL"])
     try:
         replies = app.control.ping(timeout=2.0) or []
-    except Exception:  # broker down: every worker is unreachable
+    except (KombuError, OSError):  # broker down (kombu's OperationalError): every worker is unreachable
         return {}
     finally:
         app.close()

@@ -32,7 +32,7 @@ def uses_copy(conn: Connection | sa.Engine) -> bool:
     return dialect.of(conn).uses_copy(conn)
 
 
-class CopyText(list):  # type: ignore[type-arg]
+class CopyText(list[str]):
     """A column whose values are already COPY text fields (escaped; ``\\N`` for NULL), written as they are.
     Built by :func:`copy_text` where the rows are prepared (possibly in another process), so that the
     loading thread only picks and joins. Only for stores that :func:`uses_copy`."""

@@ -53,6 +53,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from national import DATASETS
 from store import bulk, dialect
+from store.db import inserted_id
 from store.schema import push_batch, push_position, push_rejection, record_tables
 
 #: PostgreSQL: the sequence behind ``change_seq`` (created by migration 0006).
@@ -227,11 +228,11 @@ def open_batch(conn: Connection, dataset: str, batch_id: str, run_id: int, taken
     if not taken.changes:
         return None
     items = [[c.business_key, c.version, op] for c, op in taken.changes]
-    return int(conn.execute(push_batch.insert().values(
+    return inserted_id(conn.execute(push_batch.insert().values(
         batch_id=batch_id, dataset=dataset, run_id=run_id, state=state, seq_from=taken.seq_from, seq_to=taken.seq_to,
         items=json.dumps(items, ensure_ascii=False), records=len(items), not_sent=taken.not_sent, attempts=1,
         sent_at=now,
-    )).inserted_primary_key[0])
+    )))
 
 
 def refused(conn: Connection, batch_row: int, now: dt.datetime) -> None:

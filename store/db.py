@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 
 from store import dialect
 
@@ -26,6 +27,14 @@ def make_store_engine(url: str) -> Engine:
     """An engine on the central store, opened as its dialect needs (SQLite: WAL, a busy timeout and a private
     file; PostgreSQL: no prepared statements, a connect timeout; ``store.dialect``)."""
     return dialect.for_url(url).create_engine(url)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an ``INSERT … VALUES`` just wrote (SQLite and PostgreSQL report it)."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:  # an executemany or INSERT … SELECT: not how the callers insert
+        raise RuntimeError("the INSERT did not report the key of its row")
+    return int(key[0])
 
 
 def migrate(engine: Engine) -> None:

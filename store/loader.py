@@ -74,7 +74,7 @@ class Prepared:
     #: national column → database values (dates, Decimals); or, for a store written with COPY, the same
     #: values as COPY text (``copy_text``) and ``typed`` None: what the load writes, ready to pick.
     typed: dict[str, list[Any]] | None
-    copy_text: dict[str, list[str]] | None
+    copy_text: dict[str, bulk.CopyText] | None
     statuses: list[str | None] | None  # XK_ZT (当前状态) per row, licences only
     rejected: np.ndarray  # the batch's rejections plus rows whose values cannot be typed (LOAD-TYPE)
     issues: list[list[dict[str, str]]]  # per row, LOAD-TYPE issues first
@@ -376,7 +376,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     changes: list[tuple[int, int, str]] = []  # every change in order: (row, version, operation)
     superseded_here: list[int] = []  # changes of this chunk that a later row of the chunk superseded
     changed: list[int] = []  # accepted rows that inserted or updated a record
-    for i in accepted:
+    for i in accepted.tolist():
         key = keys[i]
         h = hashes[i]
         position = positions[i] if positions is not None else None
@@ -456,7 +456,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
             }, len(inserts))
         if updates:
             # Penalties carry their publicity dates; licences have none to overwrite.
-            bulk.update_columns(conn, table, [p.rec_id for _, p in updates], {
+            bulk.update_columns(conn, table, [rid for _, p in updates if (rid := p.rec_id) is not None], {
                 **record_columns(updates, with_publicity=pub_end is not None and pub_repair is not None),
                 "department": batch.department,
                 "updated_at": now,

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from store.db import inserted_id
 from store.loader import read_watermark
 from store.schema import ingest_run, quarantine, record_tables, watermark
 
@@ -24,7 +25,7 @@ def start_run(engine: Engine, department: str, dataset: str, trigger: str) -> tu
             .values(status="interrupted", finished_at=now, error="进程在运行中被终止；已提交的批次保留，本次运行从水位线继续")
         )
         wm = read_watermark(conn, department, dataset)
-        run_id = conn.execute(
+        run_id = inserted_id(conn.execute(
             ingest_run.insert().values(
                 department=department,
                 dataset=dataset,
@@ -34,7 +35,7 @@ def start_run(engine: Engine, department: str, dataset: str, trigger: str) -> tu
                 watermark_from=wm,
                 watermark_to=wm,
             )
-        ).inserted_primary_key[0]
+        ))
     return int(run_id), wm
 
 

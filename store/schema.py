@@ -23,6 +23,8 @@ Every index names the query that uses it. Content hashes are 16 bytes (the first
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from national import DATASETS, Dataset
@@ -46,7 +48,7 @@ HASH = sa.LargeBinary(16)
 KEY = sa.String(KEY_LENGTH)
 
 
-def _national_column(code: str, kind: str, max_length: int | None) -> sa.Column[object]:
+def _national_column(code: str, kind: str, max_length: int | None) -> sa.Column[Any]:
     name = code.lower()
     if kind == "date":
         return sa.Column(name, sa.Date, comment=code)

@@ -51,12 +51,11 @@ def record_snapshot(
     for i in range(0, len(pks), _IN):
         part = pks[i : i + _IN]
         known.update(
-            dict(
-                conn.execute(
-                    sa.select(t.c.source_pk, t.c.business_key).where(
-                        t.c.department == department, t.c.dataset == dataset, t.c.source_pk.in_(part)
-                    )
-                ).all()
+            (pk, key)
+            for pk, key in conn.execute(
+                sa.select(t.c.source_pk, t.c.business_key).where(
+                    t.c.department == department, t.c.dataset == dataset, t.c.source_pk.in_(part)
+                )
             )
         )
         conn.execute(t.delete().where(t.c.department == department, t.c.dataset == dataset, t.c.source_pk.in_(part)))

@@ -64,10 +64,16 @@ def create_penalty_table(conn: sa.Connection, name: str = "t_xzcf") -> sa.Table:
     return table
 
 
+def source_time(*parts: int) -> dt.datetime:
+    """A department table's timestamp: naive, in the department's own zone (``timezone`` of its file,
+    Asia/Shanghai by default). Source tables keep ``DATETIME`` without a zone; test rows do the same."""
+    return dt.datetime(*parts)  # noqa: DTZ001 - a source table's naive local time, on purpose
+
+
 def penalty_rows(n: int, *, seed: int, bad_every: int = 10, start_id: int = 1, start_time: dt.datetime | None = None) -> list[dict[str, Any]]:
     """``n`` rows, every ``bad_every``-th one broken (wrong USCC check digit)."""
     rng = random.Random(seed)
-    t0 = start_time or dt.datetime(2025, 6, 1, 8, 0, 0)
+    t0 = start_time or source_time(2025, 6, 1, 8, 0, 0)
     out = []
     for k in range(n):
         i = start_id + k

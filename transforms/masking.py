@@ -24,6 +24,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from typing import overload
 
 # Matched on the folded text (:func:`_fold`), so ``\d`` is ASCII only.
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)", re.ASCII)
@@ -187,6 +188,12 @@ def _id_spans(folded: str, run: re.Match[str]) -> Iterator[list[int]]:
                 yield hidden
 
 
+@overload
+def mask_text(text: str) -> str: ...
+@overload
+def mask_text(text: None) -> None: ...
+@overload
+def mask_text(text: str | None) -> str | None: ...
 def mask_text(text: str | None) -> str | None:
     """Free text with ID numbers, mobile numbers and card numbers masked (full-width and grouped ones too)."""
     if text is None:
@@ -246,11 +253,11 @@ def mask_exception(exc: BaseException) -> BaseException:
         if hasattr(e, "statement") and hasattr(e, "hide_parameters"):
             statement = getattr(e, "statement", None)
             if isinstance(statement, str):
-                e.statement = mask_text(statement)  # type: ignore[attr-defined]
+                e.statement = mask_text(statement)
             detail = getattr(e, "detail", None)
             if isinstance(detail, list):
                 e.detail = [mask_text(d) or "" for d in detail]  # type: ignore[attr-defined]
-            e.hide_parameters = True  # type: ignore[attr-defined]
+            e.hide_parameters = True
         notes = getattr(e, "__notes__", None)
         if isinstance(notes, list):
             e.__notes__ = [mask_text(n) if isinstance(n, str) else n for n in notes]

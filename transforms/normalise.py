@@ -11,6 +11,7 @@ import json
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,11 @@ def _as_text(col: pd.Series) -> pd.Series:
         return text.astype(object).where(col.notna(), None)
     if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
         return col.astype(str).astype(object).where(col.notna(), None)
-    values = col.to_numpy(dtype=object, na_value=None) if not isinstance(col.dtype, np.dtype) or col.dtype == object else col.astype(object).to_numpy()
+    values = (
+        col.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]  # pandas-stubs: na_value may not be None (pandas takes it)
+        if not isinstance(col.dtype, np.dtype) or col.dtype == object
+        else col.astype(object).to_numpy()
+    )
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind == "empty":
         return pd.Series([None] * len(values), index=col.index, dtype=object)
@@ -224,7 +229,7 @@ def map_to_national(batch: pd.DataFrame, mapping: MappingSettings, ds: Dataset, 
         else:
             out[f.code] = pd.Series([None] * n, index=batch.index, dtype=object)
             continue
-        out[f.code] = _per_distinct(col, lambda c, f=f: _normalise_field(c, f, mapping))
+        out[f.code] = _per_distinct(col, partial(_normalise_field, f=f, mapping=mapping))
     return pd.DataFrame(out, index=batch.index)
 
 

@@ -132,7 +132,9 @@ def resolve_endpoint(conn_id: str) -> Endpoint:
             )
         else:
             conn = Connection.get(conn_id)
-    except Exception as exc:  # the SDK raises several kinds for a missing or malformed connection
+    except Exception as exc:  # noqa: BLE001 - the value holds the token, and the SDK raises several kinds
+        # (AirflowNotFoundException, ValueError, TypeError, AttributeError …) for a missing or malformed
+        # connection, whose messages may quote it: none may escape with its own text
         raise EndpointConfigError(
             f"找不到或无法解析省平台的 Airflow 连接 {conn_id!r}（{type(exc).__name__}）。"
             f"请在 Airflow 中创建该连接，或设置环境变量 {env_name}，例如 http://:令牌@省平台主机:端口/api?auth=bearer"

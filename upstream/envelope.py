@@ -240,10 +240,11 @@ def coerce_receipt(x: Any) -> Receipt:
     status = status.strip().lower() if isinstance(status, str) else status
     if status not in ("accepted", "rejected"):
         raise ValueError(f"（幂等键 {key[:16]}…）的处理状态 status 无效（{_show(status)}），只能是 accepted 或 rejected")
+    checked: ReceiptStatus = "accepted" if status == "accepted" else "rejected"
     dup = x.get("duplicate", False)
     return Receipt(
         idempotency_key=key,
-        status=status,
+        status=checked,
         code=bounded_text(x.get("code"), MAX_CODE_CHARS),
         message=bounded_text(x.get("message"), MAX_MESSAGE_CHARS),
         field=bounded_text(x.get("field"), MAX_FIELD_CHARS),

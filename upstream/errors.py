@@ -10,6 +10,8 @@ class UpstreamError(Exception):
     statistics of the run that stopped (a ``PushResult``), when there was one."""
 
     result: object | None = None
+    #: Attempts made beyond the first before this was raised (a failed batch's retries count in the run).
+    retries: int = 0
 
 
 class TerminalError(UpstreamError):

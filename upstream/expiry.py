@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from national.clock import today_shanghai
+from store.db import inserted_id
 from store.loader import withdraw_records
 from store.schema import ingest_run, record_tables
 from upstream import runs
@@ -42,10 +43,10 @@ def expire(engine: Engine, today: dt.date | None = None, *, trigger: str = "cli"
             now = dt.datetime.now(dt.UTC)
             with engine.begin() as conn:
                 keys = list(conn.execute(sa.select(table.c.business_key).where(due, table.c.department == dept)).scalars())
-                ingest_id = conn.execute(
+                ingest_id = inserted_id(conn.execute(
                     ingest_run.insert().values(department=dept, dataset="cf", trigger="expiry", status="success",
                                                started_at=now, finished_at=now)
-                ).inserted_primary_key[0]
+                ))
                 n = withdraw_records(conn, int(ingest_id), dept, "cf", keys, reason=f"{EXPIRY_REASON}（公示截止期早于 {today.isoformat()}）", now=now)
             out[dept] = n
             log.info("expiry %s: %d penalties withdrawn (publicity_end < %s)", dept, n, today)

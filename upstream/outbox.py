@@ -158,7 +158,7 @@ def _quarantine_rejection(conn: Connection, batch: Batch, v: Verdict, rc: Receip
     if version is None:
         raise ValueError(f"省平台退回的记录（{batch.dataset} {item.business_key} 第 {item.version} 版）在中心库中找不到")
     national = version["payload"]
-    field_code = rc.field if rc.field in national else DECISION_NUMBER[batch.dataset]
+    field_code = rc.field if rc.field is not None and rc.field in national else DECISION_NUMBER[batch.dataset]
     issue = {"rule": province_rule_id(rc.code), "field": field_code, "message": f"省平台退回：{v.message}", "severity": "error"}
     quarantine_store.add_province_rejection(
         conn, department=version["department"], ds=batch.dataset,

@@ -194,7 +194,7 @@ def _send(run: _PushRun, ds: str, batch: changelog.Batch, records: list[Any], sk
     except ReceiptError as exc:
         # Answered, but nothing usable: the province may have applied the batch, so it keeps waiting (taking
         # it back would claim it did not); the next run resends it by key.
-        retries = getattr(exc, "retries", 0)
+        retries = exc.retries
         run.result.batches += 1
         run.result.records_sent += len(records)
         run.result.retries += retries
@@ -214,8 +214,8 @@ def _send(run: _PushRun, ds: str, batch: changelog.Batch, records: list[Any], sk
         if isinstance(exc, TerminalError) and new:  # refused before processing: nothing reached the province
             with run.engine.begin() as conn:
                 changelog.refused(conn, batch.id, dt.datetime.now(dt.UTC))
-        run.result.retries += getattr(exc, "retries", 0)
-        runs.add(run.engine, run.result.run_id, retries=getattr(exc, "retries", 0), not_sent=skipped)
+        run.result.retries += exc.retries
+        runs.add(run.engine, run.result.run_id, retries=exc.retries, not_sent=skipped)
         raise
     run.bad_answers_in_a_row = 0
     for text in getattr(receipts, "problems", []):
@@ -282,7 +282,7 @@ def send_batch(
                     try:
                         return _decode(adp, read_limited(resp, settings.max_response_bytes)), attempt - 1
                     except ReceiptError as exc:
-                        exc.retries = attempt - 1  # type: ignore[attr-defined]
+                        exc.retries = attempt - 1
                         raise
         except httpx.TimeoutException:
             last = f"{settings.timeout:g} 秒内无应答（超时）"
@@ -300,12 +300,12 @@ def send_batch(
             delay = max(delay, min(retry_after, settings.backoff_max))
         log.warning("batch %s attempt %d/%d failed (%s); retrying in %.2fs", batch_id, attempt, settings.max_attempts, last, delay)
         sleep(delay)
-    exc = RetriesExhausted(
+    exhausted = RetriesExhausted(
         f"省平台连续 {settings.max_attempts} 次未能接收批次 {batch_id}（最后一次：{last}）。"
         "数据未丢失：已发出的记录保持“已发送”状态，下次推送会以相同幂等键重发"
     )
-    exc.retries = settings.max_attempts - 1  # type: ignore[attr-defined]
-    raise exc
+    exhausted.retries = settings.max_attempts - 1
+    raise exhausted
 
 
 def _decode(adp: ProvinceAdapter, body: bytes) -> Receipts:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store import dialect
+from store.db import inserted_id
 from store.schema import upstream_run
 from upstream.envelope import MAX_PROBLEMS
 from upstream.errors import PushLocked
@@ -96,9 +97,9 @@ def start(engine: Engine, kind: str, trigger: str, *, lease_seconds: int | None 
                     .where(upstream_run.c.id == r.id)
                     .values(status="interrupted", finished_at=now, error="推送进程无心跳，视为已终止；已发出未获回执的数据将按幂等键重发")
                 )
-        run_id = conn.execute(
+        run_id = inserted_id(conn.execute(
             upstream_run.insert().values(kind=kind, trigger=trigger, status="running", started_at=now, heartbeat_at=now)
-        ).inserted_primary_key[0]
+        ))
     return int(run_id)
 
 

@@ -8,7 +8,6 @@ seconds, not minutes. Screenshots go to ``SGS_TEST_ARTIFACTS`` (default ``var/te
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import secrets
@@ -29,7 +28,7 @@ import sqlalchemy as sa
 
 from demo import DemoSource, create_demo_sources, drop_demo_sources
 from pipeline.config import load_department
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_time, write_department
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -157,7 +156,7 @@ def fill_big_source(url: str) -> None:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as c:
         table = create_penalty_table(c)
-        c.execute(table.insert(), penalty_rows(BIG_BLOCK, seed=16, start_time=dt.datetime(2025, 6, 1)))
+        c.execute(table.insert(), penalty_rows(BIG_BLOCK, seed=16, start_time=source_time(2025, 6, 1)))
         cols = [col.name for col in table.columns]
         select = ", ".join(
             f"id + k * {BIG_BLOCK}" if col == "id" else "wsh || '-' || k" if col == "wsh"

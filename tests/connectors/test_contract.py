@@ -20,7 +20,14 @@ from connectors.sql import open_source, read_chunks
 from pipeline.config import load_department, source_policy
 from pipeline.ingest import ingest
 from store.schema import record_tables, watermark
-from tests.factories import create_penalty_table, penalty_rows, source_env, source_sqlite_path, write_department
+from tests.factories import (
+    create_penalty_table,
+    penalty_rows,
+    source_env,
+    source_sqlite_path,
+    source_time,
+    write_department,
+)
 
 pytestmark = pytest.mark.integration
 N = 45  # every 10th row is bad → 4 quarantined
@@ -108,12 +115,12 @@ class TestConnectorContract:
         run(tmp_path, sqlite_store)
         table = sa.table("t_xzcf", *[sa.column(k) for k in penalty_rows(1, seed=1)[0]])
         # Connection A starts a transaction and writes a row stamped 08:44 (older than the watermark 08:45)…
-        late = penalty_rows(1, seed=5, bad_every=0, start_id=500, start_time=dt.datetime(2025, 6, 1, 8, 44) - dt.timedelta(minutes=500))[0]
+        late = penalty_rows(1, seed=5, bad_every=0, start_id=500, start_time=source_time(2025, 6, 1, 8, 44) - dt.timedelta(minutes=500))[0]
         a = loaded.admin.connect()
         tx = a.begin()
         a.execute(table.insert(), [late])
         # …while connection B commits a newer row (08:47, within the 5-minute look-back of 08:44), and an ingest runs past both.
-        newer = penalty_rows(1, seed=6, bad_every=0, start_id=600, start_time=dt.datetime(2025, 6, 1, 8, 47) - dt.timedelta(minutes=600))[0]
+        newer = penalty_rows(1, seed=6, bad_every=0, start_id=600, start_time=source_time(2025, 6, 1, 8, 47) - dt.timedelta(minutes=600))[0]
         with loaded.admin.begin() as b:
             b.execute(table.insert(), [newer])
         _, mid = run(tmp_path, sqlite_store)
@@ -160,8 +167,8 @@ def test_time_zone_aware_source_values_become_beijing_dates(pg_schema_url: str, 
     ex = ExtractSettings(table="t_xzcf", cursor="gxsj", primary_key=["id"])
     (chunk,) = list(read_chunks(source, ex, None))
     source.dispose()
-    assert chunk.cursor_to == dt.datetime(2025, 6, 1, 8, 0)
-    assert chunk.frame.loc[0, "jdrq"] == dt.datetime(2025, 1, 5, 0, 0)
+    assert chunk.cursor_to == source_time(2025, 6, 1, 8, 0)
+    assert chunk.frame.loc[0, "jdrq"] == source_time(2025, 1, 5, 0, 0)
     src.dispose()
 
 

@@ -15,6 +15,7 @@ from connectors.adapters import ADAPTERS, adapter_for
 from connectors.errors import SourceConfigError
 from connectors.settings import ExtractSettings, SourceSettings
 from connectors.sql import incremental_select, lower_bound, open_source
+from tests.factories import source_time
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_incremental_sql_per_dialect(url: str, literal: str) -> None:
     engine = sa.create_engine(url)  # no connection is made
     # The DBA of an Oracle/Dameng system writes the names as the database shows them: upper case.
     ex = ExtractSettings(table="T_XZCF", cursor="GXSJ", primary_key=["ID"])
-    stmt = incremental_select(_table(), ex, dt.datetime(2025, 6, 1, 8, 0), department="d")
+    stmt = incremental_select(_table(), ex, source_time(2025, 6, 1, 8, 0), department="d")
     sql = " ".join(str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})).split())
     assert sql == (
         f"SELECT t_xzcf.id, t_xzcf.gxsj, t_xzcf.wsh FROM t_xzcf WHERE t_xzcf.gxsj IS NOT NULL AND t_xzcf.gxsj >= {literal}"
@@ -88,7 +89,7 @@ def test_keyset_pages_per_dialect(url: str, head: str, tail: str) -> None:
     """Each page starts after the last row read (cursor, then key) and is limited in the dialect's own way."""
     engine = sa.create_engine(url)
     ex = ExtractSettings(table="t_xzcf", cursor="gxsj", primary_key=["id"])
-    stmt = incremental_select(_table(), ex, None, department="d", after=(dt.datetime(2025, 6, 1, 9), 7), limit=1000)
+    stmt = incremental_select(_table(), ex, None, department="d", after=(source_time(2025, 6, 1, 9), 7), limit=1000)
     sql = " ".join(str(stmt.compile(dialect=engine.dialect)).split())
     assert sql.startswith(head) and sql.endswith(tail)
     where = sql[sql.index("WHERE"):]
@@ -104,7 +105,7 @@ def test_config_names_match_oracle_upper_case_columns_case_insensitively() -> No
 
 def test_sql_server_bound_allows_for_datetime_rounding() -> None:
     ex = ExtractSettings(table="t", cursor="c", primary_key=["id"], lookback=0)
-    wm = dt.datetime(2025, 6, 1, 8, 0, 0, 3500)
+    wm = source_time(2025, 6, 1, 8, 0, 0, 3500)
     assert lower_bound(wm, ex, ADAPTERS["mssql"]) == wm - dt.timedelta(milliseconds=4)
     assert lower_bound(wm, ex, ADAPTERS["mysql"]) == wm
     ids = ExtractSettings(table="t", cursor="id", primary_key=["id"], strategy="id", lookback_ids=100)

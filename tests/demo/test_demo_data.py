@@ -62,7 +62,7 @@ def _date(v: Any) -> dt.date | None:
         return v
     for fmt in ("%Y/%m/%d", "%Y%m%d", "%Y-%m-%d"):
         try:
-            return dt.datetime.strptime(v, fmt).date()
+            return dt.datetime.strptime(v, fmt).date()  # noqa: DTZ007 - a date: only the day is kept
         except ValueError:
             continue
     raise ValueError(v)

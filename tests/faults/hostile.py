@@ -22,9 +22,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.factories import authority_code, make_id
+from tests.factories import authority_code, make_id, source_time
 
-T0 = dt.datetime(2025, 6, 1, 8, 0, 0)
+T0 = source_time(2025, 6, 1, 8, 0, 0)
 
 #: Strict: a value that does not fit is an error, never truncated; zero dates stay allowed (no
 #: NO_ZERO_DATE / NO_ZERO_IN_DATE), as on the legacy servers that hold them.
@@ -217,10 +217,10 @@ def wrong_type_rows() -> list[dict[str, Any]]:
     rows = []
     for i in range(1, 6):
         rows.append({
-            "id": i, "wsh": 10**15 + i, "dsr": dt.date(2025, 1, i), "lb": 3.5, "xydm": dt.datetime(2025, 1, 1, 1, 1, i),
+            "id": i, "wsh": 10**15 + i, "dsr": dt.date(2025, 1, i), "lb": 3.5, "xydm": source_time(2025, 1, 1, 1, 1, i),
             "fddbr": 1e300, "zjlx": 255, "zjhm": 330102198001011234 + i, "wfxw": dt.timedelta(hours=-5, seconds=i),
             "ss": 2025, "yj": -0.0, "cflb": 2.0, "nr": b"\x00\x01\x02\x03", "fk_yuan": dt.date(2025, 1, 1),
-            "jdrq": 20250101 + i, "yxq": dt.datetime(2099, 12, 31), "gxsj": T0 + dt.timedelta(minutes=i),
+            "jdrq": 20250101 + i, "yxq": source_time(2099, 12, 31), "gxsj": T0 + dt.timedelta(minutes=i),
         })
     return rows
 

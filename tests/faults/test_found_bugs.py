@@ -13,7 +13,7 @@ from pipeline.config import load_department
 from pipeline.ingest import ingest
 from store.history import versions
 from store.schema import ingest_run, record_tables, record_version
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_time, write_department
 from tests.faults.conftest import TODAY
 from tests.faults.harness import assert_whole, exception_text
 
@@ -44,7 +44,7 @@ def test_two_source_rows_of_one_decision_in_the_look_back_window_do_not_flip_flo
     original: both stay inside the 5-minute look-back window. The first run records the original and the
     correction (2 versions); later runs with nothing changed at the source must write nothing. Before the
     fix every run wrote two more versions (original, correction, original, …), each a change to push."""
-    t0 = dt.datetime(2025, 6, 1, 8, 0, 0)
+    t0 = source_time(2025, 6, 1, 8, 0, 0)
     rows = penalty_rows(4, seed=21, bad_every=0, start_time=t0)
     correction = dict(rows[1], id=5, nr="罚款3000元（更正）", fk_yuan=3000, gxsj=rows[3]["gxsj"] + dt.timedelta(minutes=1))
     _fill(mariadb_db, [*rows, correction])
@@ -72,7 +72,7 @@ def test_two_source_rows_of_one_decision_in_the_look_back_window_do_not_flip_flo
 def test_same_decision_twice_in_one_chunk_keeps_both_versions_in_source_order(
     mariadb_db: str, pg_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    t0 = dt.datetime(2025, 6, 1, 8, 0, 0)
+    t0 = source_time(2025, 6, 1, 8, 0, 0)
     rows = penalty_rows(2, seed=22, bad_every=0, start_time=t0)
     correction = dict(rows[0], id=3, nr="罚款5000元（更正）", fk_yuan=5000, gxsj=rows[1]["gxsj"] + dt.timedelta(seconds=30))
     _fill(mariadb_db, [*rows, correction])

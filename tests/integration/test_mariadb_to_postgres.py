@@ -20,7 +20,7 @@ from pipeline.config import load_department
 from pipeline.ingest import ingest
 from store.db import make_store_engine, migrate
 from store.schema import ingest_run, quarantine, record_tables, watermark
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_time, write_department
 
 pytestmark = pytest.mark.integration
 N = 60  # every 10th row has a wrong USCC check digit → 6 quarantined
@@ -65,7 +65,7 @@ def test_full_then_incremental_then_late_row(source: Engine, pg_store: Engine, t
     assert snapshot(pg_store) == before
 
     # A late commit: a row whose cursor is older than the watermark (inside the look-back) and a change.
-    late = penalty_rows(1, seed=99, bad_every=0, start_id=1000, start_time=dt.datetime(2025, 6, 1, 8, 57) - dt.timedelta(minutes=1000))
+    late = penalty_rows(1, seed=99, bad_every=0, start_id=1000, start_time=source_time(2025, 6, 1, 8, 57) - dt.timedelta(minutes=1000))
     with source.begin() as conn:
         conn.execute(sa.table("t_xzcf", *[sa.column(k) for k in late[0]]).insert(), late)
         conn.execute(sa.text("UPDATE t_xzcf SET nr = '罚款2000元（更正）', gxsj = '2025-06-01 09:10:00' WHERE id = 5"))

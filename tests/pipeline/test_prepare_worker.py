@@ -22,7 +22,7 @@ from pipeline.config import load_department
 from pipeline.ingest import _worker_threshold, ingest
 from pipeline.prepare import PrepareProcess, prepare_chunk
 from store.db import make_store_engine, migrate
-from tests.factories import create_penalty_table, penalty_rows, write_department
+from tests.factories import create_penalty_table, penalty_rows, source_time, write_department
 from tests.faults.harness import store_state
 from transforms.normalise import MappingError
 
@@ -70,7 +70,7 @@ def test_worker_process_gives_the_store_of_an_in_process_run(
 
 def test_worker_raises_the_error_of_the_chunk_with_its_own_type(department: Path) -> None:
     cfg = load_department(department).datasets["cf"]
-    frame = pd.DataFrame({"id": [1, 2], "gxsj": [dt.datetime(2025, 1, 1)] * 2})  # no mapped columns at all
+    frame = pd.DataFrame({"id": [1, 2], "gxsj": [source_time(2025, 1, 1)] * 2})  # no mapped columns at all
     with pytest.raises(MappingError) as in_process:
         prepare_chunk(frame, cfg, "cf", "testju", TODAY)
     worker = PrepareProcess("sgs-prepare-test")

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from demo import create_demo_sources
 from expectations import catalogue
+from national.clock import today_shanghai
 from pipeline.config import load_departments
 from pipeline.ingest import ingest
 from reports.build import write_report
@@ -35,7 +36,7 @@ def demo_store(sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert dept.source.url_env
     monkeypatch.setenv(dept.source.url_env, src.url)
     for ds in ("cf", "xk"):
-        ingest(dept, ds, engine=sqlite_store, trigger="test", today=dt.date.today())
+        ingest(dept, ds, engine=sqlite_store, trigger="test", today=today_shanghai())
     return sqlite_store
 
 

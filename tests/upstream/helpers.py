@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -11,6 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from national import dataset
+from national.clock import now_shanghai
 from store.changelog import delivery_states
 from store.loader import Batch, load_batch
 from store.runs import finish_run, start_run
@@ -64,7 +64,7 @@ def load(engine: Engine, rows: list[dict[str, Any]], *, pks: list[str] | None = 
         issues=[[] for _ in rows],
         publicity=publicity,
         cursor_from=wm,
-        cursor_to=json.dumps(dt.datetime.now().isoformat()),
+        cursor_to=json.dumps(now_shanghai().replace(tzinfo=None).isoformat()),  # a source cursor: naive local time
     )
     with engine.begin() as conn:
         load_batch(conn, run, batch)

@@ -15,7 +15,8 @@ from upstream.errors import ContractError, TerminalError
 def record(**kw: object) -> envelope.OutgoingRecord:
     base: dict[str, object] = dict(
         outbox_id=1, idempotency_key="k" * 64, dataset="cf", business_key="11330100MB0000000X|罚〔2025〕1号", version=2,
-        operation="U", department="scjgj", created_at=dt.datetime(2025, 6, 1, 0, 0),
+        operation="U", department="scjgj",
+        created_at=dt.datetime(2025, 6, 1, 0, 0),  # noqa: DTZ001 - naive on purpose: how SQLite hands back UTC
         data={"CF_SJLY": "某局", "CF_SJLYDM": "11330100MB0000000X", "CF_WSH": "罚〔2025〕1号"},
     )
     base.update(kw)
