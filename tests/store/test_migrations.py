@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from store.db import alembic_config, make_store_engine, migrate
-from store.schema import metadata
+from store.schema import PUBLISHED_FTS, metadata
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,7 +55,10 @@ def test_head_schema_is_the_model(empty_store_url: str) -> None:
         with engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
         # Index and comment details differ by dialect; tables and columns must not.
-        structural = [d for d in diffs if isinstance(d, tuple) and d[0] in ("add_table", "remove_table", "add_column", "remove_column")]
+        # (SQLite's FTS5 tables of the public column and their shadow tables are not in the model: store.schema.PUBLISHED_FTS.)
+        fts = tuple(PUBLISHED_FTS.values())
+        structural = [d for d in diffs if isinstance(d, tuple) and d[0] in ("add_table", "remove_table", "add_column", "remove_column")
+                      and not (d[0] == "remove_table" and d[1].name.startswith(fts))]
         assert structural == []
     finally:
         engine.dispose()
