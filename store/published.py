@@ -40,6 +40,8 @@ from store import bulk
 from store.schema import PUBLIC_KEY_COLUMNS, published_tables, record_tables
 
 NATURAL_PERSON = "自然人"
+#: ``decision_date`` of a record without one (the keyset order needs a value; the page shows the empty field).
+NO_DATE = dt.date(1900, 1, 1)
 
 
 def is_public(ds: str, record: Mapping[str, Any], today: dt.date) -> bool:
@@ -71,7 +73,7 @@ def public_values(ds: str, record: Mapping[str, Any]) -> dict[str, Any]:
     out.update(
         id=record["id"], department=record["department"], version=record["version"],
         party_name=out[name.lower()], credit_code=out[f"{p.lower()}_xdr_shxym"], doc_no=out[doc.lower()],
-        authority=out[authority.lower()], decision_date=out[date.lower()],
+        authority=out[authority.lower()], decision_date=out[date.lower()] or NO_DATE,
         publicity_end=record["publicity_end"] if ds == "cf" else None,
     )
     return out
@@ -145,3 +147,35 @@ def rebuild(conn: Connection, ds: str | None = None, *, now: dt.datetime | None 
         conn.execute(pub.delete().where(~pub.c.id.in_(sa.select(table.c.id))))
         out[name] = shown
     return out
+
+
+#: The PostgreSQL role of the public column (``sgs store grant-public``).
+PUBLIC_ROLE = "sgs_public"
+
+
+def grant_public(conn: Connection, role: str = PUBLIC_ROLE, *, password: str | None = None) -> dict[str, Any]:
+    """PostgreSQL: create or update ``role`` so that it may read the read model and nothing else: USAGE on the
+    store's schema, SELECT on ``published_cf`` / ``published_xk``; every other privilege it held on the store's
+    tables revoked. ``password``: the role may log in with it (LOGIN); None: NOLOGIN (an operator grants it to
+    a login role, or sets a password later). Idempotent."""
+    if conn.dialect.name != "postgresql":
+        raise ValueError("grant-public 只用于 PostgreSQL 中央库：SQLite 中央库由专栏以只读方式打开，无需授权")
+    q = conn.dialect.identifier_preparer
+    name = q.quote(role)
+    schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    exists = conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first() is not None
+    login = "LOGIN" if password else "NOLOGIN"
+    verb = "ALTER" if exists else "CREATE"
+    if password:
+        # A role password cannot be a bound parameter: a quoted literal (single quotes doubled).
+        literal = "'" + password.replace("'", "''") + "'"
+        conn.execute(sa.text(f"{verb} ROLE {name} {login} NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {literal}"))
+    else:
+        conn.execute(sa.text(f"{verb} ROLE {name} {login} NOSUPERUSER NOCREATEDB NOCREATEROLE"))
+    conn.execute(sa.text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {q.quote(schema)} FROM {name}"))
+    conn.execute(sa.text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {q.quote(schema)} FROM {name}"))
+    conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {q.quote(schema)} TO {name}"))
+    tables = [t.name for t in published_tables.values()]
+    for t in tables:
+        conn.execute(sa.text(f"GRANT SELECT ON {q.quote(schema)}.{q.quote(t)} TO {name}"))
+    return {"role": role, "created": not exists, "login": bool(password), "schema": schema, "tables": tables}
