@@ -1,4 +1,4 @@
-"""Stores with decisions loaded through the real loader, for the public column's tests."""
+"""Stores with decisions loaded through the real loader, for the public column's tests (not a conftest: helpers)."""
 
 from __future__ import annotations
 
@@ -41,9 +41,12 @@ def person_penalty(i: int, **over: Any) -> dict[str, str | None]:
     """A penalty of a natural person: the ID number in its own column and, badly, in the free text too."""
     rng = random.Random(10_000 + i)
     idn = make_id(rng)
-    return penalty(i, CF_XDR_MC=f"张{'三四五六七八'[i % 6]}{i}", CF_XDR_LB="自然人", CF_XDR_SHXYM=None, CF_FRDB=None,
-                   CF_FR_ZJLX=None, CF_FR_ZJHM=None, CF_XDR_ZJLX="身份证", CF_XDR_ZJHM=idn,
-                   CF_SY=f"当事人张某（身份证号 {idn}，电话 13812345678，银行卡 6222021234567890123）无证经营。", **over)
+    values: dict[str, Any] = {
+        "CF_XDR_MC": f"张{'三四五六七八'[i % 6]}{i}", "CF_XDR_LB": "自然人", "CF_XDR_SHXYM": None, "CF_FRDB": None,
+        "CF_FR_ZJLX": None, "CF_FR_ZJHM": None, "CF_XDR_ZJLX": "身份证", "CF_XDR_ZJHM": idn,
+        "CF_SY": f"当事人张某（身份证号 {idn}，电话 13812345678，银行卡 6222021234567890123）无证经营。",
+    }
+    return penalty(i, **{**values, **over})
 
 
 def licence(i: int, **over: Any) -> dict[str, str | None]:
