@@ -240,3 +240,12 @@ def test_sqlite_fts5_table_is_kept_by_triggers(sqlite_store: Engine) -> None:
     with sqlite_store.connect() as c:
         hits = c.execute(sa.text("SELECT rowid FROM published_cf_fts WHERE published_cf_fts MATCH '\"测试0002\"'")).all()
     assert len(hits) == 1
+
+
+def test_a_submitted_form_with_empty_fields_searches(client: TestClient) -> None:
+    """A browser sends every field of the form, the empty ones as "" (found by the Chromium test)."""
+    params = {"q": "测试0003餐饮", "name": "", "credit_code": "", "doc_no": "", "authority": "", "department": "",
+              "date_from": "", "date_to": ""}
+    page = client.get("/cf", params=params)
+    assert page.status_code == 200 and "杭州测试0003餐饮有限公司" in page.text
+    assert client.get("/cf", params={**params, "date_from": "2026-02-30"}).status_code == 400

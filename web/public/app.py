@@ -49,6 +49,10 @@ KIND = {"cf": "行政处罚", "xk": "行政许可"}
 SUMMARY = {"cf": ("CF_XDR_MC", "CF_WSH", "CF_CFJG", "CF_JDRQ"), "xk": ("XK_XDR_MC", "XK_WSH", "XK_XKJG", "XK_JDRQ")}
 
 
+class BadDate(ValueError):
+    """A date filter of a page that is not YYYY-MM-DD (its parameter name)."""
+
+
 class RateLimiter:
     """A token bucket per client key: ``rate`` tokens a second, at most ``burst`` saved."""
 
@@ -174,7 +178,7 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
     async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
         path = request.url.path
         client = request.client.host if request.client else "-"
-        if path not in ("/style.css", "/robots.txt") and not limiter.allow(client):
+        if path not in ("/style.css", "/robots.txt", "/favicon.ico") and not limiter.allow(client):
             response = error(request, 429, f"访问过于频繁：每个地址每秒最多查询 {rate:g} 次，请稍后再试。")
             response.headers["Retry-After"] = "1"
         else:
@@ -192,10 +196,22 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
         message = {404: "未找到该页面或该公示信息（可能已撤销或公示期满）。", 405: "不支持的请求方式。"}.get(exc.status_code, "请求无法处理。")
         return error(request, exc.status_code, message)
 
+    @app.exception_handler(BadDate)
+    async def bad_date(request: Request, exc: BadDate) -> Response:
+        return error(request, 400, f"查询条件格式不正确（{exc}）：日期请写成 YYYY-MM-DD。")
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         names = "、".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")}))
         return error(request, 400, f"查询条件格式不正确（{names}）：日期请写成 YYYY-MM-DD。")
+
+    def form_date(value: str | None, name: str) -> dt.date | None:
+        if not value or not value.strip():
+            return None
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise BadDate(name) from None
 
     def run_search(ds: str, f: Filters, after: str | None, limit: int) -> tuple[list[Any], str | None]:
         with engine.connect() as conn:
@@ -223,6 +239,10 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
     def robots() -> str:
         return ROBOTS
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/style.css", include_in_schema=False)
     def style() -> Response:
         return Response(STYLE, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
@@ -231,9 +251,11 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
         def page(
             request: Request, q: str | None = None, name: str | None = None, credit_code: str | None = None,
             doc_no: str | None = None, authority: str | None = None, department: str | None = None,
-            date_from: dt.date | None = None, date_to: dt.date | None = None, after: str | None = None,
+            date_from: str | None = None, date_to: str | None = None, after: str | None = None,
         ) -> Response:
-            f = Filters(q, name, credit_code, doc_no, authority, department, date_from, date_to)
+            # A form sends every field, the empty ones as "": an empty date is no filter.
+            f = Filters(q, name, credit_code, doc_no, authority, department, form_date(date_from, "date_from"),
+                        form_date(date_to, "date_to"))
             rows, nxt = run_search(ds, f, after, 20)
             return TEMPLATES.TemplateResponse(request, "list.html", {
                 "ds": ds, "kind": KIND[ds], "title": KIND[ds], "items": [_summary(ds, r) for r in rows],
