@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -114,6 +115,8 @@ def _text(v: Any) -> str | None:
         return None
     if isinstance(v, dt.date):
         return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v.normalize(), "f")
     return str(v)
 
 
