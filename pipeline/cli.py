@@ -580,6 +580,18 @@ def store_grant_public(
               f"仅可读取 {r['schema']} 中的 {', '.join(r['tables'])}")
 
 
+@store_app.command("rebuild-public")
+@_store_errors
+def store_rebuild_public() -> None:
+    """Rewrite the public column's read model from the records (after restoring the record tables, or a hand edit)."""
+    from pipeline.ingest import store_engine
+    from store.published import rebuild
+
+    with store_engine().begin() as conn:
+        counts = rebuild(conn)
+    _say(out, f"专栏公示读模型已重建：行政许可 {counts['xk']} 条，行政处罚 {counts['cf']} 条")
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app()

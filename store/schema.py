@@ -17,6 +17,9 @@
   quarantined is checked on every chunk).
 - ``upstream_run``: statistics of every push to the provincial platform and of every expiry run
   (``upstream/``).
+- ``published_cf`` / ``published_xk``: the public column's read model (public, masked values of the records
+  shown), written only by ``store.published`` in the records' own transaction; the only tables the public role
+  may read (docs/public.md).
 
 Every index names the query that uses it. Content hashes are 16 bytes (the first half of a SHA-256), not hex.
 """

@@ -95,3 +95,18 @@ def test_sqlite_store_is_opened_read_only(sqlite_store: Engine, tmp_path) -> Non
     with pytest.raises(PublicStoreMissing, match="不存在"):
         public_engine(f"sqlite:///{tmp_path / 'nothing-here.db'}")
     assert not (tmp_path / "nothing-here.db").exists()
+
+
+def test_cli_rebuild_public(sqlite_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cli import app
+    from store.schema import published_tables
+
+    load(sqlite_store, "cf", [penalty(1), penalty(2)])
+    with sqlite_store.begin() as c:
+        c.execute(published_tables["cf"].delete())
+    monkeypatch.setenv("SGS_STORE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(app, ["store", "rebuild-public"])
+    assert result.exit_code == 0, result.output
+    assert "行政处罚 2 条" in result.output
+    with sqlite_store.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(published_tables["cf"])).scalar_one() == 2
