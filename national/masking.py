@@ -27,7 +27,7 @@ import bisect
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 # Matched on the folded text (:func:`_fold`), so ``\d`` is ASCII only.
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)", re.ASCII)
@@ -206,17 +206,28 @@ def mask_text(text: str | None) -> str | None:
                 for i in positions:
                     out[i] = seen[i] = "*"
 
-    def apply(pattern: re.Pattern[str], keep: Callable[[re.Match[str]], bool]) -> None:
+    def apply(pattern: re.Pattern[str]) -> None:
         # Mobile and card numbers: unbroken runs only (grouped ones are not masked, as before).
-        for m in list(pattern.finditer("".join(seen))):
-            if not keep(m):
+        text = "".join(seen)
+        for m in list(pattern.finditer(text)):
+            if not _in_credit_code(text, m.start(), m.end()):
                 for i in range(m.start(2), m.end(2)):
                     out[i] = seen[i] = "*"
 
-    # An 18-digit credit code left alone above also has the length of a bank card: keep it here too.
-    apply(_CARD, lambda m: is_public_credit_code(m.group(0)))
-    apply(_MOBILE, lambda m: False)
+    # A credit code left alone above holds digit runs of a bank card's or a mobile number's length (an all-digit
+    # code; ``9133011165397956X3``, 16 digits and then letters): keep those too.
+    apply(_CARD)
+    apply(_MOBILE)
     return "".join(out)
+
+
+def _in_credit_code(text: str, start: int, end: int) -> bool:
+    """True if ``text[start:end]`` lies inside a letters-and-digits token that is a public credit code."""
+    while start > 0 and text[start - 1] in _ALNUM:
+        start -= 1
+    while end < len(text) and text[end] in _ALNUM:
+        end += 1
+    return end - start == 18 and is_public_credit_code(text[start:end])
 
 
 def mask_record(values: dict[str, str | None]) -> dict[str, str | None]:
