@@ -206,7 +206,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     ap.add_argument("--penalties", type=int, default=5_000_000)
     ap.add_argument("--licences", type=int, default=1_000_000)
-    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--clients", default="50", help="concurrent clients; several comma-separated (1,50) run one after another")
     ap.add_argument("--requests", type=int, default=1000, help="requests per kind")
     args = ap.parse_args()
 
@@ -226,9 +226,9 @@ def main() -> None:
     try:
         built = build(url, args.penalties, args.licences)
         proc, base = serve(url, workdir)
-        result = measure(base, built["samples"], args.clients, args.requests)
+        result = {n: measure(base, built["samples"], n, args.requests) for n in map(int, args.clients.split(","))}
         print(json.dumps({"backend": args.backend, "rows": built["rows"], "build_seconds": built["build_seconds"],
-                          "clients": args.clients, "results": result}, ensure_ascii=False, indent=1))
+                          "results_by_clients": result}, ensure_ascii=False, indent=1))
     finally:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
