@@ -249,3 +249,22 @@ def test_a_submitted_form_with_empty_fields_searches(client: TestClient) -> None
     page = client.get("/cf", params=params)
     assert page.status_code == 200 and "杭州测试0003餐饮有限公司" in page.text
     assert client.get("/cf", params={**params, "date_from": "2026-02-30"}).status_code == 400
+
+
+def test_values_are_escaped_in_pages(sqlite_store: Engine) -> None:
+    """A clerk's value is text, never markup (the CSP forbids scripts as well)."""
+    load(sqlite_store, "cf", [penalty(1, CF_XDR_MC='<script>alert(1)</script>"杭州公司', CF_SY="<img src=x onerror=alert(1)>")])
+    engine = public_engine(url_of(sqlite_store))
+    with TestClient(create_app(engine)) as c:
+        ident = c.get("/api/v1/cf").json()["items"][0]["id"]
+        for path in ("/", "/cf", f"/cf/{ident}", "/cf?q=%3Cscript%3E"):
+            page = c.get(path).text
+            assert "<script>" not in page and "<img src=x" not in page, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get(f"/cf/{ident}").text
+        assert c.get("/api/v1/cf", params={"q": "<script>"}).json()["items"][0]["id"] == ident
+    engine.dispose()
+
+
+def test_department_filter_lists_every_department(client: TestClient) -> None:
+    page = client.get("/cf").text
+    assert '<option value="scjgj">' in page and '<option value="wjw">' in page

@@ -61,6 +61,7 @@ class RateLimiter:
         self.rate, self.burst, self.clock = rate, burst, clock
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._swept = clock()
 
     def allow(self, key: str) -> bool:
         now = self.clock()
@@ -69,9 +70,11 @@ class RateLimiter:
             tokens = min(float(self.burst), tokens + (now - last) * self.rate)
             ok = tokens >= 1.0
             self._buckets[key] = (tokens - 1.0 if ok else tokens, now)
-            if len(self._buckets) > 100_000:  # forget idle clients (a full bucket is the same as none)
-                full = [k for k, (t, seen) in self._buckets.items() if now - seen > self.burst / self.rate]
-                for k in full:
+            # Forget idle clients (a full bucket is the same as none), at most once a minute.
+            if len(self._buckets) > 10_000 and now - self._swept > 60:
+                self._swept = now
+                idle = [k for k, (_, seen) in self._buckets.items() if now - seen > self.burst / self.rate]
+                for k in idle:
                     del self._buckets[k]
             return ok
 
