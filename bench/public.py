@@ -121,7 +121,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(url: str, workdir: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
     port = _free_port()
@@ -129,7 +129,8 @@ def serve(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
            "SGS_VAR_DIR": str(workdir / "var")}
     env.pop("SGS_PUBLIC_STORE_URL", None)
     log = (workdir / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port),
+                             "--workers", str(workers)], env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -208,6 +209,7 @@ def main() -> None:
     ap.add_argument("--licences", type=int, default=1_000_000)
     ap.add_argument("--clients", default="50", help="concurrent clients; several comma-separated (1,50) run one after another")
     ap.add_argument("--requests", type=int, default=1000, help="requests per kind")
+    ap.add_argument("--workers", type=int, default=1, help="sgs serve public --workers")
     args = ap.parse_args()
 
     import sqlalchemy as sa
@@ -225,10 +227,10 @@ def main() -> None:
     proc = None
     try:
         built = build(url, args.penalties, args.licences)
-        proc, base = serve(url, workdir)
+        proc, base = serve(url, workdir, args.workers)
         result = {n: measure(base, built["samples"], n, args.requests) for n in map(int, args.clients.split(","))}
         print(json.dumps({"backend": args.backend, "rows": built["rows"], "build_seconds": built["build_seconds"],
-                          "results_by_clients": result}, ensure_ascii=False, indent=1))
+                          "workers": args.workers, "results_by_clients": result}, ensure_ascii=False, indent=1))
     finally:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)

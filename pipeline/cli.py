@@ -548,12 +548,13 @@ app.add_typer(serve_app, name="serve")
 def serve_public(
     host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="listen port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
     """The public column 专栏公示 (anonymous, read-only; SGS_PUBLIC_STORE_URL or the central store; docs/public.md)."""
     from web.public.serve import serve
 
     try:
-        serve(host, port)
+        serve(host, port, workers)
     except RuntimeError as exc:
         _fail(str(exc), 2)
 

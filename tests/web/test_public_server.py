@@ -35,7 +35,7 @@ def people(sqlite_store: Engine) -> list[dict[str, str | None]]:
 
 
 @contextmanager
-def serving(store: Engine, tmp_path: Path, **env_extra: str) -> Iterator[str]:
+def serving(store: Engine, tmp_path: Path, *args: str, **env_extra: str) -> Iterator[str]:
     """``sgs serve public --port N`` in a child process over ``store``; yields its base URL."""
     port = free_port()
     env = {**os.environ, "SGS_STORE_URL": store.url.render_as_string(hide_password=False),
@@ -43,7 +43,7 @@ def serving(store: Engine, tmp_path: Path, **env_extra: str) -> Iterator[str]:
     env.pop("SGS_PUBLIC_STORE_URL", None)
     log = tmp_path / f"serve-public-{port}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port)], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), *args], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -144,3 +144,9 @@ def test_the_operators_contract_over_http(slow_server: str, people: list[dict[st
     assert len(over) >= 10 and {r.status_code for r in answers} == {200, 429}
     assert any(r.headers["content-type"].startswith("text/html") and "访问过于频繁" in r.text for r in over)
     assert any(r.headers["content-type"].startswith("application/json") and "访问过于频繁" in r.json()["error"] for r in over)
+
+
+def test_several_worker_processes(sqlite_store: Engine, people: list[dict[str, str | None]], tmp_path: Path) -> None:
+    with serving(sqlite_store, tmp_path, "--workers", "2") as base, httpx.Client(base_url=base, timeout=30) as c:
+        assert [c.get("/api/v1/cf", params={"q": "张三"}).status_code for _ in range(6)] == [200] * 6
+        assert 'href="/cf/' in c.get("/").text
