@@ -533,6 +533,59 @@ def pools_sync(as_json: Annotated[bool, typer.Option("--json", help="JSON on std
     out.print(table)
 
 
+serve_app = typer.Typer(no_args_is_help=True, help="web apps outside Airflow")
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.command("public")
+def serve_public(
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="listen port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """The public column 专栏公示 (anonymous, read-only; SGS_PUBLIC_STORE_URL or the central store; docs/public.md)."""
+    from web.public.serve import serve
+
+    try:
+        serve(host, port, workers)
+    except RuntimeError as exc:
+        _fail(str(exc), 2)
+
+
+store_app = typer.Typer(no_args_is_help=True, help="central store administration")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("grant-public")
+@_store_errors
+def store_grant_public(
+    role: Annotated[str, typer.Option(help="PostgreSQL role of the public column")] = "sgs_public",
+) -> None:
+    """PostgreSQL: create/update the role that may only SELECT the public read model (LOGIN if SGS_PUBLIC_ROLE_PASSWORD is set)."""
+    from pipeline.ingest import store_engine
+    from store.published import grant_public
+
+    engine = store_engine()
+    if engine.dialect.name != "postgresql":
+        _fail("grant-public 只用于 PostgreSQL 中央库：SQLite 中央库由专栏以只读方式（mode=ro）打开，无需授权")
+    with engine.begin() as conn:
+        r = grant_public(conn, role, password=os.environ.get("SGS_PUBLIC_ROLE_PASSWORD") or None)
+    _say(out, f"角色 {r['role']}（{'新建' if r['created'] else '已更新'}，{'可登录' if r['login'] else 'NOLOGIN'}）："
+              f"仅可读取 {r['schema']} 中的 {', '.join(r['tables'])}")
+
+
+@store_app.command("rebuild-public")
+@_store_errors
+def store_rebuild_public() -> None:
+    """Rewrite the public column's read model from the records (after restoring the record tables, or a hand edit)."""
+    from pipeline.ingest import store_engine
+    from store.published import rebuild
+
+    with store_engine().begin() as conn:
+        counts = rebuild(conn)
+    _say(out, f"专栏公示读模型已重建：行政许可 {counts['xk']} 条，行政处罚 {counts['cf']} 条")
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app()

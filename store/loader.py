@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from national import Dataset, dataset
-from store import bulk, changelog, history
+from store import bulk, changelog, history, published
 from store import quarantine as quarantine_store
 from store.keys import KEY_LENGTH, bounded_keys, encodable, storable_json, storable_texts
 from store.schema import ingest_run, record_tables, watermark
@@ -463,6 +463,8 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
                 "run_id": run_id,
             })
 
+    published.refresh(conn, ds.name, [k for k, p in pending.items() if not p.unchanged], now=now)  # the public column
+
     # --- quarantine ---------------------------------------------------------------------------------
     if len(bad):
         quarantine_store.add_rejected_rows(
@@ -598,4 +600,5 @@ def withdraw_records(
             [{"b_id": r["id"], "v": r["version"] + 1, "seq": seq} for r, seq in zip(rows, seqs, strict=True)],
         )
         changed += len(rows)
+    published.refresh(conn, ds.name, business_keys, now=now)  # the public column
     return changed

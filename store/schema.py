@@ -17,6 +17,9 @@
   quarantined is checked on every chunk).
 - ``upstream_run``: statistics of every push to the provincial platform and of every expiry run
   (``upstream/``).
+- ``published_cf`` / ``published_xk``: the public column's read model (public, masked values of the records
+  shown), written only by ``store.published`` in the records' own transaction; the only tables the public role
+  may read (docs/public.md).
 
 Every index names the query that uses it. Content hashes are 16 bytes (the first half of a SHA-256), not hex.
 """
@@ -273,3 +276,53 @@ upstream_run = sa.Table(
     sa.Index("ix_upstream_run_started", "kind", "started_at"),
     comment="statistics of every push to the provincial platform (upstream/), and of every expiry run",
 )
+
+
+#: Per dataset, the national columns the read model names for search and display, as (name, decision date,
+#: decision number, deciding authority) codes.
+PUBLIC_KEY_COLUMNS: dict[str, tuple[str, str, str, str]] = {
+    "cf": ("CF_XDR_MC", "CF_JDRQ", "CF_WSH", "CF_CFJG"),
+    "xk": ("XK_XDR_MC", "XK_JDRQ", "XK_WSH", "XK_XKJG"),
+}
+
+
+def _published_table(ds: Dataset) -> sa.Table:
+    """The public column's read model of one dataset (store.published is its only writer): one row per record
+    that is shown, with public, already-masked values only."""
+    t = f"published_{ds.name}"
+    return sa.Table(
+        t,
+        metadata,
+        # The record's id: the public detail page's address (/cf/<id>), stable across the record's versions.
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("department", sa.String(40), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False, comment="the record version shown"),
+        # Search columns (masked like the rest): 行政相对人名称 (substring), 统一社会信用代码 and 文书号 (exact),
+        # 决定机关 (exact), the decision date (range, and the list order with id as the keyset).
+        sa.Column("party_name", sa.Text, comment="行政相对人名称 (masked)"),
+        sa.Column("credit_code", sa.String(64), comment="行政相对人统一社会信用代码"),
+        sa.Column("doc_no", sa.Text, comment="决定文书号"),
+        sa.Column("authority", sa.Text, comment="决定机关"),
+        sa.Column("decision_date", sa.Date),
+        sa.Column("publicity_end", sa.Date, comment="penalties: the last day of publicity (NULL: licences)"),
+        *(_national_column(f.code, f.kind, f.max_length) for f in ds.fields),
+        sa.Column("first_published_at", sa.DateTime(timezone=True), nullable=False,
+                  comment="when the record first entered the column (kept while it stays shown)"),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False, comment="when the version shown entered the column"),
+        # The lists and their keyset pagination: newest decisions first, id as the tie-breaker.
+        sa.Index(f"ix_{t}_decision", "decision_date", "id"),
+        # department filter (with the same order).
+        sa.Index(f"ix_{t}_department", "department", "decision_date", "id"),
+        # exact searches.
+        sa.Index(f"ix_{t}_credit_code", "credit_code"),
+        sa.Index(f"ix_{t}_doc_no", "doc_no"),
+        sa.Index(f"ix_{t}_authority", "authority"),
+        comment=f"{ds.name_zh}：专栏公示读模型（仅公开、已脱敏的字段）",
+    )
+
+
+published_tables: dict[str, sa.Table] = {name: _published_table(ds) for name, ds in DATASETS.items()}
+
+#: SQLite: FTS5 tables (trigram tokenizer) over ``published_<ds>.party_name`` for substring search, created by
+#: migration 0007 with their triggers; not part of the model (a virtual table and its shadow tables).
+PUBLISHED_FTS = {name: f"published_{name}_fts" for name in DATASETS}

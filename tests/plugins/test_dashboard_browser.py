@@ -7,36 +7,25 @@ test's tmp folder."""
 
 from __future__ import annotations
 
-import base64
-import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from websockets.sync.client import ClientConnection, connect
 
+from tests.cdp import Browser, free_port
 from tests.factories import DEPARTMENT_YAML, authority_code
 from tests.reports.scenario import DEPTS, SECRET_ID, build_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 USER, PASSWORD = "sgsviewer", "看板-viewer-pw"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def airflow_env(tmp_path: Path, store_url: str, departments: Path) -> dict[str, str]:
@@ -79,7 +68,7 @@ def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[str]:
     airflow = str(Path(sys.executable).parent / "airflow")
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "api-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"], env=env,
@@ -104,70 +93,6 @@ def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-
-class Browser:
-    """Headless Chromium with one page, driven through the DevTools protocol (just what this test needs)."""
-
-    def __init__(self, profile: Path) -> None:
-        if not Path(CHROMIUM).exists():
-            pytest.fail("Chromium is missing: run `bash scripts/system-deps.sh` (installs Debian's chromium)")
-        self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,1800", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        active = profile / "DevToolsActivePort"  # Chromium writes the port it picked here
-        deadline = time.monotonic() + 60
-        while not (active.exists() and len(active.read_text().splitlines()) >= 2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Chromium did not open its DevTools port")
-            time.sleep(0.1)
-        port = active.read_text().splitlines()[0]
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json() if t["type"] == "page"]
-        self.ws: ClientConnection = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
-        self._ids = itertools.count(1)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        n = next(self._ids)
-        self.ws.send(json.dumps({"id": n, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv(timeout=60))
-            if msg.get("id") == n:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    def js(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.js(f"(() => {{ try {{ return !!({expression}); }} catch (e) {{ return false; }} }})()"):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not seen within {timeout} s at {self.js('location.href')}:\n"
-                                     f"{(self.js('document.body && document.body.innerText') or '')[:1500]}")
-            time.sleep(0.25)
-
-    def goto(self, url: str) -> None:
-        self.call("Page.navigate", url=url)
-
-    def type_into(self, selector: str, text: str) -> None:
-        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
-        self.call("Input.insertText", text=text)
-
-    def html(self) -> str:
-        return str(self.js("document.documentElement.outerHTML"))
-
-    def screenshot(self, path: Path) -> None:
-        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
-
-    def close(self) -> None:
-        self.ws.close()
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=20)
 
 
 @pytest.fixture

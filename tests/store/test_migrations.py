@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from store.db import alembic_config, make_store_engine, migrate
-from store.schema import metadata
+from store.schema import PUBLISHED_FTS, metadata
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -57,7 +57,11 @@ def test_head_schema_is_the_model(empty_store_url: str) -> None:
         # Tables, columns, types, nullability, indexes and unique constraints must all agree; only comments
         # may differ (the migrations do not repeat every comment of store/schema.py; SQLite has none).
         # A diff is a tuple (add_index, …) or a list of column-level tuples (modify_type, modify_comment, …).
-        flat = [x for d in diffs for x in ([d] if isinstance(d, tuple) else d)]
+        # SQLite's FTS5 tables of the public column and their shadow tables are not in the model
+        # (store.schema.PUBLISHED_FTS): they may show as tables the model does not have, nothing else.
+        fts = tuple(PUBLISHED_FTS.values())
+        flat = [x for d in diffs for x in ([d] if isinstance(d, tuple) else d)
+                if not (x[0] == "remove_table" and x[1].name.startswith(fts))]
         not_comments = [x for x in flat if x[0] not in ("modify_comment", "add_table_comment", "remove_table_comment")]
         assert not_comments == [], not_comments
     finally:

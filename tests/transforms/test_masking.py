@@ -113,3 +113,23 @@ def test_mask_text_stays_linear_on_long_digit_rows() -> None:
         started = time.perf_counter()
         mask_text(text)
         assert time.perf_counter() - started < 5, repr(text[:20])
+
+
+def test_credit_codes_with_long_digit_runs_stay_whole() -> None:
+    """A valid 统一社会信用代码 whose first 16 characters are digits (``9133011165397956X3``) looked like a bank card
+    to the card rule and was shown as ``9133********7956X3`` (found by the public column over the demo data:
+    110 of 558 demo penalties). Inside text, beside Chinese characters, it stays whole too; a real card number
+    and a mobile number next to it are still masked."""
+    code = "9133011165397956X3"
+    assert is_valid_uscc(code)
+    assert mask_text(code) == code
+    assert mask_text(f"统一社会信用代码{code}，卡号 6222021234567890123，电话13812345678") == (
+        f"统一社会信用代码{code}，卡号 6222***********0123，电话138****5678"
+    )
+    assert mask_text("账号6222021234567890X") == "账号6222********7890X"  # not a credit code: still a card
+
+
+def is_valid_uscc(code: str) -> bool:
+    from transforms.masking import is_public_credit_code
+
+    return is_public_credit_code(code)

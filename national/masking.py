@@ -1,0 +1,281 @@
+"""Masking of personal data for anything that leaves the internal store (spec §5.4: store raw, publish masked).
+
+Pure functions over text, below every stage (like ``national.clock``): the transforms, the store's writer of the
+public column's read model (``store.published``), upstream and reports all mask with the same code.
+``transforms.masking`` re-exports this module for the callers that import it from there.
+
+- 身份证号码 (18 characters): keep the first 6 and the last 4: ``110105********002X``.
+- Other document numbers (passports, permits): keep only the last 4.
+- Free text: 18- and 15-digit ID-like runs, 11-digit mobile numbers and bank-card-like digit runs are masked.
+  An 18-character run that is a 统一社会信用代码 with a correct GB 32100 check digit and cannot be an ID
+  number (positions 7–14 are not a real birth date) is a public credit code and stays as it is: an all-digit
+  code such as ``113301000024713838`` (a government body) is otherwise indistinguishable from an ID number.
+  A run that could be both (a real birth date in positions 7–14) is masked: when in doubt, privacy wins.
+- Numbers are found as NFKC would read them: full-width digits and letters (``３３０１０６…``, ``Ｘ``) and other
+  Unicode decimal digits count as ASCII ones. An ID number written in groups is masked like an unbroken one:
+  up to two separators in a row between digits (any whitespace including tabs, newlines and the ideographic
+  space, ``-._/`` and their full-width forms) and any invisible characters (zero-width space…) are skipped
+  through a position map, e.g. ``330106 19850203 1234``, ``3301 0619 8502 0312 3X``, ``330106/1985/02/03/123X``
+  (see :func:`_id_spans` for how dates and amounts written side by side are told apart). Mobile and card
+  numbers are masked when unbroken only. Masked characters become ``*``; every other character (separators
+  too) is kept as written.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import overload
+
+# Matched on the folded text (:func:`_fold`), so ``\d`` is ASCII only.
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)", re.ASCII)
+_CARD = re.compile(r"(?<!\d)(\d{4})(\d{8,11})(\d{4})(?!\d)", re.ASCII)
+# Separators an ID number may be written with between its digits (on the folded text, where full-width spaces
+# and hyphens are already " " and "-"): whitespace of any kind (tabs, newlines, NBSP, ideographic space),
+# "-", ".", "_", "/" and the full-width "．", "＿", "／". At most two of them in a row join digits.
+_SEP_CHARS = "\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\\-._/\uff0e\uff3f\uff0f"
+# Invisible characters (zero-width space/joiners, direction marks, word joiner, BOM, soft hyphen): stripped
+# between digits without counting towards the two separators (a clerk cannot see them).
+_ZW_CHARS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# A digit run: digits joined by gaps of at most two separators (plus any invisible characters). Possessive
+# quantifiers: a run is found in one pass, no backtracking (mask_text stays linear in the text length).
+_RUN = re.compile(
+    rf"\d++(?:(?:[{_ZW_CHARS}]*+(?:[{_SEP_CHARS}][{_ZW_CHARS}]*+){{1,2}}|[{_ZW_CHARS}]++)(?=\d)\d++)*+", re.ASCII
+)
+_VISIBLE_SEP = re.compile(f"[{_SEP_CHARS}]")
+# (length, where today's single " "/"-" may split it, where other visible separators may split it).
+_ID_LAYOUTS = (
+    (18, frozenset({6, 10, 14}), (frozenset({6, 10, 12, 14}), frozenset({4, 8, 12, 16}))),
+    (15, frozenset({6, 12}), (frozenset({6, 8, 10, 12}), frozenset({4, 8, 12}))),
+)
+# First two digits of a 身份证号码 (GB/T 2260 provinces; 71/81/82/83: Taiwan, Hong Kong, Macao residence permits).
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# Characters folded one for one (positions stay): full-width digits and letters, other Unicode decimal digits,
+# full-width and other spaces and hyphens a clerk's system may hold.
+_FOLDABLE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000\u00a0\u2002-\u200a\uff0d\u2010-\u2015\u2212]|(?![0-9])\\d")
+
+#: National columns that hold a natural person's document number: the party's own (filled only for a
+#: 自然人) and the legal representative's. Only these are masked whole; codes of organisations
+#: (统一社会信用代码, 组织机构代码, 工商注册号, authority codes) are public and go through :func:`mask_text`.
+ID_COLUMNS = frozenset({"CF_XDR_ZJHM", "CF_FR_ZJHM", "XK_XDR_ZJHM", "XK_FR_ZJHM"})
+
+# GB 32100 alphabet (no I, O, S, V, Z) and position weights. A local copy of the check (a few lines) rather
+# than an import of ``expectations.checks``: national must not depend on the expectations stage.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def is_public_credit_code(run: str) -> bool:
+    """True for an 18-character run that is a valid 统一社会信用代码 and not possibly an ID number.
+
+    "Not possibly an ID number": characters 7–14 are not a real birth date (YYYYMMDD, year 1850 or
+    later). An ID number with a wrong check digit is still a person's number, so the ID check digit
+    does not count here.
+    """
+    v = run.upper()
+    if len(v) != 18 or any(c not in _USCC_ALPHABET for c in v):
+        return False
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(v[:17], _USCC_WEIGHTS, strict=True))
+    if _USCC_ALPHABET[(31 - total % 31) % 31] != v[17]:
+        return False
+    return not _real_birth_date(v[6:14])
+
+
+def _real_birth_date(s: str) -> bool:
+    if not s.isdigit() or int(s[:4]) < 1850:
+        return False
+    try:
+        dt.date(int(s[:4]), int(s[4:6]), int(s[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+def mask_id_number(value: str | None) -> str | None:
+    """A document number for display: ID cards keep 6 + 4 characters, anything else the last 4."""
+    if value is None:
+        return None
+    v = str(value).strip()
+    if not v:
+        return v
+    if len(v) == 18:
+        return v[:6] + "*" * 8 + v[-4:]
+    if len(v) <= 4:
+        return "*" * len(v)
+    return "*" * (len(v) - 4) + v[-4:]
+
+
+def _fold_char(m: re.Match[str]) -> str:
+    c = m.group()
+    if c.isdecimal():
+        return str(unicodedata.decimal(c))
+    o = ord(c)
+    if 0xFF21 <= o <= 0xFF3A or 0xFF41 <= o <= 0xFF5A:
+        return chr(o - 0xFEE0)
+    return " " if c in "\u3000\u00a0" or 0x2002 <= o <= 0x200A else "-"
+
+
+def _fold(text: str) -> str:
+    """``text`` with each character NFKC would turn into an ASCII digit, letter, space or hyphen turned into it."""
+    return text if text.isascii() else _FOLDABLE.sub(_fold_char, text)
+
+
+def _id_spans(folded: str, run: re.Match[str]) -> Iterator[list[int]]:
+    """Positions (in ``folded``) of the characters to mask for each ID number in one digit ``run``.
+
+    The run's digits are read as one plain string with a map back to their positions. A candidate starts and
+    ends where the text around it does (a non-alphanumeric neighbour) or at a separator gap, so a date or a
+    number written just before an ID number does not hide it. Written unbroken or in today's groups (6 + 4 + 4
+    + 4, or 6 + 6 + 3, one space or hyphen between), any such 18/15-character candidate is masked. Written in
+    another grouping, it must look like an ID number so that a row of dates or amounts that happens to add up
+    to 15 or 18 digits stays as it is: visible breaks only where an ID number is split (region / year / month /
+    day / sequence, or groups of four), a province code (or 9, a foreigner's permanent residence card) and a
+    real birth date. Invisible characters (zero-width space…) between digits are dropped: no gap at all.
+    """
+    start, end = run.span()
+    plain: list[str] = []
+    where: list[int] = []
+    # Plain offset of a visible gap → it is one " " or "-" (today's grouping). Invisible characters are no gap:
+    # digits with only a zero-width space between them read as one number, as a reader sees them.
+    gaps: dict[int, bool] = {}
+    prev = start
+    for i in range(start, end):
+        if "0" <= folded[i] <= "9":
+            if plain and i != prev + 1:
+                between = folded[prev + 1 : i]
+                if _VISIBLE_SEP.search(between):
+                    gaps[len(plain)] = between in (" ", "-")
+            plain.append(folded[i])
+            where.append(i)
+            prev = i
+    after = folded[end] if end < len(folded) else ""
+    end_ok = after not in _ALNUM
+    if after in ("x", "X"):  # an 18-character ID number's check digit, attached to the last digit
+        end_ok = end + 1 == len(folded) or folded[end + 1] not in _ALNUM
+        if end_ok:
+            plain.append("X")
+            where.append(end)
+    cuts = sorted(gaps)
+    starts = ([0] if start == 0 or folded[start - 1] not in _ALNUM else []) + cuts
+    ends = set(cuts)
+    if end_ok:
+        ends.add(len(plain))
+    for s0 in starts:
+        for size, today, layouts in _ID_LAYOUTS:
+            if s0 + size not in ends:
+                continue
+            lo, hi = bisect.bisect_right(cuts, s0), bisect.bisect_left(cuts, s0 + size)
+            if hi - lo > 4:  # no layout has more than five groups: skip long rows of numbers quickly
+                continue
+            cand = "".join(plain[s0 : s0 + size])
+            if "X" in cand[:-1] or (size == 15 and cand.endswith("X")):
+                continue
+            if size == 18 and is_public_credit_code(cand):
+                continue
+            inner = {c - s0: gaps[c] for c in cuts[lo:hi]}  # offset in the candidate → today's kind of gap
+            hidden = [where[s0 + k] for k in range(6, 14 if size == 18 else 12)]
+            if all(k in today and as_today for k, as_today in inner.items()):
+                yield hidden
+                continue
+            birth = cand[6:14] if size == 18 else "19" + cand[6:12]
+            if (
+                any(inner.keys() <= layout for layout in layouts)
+                and (cand[:2] in _PROVINCES or cand[0] == "9")
+                and _real_birth_date(birth)
+            ):
+                yield hidden
+
+
+@overload
+def mask_text(text: str) -> str: ...
+@overload
+def mask_text(text: None) -> None: ...
+@overload
+def mask_text(text: str | None) -> str | None: ...
+def mask_text(text: str | None) -> str | None:
+    """Free text with ID numbers, mobile numbers and card numbers masked (full-width and grouped ones too)."""
+    if text is None:
+        return None
+    folded = _fold(text)
+    if sum(map(str.isdigit, folded)) < 11:
+        return text  # fewer than 11 digits: nothing to mask (the shortest masked number), the usual case
+    out = list(text)
+    seen = list(folded)
+    for run in _RUN.finditer(folded):
+        if run.end() - run.start() >= 15:  # shorter runs cannot hold an ID number
+            for positions in _id_spans(folded, run):
+                for i in positions:
+                    out[i] = seen[i] = "*"
+
+    def apply(pattern: re.Pattern[str]) -> None:
+        # Mobile and card numbers: unbroken runs only (grouped ones are not masked, as before).
+        text = "".join(seen)
+        for m in list(pattern.finditer(text)):
+            if not _in_credit_code(text, m.start(), m.end()):
+                for i in range(m.start(2), m.end(2)):
+                    out[i] = seen[i] = "*"
+
+    # A credit code left alone above holds digit runs of a bank card's or a mobile number's length (an all-digit
+    # code; ``9133011165397956X3``, 16 digits and then letters): keep those too.
+    apply(_CARD)
+    apply(_MOBILE)
+    return "".join(out)
+
+
+def _in_credit_code(text: str, start: int, end: int) -> bool:
+    """True if ``text[start:end]`` lies inside a letters-and-digits token that is a public credit code."""
+    while start > 0 and text[start - 1] in _ALNUM:
+        start -= 1
+    while end < len(text) and text[end] in _ALNUM:
+        end += 1
+    return end - start == 18 and is_public_credit_code(text[start:end])
+
+
+def mask_record(values: dict[str, str | None]) -> dict[str, str | None]:
+    """A national record (column code → value) safe to show outside the store."""
+    out: dict[str, str | None] = {}
+    for k, v in values.items():
+        out[k] = mask_id_number(v) if k in ID_COLUMNS else mask_text(v) if isinstance(v, str) else v
+    return out
+
+
+def mask_exception(exc: BaseException) -> BaseException:
+    """Mask ID numbers in the text of ``exc`` and of every exception chained to it (``__cause__``,
+    ``__context__``, a driver error's ``orig``), in place, and return ``exc``.
+
+    The exception keeps its class (callers sort errors by class: a store outage is retried, a data error is not),
+    and whatever prints it later (a CLI traceback, an Airflow task log) prints masked text. A SQLAlchemy
+    ``StatementError`` is recognised by its attributes (``statement``, ``detail``, ``hide_parameters``) so that
+    this module needs no database import; its parameters are hidden from its text.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        try:
+            e.args = tuple(mask_text(a) if isinstance(a, str) else a for a in e.args)
+        except (AttributeError, TypeError):  # an exception type with read-only args: its text is its own
+            pass
+        if hasattr(e, "statement") and hasattr(e, "hide_parameters"):
+            statement = getattr(e, "statement", None)
+            if isinstance(statement, str):
+                e.statement = mask_text(statement)
+            detail = getattr(e, "detail", None)
+            if isinstance(detail, list):
+                e.detail = [mask_text(d) or "" for d in detail]  # type: ignore[attr-defined]
+            e.hide_parameters = True
+        notes = getattr(e, "__notes__", None)
+        if isinstance(notes, list):
+            e.__notes__ = [mask_text(n) if isinstance(n, str) else n for n in notes]
+        orig = getattr(e, "orig", None)
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return exc

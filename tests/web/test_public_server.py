@@ -1,0 +1,152 @@
+"""The public column as citizens reach it: ``sgs serve public`` (uvicorn) on a free 127.0.0.1 port over a SQLite
+store, headless Chromium (tests/cdp.py) opens the column, searches a name, opens the detail page and finds no
+unmasked ID number in the DOM; screenshots are kept in the test's tmp folder. Then the contract operators'
+checks use: links on ``/``, ``/api/v1/cf?q=`` UTF-8 JSON, security headers, 429 over the rate."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.cdp import Browser, free_port
+from tests.web.records import licence, load, penalty, person_penalty
+from tests.web.test_app import ID_RUN
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def people(sqlite_store: Engine) -> list[dict[str, str | None]]:
+    persons = [person_penalty(i) for i in range(40, 50)]
+    load(sqlite_store, "cf", [penalty(i) for i in range(20)] + persons)
+    load(sqlite_store, "xk", [licence(i) for i in range(5)])
+    return persons
+
+
+@contextmanager
+def serving(store: Engine, tmp_path: Path, *args: str, **env_extra: str) -> Iterator[str]:
+    """``sgs serve public --port N`` in a child process over ``store``; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "SGS_STORE_URL": store.url.render_as_string(hide_password=False),
+           "PYTHONPATH": str(ROOT), "SGS_VAR_DIR": str(tmp_path / "var"), **env_extra}
+    env.pop("SGS_PUBLIC_STORE_URL", None)
+    log = tmp_path / f"serve-public-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), *args], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/robots.txt", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sgs serve public did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(sqlite_store: Engine, people: list[dict[str, str | None]], tmp_path: Path) -> Iterator[str]:
+    with serving(sqlite_store, tmp_path) as base:  # the default rate (10 a second per client)
+        yield base
+
+
+@pytest.fixture
+def slow_server(sqlite_store: Engine, people: list[dict[str, str | None]], tmp_path: Path) -> Iterator[str]:
+    """SGS_PUBLIC_RATE=2: a loaded test machine serves fewer than 10 requests a second, so the default rate
+    could never be exceeded there."""
+    with serving(sqlite_store, tmp_path, SGS_PUBLIC_RATE="2") as base:
+        yield base
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    b = Browser(tmp_path / "chromium-profile")
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def test_chromium_searches_a_name_and_opens_a_masked_detail_page(
+    server: str, browser: Browser, people: list[dict[str, str | None]], tmp_path: Path,
+) -> None:
+    ids = {p["CF_XDR_ZJHM"] for p in people}
+    browser.goto(f"{server}/")
+    browser.wait_for("document.querySelector('#latest-cf a')", "the latest penalties on the home page")
+    assert browser.js("document.querySelectorAll('#latest-xk a[href^=\"/xk/\"]').length") == 5
+    browser.screenshot(tmp_path / "public-home.png")
+
+    browser.goto(f"{server}/cf")
+    browser.wait_for("document.querySelector('input[name=q]')", "the search form")
+    browser.type_into("input[name=q]", "张三")
+    browser.js("document.querySelector('form.search').submit()")
+    browser.wait_for("location.search.includes('q=') && document.querySelector('#results a')", "the search results")
+    names = browser.js("[...document.querySelectorAll('#results a')].map(a => a.textContent)")
+    assert names == ["张三48", "张三42"]
+    browser.js("document.querySelector('#results a').click()")
+    browser.wait_for("location.pathname.startsWith('/cf/') && document.body.innerText.includes('公示日期')", "the detail page")
+    dom = browser.html()
+    assert "张三48" in dom and "身份证号 330102********" in dom and "138****5678" in dom
+    assert not [i for i in ids if i in dom] and ID_RUN.findall(dom) == []
+    attrs = browser.js("[...document.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.value)).join(' ')")
+    assert ID_RUN.findall(attrs) == []
+    shot = tmp_path / "public-detail.png"
+    browser.screenshot(shot)
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_operators_contract_over_http(slow_server: str, people: list[dict[str, str | None]]) -> None:
+    server = slow_server
+    with httpx.Client(base_url=server, timeout=10) as c:
+        home = c.get("/")
+        assert home.status_code == 200 and 'href="/cf/' in home.text and 'href="/xk/' in home.text
+        for r in (home, c.get("/api/v1/cf", params={"q": "张三"}), c.get("/cf/999999")):
+            assert r.headers["X-Content-Type-Options"] == "nosniff" and "default-src 'none'" in r.headers["Content-Security-Policy"]
+        r = c.get("/api/v1/cf", params={"q": "张三"})
+        assert r.headers["content-type"].startswith("application/json")
+        assert [i["party_name"] for i in r.json()["items"]] == ["张三48", "张三42"]
+        assert "张三48" in r.content.decode("utf-8")
+        ids = {p["CF_XDR_ZJHM"] for p in people}
+        detail = c.get(r.json()["items"][0]["url"].replace("/cf/", "/api/v1/cf/")).text
+        assert not [i for i in ids if i in detail]
+    # Over the rate (here 2 a second, 4 at once): 429, in Chinese. Sent at the same time, so that a slow machine
+    # cannot refill the bucket between requests.
+    def get(path: str) -> httpx.Response:
+        with httpx.Client(base_url=server, timeout=30) as one:
+            return one.get(path, params={"q": "测试"})
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(get, ["/api/v1/cf", "/cf"] * 40))
+    over = [r for r in answers if r.status_code == 429]
+    assert len(over) >= 10 and {r.status_code for r in answers} == {200, 429}
+    assert any(r.headers["content-type"].startswith("text/html") and "访问过于频繁" in r.text for r in over)
+    assert any(r.headers["content-type"].startswith("application/json") and "访问过于频繁" in r.json()["error"] for r in over)
+
+
+def test_several_worker_processes(sqlite_store: Engine, people: list[dict[str, str | None]], tmp_path: Path) -> None:
+    with serving(sqlite_store, tmp_path, "--workers", "2") as base, httpx.Client(base_url=base, timeout=30) as c:
+        assert [c.get("/api/v1/cf", params={"q": "张三"}).status_code for _ in range(6)] == [200] * 6
+        assert 'href="/cf/' in c.get("/").text

@@ -1,0 +1,326 @@
+"""The public column (专栏公示): server-rendered Chinese pages and a JSON API over the read model.
+
+Anonymous and read-only: it reads ``published_cf`` / ``published_xk`` only (``web.public.queries``), through an
+engine that cannot write (``web.public.store``). Every response carries the security headers
+(:data:`SECURITY_HEADERS`); every client (by IP address as the server sees it) gets a token bucket of
+``rate`` requests per second (burst ``burst``), over it a Chinese 429 page or JSON. No page needs JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from national import DATASETS, dataset
+from national.clock import local_text, today_shanghai
+from national.masking import ID_COLUMNS, mask_text
+from web.public import queries
+from web.public.queries import Filters
+
+log = logging.getLogger("sgs.web.public")
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+STYLE = (Path(__file__).resolve().parent / "style.css").read_text(encoding="utf-8")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+ROBOTS = "User-agent: *\nDisallow: /api/\nCrawl-delay: 1\n"
+KIND = {"cf": "行政处罚", "xk": "行政许可"}
+#: Field shown at the top of a list row, per dataset: (name, document number, authority, decision date).
+SUMMARY = {"cf": ("CF_XDR_MC", "CF_WSH", "CF_CFJG", "CF_JDRQ"), "xk": ("XK_XDR_MC", "XK_WSH", "XK_XKJG", "XK_JDRQ")}
+
+
+class BadDate(ValueError):
+    """A date filter of a page that is not YYYY-MM-DD (its parameter name)."""
+
+
+class RateLimiter:
+    """A token bucket per client key: ``rate`` tokens a second, at most ``burst`` saved."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+        self._swept = clock()
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            ok = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if ok else tokens, now)
+            # Forget idle clients (a full bucket is the same as none), at most once a minute.
+            if len(self._buckets) > 10_000 and now - self._swept > 60:
+                self._swept = now
+                idle = [k for k, (_, seen) in self._buckets.items() if now - seen > self.burst / self.rate]
+                for k in idle:
+                    del self._buckets[k]
+            return ok
+
+
+# --- API models (the OpenAPI schema) -------------------------------------------------------------------
+
+class Summary(BaseModel):
+    id: int
+    dataset: str
+    url: str
+    party_name: str | None
+    credit_code: str | None
+    doc_no: str | None
+    authority: str | None
+    department: str
+    decision_date: str | None
+    publicity_end: str | None
+
+
+class Page(BaseModel):
+    dataset: str
+    items: list[Summary]
+    next: str | None
+    next_url: str | None
+
+
+class Field(BaseModel):
+    code: str
+    name: str
+    value: str | None
+
+
+class Detail(Summary):
+    first_published_at: str
+    published_at: str
+    fields: list[Field]
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v.normalize(), "f")
+    return str(v)
+
+
+def public_fields(ds: str, row: Any) -> list[Field]:
+    """Every public field of a row, in template order: ID numbers never (not even empty), text masked once more
+    (the read model holds masked values already; a second pass costs little and guards hand-edited rows)."""
+    out = []
+    for f in dataset(ds).fields:
+        if f.code in ID_COLUMNS:
+            continue
+        v = _text(row._mapping[f.code.lower()])
+        out.append(Field(code=f.code, name=f.name_zh, value=mask_text(v) if v is not None else None))
+    return out
+
+
+def _summary(ds: str, row: Any) -> Summary:
+    m = row._mapping
+    name, doc, authority, date = SUMMARY[ds]
+    return Summary(
+        id=m["id"], dataset=ds, url=f"/{ds}/{m['id']}", party_name=mask_text(m["party_name"]),
+        credit_code=mask_text(m["credit_code"]), doc_no=mask_text(m["doc_no"]), authority=mask_text(m["authority"]),
+        department=m["department"], decision_date=_text(m[date.lower()]), publicity_end=_text(m["publicity_end"]),
+    )
+
+
+def _detail(ds: str, row: Any) -> Detail:
+    m = row._mapping
+    return Detail(**_summary(ds, row).model_dump(), first_published_at=local_text(m["first_published_at"]),
+                  published_at=local_text(m["published_at"]), fields=public_fields(ds, row))
+
+
+def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Callable[[], dt.date] = today_shanghai) -> FastAPI:
+    """The public column's ASGI app over ``engine`` (read-only: see ``web.public.store.public_engine``)."""
+    app = FastAPI(
+        title="市信用信息共享平台 双公示专栏 API", version="1",
+        description="行政许可、行政处罚决定的公示信息（已脱敏）。数据每次入库后即时更新；处罚公示期满后不再提供。",
+        docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
+    )
+    limiter = RateLimiter(rate, burst)
+    app.state.limiter = limiter
+    department_cache: dict[str, tuple[float, list[str]]] = {}
+
+    def departments() -> list[str]:
+        hit = department_cache.get("all")
+        if hit and time.monotonic() - hit[0] < 60:
+            return hit[1]
+        with engine.connect() as conn:
+            value = queries.departments(conn)
+        department_cache["all"] = (time.monotonic(), value)
+        return value
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    def error(request: Request, status: int, message: str) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": message, "status": status}, status_code=status)
+        return TEMPLATES.TemplateResponse(request, "error.html", {"status": status, "message": message, "title": "提示"},
+                                          status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        path = request.url.path
+        client = request.client.host if request.client else "-"
+        if path not in ("/style.css", "/robots.txt", "/favicon.ico") and not limiter.allow(client):
+            response = error(request, 429, f"访问过于频繁：每个地址每秒最多查询 {rate:g} 次，请稍后再试。")
+            response.headers["Retry-After"] = "1"
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # noqa: BLE001 - every failure is a Chinese page, never a traceback
+                log.error("public column %s failed: %s", path, mask_text(f"{type(exc).__name__}: {exc}")[:500])
+                response = error(request, 500, "服务暂时不可用，请稍后再试。")
+        for k, v in SECURITY_HEADERS.items():
+            response.headers[k] = v
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: "未找到该页面或该公示信息（可能已撤销或公示期满）。", 405: "不支持的请求方式。"}.get(exc.status_code, "请求无法处理。")
+        return error(request, exc.status_code, message)
+
+    @app.exception_handler(BadDate)
+    async def bad_date(request: Request, exc: BadDate) -> Response:
+        return error(request, 400, f"查询条件格式不正确（{exc}）：日期请写成 YYYY-MM-DD。")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        names = "、".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")}))
+        return error(request, 400, f"查询条件格式不正确（{names}）：日期请写成 YYYY-MM-DD。")
+
+    def form_date(value: str | None, name: str) -> dt.date | None:
+        if not value or not value.strip():
+            return None
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise BadDate(name) from None
+
+    def run_search(ds: str, f: Filters, after: str | None, limit: int) -> tuple[list[Any], str | None]:
+        with engine.connect() as conn:
+            return queries.search(conn, ds, f, after=after, limit=limit, today=today())
+
+    def next_url(request: Request, nxt: str | None) -> str | None:
+        if nxt is None:
+            return None
+        params = {k: v for k, v in request.query_params.items() if v and k != "after"}
+        params["after"] = nxt
+        return request.url.path + "?" + urlencode(params)
+
+    # --- pages ------------------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> Response:
+        latest = {ds: [_summary(ds, r) for r in run_search(ds, Filters(), None, 10)[0]] for ds in ("xk", "cf")}
+        return TEMPLATES.TemplateResponse(request, "index.html", {"latest": latest, "kind": KIND, "title": "双公示专栏"})
+
+    @app.get("/about", response_class=HTMLResponse, include_in_schema=False)
+    def about(request: Request) -> Response:
+        return TEMPLATES.TemplateResponse(request, "about.html", {"title": "公示规则"})
+
+    @app.get("/robots.txt", response_class=PlainTextResponse, include_in_schema=False)
+    def robots() -> str:
+        return ROBOTS
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/style.css", include_in_schema=False)
+    def style() -> Response:
+        return Response(STYLE, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
+
+    def list_page(ds: str) -> Callable[..., Response]:
+        def page(
+            request: Request, q: str | None = None, name: str | None = None, credit_code: str | None = None,
+            doc_no: str | None = None, authority: str | None = None, department: str | None = None,
+            date_from: str | None = None, date_to: str | None = None, after: str | None = None,
+        ) -> Response:
+            # A form sends every field, the empty ones as "": an empty date is no filter.
+            f = Filters(q, name, credit_code, doc_no, authority, department, form_date(date_from, "date_from"),
+                        form_date(date_to, "date_to"))
+            rows, nxt = run_search(ds, f, after, 20)
+            return TEMPLATES.TemplateResponse(request, "list.html", {
+                "ds": ds, "kind": KIND[ds], "title": KIND[ds], "items": [_summary(ds, r) for r in rows],
+                "f": f.cleaned(), "next_url": next_url(request, nxt), "departments": departments(), "first": not after,
+            })
+
+        return page
+
+    def detail_page(ds: str) -> Callable[..., Response]:
+        def page(request: Request, ident: int) -> Response:
+            with engine.connect() as conn:
+                row = queries.detail(conn, ds, ident, today=today())
+            if row is None:
+                raise HTTPException(404)
+            d = _detail(ds, row)
+            return TEMPLATES.TemplateResponse(request, "detail.html", {"d": d, "kind": KIND[ds], "title": f"{KIND[ds]}公示详情"})
+
+        return page
+
+    for ds in DATASETS:
+        app.add_api_route(f"/{ds}", list_page(ds), methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
+        app.add_api_route(f"/{ds}/{{ident}}", detail_page(ds), methods=["GET"], response_class=HTMLResponse,
+                          include_in_schema=False)
+
+    # --- JSON API ---------------------------------------------------------------------------------------
+
+    def api_list(ds: str) -> Callable[..., Page]:
+        def listing(
+            request: Request,
+            q: Annotated[str | None, Query(description="一个搜索框：行政相对人名称（包含）、统一社会信用代码或文书号（完全一致）")] = None,
+            name: Annotated[str | None, Query(description="行政相对人名称（包含）")] = None,
+            credit_code: Annotated[str | None, Query(description="统一社会信用代码（完全一致）")] = None,
+            doc_no: Annotated[str | None, Query(description="决定文书号（完全一致）")] = None,
+            authority: Annotated[str | None, Query(description="决定机关（包含）")] = None,
+            department: Annotated[str | None, Query(description="报送部门代码")] = None,
+            date_from: Annotated[dt.date | None, Query(description="决定日期起 YYYY-MM-DD")] = None,
+            date_to: Annotated[dt.date | None, Query(description="决定日期止 YYYY-MM-DD")] = None,
+            after: Annotated[str | None, Query(description="下一页游标（上一页的 next）")] = None,
+            limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 20,
+        ) -> Page:
+            f = Filters(q, name, credit_code, doc_no, authority, department, date_from, date_to)
+            rows, nxt = run_search(ds, f, after, limit)
+            return Page(dataset=ds, items=[_summary(ds, r) for r in rows], next=nxt, next_url=next_url(request, nxt))
+
+        return listing
+
+    def api_detail(ds: str) -> Callable[..., Detail]:
+        def one(ident: int) -> Detail:
+            with engine.connect() as conn:
+                row = queries.detail(conn, ds, ident, today=today())
+            if row is None:
+                raise HTTPException(404)
+            return _detail(ds, row)
+
+        return one
+
+    for ds in DATASETS:
+        app.add_api_route(f"/api/v1/{ds}", api_list(ds), methods=["GET"], response_model=Page,
+                          summary=f"{KIND[ds]}公示查询", tags=[KIND[ds]])
+        app.add_api_route(f"/api/v1/{ds}/{{ident}}", api_detail(ds), methods=["GET"], response_model=Detail,
+                          summary=f"{KIND[ds]}公示详情", tags=[KIND[ds]])
+    return app

@@ -1,0 +1,53 @@
+"""The public column's connection to the store: least privilege (design.md invariant 8).
+
+- ``SGS_PUBLIC_STORE_URL`` if set (PostgreSQL: a login of the role ``sgs store grant-public`` created, which may
+  SELECT the read model ``published_cf`` / ``published_xk`` and nothing else), else the central store's URL.
+- SQLite: the file is opened read-only (``mode=ro`` URI): the app cannot write it, and never creates it.
+- PostgreSQL: every session is read-only as well (``default_transaction_read_only``), a second guard when an
+  operator points the app at the store's owner role.
+
+The app never migrates the store (``sgs ingest`` / ``make demo`` do, with the store's own role).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from pipeline.settings import store_url
+
+
+class PublicStoreMissing(RuntimeError):
+    """The SQLite store file does not exist yet (nothing to publish): a Chinese message for the operator."""
+
+
+def public_store_url() -> str:
+    return os.environ.get("SGS_PUBLIC_STORE_URL") or store_url()
+
+
+def public_engine(url: str | None = None) -> Engine:
+    """A read-only engine for the public column."""
+    url = url or public_store_url()
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        database = u.database or ""
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise PublicStoreMissing("专栏公示需要中央库文件：SQLite 内存库或 URI 形式的地址不能用于公示")
+        path = Path(database).resolve()
+        if not path.exists():
+            raise PublicStoreMissing(f"中央库文件 {path} 不存在：请先运行 sgs ingest 或 make demo 归集数据，再启动专栏公示")
+        # mode=ro: read-only; the store writes in WAL mode, which a reader needs the -shm file of (SQLite
+        # creates it if missing, as the store's owner does on its first write).
+        return sa.create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true", connect_args={"timeout": 10},
+                                hide_parameters=True)
+    args: dict[str, object] = {}
+    if u.get_backend_name() == "postgresql":
+        existing = u.query.get("options")
+        existing = " ".join(existing) if isinstance(existing, tuple) else existing
+        args["options"] = ((existing + " ") if existing else "") + "-c default_transaction_read_only=on"
+        args["connect_timeout"] = 10
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args, hide_parameters=True)
