@@ -93,7 +93,7 @@ def refresh(conn: Connection, ds: str, business_keys: Iterable[str], *, now: dt.
     return _apply(conn, ds, records, now=now, today=today)
 
 
-def _apply(conn: Connection, ds: str, records: Sequence[Mapping[str, Any]], *, now: dt.datetime, today: dt.date,
+def _apply(conn: Connection, ds: str, records: Sequence[Mapping[Any, Any]], *, now: dt.datetime, today: dt.date,
            pub: sa.Table | None = None) -> tuple[int, int]:
     pub = published_tables[ds] if pub is None else pub
     shown = [r for r in records if is_public(ds, r, today)]
