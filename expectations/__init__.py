@@ -13,8 +13,6 @@ The rules live in ``expectations/catalogue/*.yaml``; ``docs/rules.md`` lists the
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +21,7 @@ import pandas as pd
 from expectations.catalogue import Catalogue, CatalogueError, Rule, load_catalogue
 from expectations.engine import run
 from expectations.settings import RuleOverride, RuleSettings, load_rule_settings
+from national.issues import Issue
 
 __all__ = [
     "CatalogueError",
@@ -35,16 +34,6 @@ __all__ = [
     "load_rule_settings",
     "validate",
 ]
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One rule a row failed. ``message`` is for the department clerk and never contains the value."""
-
-    rule: str
-    field: str
-    message: str
-    severity: Literal["error", "warning"]
 
 
 class Verdicts:

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from connectors.sql import RawChunk
 from pipeline.config import load_department
 from pipeline.ingest import _worker_threshold, ingest
 from pipeline.prepare import PrepareProcess, prepare_chunk
@@ -72,18 +73,18 @@ def test_worker_raises_the_error_of_the_chunk_with_its_own_type(department: Path
     cfg = load_department(department).datasets["cf"]
     frame = pd.DataFrame({"id": [1, 2], "gxsj": [dt.datetime(2025, 1, 1)] * 2})  # no mapped columns at all
     with pytest.raises(MappingError) as in_process:
-        prepare_chunk(frame, cfg, "cf", "testju", TODAY)
+        prepare_chunk(RawChunk(frame), cfg, "cf", "testju", TODAY)
     worker = PrepareProcess("sgs-prepare-test")
     try:
-        worker.submit(frame, cfg, "cf", "testju", TODAY)
+        worker.submit(RawChunk(frame), cfg, "cf", "testju", TODAY)
         with pytest.raises(MappingError) as from_worker:
             worker.result()
         assert str(from_worker.value) == str(in_process.value)
         # The worker survives a failed chunk and prepares the next one.
         good = pd.DataFrame(penalty_rows(3, seed=1, bad_every=0))
-        worker.submit(good, cfg, "cf", "testju", TODAY)
+        worker.submit(RawChunk(good), cfg, "cf", "testju", TODAY)
         chunk = worker.result()
-        assert len(chunk.batch.national) == 3 and not chunk.batch.rejected.any()
+        assert len(chunk.batch) == 3 and not chunk.batch.rejected.any()
         assert chunk.batch.prepared is not None and len(chunk.batch.prepared.hashes) == 3
     finally:
         worker.close()
