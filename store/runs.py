@@ -221,18 +221,19 @@ class Outcome:
 
 @contextmanager
 def recorded(
-    finish: Callable[[str, str | None], object], *, mask: Callable[[BaseException], str], limit: int = 2000,
+    finish: Callable[[str, str | None], object], *, mask: Callable[[BaseException], str], limit: int | None = 2000,
     catch: type[BaseException] = Exception,
 ) -> Iterator[Outcome]:
     """A block run as a recorded run (an ingest run, a push, an expiry, a file exchange): when it ends,
     ``finish("success", None)``; when it raises (``catch``), ``finish("failed", text)`` with the error's text
     from ``mask`` (masked: a store error may quote a record, ID numbers included), cut to ``limit``
-    characters, and the error goes on. The block sees both in the :class:`Outcome` it is given."""
+    characters, and the error goes on. ``finish`` writes the run's row (``ingest_run``, ``upstream_run``). The block sees both in the :class:`Outcome` it is given."""
     outcome = Outcome()
     try:
         yield outcome
     except catch as exc:
-        outcome.status, outcome.error = "failed", mask(exc)[:limit]
+        text = mask(exc)
+        outcome.status, outcome.error = "failed", text if limit is None else text[:limit]
         finish(outcome.status, outcome.error)
         raise
     outcome.status = "success"

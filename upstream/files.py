@@ -31,6 +31,8 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from sqlalchemy.engine import Engine
 from national import DATASETS
 from national.safety import write_private
 from store import changelog
+from store.runs import recorded
 from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
 from upstream.envelope import (
@@ -73,7 +76,7 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
     run_id = runs.start(engine, "file-out", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
     sender: dict[str, str | None] = {"name": sender_name, "code": sender_code}
-    try:
+    with _recorded(engine, result):
         for ds in DATASETS:
             # Batches taken by an export that died before writing their manifest: written again.
             with engine.connect() as conn:
@@ -110,13 +113,6 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
                 runs.add(engine, run_id, batches=1, records_sent=len(taken.records), not_sent=taken.not_sent)
                 if taken.blocked:
                     break
-    except Exception as exc:
-        _failed(engine, result, exc)
-        if isinstance(exc, UpstreamError):
-            exc.result = result
-        raise
-    result.status = "success"
-    runs.finish(engine, run_id, status="success")
     with engine.connect() as conn:
         result.outbox = delivery_counts(conn)
     return result
@@ -145,7 +141,7 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     in_dir = _exchange_dir(settings) / INBOUND
     run_id = runs.start(engine, "file-in", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
-    try:
+    with _recorded(engine, result):
         with engine.connect() as conn:  # read once: each file's receipts update these in place
             batches = changelog.unresolved(conn)
         index = receipt_index(batches)
@@ -174,23 +170,28 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
                 f"{result.bad_answers} 个回执文件无法读取，已移到 {INBOUND}/{REJECTED}/（原因见同名 .reason.txt）：{'；'.join(result.problems[:3])}。"
                 f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
             )
-    except Exception as exc:
-        _failed(engine, result, exc)
-        if isinstance(exc, UpstreamError):
-            exc.result = result
-        raise
-    result.status = "success"
-    runs.finish(engine, run_id, status="success")
     with engine.connect() as conn:
         result.outbox = delivery_counts(conn)
     return result
 
 
-def _failed(engine: Engine, result: PushResult, exc: BaseException) -> None:
-    """Record a failed run; the error is masked, in the exception too (a store error may quote a record)."""
-    result.status, result.error = "failed", masked(exc)[:2000]
-    runs.finish(engine, result.run_id, status="failed", error=result.error)
-    log.error("%s run %s stopped: %s", result.mode, result.run_id, result.error)
+@contextmanager
+def _recorded(engine: Engine, result: PushResult) -> Iterator[None]:
+    """The block as the recorded run ``result.run_id``; the error is masked, in the exception too (a store error
+    may quote a record), and an :class:`UpstreamError` carries the run's statistics (``.result``)."""
+
+    def finish(status: str, error: str | None) -> None:
+        result.status, result.error = status, error
+        runs.finish(engine, result.run_id, status=status, error=error)
+        if error:
+            log.error("%s run %s stopped: %s", result.mode, result.run_id, error)
+
+    try:
+        with recorded(finish, mask=masked):
+            yield
+    except UpstreamError as exc:
+        exc.result = result
+        raise
 
 
 def _set_aside(in_dir: Path, path: Path, reason: str, *, group: bool = False) -> None:

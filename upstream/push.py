@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 
 from national import DATASETS
 from store import changelog
+from store.runs import recorded
 from transforms.masking import mask_text
 from upstream import runs
 from upstream.endpoint import Endpoint, resolve_endpoint
@@ -118,29 +119,31 @@ def push(
         return export_batches(engine, settings, trigger=trigger)
     run_id = runs.start(engine, "http", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="http")
+
+    def finish(status: str, error: str | None) -> None:
+        result.status, result.error = status, error
+        runs.finish(engine, run_id, status=status, error=error, no_receipt=result.no_receipt)
+        with engine.connect() as conn:
+            result.outbox = delivery_counts(conn)
+        if error:
+            log.error("push run %s stopped: %s", run_id, error)
+
     try:
-        endpoint = endpoint or resolve_endpoint(settings.conn_id)
-        endpoint.check_transport()
-        adp = adapter(endpoint.adapter)
-        sender = {"name": endpoint.sender_name, "code": endpoint.sender_code}
-        with httpx.Client(timeout=settings.timeout, verify=endpoint.tls_verify()) as http:
-            run = _PushRun(engine, http, endpoint, adp, sender, settings, result, random.Random(), sleep)
-            for ds in DATASETS:
-                _push_dataset(run, ds)
-        if result.problems:
-            raise ReceiptError(_problems_summary(result))
-    except Exception as exc:
-        result.status = "failed"
         # Masked in the exception too: a store error may quote a record (ID numbers), and the caller prints it.
-        error = masked(exc)
-        result.error = error if isinstance(exc, UpstreamError) else error[:500]
-        _finish(engine, result)
-        if isinstance(exc, UpstreamError):
-            exc.result = result
-        log.error("push run %s stopped: %s", run_id, result.error)
+        with recorded(finish, mask=_push_error, limit=None):
+            endpoint = endpoint or resolve_endpoint(settings.conn_id)
+            endpoint.check_transport()
+            adp = adapter(endpoint.adapter)
+            sender = {"name": endpoint.sender_name, "code": endpoint.sender_code}
+            with httpx.Client(timeout=settings.timeout, verify=endpoint.tls_verify()) as http:
+                run = _PushRun(engine, http, endpoint, adp, sender, settings, result, random.Random(), sleep)
+                for ds in DATASETS:
+                    _push_dataset(run, ds)
+            if result.problems:
+                raise ReceiptError(_problems_summary(result))
+    except UpstreamError as exc:
+        exc.result = result
         raise
-    result.status = "success"
-    _finish(engine, result)
     log.info("push run %s: %s", run_id, {k: v for k, v in result.as_dict().items() if k != "outbox"})
     return result
 
@@ -155,10 +158,11 @@ def _problems_summary(result: PushResult) -> str:
     )
 
 
-def _finish(engine: Engine, result: PushResult) -> None:
-    runs.finish(engine, result.run_id, status=result.status, error=result.error, no_receipt=result.no_receipt)
-    with engine.connect() as conn:
-        result.outbox = delivery_counts(conn)
+def _push_error(exc: BaseException) -> str:
+    """A failed push's error for ``upstream_run.error``: an :class:`UpstreamError` whole (it is ours, and the
+    operator needs all of it), anything else cut to 500 characters."""
+    error = masked(exc)
+    return error if isinstance(exc, UpstreamError) else error[:500]
 
 
 @dataclass
