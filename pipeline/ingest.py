@@ -146,6 +146,7 @@ class IngestRun:
         self.today = today or dt.datetime.now(SHANGHAI).date()
         self.copy_text = uses_copy(engine)  # rows are prepared as COPY text for a PostgreSQL store
         self.result: IngestResult | None = None
+        self.source: Source | None = None
         self._in_flight: tuple[Future[Counts], Chunk] | None = None
         self._loader: ThreadPoolExecutor | None = None
         self._written = 0  # rows this run wrote to the store (inserted, updated, quarantined)
@@ -192,11 +193,10 @@ class IngestRun:
         return result
 
     def _loop(self, strategy: ReadStrategy, wm_text: str | None) -> None:
-        source: Source | None = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sgs-load-{self.dept.code}")
         try:
-            source = open_source(self.dept.source, department=self.dept.code, policy=source_policy())
-            for chunk in strategy.chunks(read_chunks(source, self.cfg, wm_text)):
+            self.source = open_source(self.dept.source, department=self.dept.code, policy=source_policy())
+            for chunk in strategy.chunks(self.read(wm_text)):
                 self.load(chunk)
             self.wait_for_load()
             self._refresh_statistics_if_due(last=True)
@@ -204,8 +204,13 @@ class IngestRun:
         finally:
             self._loader.shutdown(wait=True)
             strategy.close()
-            if source is not None:
-                source.dispose()
+            if self.source is not None:
+                self.source.dispose()
+
+    def read(self, watermark: str | None, after: tuple[Any, ...] | None = None) -> Iterator[RawChunk]:
+        """The source's pages after ``watermark`` (and the order key ``after``), read in this process."""
+        assert self.source is not None
+        return read_chunks(self.source, self.cfg, watermark, after=after)
 
     def load(self, chunk: Chunk) -> None:
         """Start loading ``chunk`` once the previous load committed."""
@@ -298,84 +303,86 @@ class InProcess(Preparer):
 
 class WorkerAfter(Preparer):
     """Chunks prepared here until ``threshold`` rows were read and a page came full (a large run: more will
-    follow), then in a worker process (:class:`PrepareProcess`), which starts (imports) while that chunk loads.
+    follow); then a worker process (:class:`PrepareProcess`) reads the following pages from the department
+    database itself and prepares them, so that no page crosses between the processes, while this process
+    loads: chunk k is loaded here while the worker prepares chunk k+1 (and reads k+2 ahead).
 
-    One chunk is in the worker at a time: chunk k is received before chunk k+1 is sent (two large messages in
-    opposite directions must never wait for each other), and loaded while the worker prepares k+1. A worker
-    that fails outside a chunk's own error (the OOM killer, say) costs a warning: the page it held and the
-    rest of the run are prepared here. A chunk's own error (a mapping error) is raised with its type.
+    A worker that fails outside a chunk's own error (the OOM killer, say, or a source it cannot open) costs a
+    warning: this process reads on from the last chunk it received (its watermark and order key) and prepares
+    the rest itself. A chunk's own error (a mapping error, a source outage) is raised with its type.
     """
 
-    def __init__(self, run: IngestRun, threshold: int) -> None:
+    def __init__(self, run: IngestRun, threshold: float) -> None:
         self.run, self.threshold = run, threshold
         self.worker: PrepareProcess | None = None
 
     def prepared(self, raws: Iterable[RawChunk]) -> Iterator[Chunk]:
+        run = self.run
         pages = iter(raws)
         rows = 0
         for raw in pages:
             rows += len(raw)
-            full = len(raw) >= self.run.cfg.chunk_rows
-            ready = self.run.prepare_here(raw)
+            full = len(raw) >= run.cfg.chunk_rows
+            ready = run.prepare_here(raw)
             del raw
             if rows >= self.threshold and full:
-                self.worker = self._start()
-                yield ready
+                self.worker = self._start(ready)
                 if self.worker is not None:
-                    yield from self._through_worker(pages)
-                    return
-                yield from InProcess(self.run).prepared(pages)
-                return
-            yield ready
-
-    def _start(self) -> PrepareProcess | None:
-        try:
-            return PrepareProcess(f"sgs-prepare-{self.run.dept.code}")
-        except Exception as exc:  # noqa: BLE001 - a run never fails for want of a helper process
-            log.warning("ingest %s: no prepare worker (%s), continuing in this process", self.run.label, exc)
-            return None
-
-    def _through_worker(self, pages: Iterator[RawChunk]) -> Iterator[Chunk]:
-        run, worker = self.run, self.worker
-        assert worker is not None
-        args = (run.cfg, run.dataset, run.dept.code, run.today, None, run.copy_text)
-        held: RawChunk | None = None  # the page the worker is preparing: kept until its result arrives
-        for raw in pages:
-            ready = None
-            try:
-                if held is not None:
-                    ready = worker.result()
-                    held = None
-                worker.submit(raw, *args)
-            except PrepareFailed as exc:
-                if ready is not None:
+                    _close(pages)  # the worker reads on from here (a page read ahead here is read again there)
                     yield ready
-                self._abandon(exc)
-                if held is not None:
-                    yield run.prepare_here(held)
-                yield run.prepare_here(raw)
-                yield from InProcess(run).prepared(pages)
-                return
-            held = raw
-            del raw
-            if ready is not None:
-                yield ready
-        if held is not None:
-            try:
-                ready = worker.result()
-            except PrepareFailed as exc:
-                self._abandon(exc)
-                ready = run.prepare_here(held)
+                    yield from self._from_worker(ready.batch.cursor_to, ready.after)
+                    return
+                self.threshold = _NEVER
             yield ready
 
-    def _abandon(self, exc: BaseException) -> None:
-        log.warning("ingest %s: prepare worker failed (%s); continuing in this process", self.run.label, exc)
-        self.close()
+    def _start(self, last: Chunk) -> PrepareProcess | None:
+        """A worker reading on after ``last`` (it starts, and imports, while ``last`` is loaded)."""
+        run = self.run
+        try:
+            worker = PrepareProcess(f"sgs-prepare-{run.dept.code}")
+        except Exception as exc:  # noqa: BLE001 - a run never fails for want of a helper process
+            log.warning("ingest %s: no prepare worker (%s), continuing in this process", run.label, exc)
+            return None
+        try:
+            worker.read(run.dept.source, run.dept.code, source_policy(), run.cfg, run.dataset, run.today, run.copy_text,
+                        last.batch.cursor_to, last.after)
+        except PrepareFailed as exc:
+            log.warning("ingest %s: prepare worker failed (%s); continuing in this process", run.label, exc)
+            worker.close()
+            return None
+        return worker
+
+    def _from_worker(self, cursor_to: str | None, after: tuple[Any, ...] | None) -> Iterator[Chunk]:
+        """The worker's chunks, in order; after a worker failure, the rest read and prepared here."""
+        worker = self.worker
+        assert worker is not None
+        while True:
+            try:
+                chunk = worker.result()
+            except PrepareFailed as exc:
+                log.warning("ingest %s: prepare worker failed (%s); continuing in this process", self.run.label, exc)
+                self.close()
+                yield from InProcess(self.run).prepared(self.run.read(cursor_to, after))
+                return
+            if chunk is None:
+                return
+            cursor_to, after = chunk.batch.cursor_to, chunk.after
+            yield chunk
 
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+
+
+_NEVER = float("inf")
+
+
+def _close(pages: Iterator[RawChunk]) -> None:
+    """Stop a read early (its connection goes back to the pool)."""
+    close = getattr(pages, "close", None)
+    if close is not None:
+        close()
 
 
 def preparer_for(run: IngestRun) -> Preparer:

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 import expectations
-from connectors.sql import RawChunk
+from connectors.settings import SourcePolicy, SourceSettings
+from connectors.sql import RawChunk, open_source, read_chunks
 from national import dataset as national_dataset
 from national.issues import Issue
 from pipeline.config import DatasetConfig
@@ -51,6 +52,7 @@ class Chunk:
 
     batch: Batch
     seen_rows: list[tuple[str, str, str | None]] | None = None  # (source pk, raw hash, business key)
+    after: tuple[Any, ...] | None = None  # the order key of the page's last row (:class:`RawChunk`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +67,9 @@ class Checked:
         """Per row, the catalogue's findings (errors first); rows without any share one empty tuple."""
         v = self.verdicts
         out: list[Sequence[Issue]] = [NO_ISSUES] * v.n_rows
+        shared: dict[Issue, Issue] = {}  # one object per distinct finding: a worker's pickle sends each once
         for i in np.flatnonzero(v.has_error | v.has_warning).tolist():  # only rows with a finding
-            out[i] = v.issues(i)
+            out[i] = [shared.setdefault(x, x) for x in v.issues(i)]
         return out
 
 
@@ -170,7 +173,7 @@ def prepare_chunk(
         source_position=chunk.positions,
         prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text),
     )
-    return Chunk(batch, snapshot.seen_rows(k.keys) if snapshot else None)
+    return Chunk(batch, snapshot.seen_rows(k.keys) if snapshot else None, chunk.after)
 
 
 # --- the worker process ---------------------------------------------------------------------------------
@@ -181,7 +184,9 @@ class PrepareFailed(RuntimeError):
 
 
 class PrepareProcess:
-    """One worker process running :func:`prepare_chunk`, one chunk at a time, in submission order.
+    """One worker process running :func:`prepare_chunk`, in order: for the pages it is sent (:meth:`submit`),
+    or for the pages it reads itself from the department database (:meth:`read`), so that no page crosses
+    between the processes.
 
     Started with ``spawn`` (a fork of a process with running threads may inherit a held lock). The worker
     exits when its parent goes away (also after SIGKILL: it watches its parent's pid), so a killed run
@@ -198,21 +203,39 @@ class PrepareProcess:
         self._used = False
         log.info("prepare worker %s started (pid %s) in %.2f s", name, self._proc.pid, time.monotonic() - t0)
 
-    def submit(self, *args: Any) -> None:
+    def _send(self, request: tuple[str, tuple[Any, ...]]) -> None:
         try:
-            self._conn.send_bytes(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
+            self._conn.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError as exc:  # BrokenPipeError: the worker is gone
             raise PrepareFailed(f"数据准备子进程已退出（退出码 {self._proc.exitcode}）") from exc
         self._used = True
 
-    def result(self) -> Chunk:
-        """The next chunk's result (blocks); re-raises the worker's exception."""
+    def submit(self, *args: Any) -> None:
+        """Prepare one page (the arguments of :func:`prepare_chunk`); its chunk comes from :meth:`result`."""
+        self._send(("prepare", args))
+
+    def read(
+        self, source: SourceSettings, department: str, policy: SourcePolicy, cfg: DatasetConfig, dataset: str,
+        today: dt.date, copy_text: bool, watermark: str | None, after: tuple[Any, ...] | None,
+    ) -> None:
+        """Read the pages after ``watermark`` / ``after`` (:func:`connectors.sql.read_chunks`) from the
+        department database in the worker and prepare each: :meth:`result` returns their chunks in order, then
+        ``None``. A source the worker cannot open fails the worker (:class:`PrepareFailed`), not the run."""
+        self._send(("read", (source, department, policy, cfg, dataset, today, copy_text, watermark, after)))
+
+    def result(self) -> Chunk | None:
+        """The next chunk's result (blocks; ``None``: the pages of :meth:`read` are done); re-raises the
+        worker's exception."""
         try:
             status, payload = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError) as exc:
             raise PrepareFailed(f"数据准备子进程意外退出（退出码 {self._proc.exitcode}）：请重试；如反复出现，请联系平台运维") from exc
         if status == "ok":
-            return payload
+            return payload  # type: ignore[no-any-return]
+        if status == "end":
+            return None
+        if status == "unavailable":
+            raise PrepareFailed(payload)
         raise payload
 
     def close(self) -> None:
@@ -240,23 +263,57 @@ def _serve(conn: Any, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     while True:
         try:
-            data = conn.recv_bytes()
+            kind, args = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
+        if kind == "read":
+            _read_and_prepare(conn, *args)
+            continue
         try:
-            chunk = prepare_chunk(*pickle.loads(data))
-            reply: tuple[str, Any] = ("ok", chunk)
+            reply: tuple[str, Any] = ("ok", prepare_chunk(*args))
         except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
             reply = ("error", exc)
-        try:
-            out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-            if reply[0] == "error":
-                pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
-        except Exception as failure:  # noqa: BLE001
-            exc = reply[1] if reply[0] == "error" else failure
-            text = mask_text("".join(traceback.format_exception_only(type(exc), exc)).strip()) or type(exc).__name__
-            out = pickle.dumps(("error", PrepareFailed(text)), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            conn.send_bytes(out)
-        except (EOFError, OSError):
+        if not _reply(conn, reply):
             return
+
+
+def _read_and_prepare(
+    conn: Any, source_settings: SourceSettings, department: str, policy: SourcePolicy, cfg: DatasetConfig,
+    dataset: str, today: dt.date, copy_text: bool, watermark: str | None, after: tuple[Any, ...] | None,
+) -> None:
+    """Every page after ``watermark`` / ``after``, read here and prepared, sent as it is ready (the send waits
+    while the run loads the previous chunk: one chunk is sent, one prepared and one page read ahead)."""
+    try:
+        source = open_source(source_settings, department=department, policy=policy)
+    except BaseException as exc:  # noqa: BLE001 - the run reads the pages itself then
+        _reply(conn, ("unavailable", f"数据准备子进程无法连接源数据库（{type(exc).__name__}）"))
+        return
+    try:
+        for raw in read_chunks(source, cfg, watermark, after=after):
+            chunk = prepare_chunk(raw, cfg, dataset, department, today, None, copy_text)
+            del raw
+            if not _reply(conn, ("ok", chunk)):
+                return
+        _reply(conn, ("end", None))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
+        _reply(conn, ("error", exc))
+    finally:
+        source.dispose()
+
+
+def _reply(conn: Any, reply: tuple[str, Any]) -> bool:
+    """Send ``reply``; an exception that cannot be replayed in the parent goes as :class:`PrepareFailed` with its
+    masked text. False: the parent is gone."""
+    try:
+        out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        if reply[0] == "error":
+            pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
+    except Exception as failure:  # noqa: BLE001
+        exc = reply[1] if reply[0] == "error" else failure
+        text = mask_text("".join(traceback.format_exception_only(type(exc), exc)).strip()) or type(exc).__name__
+        out = pickle.dumps(("error", PrepareFailed(text)), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        conn.send_bytes(out)
+    except (EOFError, OSError):
+        return False
+    return True

@@ -30,6 +30,61 @@ HASH_BYTES = 16
 RowIssues = Sequence[Issue | dict[str, str]]
 
 
+class _Lines:
+    """A list of texts without a newline, as one text (see :func:`_packed`)."""
+
+    __slots__ = ("copy", "n", "text")
+
+    def __init__(self, text: str, n: int, copy: bool) -> None:
+        self.text, self.n, self.copy = text, n, copy
+
+    def __reduce__(self) -> Any:
+        return (_Lines, (self.text, self.n, self.copy))
+
+    def unpacked(self) -> list[str]:
+        values = self.text.split("\n") if self.n else []
+        return bulk.CopyText(values) if self.copy else values
+
+
+class _Digests:
+    """A list of equal-length byte strings, as one byte string."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def __reduce__(self) -> Any:
+        return (_Digests, (self.data, self.size))
+
+    def unpacked(self) -> list[bytes]:
+        d, k = self.data, self.size
+        return [d[i : i + k] for i in range(0, len(d), k)]
+
+
+def _packed(values: Any) -> Any:
+    """``values`` in the form a pipe carries cheaply: a list of texts (COPY fields, JSON, keys) joined by
+    newlines when none holds one (one string to pickle instead of one per row), a list of hashes joined; else
+    as it is. Only for pickling between the run and its prepare worker (:meth:`Prepared.__getstate__`)."""
+    if not isinstance(values, list) or not values:
+        return values
+    first = values[0]
+    if isinstance(first, bytes) and len(first) == HASH_BYTES and all(type(v) is bytes and len(v) == HASH_BYTES for v in values):
+        return _Digests(b"".join(values), HASH_BYTES)
+    if isinstance(first, str):
+        try:
+            text = "\n".join(values)
+        except TypeError:  # a None among them
+            return values
+        if text.count("\n") == len(values) - 1:
+            return _Lines(text, len(values), isinstance(values, bulk.CopyText))
+    return values
+
+
+def _unpacked(value: Any) -> Any:
+    return value.unpacked() if isinstance(value, _Lines | _Digests) else value
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The per-row values the load needs, computed from a batch's national values alone."""
@@ -44,6 +99,20 @@ class Prepared:
     keys: list[str]  # business key per row
     payload: list[str]  # national values as JSON per row
     hashes: list[bytes]  # content hash per row (:func:`content_hash`)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent from the prepare worker to the run: a column of texts travels as one string (pickling a
+        # million small strings, and building them again, cost seconds per million rows each way).
+        state = {k: _packed(v) for k, v in self.__dict__.items()}
+        if self.copy_text is not None:
+            state["copy_text"] = {c: _packed(v) for c, v in self.copy_text.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            if k == "copy_text" and v is not None:
+                v = {c: _unpacked(x) for c, x in v.items()}
+            object.__setattr__(self, k, _unpacked(v))
 
 
 @dataclass(frozen=True)
@@ -72,6 +141,13 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.source_pk)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: _packed(v) if k in ("source_pk", "source_position") else v for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, _unpacked(v))
 
 
 @dataclass(frozen=True)
