@@ -12,7 +12,7 @@ aborts this one instead of overwriting its progress).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sqlalchemy.engine import Connection
@@ -24,6 +24,9 @@ from store.keys import KEY_LENGTH, bounded_keys, storable_json, storable_texts
 from store.records import pick
 from store.rows import Batch, Prepared, keyed, prepared
 from store.runs import Counts, WatermarkMoved, read_watermark
+
+if TYPE_CHECKING:
+    from national.issues import Issue
 
 __all__ = [
     "Batch", "Counts", "Prepared", "ReconciliationError", "WatermarkMoved", "load_batch", "read_watermark", "withdraw_records",
@@ -46,8 +49,8 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     if p.copy_text is not None and not copy:
         raise ValueError(f"{batch.department}/{ds.name}: rows prepared as COPY text for a store that does not use COPY")
     source_pks = bounded_keys(batch.source_pk)
-    accepted = np.flatnonzero(~p.rejected)
-    bad = np.flatnonzero(p.rejected)
+    accepted: list[int] = np.flatnonzero(~p.rejected).tolist()
+    bad: list[int] = np.flatnonzero(p.rejected).tolist()
     counts = Counts(read=len(batch) + batch.skipped_unchanged, unchanged=batch.skipped_unchanged,
                     quarantined=len(bad), warnings=sum(1 for i in accepted if p.issues[i]))
 
@@ -56,14 +59,13 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
         positions=storable_texts(batch.source_position) if batch.source_position is not None else None,
         statuses=p.statuses, column=_column_picker(p),
         publicity=batch.publicity.reset_index(drop=True) if batch.publicity is not None else None,
-    ), accepted.tolist(), now)
+    ), accepted, now)
     counts.inserted, counts.updated = written.inserted, written.updated
     counts.unchanged += written.unchanged
-    if len(bad):
+    if bad:
         quarantine_store.add_rejected_rows(
-            conn, batch.department, ds.name, run_id, now, source_pks=pick(source_pks, bad.tolist()),
-            raws=pick(batch.raw, bad.tolist()), keys=pick(p.keys, bad.tolist()), payloads=pick(p.payload, bad.tolist()),
-            issues=pick(p.issues, bad.tolist()),
+            conn, batch.department, ds.name, run_id, now, source_pks=pick(source_pks, bad),
+            raws=pick(batch.raw, bad), keys=pick(p.keys, bad), payloads=pick(p.payload, bad), issues=pick(p.issues, bad),
         )
     # A corrected row resolves its open quarantine entries (same source row or same decision). Only rows that
     # changed a record: a look-back re-read of an unchanged row corrects nothing (and must not close, say, a
@@ -102,7 +104,7 @@ def _prepare_by_hand(batch: Batch, *, copy_text: bool) -> Prepared:
     ds = dataset(batch.dataset)
     national = batch.national.reset_index(drop=True)
     k = keyed(national, ds)
-    typed = type_rows(national, ds, batch.rejected, batch.issues, long_keys=k.long_keys, unstorable=k.unstorable,
+    typed = type_rows(national, ds, batch.rejected, cast("list[list[Issue]]", batch.issues), long_keys=k.long_keys, unstorable=k.unstorable,
                       key_length=KEY_LENGTH)
     return prepared(ds, national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text)
 

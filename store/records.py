@@ -144,7 +144,7 @@ def write(
         }, len(inserts))
     if updates:
         # Penalties carry their publicity dates; licences have none to overwrite.
-        bulk.update_columns(conn, table, [p.rec_id for _, p in updates], {
+        bulk.update_columns(conn, table, [p.rec_id for _, p in updates if p.rec_id is not None], {
             **_record_columns(ds, rows, updates, seqs, now, with_publicity=rows.publicity is not None),
             "department": department,
             "updated_at": now,

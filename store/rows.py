@@ -92,10 +92,10 @@ class Prepared:
     #: national column → database values (dates, Decimals); or, for a store written with COPY, the same
     #: values as COPY text (``copy_text``) and ``typed`` None: what the load writes, ready to pick.
     typed: dict[str, list[Any]] | None
-    copy_text: dict[str, list[str]] | None
+    copy_text: dict[str, bulk.CopyText] | None
     statuses: list[str | None] | None  # XK_ZT (当前状态) per row, licences only
     rejected: np.ndarray  # the catalogue's rejections plus rows that cannot be loaded (LOAD-TYPE/-TEXT/-KEY)
-    issues: list[RowIssues]  # per row, LOAD-* findings first
+    issues: Sequence[RowIssues]  # per row, LOAD-* findings first
     keys: list[str]  # business key per row
     payload: list[str]  # national values as JSON per row
     hashes: list[bytes]  # content hash per row (:func:`content_hash`)
@@ -127,7 +127,7 @@ class Batch:
     source_pk: list[str]  # JSON of the source primary key, per row
     raw: list[str | None]  # the source row as JSON, per row (needed for rejected rows only; may be None elsewhere)
     rejected: np.ndarray  # bool per row: has an error-severity issue
-    issues: list[RowIssues]  # per row: errors and warnings
+    issues: Sequence[RowIssues]  # per row: errors and warnings
     publicity: pd.DataFrame | None = None  # publicity_end, repair_eligible_from (penalties)
     cursor_from: str | None = None  # watermark this chunk was read after (for the moved check)
     cursor_to: str | None = None  # watermark after this chunk
@@ -171,7 +171,7 @@ def keyed(national: pd.DataFrame, ds: Dataset) -> Keyed:
 
 def prepared(
     ds: Dataset, national: pd.DataFrame, k: Keyed, typed: dict[str, list[Any]], rejected: np.ndarray,
-    issues: list[RowIssues], *, copy_text: bool,
+    issues: Sequence[RowIssues], *, copy_text: bool,
 ) -> Prepared:
     """The load's per-row values. ``copy_text``: render the record columns for a store written with COPY
     (:func:`store.bulk.uses_copy`)."""
