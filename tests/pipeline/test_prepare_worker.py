@@ -216,3 +216,33 @@ def test_a_worker_killed_mid_run_costs_a_warning_not_the_run(
     assert store_state(store) == store_state(reference)
     reference.dispose()
     store.dispose()
+
+
+def test_the_worker_reads_its_own_pages(department: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: once the worker runs, it reads the following pages from the department database itself; the
+    run's process reads only the first page (and the one it read ahead) and sends the worker no page."""
+    from sqlalchemy.engine import Engine
+
+    dept = load_department(department)
+    monkeypatch.setenv("SGS_PREPARE_WORKER_AFTER", "0")
+    store = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(store)
+    pages: list[str] = []
+
+    def count(conn: sa.Connection, _cursor: object, statement: str, *_: object) -> None:
+        if conn.dialect.name == "mysql" and "LIMIT" in statement.upper():
+            pages.append(statement)
+
+    sent: list[object] = []
+    submit = PrepareProcess.submit
+    monkeypatch.setattr(PrepareProcess, "submit", lambda self, *a: (sent.append(a), submit(self, *a))[1])
+    sa.event.listen(Engine, "after_cursor_execute", count)
+    try:
+        result = ingest(dept, "cf", engine=store, trigger="test", today=TODAY)
+    finally:
+        sa.event.remove(Engine, "after_cursor_execute", count)
+    assert result.status == "success" and result.chunks == 6 and result.counts.reconciles
+    assert result.counts.quarantined == 23
+    assert not sent, "a page was sent to the worker"
+    assert 1 <= len(pages) <= 2, pages  # 6 pages in all: the worker read the other 4 or 5
+    store.dispose()
