@@ -213,8 +213,8 @@ def _department(folder: Path, chunk_rows: int) -> Path:
 
 
 #: The stages of ``pipeline.ingest`` timed by ``--stages`` (wall seconds spent inside each call, summed).
-STAGES = ("read_chunks", "as_text_frame", "source_positions", "raw_json", "map_to_national", "derive_penalty_fields",
-          "validate", "prepare_rows", "load_batch")
+STAGES = ("read_chunks", "as_text_frame", "raw_json", "map_to_national", "derive_penalty_fields",
+          "validate", "keyed", "type_rows", "load_batch")  # source positions: inside read_chunks (connectors)
 
 
 def _time_stages() -> dict[str, float]:

@@ -344,14 +344,32 @@ def _after(cols: list[Any], values: list[Any]) -> sa.ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class RawChunk:
-    """A chunk of source rows with the watermark it reaches."""
+    """A page of source rows and where it leaves the run: the one thing a connector hands to the pipeline.
+
+    ``cursor_from`` / ``cursor_to`` are watermark texts (:func:`encode_cursor`): the watermark this chunk was
+    read after, and the one its load moves to (never below the run's starting watermark: the look-back re-reads
+    rows below it). ``positions`` is each row's place in the keyset order (:func:`source_positions`; ``None``
+    for snapshot reads). ``after`` is the order key of the page's last row as the driver gave it: a read
+    continued from there (:func:`read_chunks` ``after=``) reads the next page.
+    """
 
     frame: pd.DataFrame
-    cursor_to: Any  # max cursor value of the chunk (rows arrive ordered by cursor); None for snapshots
+    positions: list[str | None] | None = None
+    cursor_from: str | None = None
+    cursor_to: str | None = None
+    last_cursor: Any = None  # the cursor value of the page's last row (None for snapshots)
+    after: tuple[Any, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
 
 
-def read_chunks(src: Source, ex: ExtractSettings, watermark: Any, *, prefetch: bool = True) -> Iterator[RawChunk]:
-    """The rows to read (see :func:`incremental_select`), one page of ``ex.chunk_rows`` at a time.
+def read_chunks(
+    src: Source, ex: ExtractSettings, watermark: str | None, *, after: tuple[Any, ...] | None = None, prefetch: bool = True,
+) -> Iterator[RawChunk]:
+    """The rows to read after the stored ``watermark`` text (see :func:`incremental_select`), one page of
+    ``ex.chunk_rows`` at a time; ``after``: continue a read after the row with that order key (the
+    ``after`` of the last chunk loaded, ``watermark`` its ``cursor_to``).
 
     Frames are renamed to the configured spelling of the cursor and key columns, and prepared by the
     source's adapter (naive Beijing time, legacy text decoded).
@@ -361,11 +379,23 @@ def read_chunks(src: Source, ex: ExtractSettings, watermark: Any, *, prefetch: b
     and the load. It reads at most one page ahead, on the same single connection and in the same order;
     an error of that read is raised when the caller asks for that page, after the pages before it.
     """
-    pages = _read_pages(src, ex, watermark)
+    pages = _read_pages(src, ex, watermark, after)
     if not prefetch:
         yield from pages
         return
     yield from _one_ahead(pages, thread_name=f"sgs-extract-{src.department}")
+
+
+def later(a: Any, b: Any) -> Any:
+    """The later of two cursor values; ``None`` counts as 'no position yet'."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    try:
+        return b if b > a else a
+    except TypeError:  # naive vs aware datetimes from a driver change: the newer read wins
+        return b
 
 
 _DONE = object()
@@ -429,13 +459,14 @@ def _plain_rows(conn: sa.Connection, result: sa.CursorResult[Any]) -> list[tuple
     return [r if type(r) is tuple else tuple(r) for r in rows]
 
 
-def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Generator[RawChunk, None, None]:
+def _read_pages(src: Source, ex: ExtractSettings, watermark: str | None, after: tuple[Any, ...] | None) -> Generator[RawChunk, None, None]:
     department = src.department
-    low = lower_bound(watermark, ex, src.adapter) if watermark is not None else None
+    position = decode_cursor(watermark)
+    low = lower_bound(position, ex, src.adapter) if position is not None else None
+    cursor_from = watermark
     order_names = [*([ex.cursor] if ex.cursor and ex.strategy != "snapshot" else []), *ex.primary_key]
     try:
         table = source_selectable(src, ex)
-        after: tuple[Any, ...] | None = None
         with src.engine.connect() as conn:
             while True:
                 stmt = incremental_select(table, ex, low, department=department, after=after, limit=ex.chunk_rows)
@@ -461,7 +492,10 @@ def _read_pages(src: Source, ex: ExtractSettings, watermark: Any) -> Generator[R
                 del rows  # the frame holds the chunk now: do not keep a second copy while it is processed
                 frame = src.adapter.prepare(frame, timezone=src.settings.timezone, legacy_encoding=src.settings.legacy_encoding)
                 top = frame[ex.cursor].iloc[-1] if ex.cursor and ex.strategy != "snapshot" else None
-                yield RawChunk(frame=frame, cursor_to=top)
+                position = later(position, top)
+                cursor_to = encode_cursor(position)
+                yield RawChunk(frame, source_positions(frame, ex), cursor_from, cursor_to, top, after)
+                cursor_from = cursor_to
                 if count < ex.chunk_rows:
                     return
     except (SourceConfigError, SourceUnavailable):

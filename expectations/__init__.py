@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +23,7 @@ from expectations.catalogue import Catalogue, CatalogueError, Rule, load_catalog
 from expectations.engine import run
 from expectations.settings import RuleOverride, RuleSettings, load_rule_settings
 from national.clock import today_shanghai
+from national.issues import Issue
 
 __all__ = [
     "CatalogueError",
@@ -37,16 +36,6 @@ __all__ = [
     "load_rule_settings",
     "validate",
 ]
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One rule a row failed. ``message`` is for the department clerk and never contains the value."""
-
-    rule: str
-    field: str
-    message: str
-    severity: Literal["error", "warning"]
 
 
 class Verdicts:

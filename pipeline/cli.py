@@ -202,8 +202,7 @@ def validate(
     import expectations
     from connectors.files import FileRejected, open_template
     from national import dataset as national_dataset
-    from transforms.derive import derive_penalty_fields
-    from transforms.normalise import map_to_national
+    from pipeline.prepare import check_rows
     from transforms.settings import MappingSettings
 
     ds = national_dataset(dataset)
@@ -215,10 +214,8 @@ def validate(
         columns, chunks = open_template(file, dataset)
         mapping = MappingSettings(columns={c: c for c in columns})
         for frame in chunks:
-            national = map_to_national(frame, mapping, ds, department=file.name)
-            if dataset == "cf":
-                national = derive_penalty_fields(national, mapping)
-            verdicts = expectations.validate(national[ds.columns], dataset)
+            checked = check_rows(frame, mapping, dataset, department=file.name)
+            national, verdicts = checked.national, checked.verdicts
             invalid += int(verdicts.has_error.sum())
             for rule_id, n in verdicts.rule_failures.items():
                 failures[rule_id] += n

@@ -183,11 +183,9 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
 def _samples(dept: Department, src: Source, table: sa.FromClause, cfg: DatasetConfig, name: str, n: int) -> list[dict[str, Any]]:
     import pandas as pd
 
-    import expectations
     from national import dataset as national_dataset
-    from transforms.derive import derive_penalty_fields
+    from pipeline.prepare import check_rows
     from transforms.masking import mask_record
-    from transforms.normalise import map_to_national
 
     order = resolve_column(table, cfg.cursor) if cfg.cursor else resolve_column(table, cfg.primary_key[0])
     stmt = (sa.select(*table.c) if isinstance(table, sa.Table) else sa.select(sa.literal_column("*")).select_from(table)).order_by(order.desc()).limit(n)  # type: ignore[union-attr]
@@ -196,10 +194,8 @@ def _samples(dept: Department, src: Source, table: sa.FromClause, cfg: DatasetCo
         frame = pd.DataFrame.from_records([tuple(r) for r in result.fetchall()], columns=list(result.keys()), coerce_float=False)
     frame = src.adapter.prepare(frame, timezone=src.settings.timezone, legacy_encoding=src.settings.legacy_encoding)
     ds = national_dataset(name)
-    national = map_to_national(frame, cfg, ds, department=dept.code)
-    if name == "cf":
-        national = derive_penalty_fields(national, cfg)
-    verdicts = expectations.validate(national[ds.columns], name)
+    checked = check_rows(frame, cfg, name, department=dept.code)
+    national, verdicts = checked.national, checked.verdicts
     out = []
     for i in range(len(national)):
         values = mask_record({c: national.iloc[i][c] for c in ds.columns})

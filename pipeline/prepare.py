@@ -1,10 +1,11 @@
-"""The pure part of a chunk's way through the pipeline: source rows → a :class:`store.loader.Batch`.
+"""The pure part of a chunk's way through the pipeline: a connector's :class:`RawChunk` → a :class:`store.rows.Batch`.
 
-``prepare_chunk`` turns the rows a connector read into canonical text, maps them to the national
-fields, derives the publicity dates, runs the rule catalogue, and computes what the load needs (typed
-values, business keys, JSON payloads, content hashes). It touches no database, so a large run can do it
-in a second process (:class:`PrepareProcess`) while this process reads the next page and loads the
-previous chunk: Python threads share one interpreter lock, processes do not.
+``prepare_chunk`` reads as the stages go: source values as text (``transforms``), mapped to the national
+fields, derived and checked against the rule catalogue (:func:`check_rows`, also behind ``sgs validate`` and
+``sgs dept check``), keyed and hashed (``store.rows``), typed for the store (``transforms.typing``: values
+that cannot be loaded are findings too), and the batch is built once. It touches no database, so a large run
+can do it in a second process (:class:`PrepareProcess`) while this process loads the previous chunk: Python
+threads share one interpreter lock, processes do not.
 """
 
 from __future__ import annotations
@@ -21,31 +22,70 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import expectations
-from connectors.sql import source_positions
+from connectors.settings import SourcePolicy, SourceSettings
+from connectors.sql import RawChunk, open_source, read_chunks
 from national import dataset as national_dataset
+from national.issues import Issue
 from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
-from store.keys import bounded_keys
-from store.loader import Batch, business_keys, prepare_rows
+from store.keys import KEY_LENGTH, bounded_keys
+from store.rows import Batch, keyed, prepared
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
 from transforms.normalise import as_text_frame, map_to_national, raw_json
+from transforms.settings import MappingSettings
+from transforms.typing import NO_ISSUES, type_rows
 
 log = logging.getLogger("sgs.ingest")
 
 
 @dataclasses.dataclass
 class Chunk:
-    """A prepared chunk: the batch to load (cursors not yet set) and, for snapshot reads, the rows seen."""
+    """A prepared chunk: the batch to load and, for snapshot reads, the rows seen."""
 
     batch: Batch
     seen_rows: list[tuple[str, str, str | None]] | None = None  # (source pk, raw hash, business key)
+    after: tuple[Any, ...] | None = None  # the order key of the page's last row (:class:`RawChunk`)
+
+
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    """Rows mapped to the national fields, derived and checked (:func:`check_rows`)."""
+
+    national: pd.DataFrame  # the dataset's national columns (canonical text), positional rows
+    publicity: pd.DataFrame | None  # publicity_end, repair_eligible_from (penalties)
+    verdicts: expectations.Verdicts
+
+    def row_issues(self) -> list[Sequence[Issue]]:
+        """Per row, the catalogue's findings (errors first); rows without any share one empty tuple."""
+        v = self.verdicts
+        out: list[Sequence[Issue]] = [NO_ISSUES] * v.n_rows
+        shared: dict[Issue, Issue] = {}  # one object per distinct finding: a worker's pickle sends each once
+        for i in np.flatnonzero(v.has_error | v.has_warning).tolist():  # only rows with a finding
+            out[i] = [shared.setdefault(x, x) for x in v.issues(i)]
+        return out
+
+
+def check_rows(
+    frame: pd.DataFrame, mapping: MappingSettings, dataset: str, *, department: str, today: dt.date | None = None,
+) -> Checked:
+    """map → derive → validate: department columns to the national fields, the penalties' publicity dates, the
+    rule catalogue. The one spelling of these stages, for a run's chunks, ``sgs validate`` and ``sgs dept check``."""
+    ds = national_dataset(dataset)
+    national = map_to_national(frame, mapping, ds, department=department)
+    publicity = None
+    if dataset == "cf":
+        national = derive_penalty_fields(national, mapping)
+        publicity = national[["_publicity_end", "_repair_eligible_from"]].rename(columns=lambda c: c.removeprefix("_"))
+    national = national[ds.columns]
+    return Checked(national, publicity, expectations.validate(national, dataset, today=today))
 
 
 def source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
@@ -63,8 +103,40 @@ def raw_hashes(raw: list[str]) -> list[str]:
     return [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Snapshot:
+    """A snapshot read's diff: the rows whose content changed since the last run saw them."""
+
+    changed: list[int]
+    raw: list[str]  # the source JSON of the changed rows
+    pks: list[str]  # every row's source pk
+    hashes: list[str]  # every row's raw hash
+
+    @classmethod
+    def of(cls, text: pd.DataFrame, pks: list[str], seen: dict[str, str]) -> _Snapshot:
+        raw = raw_json(text)
+        hashes = raw_hashes(raw)
+        changed = [i for i, (pk, h) in enumerate(zip(pks, hashes, strict=True)) if seen.get(pk) != h]
+        return cls(changed, [raw[i] for i in changed], pks, hashes)
+
+    def seen_rows(self, keys: list[str]) -> list[tuple[str, str, str | None]]:
+        key_of = dict(zip([self.pks[i] for i in self.changed], keys, strict=True))
+        return [(pk, h, key_of.get(pk)) for pk, h in zip(self.pks, self.hashes, strict=True)]
+
+
+def _raw_of_rejected(text: pd.DataFrame, rejected: np.ndarray) -> list[str | None]:
+    """The source row as JSON for quarantined rows only (building it for every row cost more than the rule
+    catalogue)."""
+    raw: list[str | None] = [None] * len(text)
+    bad = np.flatnonzero(rejected)
+    if len(bad):
+        for i, row in zip(bad.tolist(), raw_json(text.iloc[bad]), strict=True):
+            raw[i] = row
+    return raw
+
+
 def prepare_chunk(
-    source: pd.DataFrame,
+    chunk: RawChunk,
     cfg: DatasetConfig,
     dataset: str,
     department: str,
@@ -74,69 +146,34 @@ def prepare_chunk(
 ) -> Chunk:
     """Everything between reading a page and loading it. ``seen`` (snapshot reads only): source pk → the raw
     hash the last run stored; rows whose hash is unchanged skip the stages and count as unchanged.
-    ``copy_text``: the store is written with COPY (see :func:`store.loader.prepare_rows`)."""
+    ``copy_text``: the store is written with COPY (:func:`store.bulk.uses_copy`)."""
     ds = national_dataset(dataset)
-    frame = as_text_frame(source)  # driver types → text once; mapping and raw JSON share it
-    pks = source_pks(source, cfg.primary_key)
-    positions = source_positions(source, cfg)  # None for snapshot reads
-    del source
-    skipped = 0
-    all_raw: list[str] | None = None
-    hashes: list[str] | None = None
-    keep_pks = pks
-    if seen is not None:
-        # Snapshot diff: a source row whose content hash is what the last run saw is unchanged; only new
-        # and changed rows go through the stages. Every row is marked as seen.
-        all_raw = raw_json(frame)
-        hashes = raw_hashes(all_raw)
-        changed = [i for i, (pk, h) in enumerate(zip(pks, hashes, strict=True)) if seen.get(pk) != h]
-        skipped = len(frame) - len(changed)
-        frame = frame.iloc[changed].reset_index(drop=True)
-        keep_pks = [pks[i] for i in changed]
-        all_raw = [all_raw[i] for i in changed]
-    national = map_to_national(frame, cfg, ds, department=department)
-    publicity = None
-    if dataset == "cf":
-        national = derive_penalty_fields(national, cfg)
-        publicity = national[["_publicity_end", "_repair_eligible_from"]].rename(columns=lambda c: c.removeprefix("_"))
-    national = national[ds.columns]
-    verdicts = expectations.validate(national, dataset, today=today)
-    issues: list[list[dict[str, str]]] = [[] for _ in range(len(national))]
-    for i in np.flatnonzero(verdicts.has_error | verdicts.has_warning):  # only rows with a finding
-        issues[i] = [
-            {"rule": x.rule, "field": x.field, "message": x.message, "severity": x.severity}
-            for x in verdicts.issues(int(i))
-        ]
+    text = as_text_frame(chunk.frame)  # driver types → text once; mapping and raw JSON share it
+    pks = source_pks(chunk.frame, cfg.primary_key)
+    snapshot = _Snapshot.of(text, pks, seen) if seen is not None else None
+    if snapshot is not None:  # only new and changed rows go through the stages; every row is marked as seen
+        text = text.iloc[snapshot.changed].reset_index(drop=True)
+    checked = check_rows(text, cfg, dataset, department=department, today=today)
+    k = keyed(checked.national, ds)
+    typed = type_rows(checked.national, ds, checked.verdicts.has_error, checked.row_issues(),
+                      long_keys=k.long_keys, unstorable=k.unstorable, key_length=KEY_LENGTH)
     batch = Batch(
         department=department,
         dataset=dataset,
-        national=national,
-        source_pk=keep_pks,
-        raw=[],
-        rejected=np.asarray(verdicts.has_error, dtype=bool),
-        issues=issues,
-        publicity=publicity,
-        rule_failures=dict(verdicts.rule_failures),
-        skipped_unchanged=skipped,
-        source_position=positions,
+        national=None,
+        source_pk=[pks[i] for i in snapshot.changed] if snapshot else pks,
+        raw=list(snapshot.raw) if snapshot else _raw_of_rejected(text, typed.rejected),
+        rejected=typed.rejected,
+        issues=typed.issues,
+        publicity=checked.publicity,
+        cursor_from=chunk.cursor_from,
+        cursor_to=chunk.cursor_to,
+        rule_failures=dict(checked.verdicts.rule_failures),
+        skipped_unchanged=len(pks) - len(snapshot.changed) if snapshot else 0,
+        source_position=chunk.positions,
+        prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text),
     )
-    prepared = prepare_rows(batch, copy_text=copy_text)
-    # The source row as JSON is kept for quarantined rows only (validation errors and values that cannot
-    # be typed); building it for every row cost more than the rule catalogue.
-    if all_raw is not None:
-        raw: list[str | None] = list(all_raw)
-    else:
-        raw = [None] * len(frame)
-        bad = np.flatnonzero(prepared.rejected)
-        if len(bad):
-            for i, text in zip(bad, raw_json(frame.iloc[bad]), strict=True):
-                raw[i] = text
-    batch = dataclasses.replace(batch, raw=raw, prepared=prepared)
-    seen_rows = None
-    if seen is not None and hashes is not None:
-        key_of = dict(zip(keep_pks, business_keys(national, ds), strict=True))
-        seen_rows = [(pk, h, key_of.get(pk)) for pk, h in zip(pks, hashes, strict=True)]
-    return Chunk(batch, seen_rows)
+    return Chunk(batch, snapshot.seen_rows(k.keys) if snapshot else None, chunk.after)
 
 
 # --- the worker process ---------------------------------------------------------------------------------
@@ -147,7 +184,9 @@ class PrepareFailed(RuntimeError):
 
 
 class PrepareProcess:
-    """One worker process running :func:`prepare_chunk`, one chunk at a time, in submission order.
+    """One worker process running :func:`prepare_chunk`, in order: for the pages it is sent (:meth:`submit`),
+    or for the pages it reads itself from the department database (:meth:`read`), so that no page crosses
+    between the processes.
 
     Started with ``spawn`` (a fork of a process with running threads may inherit a held lock). The worker
     exits when its parent goes away (also after SIGKILL: it watches its parent's pid), so a killed run
@@ -164,21 +203,39 @@ class PrepareProcess:
         self._used = False
         log.info("prepare worker %s started (pid %s) in %.2f s", name, self._proc.pid, time.monotonic() - t0)
 
-    def submit(self, *args: Any) -> None:
+    def _send(self, request: tuple[str, tuple[Any, ...]]) -> None:
         try:
-            self._conn.send_bytes(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))
+            self._conn.send_bytes(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
         except OSError as exc:  # BrokenPipeError: the worker is gone
             raise PrepareFailed(f"数据准备子进程已退出（退出码 {self._proc.exitcode}）") from exc
         self._used = True
 
-    def result(self) -> Chunk:
-        """The next chunk's result (blocks); re-raises the worker's exception."""
+    def submit(self, *args: Any) -> None:
+        """Prepare one page (the arguments of :func:`prepare_chunk`); its chunk comes from :meth:`result`."""
+        self._send(("prepare", args))
+
+    def read(
+        self, source: SourceSettings, department: str, policy: SourcePolicy, cfg: DatasetConfig, dataset: str,
+        today: dt.date, copy_text: bool, watermark: str | None, after: tuple[Any, ...] | None,
+    ) -> None:
+        """Read the pages after ``watermark`` / ``after`` (:func:`connectors.sql.read_chunks`) from the
+        department database in the worker and prepare each: :meth:`result` returns their chunks in order, then
+        ``None``. A source the worker cannot open fails the worker (:class:`PrepareFailed`), not the run."""
+        self._send(("read", (source, department, policy, cfg, dataset, today, copy_text, watermark, after)))
+
+    def result(self) -> Chunk | None:
+        """The next chunk's result (blocks; ``None``: the pages of :meth:`read` are done); re-raises the
+        worker's exception."""
         try:
             status, payload = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError) as exc:
             raise PrepareFailed(f"数据准备子进程意外退出（退出码 {self._proc.exitcode}）：请重试；如反复出现，请联系平台运维") from exc
         if status == "ok":
-            return payload
+            return payload  # type: ignore[no-any-return]
+        if status == "end":
+            return None
+        if status == "unavailable":
+            raise PrepareFailed(payload)
         raise payload
 
     def close(self) -> None:
@@ -206,26 +263,57 @@ def _serve(conn: Any, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     while True:
         try:
-            data = conn.recv_bytes()
+            kind, args = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
+        if kind == "read":
+            _read_and_prepare(conn, *args)
+            continue
         try:
-            chunk = prepare_chunk(*pickle.loads(data))
-            # The load reads the prepared values, not the national frame: keep only its length (a fifth of
-            # the message, and of the parent's time to unpickle it).
-            chunk.batch = dataclasses.replace(chunk.batch, national=chunk.batch.national.iloc[:, :0])
-            reply: tuple[str, Any] = ("ok", chunk)
+            reply: tuple[str, Any] = ("ok", prepare_chunk(*args))
         except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
             reply = ("error", exc)
-        try:
-            out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-            if reply[0] == "error":
-                pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
-        except Exception as failure:  # noqa: BLE001 - any pickling failure is reported to the parent as text
-            err = reply[1] if reply[0] == "error" else failure
-            text = mask_text("".join(traceback.format_exception_only(type(err), err)).strip()) or type(err).__name__
-            out = pickle.dumps(("error", PrepareFailed(text)), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            conn.send_bytes(out)
-        except (EOFError, OSError):
+        if not _reply(conn, reply):
             return
+
+
+def _read_and_prepare(
+    conn: Any, source_settings: SourceSettings, department: str, policy: SourcePolicy, cfg: DatasetConfig,
+    dataset: str, today: dt.date, copy_text: bool, watermark: str | None, after: tuple[Any, ...] | None,
+) -> None:
+    """Every page after ``watermark`` / ``after``, read here and prepared, sent as it is ready (the send waits
+    while the run loads the previous chunk: one chunk is sent, one prepared and one page read ahead)."""
+    try:
+        source = open_source(source_settings, department=department, policy=policy)
+    except BaseException as exc:  # noqa: BLE001 - the run reads the pages itself then
+        _reply(conn, ("unavailable", f"数据准备子进程无法连接源数据库（{type(exc).__name__}）"))
+        return
+    try:
+        for raw in read_chunks(source, cfg, watermark, after=after):
+            chunk = prepare_chunk(raw, cfg, dataset, department, today, None, copy_text)
+            del raw
+            if not _reply(conn, ("ok", chunk)):
+                return
+        _reply(conn, ("end", None))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
+        _reply(conn, ("error", exc))
+    finally:
+        source.dispose()
+
+
+def _reply(conn: Any, reply: tuple[str, Any]) -> bool:
+    """Send ``reply``; an exception that cannot be replayed in the parent goes as :class:`PrepareFailed` with its
+    masked text. False: the parent is gone."""
+    try:
+        out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        if reply[0] == "error":
+            pickle.loads(out)  # an exception whose constructor cannot be replayed fails here, not in the parent
+    except Exception as failure:  # noqa: BLE001
+        exc = reply[1] if reply[0] == "error" else failure
+        text = mask_text("".join(traceback.format_exception_only(type(exc), exc)).strip()) or type(exc).__name__
+        out = pickle.dumps(("error", PrepareFailed(text)), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        conn.send_bytes(out)
+    except (EOFError, OSError):
+        return False
+    return True

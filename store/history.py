@@ -1,7 +1,7 @@
 """The history of superseded record versions (``record_version``) and the audit questions over both tables.
 
 The current version of a record is the record itself (``record_<ds>``). When a record is updated or
-withdrawn, its version until then moves here (written only by :func:`write`, called by ``store.loader``);
+withdrawn, its version until then moves here (written only by :func:`write`, called by ``store.records``);
 a first load writes nothing here. "What did this record look like at time T / in version N" is answered by
 :func:`as_of` and :func:`version_of` over both tables, with the shape the all-versions history had:
 ``version, operation, department, source_pk, content_hash, payload (dict), run_id, loaded_at``.

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from national.issues import Issue, issue_dict
 from store import bulk
 from store.keys import bounded_key, storable_json
 from store.schema import quarantine
@@ -34,7 +35,7 @@ def _open_by(conn: Connection, department: str, ds: str, column: str, keys: list
 
 def add_rejected_rows(
     conn: Connection, department: str, ds: str, run_id: int, now: dt.datetime, *, source_pks: Sequence[str],
-    raws: Sequence[str | None], keys: Sequence[str], payloads: Sequence[str], issues: Sequence[list[dict[str, str]]],
+    raws: Sequence[str | None], keys: Sequence[str], payloads: Sequence[str], issues: Sequence[Sequence[Issue | dict[str, str]]],
 ) -> None:
     """Rows of a chunk that failed a rule: a new open entry, or the same bad row read again (touched), or a
     newer bad version of the row (the old entry superseded by a new one). Sequences are per rejected row."""
@@ -44,7 +45,8 @@ def add_rejected_rows(
     new_entries: list[dict[str, Any]] = []
     touch: list[int] = []
     supersede: list[int] = []
-    for pk, raw, key, payload, row_issues in zip(source_pks, raws, keys, payloads, issues, strict=True):
+    for pk, raw, key, payload, found in zip(source_pks, raws, keys, payloads, issues, strict=True):
+        row_issues = [issue_dict(x) for x in found]
         if raw is None:  # the builder of the batch must give every rejected row its source JSON
             raise ValueError(f"{department}/{ds}: rejected row {pk} has no source JSON (raw)")
         raw_hash = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()

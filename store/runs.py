@@ -1,17 +1,108 @@
-"""Run statistics and the read-side queries used by ``sgs status`` and the reports."""
+"""Ingest runs: their statistics, the watermark they move, and the read-side queries of ``sgs status``.
+
+The only writer of ``ingest_run`` and ``watermark``. A run is opened and closed by :func:`run` (a context
+manager: success, or failed with the masked error); each chunk's load moves the watermark and adds to the
+run's counters in its own transaction (:func:`claim_watermark`, :func:`add_chunk`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from store.db import inserted_id
-from store.loader import read_watermark
 from store.schema import ingest_run, quarantine, record_tables, watermark
+
+
+class WatermarkMoved(Exception):
+    """Another run advanced this department's watermark while this run was loading: stop, do not overwrite."""
+
+
+@dataclass
+class Counts:
+    """What happened to the rows of a batch (or a run)."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    warnings: int = 0
+
+    def add(self, other: Counts) -> None:
+        for k in ("read", "inserted", "updated", "unchanged", "quarantined", "warnings"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.inserted + self.updated + self.unchanged + self.quarantined
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("read", "inserted", "updated", "unchanged", "quarantined", "warnings")}
+
+
+def read_watermark(conn: Connection, department: str, ds: str, *, lock: bool = False) -> str | None:
+    stmt = sa.select(watermark.c.cursor_value).where(watermark.c.department == department, watermark.c.dataset == ds)
+    if lock:
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def claim_watermark(conn: Connection, department: str, ds: str, cursor_from: str | None) -> str | None:
+    """Lock the watermark for this chunk's transaction; raise :class:`WatermarkMoved` unless it still holds
+    ``cursor_from`` (the value this run read the chunk after). Returns it."""
+    current = read_watermark(conn, department, ds, lock=True)
+    if current != cursor_from:
+        raise WatermarkMoved(
+            f"部门 {department} 的 {ds} 水位线已被另一次运行推进（{cursor_from} → {current}）：本次运行停止，请勿并发运行同一部门"
+        )
+    return current
+
+
+def add_chunk(
+    conn: Connection, run_id: int, department: str, ds: str, *, current: str | None, cursor_to: str | None,
+    counts: Counts, rule_failures: dict[str, int], now: dt.datetime,
+) -> None:
+    """A chunk's watermark and counters, in the chunk's transaction (invariant 2: the watermark moves with the
+    rows it covers)."""
+    if cursor_to is not None and cursor_to != current:
+        if current is None:
+            conn.execute(
+                watermark.insert().values(department=department, dataset=ds, cursor_value=cursor_to, updated_at=now, run_id=run_id)
+            )
+        else:
+            conn.execute(
+                watermark.update()
+                .where(watermark.c.department == department, watermark.c.dataset == ds)
+                .values(cursor_value=cursor_to, updated_at=now, run_id=run_id)
+            )
+    stored = conn.execute(sa.select(ingest_run.c.rule_failures).where(ingest_run.c.id == run_id)).scalar_one()
+    failures: dict[str, int] = json.loads(stored) if stored else {}
+    for rule, k in rule_failures.items():
+        if k:
+            failures[rule] = failures.get(rule, 0) + int(k)
+    conn.execute(
+        ingest_run.update()
+        .where(ingest_run.c.id == run_id)
+        .values(
+            chunks=ingest_run.c.chunks + 1,
+            rows_read=ingest_run.c.rows_read + counts.read,
+            inserted=ingest_run.c.inserted + counts.inserted,
+            updated=ingest_run.c.updated + counts.updated,
+            unchanged=ingest_run.c.unchanged + counts.unchanged,
+            quarantined=ingest_run.c.quarantined + counts.quarantined,
+            warnings=ingest_run.c.warnings + counts.warnings,
+            rule_failures=json.dumps(failures, ensure_ascii=False, sort_keys=True),
+            watermark_to=cursor_to if cursor_to is not None else ingest_run.c.watermark_to,
+        )
+    )
 
 
 def start_run(engine: Engine, department: str, dataset: str, trigger: str) -> tuple[int, str | None]:
@@ -119,3 +210,32 @@ def _iso(v: dt.datetime | None) -> str | None:
     if v.tzinfo is None:  # SQLite returns naive values; they were written in UTC
         v = v.replace(tzinfo=dt.UTC)
     return v.isoformat()
+
+
+@dataclass
+class Outcome:
+    """How a recorded run ended (see :func:`recorded`): ``running`` inside the block."""
+
+    status: str = "running"
+    error: str | None = None
+
+
+@contextmanager
+def recorded(
+    finish: Callable[[str, str | None], object], *, mask: Callable[[BaseException], str], limit: int | None = 2000,
+    catch: type[BaseException] = Exception,
+) -> Iterator[Outcome]:
+    """A block run as a recorded run (an ingest run, a push, an expiry, a file exchange): when it ends,
+    ``finish("success", None)``; when it raises (``catch``), ``finish("failed", text)`` with the error's text
+    from ``mask`` (masked: a store error may quote a record, ID numbers included), cut to ``limit``
+    characters, and the error goes on. ``finish`` writes the run's row (``ingest_run``, ``upstream_run``). The block sees both in the :class:`Outcome` it is given."""
+    outcome = Outcome()
+    try:
+        yield outcome
+    except catch as exc:
+        text = mask(exc)
+        outcome.status, outcome.error = "failed", text if limit is None else text[:limit]
+        finish(outcome.status, outcome.error)
+        raise
+    outcome.status = "success"
+    finish(outcome.status, None)

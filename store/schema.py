@@ -41,7 +41,7 @@ metadata = sa.MetaData(
     }
 )
 
-#: A content hash: the first 16 bytes of the SHA-256 of a record's national values (store.loader.content_hash).
+#: A content hash: the first 16 bytes of the SHA-256 of a record's national values (store.rows.content_hash).
 #: Only versions of one record are compared, so 128 bits are plenty; a migrated store keeps its old hashes'
 #: first 16 bytes, which are the same value.
 HASH = sa.LargeBinary(16)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from national.clock import today_shanghai
 from store.db import inserted_id
 from store.loader import withdraw_records
+from store.runs import recorded
 from store.schema import ingest_run, record_tables
 from upstream import runs
 from upstream.errors import masked
@@ -36,7 +37,14 @@ def expire(engine: Engine, today: dt.date | None = None, *, trigger: str = "cli"
     due = sa.and_(table.c.status == "active", table.c.publicity_end.is_not(None), table.c.publicity_end < today)
     run_id = runs.start(engine, "expiry", trigger)
     out: dict[str, int] = {}
-    try:
+
+    def finish(status: str, error: str | None) -> None:
+        runs.finish(engine, run_id, status=status, error=error, withdrawn=sum(out.values()))
+        if error:
+            log.error("expiry stopped: %s", error)
+
+    # A store error may quote the record (ID numbers): masked, in the exception too.
+    with recorded(finish, mask=masked):
         with engine.connect() as conn:
             departments = list(conn.execute(sa.select(table.c.department).where(due).distinct().order_by(table.c.department)).scalars())
         for dept in departments:
@@ -50,10 +58,4 @@ def expire(engine: Engine, today: dt.date | None = None, *, trigger: str = "cli"
                 n = withdraw_records(conn, int(ingest_id), dept, "cf", keys, reason=f"{EXPIRY_REASON}（公示截止期早于 {today.isoformat()}）", now=now)
             out[dept] = n
             log.info("expiry %s: %d penalties withdrawn (publicity_end < %s)", dept, n, today)
-    except Exception as exc:
-        error = masked(exc)  # a store error may quote the record (ID numbers); masked in the exception too
-        runs.finish(engine, run_id, status="failed", error=error[:2000], withdrawn=sum(out.values()))
-        log.error("expiry stopped: %s", error[:2000])
-        raise
-    runs.finish(engine, run_id, status="success", withdrawn=sum(out.values()))
     return out

@@ -31,6 +31,8 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from national import DATASETS
 from national.clock import SHANGHAI
 from national.safety import write_private
 from store import changelog
+from store.runs import recorded
 from upstream import runs
 from upstream.endpoint import DEFAULT_SENDER
 from upstream.envelope import (
@@ -73,51 +76,43 @@ def export_batches(engine: Engine, settings: PushSettings, *, trigger: str = "cl
     run_id = runs.start(engine, "file-out", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
     sender: dict[str, str | None] = {"name": sender_name, "code": sender_code}
-    try:
-        with runs.heartbeat(engine, run_id, settings.lease_seconds):
-            for ds in DATASETS:
-                # Batches taken by an export that died before writing their manifest: written again.
-                with engine.connect() as conn:
-                    unwritten = changelog.unresolved(conn, ds, states=("taken",))
-                for batch in unwritten:
-                    with engine.begin() as conn:
-                        records = resend(conn, batch)
-                    _write(out_dir, ds, batch.batch_id, records, sender, settings, dt.datetime.now(dt.UTC))
-                    with engine.begin() as conn:
-                        changelog.written(conn, batch.id, dt.datetime.now(dt.UTC))
-                    result.batches += 1
-                    result.records_sent += len(records)
-                    runs.add(engine, run_id, batches=1, records_sent=len(records))
-                upto = changelog.horizon(engine)
-                waiting = waiting_keys(engine, ds)
-                while settings.max_batches is None or result.batches < settings.max_batches:
-                    now = dt.datetime.now(dt.UTC)
-                    # Names sort in the order the batches were written (the province may take them in name order).
-                    stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
-                    batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
-                    taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, waiting=waiting, state="taken")
-                    result.not_sent += taken.not_sent
-                    if taken.batch is None:
-                        if taken.not_sent:
-                            runs.add(engine, run_id, not_sent=taken.not_sent)
-                        if taken.moved and not taken.blocked:
-                            continue
-                        break
-                    _write(out_dir, ds, batch_id, taken.records, sender, settings, now)
-                    with engine.begin() as conn:
-                        changelog.written(conn, taken.batch.id, now)
-                    result.batches += 1
-                    result.records_sent += len(taken.records)
-                    runs.add(engine, run_id, batches=1, records_sent=len(taken.records), not_sent=taken.not_sent)
-                    if taken.blocked:
-                        break
-    except Exception as exc:
-        _failed(engine, result, exc)
-        if isinstance(exc, UpstreamError):
-            exc.result = result
-        raise
-    result.status = "success"
-    runs.finish(engine, run_id, status="success")
+    with _recorded(engine, result, settings.lease_seconds):
+        for ds in DATASETS:
+            # Batches taken by an export that died before writing their manifest: written again.
+            with engine.connect() as conn:
+                unwritten = changelog.unresolved(conn, ds, states=("taken",))
+            for batch in unwritten:
+                with engine.begin() as conn:
+                    records = resend(conn, batch)
+                _write(out_dir, ds, batch.batch_id, records, sender, settings, dt.datetime.now(dt.UTC))
+                with engine.begin() as conn:
+                    changelog.written(conn, batch.id, dt.datetime.now(dt.UTC))
+                result.batches += 1
+                result.records_sent += len(records)
+                runs.add(engine, run_id, batches=1, records_sent=len(records))
+            upto = changelog.horizon(engine)
+            waiting = waiting_keys(engine, ds)
+            while settings.max_batches is None or result.batches < settings.max_batches:
+                now = dt.datetime.now(dt.UTC)
+                # Names sort in the order the batches were written (the province may take them in name order).
+                stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
+                batch_id = f"{stamp}-r{run_id}-{result.batches + 1:04d}"
+                taken = take_batch(engine, ds, settings.batch_size, run_id=run_id, batch_id=batch_id, upto=upto, waiting=waiting, state="taken")
+                result.not_sent += taken.not_sent
+                if taken.batch is None:
+                    if taken.not_sent:
+                        runs.add(engine, run_id, not_sent=taken.not_sent)
+                    if taken.moved and not taken.blocked:
+                        continue
+                    break
+                _write(out_dir, ds, batch_id, taken.records, sender, settings, now)
+                with engine.begin() as conn:
+                    changelog.written(conn, taken.batch.id, now)
+                result.batches += 1
+                result.records_sent += len(taken.records)
+                runs.add(engine, run_id, batches=1, records_sent=len(taken.records), not_sent=taken.not_sent)
+                if taken.blocked:
+                    break
     with engine.connect() as conn:
         result.outbox = delivery_counts(conn)
     return result
@@ -146,53 +141,58 @@ def read_receipts(engine: Engine, settings: PushSettings, *, trigger: str = "cli
     in_dir = _exchange_dir(settings) / INBOUND
     run_id = runs.start(engine, "file-in", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="file")
-    try:
-        with runs.heartbeat(engine, run_id, settings.lease_seconds):
-            with engine.connect() as conn:  # read once: each file's receipts update these in place
-                batches = changelog.unresolved(conn)
-            index = receipt_index(batches)
-            for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
-                if not path.is_file():
-                    continue
-                try:
-                    receipts = read_receipt_file(path, max_bytes=settings.max_response_bytes)
-                except ReceiptError as exc:
-                    reason = masked(exc)  # the province's own text may quote a record
-                    _set_aside(in_dir, path, reason, group=settings.exchange_group)
-                    result.bad_answers += 1
-                    result.problem(reason)
-                    log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, reason)
-                    continue
-                with engine.begin() as conn:
-                    outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
-                result.accepted += outcome.accepted
-                result.rejected += outcome.rejected
-                result.batches += 1
-                runs.add(engine, run_id, batches=1, accepted=outcome.accepted, rejected=outcome.rejected)
-                done = exchange_folder(in_dir / PROCESSED, group=settings.exchange_group)
-                path.replace(done / path.name)
-            if result.problems:
-                raise ReceiptError(
-                    f"{result.bad_answers} 个回执文件无法读取，已移到 {INBOUND}/{REJECTED}/（原因见同名 .reason.txt）：{'；'.join(result.problems[:3])}。"
-                    f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
-                )
-    except Exception as exc:
-        _failed(engine, result, exc)
-        if isinstance(exc, UpstreamError):
-            exc.result = result
-        raise
-    result.status = "success"
-    runs.finish(engine, run_id, status="success")
+    with _recorded(engine, result, settings.lease_seconds):
+        with engine.connect() as conn:  # read once: each file's receipts update these in place
+            batches = changelog.unresolved(conn)
+        index = receipt_index(batches)
+        for path in sorted(in_dir.glob("*.receipt.csv")) if in_dir.exists() else []:
+            if not path.is_file():
+                continue
+            try:
+                receipts = read_receipt_file(path, max_bytes=settings.max_response_bytes)
+            except ReceiptError as exc:
+                reason = masked(exc)  # the province's own text may quote a record
+                _set_aside(in_dir, path, reason, group=settings.exchange_group)
+                result.bad_answers += 1
+                result.problem(reason)
+                log.error("receipt file %s set aside in %s/%s: %s", path.name, INBOUND, REJECTED, reason)
+                continue
+            with engine.begin() as conn:
+                outcome = record_receipts(conn, receipts, dt.datetime.now(dt.UTC), batches, index=index)
+            result.accepted += outcome.accepted
+            result.rejected += outcome.rejected
+            result.batches += 1
+            runs.add(engine, run_id, batches=1, accepted=outcome.accepted, rejected=outcome.rejected)
+            done = exchange_folder(in_dir / PROCESSED, group=settings.exchange_group)
+            path.replace(done / path.name)
+        if result.problems:
+            raise ReceiptError(
+                f"{result.bad_answers} 个回执文件无法读取，已移到 {INBOUND}/{REJECTED}/（原因见同名 .reason.txt）：{'；'.join(result.problems[:3])}。"
+                f"其余 {result.batches} 个回执文件已处理；请向省平台索取更正后的文件放回 {INBOUND}/"
+            )
     with engine.connect() as conn:
         result.outbox = delivery_counts(conn)
     return result
 
 
-def _failed(engine: Engine, result: PushResult, exc: BaseException) -> None:
-    """Record a failed run; the error is masked, in the exception too (a store error may quote a record)."""
-    result.status, result.error = "failed", masked(exc)[:2000]
-    runs.finish(engine, result.run_id, status="failed", error=result.error)
-    log.error("%s run %s stopped: %s", result.mode, result.run_id, result.error)
+@contextmanager
+def _recorded(engine: Engine, result: PushResult, lease_seconds: int) -> Iterator[None]:
+    """The block as the recorded run ``result.run_id``; the error is masked, in the exception too (a store error
+    may quote a record), and an :class:`UpstreamError` carries the run's statistics (``.result``). The run's
+    heartbeat is beaten while the block runs (the push lease, :func:`upstream.runs.heartbeat`)."""
+
+    def finish(status: str, error: str | None) -> None:
+        result.status, result.error = status, error
+        runs.finish(engine, result.run_id, status=status, error=error)
+        if error:
+            log.error("%s run %s stopped: %s", result.mode, result.run_id, error)
+
+    try:
+        with recorded(finish, mask=masked), runs.heartbeat(engine, result.run_id, lease_seconds):
+            yield
+    except UpstreamError as exc:
+        exc.result = result
+        raise
 
 
 def _set_aside(in_dir: Path, path: Path, reason: str, *, group: bool = False) -> None:

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 
 from national import DATASETS
 from store import changelog
+from store.runs import recorded
 from transforms.masking import mask_text
 from upstream import runs
 from upstream.endpoint import Endpoint, resolve_endpoint
@@ -87,8 +88,18 @@ def push(
         return export_batches(engine, settings, trigger=trigger)
     run_id = runs.start(engine, "http", trigger, lease_seconds=settings.lease_seconds)
     result = PushResult(run_id=run_id, mode="http")
+
+    def finish(status: str, error: str | None) -> None:
+        result.status, result.error = status, error
+        runs.finish(engine, run_id, status=status, error=error, no_receipt=result.no_receipt)
+        with engine.connect() as conn:
+            result.outbox = delivery_counts(conn)
+        if error:
+            log.error("push run %s stopped: %s", run_id, error)
+
     try:
-        with runs.heartbeat(engine, run_id, settings.lease_seconds):
+        # Masked in the exception too: a store error may quote a record (ID numbers), and the caller prints it.
+        with recorded(finish, mask=_push_error, limit=None), runs.heartbeat(engine, run_id, settings.lease_seconds):
             endpoint = endpoint or resolve_endpoint(settings.conn_id)
             endpoint.check_transport()
             adp = adapter(endpoint.adapter)
@@ -99,18 +110,9 @@ def push(
                     _push_dataset(run, ds)
             if result.problems:
                 raise ReceiptError(_problems_summary(result))
-    except Exception as exc:
-        result.status = "failed"
-        # Masked in the exception too: a store error may quote a record (ID numbers), and the caller prints it.
-        error = masked(exc)
-        result.error = error if isinstance(exc, UpstreamError) else error[:500]
-        _finish(engine, result)
-        if isinstance(exc, UpstreamError):
-            exc.result = result
-        log.error("push run %s stopped: %s", run_id, result.error)
+    except UpstreamError as exc:
+        exc.result = result
         raise
-    result.status = "success"
-    _finish(engine, result)
     log.info("push run %s: %s", run_id, {k: v for k, v in result.as_dict().items() if k != "outbox"})
     return result
 
@@ -125,10 +127,11 @@ def _problems_summary(result: PushResult) -> str:
     )
 
 
-def _finish(engine: Engine, result: PushResult) -> None:
-    runs.finish(engine, result.run_id, status=result.status, error=result.error, no_receipt=result.no_receipt)
-    with engine.connect() as conn:
-        result.outbox = delivery_counts(conn)
+def _push_error(exc: BaseException) -> str:
+    """A failed push's error for ``upstream_run.error``: an :class:`UpstreamError` whole (it is ours, and the
+    operator needs all of it), anything else cut to 500 characters."""
+    error = masked(exc)
+    return error if isinstance(exc, UpstreamError) else error[:500]
 
 
 @dataclass

@@ -103,7 +103,7 @@ class TestConnectorContract:
         for chunk in read_chunks(src, dept.datasets["cf"], None):
             values = list(chunk.frame["gxsj"])
             assert values == sorted(values)
-            tops.append(chunk.cursor_to)
+            tops.append(chunk.last_cursor)
             rows += len(chunk.frame)
         src.dispose()
         assert tops == sorted(tops) and rows == N
@@ -167,7 +167,7 @@ def test_time_zone_aware_source_values_become_beijing_dates(pg_schema_url: str, 
     ex = ExtractSettings(table="t_xzcf", cursor="gxsj", primary_key=["id"])
     (chunk,) = list(read_chunks(source, ex, None))
     source.dispose()
-    assert chunk.cursor_to == source_time(2025, 6, 1, 8, 0)
+    assert chunk.last_cursor == source_time(2025, 6, 1, 8, 0)
     assert chunk.frame.loc[0, "jdrq"] == source_time(2025, 1, 5, 0, 0)
     src.dispose()
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from connectors.sql import RawChunk
 from pipeline.config import load_department
 from pipeline.ingest import _worker_threshold, ingest
 from pipeline.prepare import PrepareProcess, prepare_chunk
@@ -72,18 +73,18 @@ def test_worker_raises_the_error_of_the_chunk_with_its_own_type(department: Path
     cfg = load_department(department).datasets["cf"]
     frame = pd.DataFrame({"id": [1, 2], "gxsj": [source_time(2025, 1, 1)] * 2})  # no mapped columns at all
     with pytest.raises(MappingError) as in_process:
-        prepare_chunk(frame, cfg, "cf", "testju", TODAY)
+        prepare_chunk(RawChunk(frame), cfg, "cf", "testju", TODAY)
     worker = PrepareProcess("sgs-prepare-test")
     try:
-        worker.submit(frame, cfg, "cf", "testju", TODAY)
+        worker.submit(RawChunk(frame), cfg, "cf", "testju", TODAY)
         with pytest.raises(MappingError) as from_worker:
             worker.result()
         assert str(from_worker.value) == str(in_process.value)
         # The worker survives a failed chunk and prepares the next one.
         good = pd.DataFrame(penalty_rows(3, seed=1, bad_every=0))
-        worker.submit(good, cfg, "cf", "testju", TODAY)
+        worker.submit(RawChunk(good), cfg, "cf", "testju", TODAY)
         chunk = worker.result()
-        assert len(chunk.batch.national) == 3 and not chunk.batch.rejected.any()
+        assert len(chunk.batch) == 3 and not chunk.batch.rejected.any()
         assert chunk.batch.prepared is not None and len(chunk.batch.prepared.hashes) == 3
     finally:
         worker.close()
@@ -214,4 +215,34 @@ def test_a_worker_killed_mid_run_costs_a_warning_not_the_run(
     assert any("prepare worker failed" in r.getMessage() for r in caplog.records)
     assert store_state(store) == store_state(reference)
     reference.dispose()
+    store.dispose()
+
+
+def test_the_worker_reads_its_own_pages(department: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: once the worker runs, it reads the following pages from the department database itself; the
+    run's process reads only the first page (and the one it read ahead) and sends the worker no page."""
+    from sqlalchemy.engine import Engine
+
+    dept = load_department(department)
+    monkeypatch.setenv("SGS_PREPARE_WORKER_AFTER", "0")
+    store = make_store_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(store)
+    pages: list[str] = []
+
+    def count(conn: sa.Connection, _cursor: object, statement: str, *_: object) -> None:
+        if conn.dialect.name == "mysql" and "LIMIT" in statement.upper():
+            pages.append(statement)
+
+    sent: list[object] = []
+    submit = PrepareProcess.submit
+    monkeypatch.setattr(PrepareProcess, "submit", lambda self, *a: (sent.append(a), submit(self, *a))[1])
+    sa.event.listen(Engine, "after_cursor_execute", count)
+    try:
+        result = ingest(dept, "cf", engine=store, trigger="test", today=TODAY)
+    finally:
+        sa.event.remove(Engine, "after_cursor_execute", count)
+    assert result.status == "success" and result.chunks == 6 and result.counts.reconciles
+    assert result.counts.quarantined == 23
+    assert not sent, "a page was sent to the worker"
+    assert 1 <= len(pages) <= 2, pages  # 6 pages in all: the worker read the other 4 or 5
     store.dispose()

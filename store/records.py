@@ -1,0 +1,252 @@
+"""The record tables (``record_<ds>``) and the history of their superseded versions: the only writer of both.
+
+A chunk's accepted rows are decided against the records they name (:func:`write`: insert, update or
+unchanged, in source order); a withdrawal (deleted at the source, expired) is a new version too
+(:func:`withdraw`). Either way the version until then moves to the history (``store.history.write``) and the
+new version takes the next change sequence value (``store.changelog.next_seqs``), in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from national import Dataset
+from store import bulk, changelog, history
+from store.schema import record_tables
+
+_IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A chunk's per-row values as the record tables take them (keys bounded, texts storable)."""
+
+    keys: list[str]
+    hashes: list[bytes]
+    payload: list[str]
+    source_pks: list[str]
+    positions: list[str | None] | None
+    statuses: list[str | None] | None
+    column: Any  # (national code, row indexes) → the column's values for those rows, ready to write
+    publicity: pd.DataFrame | None
+
+
+@dataclass
+class Written:
+    """What :func:`write` did with a chunk's accepted rows."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed: list[int] = field(default_factory=list)  # accepted rows that inserted or updated a record
+
+
+@dataclass
+class _Pending:
+    """A record's state while a chunk's rows are compared in source order."""
+
+    rec_id: int | None  # None: inserted by this chunk
+    row: int  # the chunk row holding its current content
+    hash: bytes
+    version: int
+    position: str | None
+    status: str  # active / withdrawn
+    stored: bool = False  # True while it is still the store's state (no row of this chunk changed it)
+    operation: str = "I"  # of the version it is at
+    change: int = -1  # index into the chunk's list of changes of the version it is at
+
+
+def write(
+    conn: Connection, run_id: int, ds: Dataset, department: str, rows: Rows, accepted: Sequence[int], now: dt.datetime,
+) -> Written:
+    """Insert, update or leave unchanged the records the ``accepted`` rows name (one business key = one record)."""
+    table = record_tables[ds.name]
+    keys, hashes, positions, statuses = rows.keys, rows.hashes, rows.positions, rows.statuses
+    out = Written()
+    existing: dict[str, _Pending] = {}
+    stmt = sa.select(
+        table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position,
+        table.c.operation,
+    )
+    for r in bulk.select_where_in(conn, stmt, table.c.business_key, sorted({keys[i] for i in accepted})):
+        existing[r.business_key] = _Pending(r.id, -1, bytes(r.content_hash), r.version, r.source_position,
+                                            "withdrawn" if r.status == "withdrawn" else "active", stored=True, operation=r.operation)
+
+    # Rows come in source order (cursor, primary key). Each accepted row is compared with the decision's
+    # current state — the store's, or what an earlier row of this chunk made it. A row whose source
+    # position is before that state's is an older row of the decision read again (a correction entered
+    # as a new source row, both inside the look-back window): it changes nothing. Without this, re-reading
+    # both rows made every run write two new versions (A, B, A, B, …).
+    # The decisions only pick row indexes; the rows to write are then built column by column.
+    pending: dict[str, _Pending] = {}  # business key → the record's state after this chunk's rows so far
+    changes: list[tuple[int, int, str]] = []  # every change in order: (row, version, operation)
+    superseded_here: list[int] = []  # changes of this chunk that a later row of the chunk superseded
+    for i in accepted:
+        key = keys[i]
+        h = hashes[i]
+        position = positions[i] if positions is not None else None
+        # 当前状态 2 (无效): kept, but withdrawn from publicity (the push sends it as a withdrawal, spec §3.7).
+        invalid = statuses is not None and statuses[i] == "2"
+        state = pending.get(key) or existing.get(key)
+        if state is not None and (state.hash == h or (position is not None and state.position is not None and position < state.position)):
+            out.unchanged += 1  # same content, or an older source row of the decision read again
+            continue
+        if state is None:
+            pending[key] = _Pending(None, i, h, 1, position, "withdrawn" if invalid else "active", change=len(changes))
+            changes.append((i, 1, "I"))
+            out.inserted += 1
+        else:
+            op = _operation(state.status, invalid)
+            if state.change >= 0:
+                superseded_here.append(state.change)
+            state.change = len(changes)
+            changes.append((i, state.version + 1, op))
+            state.stored = False
+            state.row, state.hash, state.version, state.position = i, h, state.version + 1, position
+            state.status = "withdrawn" if invalid else "active"
+            state.operation = op
+            pending[key] = state
+            out.updated += 1
+        out.changed.append(i)
+
+    inserts = [(k, p) for k, p in pending.items() if p.rec_id is None]
+    updates = [(k, p) for k, p in pending.items() if p.rec_id is not None and not p.stored]
+    # Every change takes the next value of the store-wide change sequence; a record keeps its last one.
+    seqs = changelog.next_seqs(conn, len(changes))
+    if updates:
+        # The stored versions of updated records move to the history before they are overwritten.
+        _supersede_stored(conn, ds.name, table, [p.rec_id for _, p in updates if p.rec_id is not None])
+    if superseded_here:
+        # A record changed twice inside this chunk: the versions in between are history straight away.
+        picked = [changes[c][0] for c in superseded_here]
+        history.write(conn, ds.name, {
+            "business_key": pick(keys, picked), "version": [changes[c][1] for c in superseded_here],
+            "operation": [changes[c][2] for c in superseded_here], "department": department,
+            "source_pk": pick(rows.source_pks, picked), "content_hash": pick(hashes, picked),
+            "payload": pick(rows.payload, picked), "run_id": run_id, "loaded_at": now,
+        }, len(picked))
+    if inserts:
+        bulk.insert_columns(conn, table, {
+            "business_key": [k for k, _ in inserts],
+            "department": department,
+            **_record_columns(ds, rows, inserts, seqs, now, with_publicity=True),
+            "first_loaded_at": now,
+            "updated_at": now,
+            "run_id": run_id,
+        }, len(inserts))
+    if updates:
+        # Penalties carry their publicity dates; licences have none to overwrite.
+        bulk.update_columns(conn, table, [p.rec_id for _, p in updates if p.rec_id is not None], {
+            **_record_columns(ds, rows, updates, seqs, now, with_publicity=rows.publicity is not None),
+            "department": department,
+            "updated_at": now,
+            "run_id": run_id,
+        })
+    return out
+
+
+def _record_columns(
+    ds: Dataset, rows: Rows, items: list[tuple[str, _Pending]], seqs: list[int], now: dt.datetime, *, with_publicity: bool,
+) -> dict[str, Any]:
+    picked = [p.row for _, p in items]
+    withdrawn = [s == "2" for s in pick(rows.statuses, picked)] if rows.statuses is not None else [False] * len(picked)
+    cols: dict[str, Any] = {c.lower(): rows.column(c, picked) for c in ds.columns}
+    cols["status"] = ["withdrawn" if w else "active" for w in withdrawn]
+    cols["withdrawn_at"] = [now if w else None for w in withdrawn]
+    cols["withdrawn_reason"] = ["当前状态为无效" if w else None for w in withdrawn]
+    if with_publicity:
+        pub = rows.publicity
+        cols["publicity_end"] = _dates_or_none(pick(pub["publicity_end"].tolist(), picked)) if pub is not None else None
+        cols["repair_eligible_from"] = _dates_or_none(pick(pub["repair_eligible_from"].tolist(), picked)) if pub is not None else None
+    cols["content_hash"] = pick(rows.hashes, picked)
+    cols["source_pk"] = pick(rows.source_pks, picked)
+    cols["source_position"] = pick(rows.positions, picked) if rows.positions is not None else None
+    cols["version"] = [p.version for _, p in items]
+    cols["operation"] = [p.operation for _, p in items]
+    cols["change_seq"] = [seqs[p.change] for _, p in items]
+    return cols
+
+
+def withdraw(
+    conn: Connection, run_id: int, department: str, ds: str, business_keys: list[str], *, reason: str, now: dt.datetime,
+) -> int:
+    """Withdraw active records from publicity: a new version with operation D and the next change sequence
+    value, the version until then into the history. Returns how many changed."""
+    table = record_tables[ds]
+    changed = 0
+    for j in range(0, len(business_keys), _IN_CLAUSE):
+        part = business_keys[j : j + _IN_CLAUSE]
+        ids = list(conn.execute(
+            sa.select(table.c.id)
+            .where(table.c.business_key.in_(part), table.c.status == "active", table.c.department == department)
+            .order_by(table.c.id)
+        ).scalars())
+        if not ids:
+            continue
+        stored = _supersede_stored(conn, ds, table, ids)
+        seqs = changelog.next_seqs(conn, len(stored))
+        conn.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=reason[:200], version=sa.bindparam("v"),
+                    operation="D", change_seq=sa.bindparam("seq"), updated_at=now, run_id=run_id),
+            [{"b_id": r["id"], "v": r["version"] + 1, "seq": seq} for r, seq in zip(stored, seqs, strict=True)],
+        )
+        changed += len(stored)
+    return changed
+
+
+def _supersede_stored(conn: Connection, ds: str, table: sa.Table, ids: list[int]) -> list[dict[str, Any]]:
+    """Move the stored versions of records ``ids`` to the history (before they are overwritten); returns
+    their rows."""
+    stored = [r._mapping for r in bulk.select_where_in(conn, sa.select(table), table.c.id, ids, sa.Integer)]
+    past = [history.current_as_version(ds, r) for r in stored]
+    history.write(conn, ds, {c: [p[c] for p in past] for c in history.COLUMNS}, len(past))
+    return [dict(r) for r in stored]
+
+
+def _operation(before: str, invalid_now: bool) -> str:
+    """Operation of a new version of a known record: a withdrawal (D) when it became 无效, else an update (U)
+    (also while it stays withdrawn: the push sends what the province needs from the record's status)."""
+    if invalid_now and before != "withdrawn":
+        return "D"
+    return "U"
+
+
+def pick(values: Sequence[Any], rows: Sequence[int]) -> list[Any]:
+    """``[values[i] for i in rows]``, the loop in C."""
+    if len(rows) <= 1:
+        return [values[i] for i in rows]
+    return list(operator.itemgetter(*rows)(values))
+
+
+def _dates_or_none(values: list[Any]) -> list[dt.date | None]:
+    """:func:`_date_or_none` of each value, each distinct value converted once."""
+    seen: dict[Any, dt.date | None] = {}
+    out = []
+    for v in values:
+        try:
+            out.append(seen[v])
+        except KeyError:
+            out.append(seen.setdefault(v, _date_or_none(v)))
+        except TypeError:  # unhashable
+            out.append(_date_or_none(v))
+    return out
+
+
+def _date_or_none(v: Any) -> dt.date | None:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        return None
+

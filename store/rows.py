@@ -1,0 +1,239 @@
+"""What the store derives from a chunk's national values before it writes them: business keys, JSON payloads,
+content hashes; and the contract of a chunk handed to the loader (:class:`Batch`, :class:`Prepared`).
+
+Pure work (no database): the preparer (``pipeline.prepare``, possibly in a worker process) calls it, so that
+the loading thread only decides and writes. Imported by ``store`` and by the preparer only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from national import Dataset
+from national.issues import Issue
+from store import bulk
+from store.keys import KEY_LENGTH
+
+#: Bytes of a content hash: the first half of a SHA-256 (a store migrated from hex hashes keeps their first
+#: 32 hex digits, the same bytes, so nothing looks changed after the migration).
+HASH_BYTES = 16
+
+#: Per row: its findings (``national.issues.Issue``; a batch built by hand may give ``{rule, field, message,
+#: severity}`` dicts, which the quarantine takes as they are).
+RowIssues = Sequence[Issue | dict[str, str]]
+
+
+class _Lines:
+    """A list of texts without a newline, as one text (see :func:`_packed`)."""
+
+    __slots__ = ("copy", "n", "text")
+
+    def __init__(self, text: str, n: int, copy: bool) -> None:
+        self.text, self.n, self.copy = text, n, copy
+
+    def __reduce__(self) -> Any:
+        return (_Lines, (self.text, self.n, self.copy))
+
+    def unpacked(self) -> list[str]:
+        values = self.text.split("\n") if self.n else []
+        return bulk.CopyText(values) if self.copy else values
+
+
+class _Digests:
+    """A list of equal-length byte strings, as one byte string."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def __reduce__(self) -> Any:
+        return (_Digests, (self.data, self.size))
+
+    def unpacked(self) -> list[bytes]:
+        d, k = self.data, self.size
+        return [d[i : i + k] for i in range(0, len(d), k)]
+
+
+def _packed(values: Any) -> Any:
+    """``values`` in the form a pipe carries cheaply: a list of texts (COPY fields, JSON, keys) joined by
+    newlines when none holds one (one string to pickle instead of one per row), a list of hashes joined; else
+    as it is. Only for pickling between the run and its prepare worker (:meth:`Prepared.__getstate__`)."""
+    if not isinstance(values, list) or not values:
+        return values
+    first = values[0]
+    if isinstance(first, bytes) and len(first) == HASH_BYTES and all(type(v) is bytes and len(v) == HASH_BYTES for v in values):
+        return _Digests(b"".join(values), HASH_BYTES)
+    if isinstance(first, str):
+        try:
+            text = "\n".join(values)
+        except TypeError:  # a None among them
+            return values
+        if text.count("\n") == len(values) - 1:
+            return _Lines(text, len(values), isinstance(values, bulk.CopyText))
+    return values
+
+
+def _unpacked(value: Any) -> Any:
+    return value.unpacked() if isinstance(value, _Lines | _Digests) else value
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The per-row values the load needs, computed from a batch's national values alone."""
+
+    #: national column → database values (dates, Decimals); or, for a store written with COPY, the same
+    #: values as COPY text (``copy_text``) and ``typed`` None: what the load writes, ready to pick.
+    typed: dict[str, list[Any]] | None
+    copy_text: dict[str, bulk.CopyText] | None
+    statuses: list[str | None] | None  # XK_ZT (当前状态) per row, licences only
+    rejected: np.ndarray  # the catalogue's rejections plus rows that cannot be loaded (LOAD-TYPE/-TEXT/-KEY)
+    issues: Sequence[RowIssues]  # per row, LOAD-* findings first
+    keys: list[str]  # business key per row
+    payload: list[str]  # national values as JSON per row
+    hashes: list[bytes]  # content hash per row (:func:`content_hash`)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent from the prepare worker to the run: a column of texts travels as one string (pickling a
+        # million small strings, and building them again, cost seconds per million rows each way).
+        state = {k: _packed(v) for k, v in self.__dict__.items()}
+        if self.copy_text is not None:
+            state["copy_text"] = {c: _packed(v) for c, v in self.copy_text.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            if k == "copy_text" and v is not None:
+                v = {c: _unpacked(x) for c, x in v.items()}
+            object.__setattr__(self, k, _unpacked(v))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One chunk of one department dataset after transform and validation: what :func:`store.loader.load_batch`
+    writes in one transaction. The preparer builds it once, with ``prepared``; a batch built by hand (tests,
+    scenario builders) gives ``national`` and the loader prepares it."""
+
+    department: str
+    dataset: str
+    national: pd.DataFrame | None  # national columns (canonical text), positional rows; None once prepared
+    source_pk: list[str]  # JSON of the source primary key, per row
+    raw: list[str | None]  # the source row as JSON, per row (needed for rejected rows only; may be None elsewhere)
+    rejected: np.ndarray  # bool per row: has an error-severity issue
+    issues: Sequence[RowIssues]  # per row: errors and warnings
+    publicity: pd.DataFrame | None = None  # publicity_end, repair_eligible_from (penalties)
+    cursor_from: str | None = None  # watermark this chunk was read after (for the moved check)
+    cursor_to: str | None = None  # watermark after this chunk
+    rule_failures: dict[str, int] = field(default_factory=dict)
+    #: Rows read but skipped before the stages because the snapshot showed them unchanged.
+    skipped_unchanged: int = 0
+    #: Per row, a sortable text of the source row's (cursor, primary key) position, or None (snapshot
+    #: reads, files). Of two rows of one decision, the later position is the decision's current content.
+    source_position: list[str | None] | None = None
+    prepared: Prepared | None = None
+
+    def __len__(self) -> int:
+        return len(self.source_pk)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: _packed(v) if k in ("source_pk", "source_position") else v for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, _unpacked(v))
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """Keys, payloads and hashes of a chunk's rows, and the rows the store cannot hold as they are."""
+
+    keys: list[str]
+    payload: list[str]
+    hashes: list[bytes]
+    long_keys: list[int]  # rows whose business key is longer than the key columns (KEY_LENGTH)
+    unstorable: list[int]  # rows whose national values hold a NUL or a lone surrogate
+
+
+def keyed(national: pd.DataFrame, ds: Dataset) -> Keyed:
+    national = national.reset_index(drop=True)
+    keys = business_keys(national, ds)
+    payload = payloads(national, ds.columns)
+    hashes, unstorable = _hashes(payload)
+    return Keyed(keys, payload, hashes, [i for i, k in enumerate(keys) if len(k) > KEY_LENGTH], unstorable)
+
+
+def prepared(
+    ds: Dataset, national: pd.DataFrame, k: Keyed, typed: dict[str, list[Any]], rejected: np.ndarray,
+    issues: Sequence[RowIssues], *, copy_text: bool,
+) -> Prepared:
+    """The load's per-row values. ``copy_text``: render the record columns for a store written with COPY
+    (:func:`store.bulk.uses_copy`)."""
+    statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
+    rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
+    return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys, k.payload, k.hashes)
+
+
+def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
+    """National business key per row (design.md): source unit's USCC | document number [| licence number]."""
+    parts = [national[c].fillna("").astype(str) for c in ds.business_key]
+    key = parts[0]
+    for p in parts[1:]:
+        key = key + "|" + p
+    return key.tolist()
+
+
+def content_hash(payload: str) -> bytes:
+    """The hash of a record's national values (their JSON payload): equal hashes = nothing changed."""
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).digest()[:HASH_BYTES]
+
+
+def _hashes(payload: list[str]) -> tuple[list[bytes], list[int]]:
+    """The content hash of each payload, and the rows whose values cannot be stored as they are (a lone
+    surrogate, which only encodes with ``surrogatepass``; a NUL, which JSON writes as ``\\u0000``): found by
+    the encoding the hash needs anyway."""
+    hashes: list[bytes] = []
+    unstorable: list[int] = []
+    sha256 = hashlib.sha256
+    for i, p in enumerate(payload):
+        try:
+            data = p.encode("utf-8")
+        except UnicodeEncodeError:
+            data = p.encode("utf-8", "surrogatepass")
+            unstorable.append(i)
+        else:
+            if "\\u0000" in p:
+                unstorable.append(i)
+        hashes.append(sha256(data).digest()[:HASH_BYTES])
+    return hashes, unstorable
+
+
+def payloads(national: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Each row's national values as one JSON object (column order fixed), by pandas' C encoder."""
+    frame = national[columns]
+    if len(frame) == 0:
+        return []
+    try:
+        # One JSON array, cut between its objects: each object starts with the first column's key, and
+        # inside a JSON string a quote is always escaped, so '},{"FIRST":' only occurs between objects.
+        # (pandas' own ``lines=True`` does the same cut character by character, several times slower.)
+        text = frame.to_json(orient="records", force_ascii=False)
+        head = "{" + json.dumps(columns[0]) + ":"
+        parts = text[2 + len(head) - 1 : -2].split("}," + head)
+        if text.startswith("[" + head) and text.endswith("}]") and len(parts) == len(frame):
+            return [head + p + "}" for p in parts]
+        lines = frame.to_json(orient="records", lines=True, force_ascii=False).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) == len(frame):
+            return lines
+    except (UnicodeEncodeError, ValueError, OverflowError):
+        pass
+    values = frame.to_numpy(dtype=object)
+    return [json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, default=str) for row in values]

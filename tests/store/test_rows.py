@@ -1,0 +1,80 @@
+"""store.rows: what a prepared chunk carries between the prepare worker and the run (issue 13: no per-row
+pickling), and the typing findings of transforms.typing as typed issues."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+
+from national import dataset
+from national.issues import Issue
+from store import bulk
+from store.keys import KEY_LENGTH
+from store.rows import HASH_BYTES, Batch, Prepared, _Digests, _Lines, content_hash, keyed
+from transforms.typing import NO_ISSUES, type_rows
+
+CF = dataset("cf")
+
+
+def _prepared(n: int, key_with_newline: bool = False) -> Prepared:
+    keys = [f"11330100MB0000000X|罚〔2025〕{i}号" for i in range(n)]
+    if key_with_newline:
+        keys[1] = "a\nb"
+    return Prepared(
+        typed=None,
+        copy_text={"CF_WSH": bulk.copy_text([f"罚〔2025〕{i}号" for i in range(n)]), "CF_NR_FK": bulk.copy_text([None] * n)},
+        statuses=None,
+        rejected=np.zeros(n, dtype=bool),
+        issues=[NO_ISSUES] * n,
+        keys=keys,
+        payload=[f'{{"CF_WSH": "罚\\n{i}"}}' for i in range(n)],
+        hashes=[content_hash(str(i)) for i in range(n)],
+    )
+
+
+def test_a_prepared_chunk_travels_as_a_few_strings_and_comes_back_equal() -> None:
+    p = _prepared(1000)
+    state = p.__getstate__()
+    assert isinstance(state["keys"], _Lines) and isinstance(state["payload"], _Lines)
+    assert isinstance(state["hashes"], _Digests) and len(state["hashes"].data) == 1000 * HASH_BYTES
+    assert all(isinstance(v, _Lines) for v in state["copy_text"].values())
+    back = pickle.loads(pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back.keys == p.keys and back.payload == p.payload and back.hashes == p.hashes
+    assert back.copy_text is not None and p.copy_text is not None
+    assert back.copy_text == p.copy_text and all(isinstance(v, bulk.CopyText) for v in back.copy_text.values())
+    assert back.copy_text["CF_NR_FK"][0] == "\\N"
+
+
+def test_a_column_with_a_newline_or_none_travels_as_it_is() -> None:
+    p = _prepared(3, key_with_newline=True)
+    assert p.__getstate__()["keys"] == p.keys  # not joined: "\n" inside a key would cut it
+    back = pickle.loads(pickle.dumps(p))
+    assert back.keys[1] == "a\nb" and back.keys == p.keys
+    b = Batch("d", "cf", None, ["[1]", "[2]"], [None, "{}"], np.zeros(2, dtype=bool), [NO_ISSUES, NO_ISSUES],
+              source_position=["x\ny", None])
+    again = pickle.loads(pickle.dumps(b))
+    assert again.source_position == ["x\ny", None] and again.source_pk == ["[1]", "[2]"] and len(again) == 2
+
+
+def test_load_findings_are_typed_issues_and_only_for_rows_the_catalogue_let_through() -> None:
+    base = dict.fromkeys(CF.columns)
+    rows = []
+    for wsh, jdrq in (("罚1", "2025-13-01"), ("罚2", "not a date"), ("罚" + "长" * KEY_LENGTH, "2025-01-02"), ("罚\x00", "2025-01-02")):
+        r = dict(base)
+        r.update({"CF_SJLYDM": "11330100MB0000000X", "CF_WSH": wsh, "CF_JDRQ": jdrq})
+        rows.append(r)
+    national = pd.DataFrame(rows, dtype=object)
+    catalogue = Issue("CF-X", "CF_JDRQ", "规则", "error")
+    k = keyed(national, CF)
+    assert k.long_keys == [2] and k.unstorable == [3]
+    typed = type_rows(national, CF, np.array([False, True, False, False]), [NO_ISSUES, [catalogue], NO_ISSUES, NO_ISSUES],
+                      long_keys=k.long_keys, unstorable=k.unstorable, key_length=KEY_LENGTH)
+    assert typed.rejected.tolist() == [True, True, True, True]
+    assert [(x.rule, x.field) for x in typed.issues[0]] == [("LOAD-TYPE", "CF_JDRQ")]
+    assert typed.issues[0][0].message == "处罚决定日期（CF_JDRQ）的值不是可入库的日期：请按模板格式填写后重新报送"
+    assert list(typed.issues[1]) == [catalogue]  # the catalogue already rejected it: no LOAD-TYPE on top
+    assert [(x.rule, x.field) for x in typed.issues[2]] == [("LOAD-KEY", "CF_WSH")]
+    assert [(x.rule, x.field) for x in typed.issues[3]] == [("LOAD-TEXT", "CF_WSH")]
+    assert typed.values["CF_JDRQ"][0] is None and str(typed.values["CF_JDRQ"][2]) == "2025-01-02"
