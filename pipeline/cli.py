@@ -559,11 +559,12 @@ def store_grant_public(
     role: Annotated[str, typer.Option(help="PostgreSQL role of the public column")] = "sgs_public",
 ) -> None:
     """PostgreSQL: create/update the role that may only SELECT the public read model (LOGIN if SGS_PUBLIC_ROLE_PASSWORD is set)."""
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
+    from store import dialect
     from store.published import grant_public
 
     engine = store_engine()
-    if engine.dialect.name != "postgresql":
+    if not dialect.of(engine).roles:
         _fail("grant-public 只用于 PostgreSQL 中央库：SQLite 中央库由专栏以只读方式（mode=ro）打开，无需授权")
     with engine.begin() as conn:
         r = grant_public(conn, role, password=os.environ.get("SGS_PUBLIC_ROLE_PASSWORD") or None)
@@ -575,7 +576,7 @@ def store_grant_public(
 @_store_errors
 def store_rebuild_public() -> None:
     """Rewrite the public column's read model from the records (after restoring the record tables, or a hand edit)."""
-    from pipeline.ingest import store_engine
+    from pipeline.settings import store_engine
     from store.published import rebuild
 
     with store_engine().begin() as conn:

@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from national.issues import Issue
 from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
 from store.keys import KEY_LENGTH, bounded_keys
-from store.rows import Batch, keyed, prepared
+from store.rows import Batch, Prepared, keyed, prepared
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
 from transforms.normalise import as_text_frame, map_to_national, raw_json
@@ -231,7 +231,7 @@ class PrepareProcess:
         except (EOFError, OSError) as exc:
             raise PrepareFailed(f"数据准备子进程意外退出（退出码 {self._proc.exitcode}）：请重试；如反复出现，请联系平台运维") from exc
         if status == "ok":
-            return payload  # type: ignore[no-any-return]
+            return payload
         if status == "end":
             return None
         if status == "unavailable":
@@ -317,3 +317,19 @@ def _reply(conn: Any, reply: tuple[str, Any]) -> bool:
     except (EOFError, OSError):
         return False
     return True
+
+
+def prepare_batch(batch: Batch, *, copy_text: bool) -> Batch:
+    """A batch built by hand from national text (tests, scenario builders, a future file intake that already
+    holds validated national rows) with its per-row values computed, as :func:`prepare_chunk` computes them
+    for every chunk of a run: typing and the LOAD-* findings (transforms), keys, payloads and hashes (store.rows).
+    ``copy_text``: the store is written with COPY (:func:`store.bulk.uses_copy`)."""
+    assert batch.national is not None, "a batch needs its national values"
+    ds = national_dataset(batch.dataset)
+    national = batch.national.reset_index(drop=True)
+    k = keyed(national, ds)
+    issues = cast("list[list[Issue]]", [list(x) for x in batch.issues])  # hand-built batches carry Issue objects or dicts
+    typed = type_rows(national, ds, batch.rejected, issues, long_keys=k.long_keys, unstorable=k.unstorable,
+                      key_length=KEY_LENGTH)
+    p: Prepared = prepared(ds, national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text)
+    return dataclasses.replace(batch, prepared=p)

@@ -29,6 +29,8 @@ class StoreDialect:
     change_sequence: ClassVar[bool] = False
     #: Look-ups by many values as one ``= ANY(array literal)`` instead of ``IN`` lists of 500.
     array_any: ClassVar[bool] = False
+    #: Database roles with table privileges (the public column's read-only role, ``sgs store grant-public``).
+    roles: ClassVar[bool] = False
 
     def serves_url(self, url: str) -> bool:
         return False
@@ -107,6 +109,7 @@ class PostgreSQLStore(StoreDialect):
     names = ("postgresql",)
     change_sequence = True
     array_any = True
+    roles = True
 
     def serves_url(self, url: str) -> bool:
         return url.startswith("postgresql+psycopg") or url.startswith("postgresql://")

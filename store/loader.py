@@ -12,7 +12,7 @@ aborts this one instead of overwriting its progress).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Connection
@@ -20,13 +20,10 @@ from sqlalchemy.engine import Connection
 from national import dataset
 from store import bulk, published, records, runs
 from store import quarantine as quarantine_store
-from store.keys import KEY_LENGTH, bounded_keys, storable_json, storable_texts
+from store.keys import bounded_keys, storable_json, storable_texts
 from store.records import pick
-from store.rows import Batch, Prepared, keyed, prepared
+from store.rows import Batch, Prepared
 from store.runs import Counts, WatermarkMoved, read_watermark
-
-if TYPE_CHECKING:
-    from national.issues import Issue
 
 __all__ = [
     "Batch", "Counts", "Prepared", "ReconciliationError", "WatermarkMoved", "load_batch", "read_watermark", "withdraw_records",
@@ -45,7 +42,9 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     # Cursor values as the store holds them (store/keys.py): a lone surrogate must not fail the chunk.
     cursor_from = storable_json(batch.cursor_from) if batch.cursor_from is not None else None
     current = runs.claim_watermark(conn, batch.department, ds.name, cursor_from)
-    p = batch.prepared or _prepare_by_hand(batch, copy_text=copy)
+    p = batch.prepared
+    if p is None:
+        raise ValueError(f"{batch.department}/{ds.name}: the batch is not prepared (pipeline.prepare.prepare_batch)")
     if p.copy_text is not None and not copy:
         raise ValueError(f"{batch.department}/{ds.name}: rows prepared as COPY text for a store that does not use COPY")
     source_pks = bounded_keys(batch.source_pk)
@@ -94,20 +93,6 @@ def _column_picker(p: Prepared) -> Any:
     typed = p.typed
     assert typed is not None
     return lambda code, rows: pick(typed[code], rows)
-
-
-def _prepare_by_hand(batch: Batch, *, copy_text: bool) -> Prepared:
-    """The per-row values of a batch built by hand from national text (tests, scenario builders): what the
-    preparer (``pipeline.prepare``) computes for every chunk of a run, here for the batches that skip it."""
-    from transforms.typing import type_rows  # the pipeline's batches arrive prepared: no transform runs here
-
-    assert batch.national is not None, "a batch needs its national values or its prepared rows"
-    ds = dataset(batch.dataset)
-    national = batch.national.reset_index(drop=True)
-    k = keyed(national, ds)
-    typed = type_rows(national, ds, batch.rejected, cast("list[list[Issue]]", batch.issues), long_keys=k.long_keys, unstorable=k.unstorable,
-                      key_length=KEY_LENGTH)
-    return prepared(ds, national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text)
 
 
 def withdraw_records(

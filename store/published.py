@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from national import dataset
 from national.clock import now_utc, today_shanghai
 from national.masking import ID_COLUMNS, mask_text
-from store import bulk
+from store import bulk, dialect
 from store.schema import PUBLIC_KEY_COLUMNS, published_tables, record_tables
 
 NATURAL_PERSON = "自然人"
@@ -158,7 +158,7 @@ def grant_public(conn: Connection, role: str = PUBLIC_ROLE, *, password: str | N
     store's schema, SELECT on ``published_cf`` / ``published_xk``; every other privilege it held on the store's
     tables revoked. ``password``: the role may log in with it (LOGIN); None: NOLOGIN (an operator grants it to
     a login role, or sets a password later). Idempotent."""
-    if conn.dialect.name != "postgresql":
+    if not dialect.of(conn).roles:
         raise ValueError("grant-public 只用于 PostgreSQL 中央库：SQLite 中央库由专栏以只读方式打开，无需授权")
     q = conn.dialect.identifier_preparer
     name = q.quote(role)

@@ -195,3 +195,15 @@ def national_penalty(i: int, rng: random.Random) -> dict[str, str | None]:
         "CF_SJLY": "市测试监管局",
         "CF_SJLYDM": authority,
     }
+
+
+def load_batch(conn: Any, run_id: int, batch: Any, **kwargs: Any) -> Any:
+    """``store.loader.load_batch`` for a batch built by hand from national text: prepared first, as the pipeline
+    prepares every chunk (``pipeline.prepare.prepare_batch``; the store itself imports no transform)."""
+    from pipeline.prepare import prepare_batch
+    from store import loader
+    from store.bulk import uses_copy
+
+    if batch.prepared is None:
+        batch = prepare_batch(batch, copy_text=uses_copy(conn))
+    return loader.load_batch(conn, run_id, batch, **kwargs)

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from national import dataset
 from reports.indicators import DepartmentInfo
-from store.loader import Batch, load_batch
+from store.loader import Batch
 from store.runs import finish_run, start_run
-from tests.factories import authority_code, make_uscc
+from tests.factories import authority_code, load_batch, make_uscc
 
 CF = dataset("cf")
 UTC = dt.UTC

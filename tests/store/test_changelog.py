@@ -15,9 +15,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from national import dataset
 from store import changelog
-from store.loader import Batch, load_batch
+from store.loader import Batch
 from store.runs import start_run
 from store.schema import record_tables
+from tests.factories import load_batch
 from tests.upstream.helpers import penalty
 
 CF = dataset("cf")

@@ -15,9 +15,10 @@ from sqlalchemy.engine import Engine
 
 from national import dataset
 from store import history
-from store.loader import Batch, load_batch, withdraw_records
+from store.loader import Batch, withdraw_records
 from store.runs import finish_run, start_run
 from store.schema import record_version
+from tests.factories import load_batch
 from tests.upstream.helpers import DEPT, penalty
 
 CF = dataset("cf")

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from national import dataset
-from store.loader import Batch, WatermarkMoved, load_batch
+from store.loader import Batch, WatermarkMoved
 from store.runs import start_run
 from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
+from tests.factories import load_batch
 
 CF = dataset("cf")
 ERR = {"rule": "CF-REQ-WSH", "field": "CF_WSH", "message": "缺少行政处罚决定书文号", "severity": "error"}

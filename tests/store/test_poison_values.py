@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from store.keys import KEY_LENGTH, bounded_key, bounded_keys, storable_json
-from store.loader import Batch, load_batch
+from store.loader import Batch
 from store.runs import start_run
 from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
+from tests.factories import load_batch
 from tests.store.test_loader import ERR, rows
 
 LONG_PK = "主" * 100_000

@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from national import dataset
 from national.clock import now_shanghai
 from store.changelog import delivery_states
-from store.loader import Batch, load_batch
+from store.loader import Batch
 from store.runs import finish_run, start_run
+from tests.factories import load_batch
 from upstream.settings import PushSettings
 
 CF = dataset("cf")

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from national import dataset
-from store.loader import Batch, load_batch, read_watermark
+from store.loader import Batch, read_watermark
 from store.runs import start_run
-from tests.factories import authority_code, make_id, make_uscc
+from tests.factories import authority_code, load_batch, make_id, make_uscc
 
 SOURCE = authority_code()
 TODAY = dt.date(2026, 12, 1)
