@@ -102,7 +102,8 @@ class Generator:
             start = jdrq + dt.timedelta(days=r.choice((0, 0, 0, 1, 3)))
             end = dt.date(2099, 12, 31) if ls.years is None else add_years(start, ls.years) - dt.timedelta(days=1)
             rec = Record(
-                "xk", party, auth, wsh, jdrq, dt.datetime.min,  # noqa: DTZ901 - gxsj set below xkws=ls.xkws, xklb=ls.xklb, xkzs=ls.xkzs,
+                "xk", party, auth, wsh, jdrq, dt.datetime.min,  # noqa: DTZ901 - gxsj set below
+                xkws=ls.xkws, xklb=ls.xklb, xkzs=ls.xkzs,
                 xkbh=xkbh, nr=fill(ls.nr, self.faker, jdrq=jdrq), yxqz=start, yxqzi=end,
                 zt="2" if r.random() < 0.04 else "1",
             )
