@@ -60,8 +60,11 @@ def test_head_schema_is_the_model(empty_store_url: str) -> None:
         # SQLite's FTS5 tables of the public column and their shadow tables are not in the model
         # (store.schema.PUBLISHED_FTS): they may show as tables the model does not have, nothing else.
         fts = tuple(PUBLISHED_FTS.values())
+        # Nor are the trigram indexes of their names, which migration 0007 creates on PostgreSQL only where the
+        # pg_trgm extension can be had (docs/public.md).
         flat = [x for d in diffs for x in ([d] if isinstance(d, tuple) else d)
-                if not (x[0] == "remove_table" and x[1].name.startswith(fts))]
+                if not (x[0] == "remove_table" and x[1].name.startswith(fts))
+                and not (x[0] == "remove_index" and x[1].name.endswith("_party_name_trgm"))]
         not_comments = [x for x in flat if x[0] not in ("modify_comment", "add_table_comment", "remove_table_comment")]
         assert not_comments == [], not_comments
     finally:
