@@ -212,7 +212,9 @@ _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
 
 def _resident_id_well_formed(value: str) -> bool:
     """GB 11643 shape (spec §3.2: first digit 1–9, born 18xx–20xx) and a real birth date, not after today."""
-    if not (len(value) == 18 and value[:17].isdigit() and value[0] != "0" and (value[17].isdigit() or value[17] == "X")):
+    if not (
+        len(value) == 18 and value[:17].isdigit() and value[0] != "0" and (value[17].isdigit() or value[17] == "X")
+    ):
         return False
     if value[6:8] not in ("18", "19", "20"):
         return False
@@ -258,7 +260,9 @@ def test_check_digits_agree_with_stdnum(ds: str, runs: Callable[[str], list[GxRu
             type_field = rule.params.get("type_field")
             values = run.df[rule.field].tolist()
             types = run.df[type_field].tolist() if type_field else [None] * len(values)
-            expected = [k for k, (v, t) in enumerate(zip(values, types, strict=True)) if _stdnum_fails(expectation, v, t)]
+            expected = [
+                k for k, (v, t) in enumerate(zip(values, types, strict=True)) if _stdnum_fails(expectation, v, t)
+            ]
             ours = run.engine.failing_rows(rule_id).tolist()
             if rows != expected or ours != expected:
                 wrong.append((rule_id, {"stdnum": expected, "gx": rows, "engine": ours}))
