@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,9 +67,9 @@ def test_checked_in_suites_match_the_catalogue(ds: str, context: object) -> None
 
 def test_suite_has_one_expectation_per_active_rule(ds: str, context: object) -> None:
     suite = build_suite(ds)
-    ids = [e.meta["rule_id"] for e in suite.expectations]
+    ids = [(e.meta or {})["rule_id"] for e in suite.expectations]
     assert ids == [r.id for r in catalogue(ds)]
-    severities = {e.meta["rule_id"]: e.severity for e in suite.expectations}
+    severities = {(e.meta or {})["rule_id"]: e.severity for e in suite.expectations}
     assert {severities[r.id] for r in catalogue(ds) if r.severity == "error"} == {"critical"}
     data = json.loads((SUITES_DIR / f"{ds}.json").read_text(encoding="utf-8"))
     assert len(data["expectations"]) == len(ids)
@@ -88,7 +88,7 @@ def _encodable(row: dict[str, object]) -> bool:
 
 def _sample(ds: str) -> tuple[pd.DataFrame, list[Label]]:
     """Every labelled row of the rule table and of oracle_rows.yaml plus five clean rows, in one batch."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Mapping[str, Any]] = []
     labels: list[Label] = []
     for k, (d, rule, overrides, fails) in enumerate(EXPANDED):
         if d == ds and _encodable(overrides):
@@ -124,7 +124,7 @@ class GxRun:
 
 def _validate(context: Any, ds: str, name: str, df: pd.DataFrame, labels: list[Label]) -> GxRun:
     suite = build_suite(ds, today=TODAY)
-    by_id = {e.meta["rule_id"]: e for e in suite.expectations}
+    by_id = {(e.meta or {})["rule_id"]: e for e in suite.expectations}
     source = context.data_sources.add_or_update_pandas(f"sgs_{ds}_{name}")
     asset = source.add_dataframe_asset(name=f"batch_{ds}_{name}")
     batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": df})

@@ -8,6 +8,7 @@ example fails the suite.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -721,7 +722,7 @@ def test_today_defaults_to_the_current_date() -> None:
     from national.clock import today_shanghai
 
     now = today_shanghai()
-    rows = [
+    rows: list[Mapping[str, Any]] = [
         {
             "CF_WSH": f"文号{k}",
             "CF_JDRQ": d.isoformat(),
