@@ -128,6 +128,7 @@ def expectation_for(
             column=Column,
             common=common,
             today=today.isoformat() if today else None,
+            dataset=dataset,
         )
         stated = registered.statement(rule, ctx)
         if stated is not None:
