@@ -4,7 +4,9 @@
   functions as the engine (:mod:`expectations.checks`);
 - the engine-backed expectations :class:`ExpectColumnValuesToPassNationalRule` (one column) and
   :class:`ExpectRowsToPassNationalRule` (several columns) for the rules no built-in can state: they
-  evaluate the catalogue rule with the rule kind itself, so GX and the engine cannot disagree.
+  evaluate the catalogue rule with the rule kind itself, so GX and the engine cannot disagree (and
+  comparing them proves nothing: tests/expectations/test_gx_suites.py checks these, and the check
+  digits, against hand-labelled rows and python-stdnum instead).
 
 Importing this module registers the metrics and expectations with GX; the rule kinds' GX statements
 (:mod:`expectations.kinds`) reach these classes through :class:`expectations.kinds.GxContext`.

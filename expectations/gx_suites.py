@@ -12,7 +12,8 @@ modules of :mod:`expectations.kinds`, listed in :data:`expectations.kinds.GX_STA
   GX cannot state its ``when``), an engine-backed custom expectation
   (:class:`~expectations.gx_custom.ExpectColumnValuesToPassNationalRule` for one column,
   :class:`~expectations.gx_custom.ExpectRowsToPassNationalRule` for several) that evaluates the rule
-  with its kind, so GX and the engine cannot disagree.
+  with its kind, so GX and the engine cannot disagree (their independent check is the labelled rows
+  of tests/expectations/oracle_rows.yaml and the rule table; see docs/reliability.md).
 
 The suites are built lazily by :func:`build_suite` (nothing GX-related runs at import of the
 ``expectations`` package) and written as JSON with ``python -m expectations.gx_suites --write``; a test
@@ -127,6 +128,7 @@ def expectation_for(
             column=Column,
             common=common,
             today=today.isoformat() if today else None,
+            dataset=dataset,
         )
         stated = registered.statement(rule, ctx)
         if stated is not None:

@@ -42,6 +42,8 @@ class GxContext:
     common: Mapping[str, Any]
     #: ISO date for "not in the future" checks; ``None`` leaves it to the validation run.
     today: str | None
+    #: The dataset of the suite (``cf``/``xk``): a field's properties, e.g. whether it may hold line breaks.
+    dataset: str = ""
 
 
 GxStatement = Callable[[Rule, GxContext], Any]

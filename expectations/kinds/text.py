@@ -14,6 +14,7 @@ from expectations.conditions import condition
 from expectations.frame import BoolArray, Frame, IntArray
 from expectations.kinds.registry import GxContext, gx_statement, kind
 from expectations.rules import Rule
+from national import dataset
 
 # A character that is a letter, digit or 汉字 (\w minus underscore): a value without one is punctuation only.
 _WORD_CHAR = re.compile(r"[^\W_]")
@@ -24,6 +25,8 @@ _FULLWIDTH_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 _CONTROL = "\x00-\x09\x0b-\x1f\x7f-\x9f\ufffd\ud800-\udfff"
 _CONTROL_RE = re.compile(f"[{_CONTROL}]")
 _CONTROL_NL_RE = re.compile(f"[{_CONTROL}\n]")
+#: The same class written with escapes, for the GX suites (their JSON cannot hold lone surrogates).
+_CONTROL_ESCAPED = r"\x00-\x09\x0b-\x1f\x7f-\x9f\ufffd\ud800-\udfff"
 
 
 @kind("max_length")
@@ -168,3 +171,52 @@ def _pattern_gx(rule: Rule, gx: GxContext) -> Any:
 def _formula_prefix_gx(rule: Rule, gx: GxContext) -> Any:
     starts = "|".join(re.escape(str(x)) for x in rule.params["prefixes"])
     return gx.expectations.ExpectColumnValuesToNotMatchRegex(column=rule.field, regex=rf"\A(?:{starts})", **gx.common)
+
+
+@gx_statement("fullwidth_alnum")
+def _fullwidth_gx(rule: Rule, gx: GxContext) -> Any:
+    return gx.expectations.ExpectColumnValuesToNotMatchRegex(
+        column=rule.field, regex=r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]", **gx.common
+    )
+
+
+@gx_statement("control_chars")
+def _control_chars_gx(rule: Rule, gx: GxContext) -> Any:
+    allow_nl = rule.params.get("allow_newline")
+    if allow_nl is None:
+        if not gx.dataset:
+            return None
+        allow_nl = dataset(gx.dataset).field(rule.field).multiline
+    chars = _CONTROL_ESCAPED if allow_nl else _CONTROL_ESCAPED + r"\n"
+    return gx.expectations.ExpectColumnValuesToNotMatchRegex(column=rule.field, regex=f"[{chars}]", **gx.common)
+
+
+@gx_statement("special_chars")
+def _special_chars_gx(rule: Rule, gx: GxContext) -> Any:
+    chars = str(rule.params.get("chars", ""))
+    body = re.escape(chars) if chars else ""
+    if rule.params.get("emoji"):
+        body += _EMOJI
+    if not body:
+        return None  # nothing to reject: the engine-backed expectation (always true) states it
+    return gx.expectations.ExpectColumnValuesToNotMatchRegex(column=rule.field, regex=f"[{body}]", **gx.common)
+
+
+@gx_statement("junk")
+def _junk_gx(rule: Rule, gx: GxContext) -> Any:
+    """A junk value, a value without a letter, digit or 汉字, or (``digits_only``) digits only, as one regex.
+
+    ``[\\W_]`` is the complement of the engine's word character ``[^\\W_]``; ``+`` keeps the empty
+    string (a missing value, never judged) out.
+    """
+    p = rule.params
+    parts = [rf"(?:{'|'.join(re.escape(str(v)) for v in p['values'])})\Z"] if p.get("values") else []
+    if p.get("punctuation_only", True):
+        parts.append(r"[\W_]+\Z")
+    if p.get("digits_only", False):
+        parts.append(r"\d+\Z")
+    if not parts:
+        return None
+    return gx.expectations.ExpectColumnValuesToNotMatchRegex(
+        column=rule.field, regex=rf"\A(?:{'|'.join(parts)})", **gx.common
+    )

@@ -8,10 +8,11 @@ example fails the suite.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from exp_rows import AUTH_USCC, GOOD, ID_NUMBER, IND_USCC, ORG_USCC, TODAY, check
+from exp_rows import AUTH_USCC, ID_NUMBER, IND_USCC, ORG_USCC, check
 
 from expectations import RuleOverride, RuleSettings, catalogue
 
@@ -711,12 +712,26 @@ def test_expired_licence_rule_is_off_by_default_and_can_be_enabled() -> None:
 
 
 def test_today_defaults_to_the_current_date() -> None:
+    """Without ``today``, "not in the future" means the date of the run in Shanghai: a decision dated
+    tomorrow (or in 2999) fails, one dated today passes (a fixed default such as the tests' TODAY would fail one)."""
+    import datetime as dt
+
     from exp_rows import frame
 
     from expectations import validate
+    from national.clock import today_shanghai
 
-    future = frame("cf", [{"CF_JDRQ": "2999-01-01", "CF_YXQ": "2999-01-01", "CF_GSJZQ": "2999-02-01"}])
-    assert "CF-DATE-006" in validate(future, "cf").rule_failures
-    assert validate(future, "cf").rule_failures["CF-DATE-006"] == 1
-    assert TODAY < __import__("datetime").date(2999, 1, 1)
-    assert GOOD["cf"]["CF_JDRQ"] < "2999"
+    now = today_shanghai()
+    rows: list[Mapping[str, Any]] = [
+        {
+            "CF_WSH": f"文号{k}",
+            "CF_JDRQ": d.isoformat(),
+            "CF_YXQ": d.isoformat(),
+            "CF_GSJZQ": (d + dt.timedelta(days=30)).isoformat(),
+        }
+        for k, d in enumerate([now + dt.timedelta(days=1), now, now - dt.timedelta(days=1), dt.date(2999, 1, 1)])
+    ]
+    verdicts = validate(frame("cf", rows), "cf")
+    if today_shanghai() != now:  # midnight passed during the test: the default moved with it
+        pytest.skip("the date changed while the test ran")
+    assert verdicts.failing_rows("CF-DATE-006").tolist() == [0, 3]
