@@ -85,7 +85,14 @@ def check_rows(
         national = derive_penalty_fields(national, mapping)
         publicity = national[["_publicity_end", "_repair_eligible_from"]].rename(columns=lambda c: c.removeprefix("_"))
     national = national[ds.columns]
-    return Checked(national, publicity, expectations.validate(national, dataset, today=today))
+    verdicts = expectations.validate(national, dataset, today=today)
+    if publicity is not None:
+        # One end date (spec §5.2): the department's CF_GSJZQ was checked as given (a 2099-12-31 or a date past
+        # the maximum is reported); the value stored, pushed and expired by is the one derived end date.
+        national = national.copy()
+        ok = ~np.asarray(verdicts.has_error, dtype=bool)
+        national.loc[ok, "CF_GSJZQ"] = publicity.loc[ok, "publicity_end"].to_numpy()
+    return Checked(national, publicity, verdicts)
 
 
 def source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
