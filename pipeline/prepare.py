@@ -36,10 +36,10 @@ from national.issues import Issue
 from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
 from store.keys import KEY_LENGTH, bounded_keys
-from store.rows import Batch, Prepared, keyed, prepared
+from store.rows import Batch, Prepared, keyed, prepared, with_revocations
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
-from transforms.normalise import as_text_frame, map_to_national, raw_json
+from transforms.normalise import as_text_frame, map_to_national, raw_json, revoked_statuses
 from transforms.settings import MappingSettings
 from transforms.typing import NO_ISSUES, type_rows
 
@@ -161,7 +161,8 @@ def prepare_chunk(
     if snapshot is not None:  # only new and changed rows go through the stages; every row is marked as seen
         text = text.iloc[snapshot.changed].reset_index(drop=True)
     checked = check_rows(text, cfg, dataset, department=department, today=today)
-    k = keyed(checked.national, ds)
+    revoked = revoked_statuses(text, cfg, department=department)
+    k = with_revocations(keyed(checked.national, ds), revoked)
     typed = type_rows(checked.national, ds, checked.verdicts.has_error, checked.row_issues(),
                       long_keys=k.long_keys, unstorable=k.unstorable, key_length=KEY_LENGTH)
     batch = Batch(
@@ -178,7 +179,8 @@ def prepare_chunk(
         rule_failures=dict(checked.verdicts.rule_failures),
         skipped_unchanged=len(pks) - len(snapshot.changed) if snapshot else 0,
         source_position=chunk.positions,
-        prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text),
+        prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text,
+                          revoked=revoked),
     )
     return Chunk(batch, snapshot.seen_rows(k.keys) if snapshot else None, chunk.after)
 

@@ -97,12 +97,12 @@ def _column_picker(p: Prepared) -> Any:
 
 def withdraw_records(
     conn: Connection, run_id: int, department: str, ds_name: str, business_keys: list[str], *, reason: str,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, hold: str | None = None,
 ) -> int:
     """Withdraw active records from publicity (deleted at the source, expired, revoked): a new version with
     operation D and the next change sequence value (the push sends the withdrawal), the version until then
     into the history, in the caller's transaction. Returns how many changed."""
     now = now or dt.datetime.now(dt.UTC)
-    changed = records.withdraw(conn, run_id, department, dataset(ds_name).name, business_keys, reason=reason, now=now)
+    changed = records.withdraw(conn, run_id, department, dataset(ds_name).name, business_keys, reason=reason, now=now, hold=hold)
     published.refresh(conn, ds_name, business_keys, now=now)  # the public column
     return changed

@@ -7,6 +7,7 @@ the loading thread only decides and writes. Imported by ``store`` and by the pre
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -93,7 +94,9 @@ class Prepared:
     #: values as COPY text (``copy_text``) and ``typed`` None: what the load writes, ready to pick.
     typed: dict[str, list[Any]] | None
     copy_text: dict[str, bulk.CopyText] | None
-    statuses: list[str | None] | None  # XK_ZT (当前状态) per row, licences only
+    #: per row: XK_ZT (当前状态, licences), or ``revoked:<value>`` where the department's status column says the
+    #: decision was revoked (``transforms.normalise.revoked_statuses``); None when neither applies
+    statuses: list[str | None] | None
     rejected: np.ndarray  # the catalogue's rejections plus rows that cannot be loaded (LOAD-TYPE/-TEXT/-KEY)
     issues: Sequence[RowIssues]  # per row, LOAD-* findings first
     keys: list[str]  # business key per row
@@ -169,13 +172,24 @@ def keyed(national: pd.DataFrame, ds: Dataset) -> Keyed:
     return Keyed(keys, payload, hashes, [i for i, k in enumerate(keys) if len(k) > KEY_LENGTH], unstorable)
 
 
+def with_revocations(k: Keyed, revoked: list[str | None] | None) -> Keyed:
+    """A revoked row's content hash differs from the same values unrevoked, so that a revocation (or its undoing)
+    of a decision whose template values did not change is a change of the record."""
+    if revoked is None or not any(revoked):
+        return k
+    hashes = [hashlib.sha256(b"revoked|" + h).digest()[:HASH_BYTES] if r else h for h, r in zip(k.hashes, revoked, strict=True)]
+    return dataclasses.replace(k, hashes=hashes)
+
+
 def prepared(
     ds: Dataset, national: pd.DataFrame, k: Keyed, typed: dict[str, list[Any]], rejected: np.ndarray,
-    issues: Sequence[RowIssues], *, copy_text: bool,
+    issues: Sequence[RowIssues], *, copy_text: bool, revoked: list[str | None] | None = None,
 ) -> Prepared:
     """The load's per-row values. ``copy_text``: render the record columns for a store written with COPY
     (:func:`store.bulk.uses_copy`)."""
     statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
+    if revoked is not None:  # a revocation overrides the template's 当前状态
+        statuses = [r if r is not None else (statuses[i] if statuses is not None else None) for i, r in enumerate(revoked)]
     rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
     return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys, k.payload, k.hashes)
 

@@ -293,3 +293,23 @@ def json_records(frame: pd.DataFrame) -> list[str]:
 
 def none_if_nan(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and v != v) else v
+
+
+#: How a revoked row's status travels to the store (``store.rows.Prepared.statuses``): this prefix and the
+#: department's value (``store.records.REVOKED_PREFIX``, the same text).
+REVOKED_PREFIX = "revoked:"
+
+
+def revoked_statuses(frame: pd.DataFrame, mapping: MappingSettings, *, department: str) -> list[str | None] | None:
+    """Per row, ``revoked:<value>`` when the department's status column holds one of its revoked values
+    (compared trimmed), else None; None when the department maps no status column."""
+    if not mapping.status_column:
+        return None
+    if mapping.status_column not in frame.columns:
+        raise MappingError(
+            f"部门 {department} 的状态列（status_column）不存在于源数据中：{mapping.status_column}；"
+            f"源数据的列有：{', '.join(map(str, frame.columns))}"
+        )
+    wanted = {v.strip() for v in mapping.revoked_values}
+    col = frame[mapping.status_column].astype(object)
+    return [f"{REVOKED_PREFIX}{v.strip()}" if isinstance(v, str) and v.strip() in wanted else None for v in col.tolist()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MappingSettings(BaseModel):
@@ -25,3 +25,14 @@ class MappingSettings(BaseModel):
     #: whether the department's domain is one of 特种设备/安全生产/消防 (longer minimum period).
     severity: str = Field(default="一般失信", pattern="^(一般失信|严重失信)$")
     special_domain: bool = False
+    #: 撤销 (revocation, spec §5.3): a department column whose values say the decision was revoked (复议/诉讼
+    #: overturned it, or it was entered in error). A row with one of ``revoked_values`` there withdraws its
+    #: record from publicity with a reason, under every read strategy (the push sends a withdrawal).
+    status_column: str | None = Field(default=None, min_length=1, max_length=128)
+    revoked_values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _revocation_pairs(self) -> MappingSettings:
+        if bool(self.status_column) != bool(self.revoked_values):
+            raise ValueError("status_column 与 revoked_values 须同时配置：状态列及表示“已撤销”的取值")
+        return self
