@@ -36,10 +36,10 @@ from national.issues import Issue
 from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
 from store.keys import KEY_LENGTH, bounded_keys
-from store.rows import Batch, Prepared, keyed, prepared, with_revocations
+from store.rows import Batch, Prepared, keyed, prepared, with_lifecycle
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
-from transforms.normalise import as_text_frame, map_to_national, raw_json, revoked_statuses
+from transforms.normalise import as_text_frame, map_to_national, not_public_reasons, raw_json, revoked_statuses
 from transforms.settings import MappingSettings
 from transforms.typing import NO_ISSUES, type_rows
 
@@ -162,7 +162,8 @@ def prepare_chunk(
         text = text.iloc[snapshot.changed].reset_index(drop=True)
     checked = check_rows(text, cfg, dataset, department=department, today=today)
     revoked = revoked_statuses(text, cfg, department=department)
-    k = with_revocations(keyed(checked.national, ds), revoked)
+    hidden = not_public_reasons(text, checked.national, cfg, dataset, department=department)
+    k = with_lifecycle(keyed(checked.national, ds), revoked, hidden)
     typed = type_rows(checked.national, ds, checked.verdicts.has_error, checked.row_issues(),
                       long_keys=k.long_keys, unstorable=k.unstorable, key_length=KEY_LENGTH)
     batch = Batch(
@@ -180,7 +181,7 @@ def prepare_chunk(
         skipped_unchanged=len(pks) - len(snapshot.changed) if snapshot else 0,
         source_position=chunk.positions,
         prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text,
-                          revoked=revoked),
+                          revoked=revoked, not_public=hidden),
     )
     return Chunk(batch, snapshot.seen_rows(k.keys) if snapshot else None, chunk.after)
 

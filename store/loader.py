@@ -56,7 +56,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     written = records.write(conn, run_id, ds, batch.department, records.Rows(
         keys=p.keys, hashes=p.hashes, payload=p.payload, source_pks=source_pks,
         positions=storable_texts(batch.source_position) if batch.source_position is not None else None,
-        statuses=p.statuses, column=_column_picker(p),
+        statuses=p.statuses, column=_column_picker(p), not_public=p.not_public,
         publicity=batch.publicity.reset_index(drop=True) if batch.publicity is not None else None,
     ), accepted, now)
     counts.inserted, counts.updated = written.inserted, written.updated

@@ -40,6 +40,7 @@ class Rows:
     statuses: list[str | None] | None
     column: Any  # (national code, row indexes) → the column's values for those rows, ready to write
     publicity: pd.DataFrame | None
+    not_public: list[str | None] | None = None  # per row, the 不予公开 reason
 
 
 @dataclass
@@ -176,6 +177,7 @@ def _record_columns(
         if p.hold:  # held by an operator: withdrawn as the operator decided, whatever the row says
             cols["status"][j] = "withdrawn"
             cols["withdrawn_at"][j], cols["withdrawn_reason"][j] = p.held
+    cols["not_public"] = pick(rows.not_public, picked) if rows.not_public is not None else None
     if with_publicity:
         pub = rows.publicity
         cols["publicity_end"] = _dates_or_none(pick(pub["publicity_end"].tolist(), picked)) if pub is not None else None

@@ -93,6 +93,8 @@ def _record_table(ds: Dataset) -> sa.Table:
         sa.Column("hold", sa.String(12), comment="an operator's decision keeping it withdrawn whatever the source sends: revoked (撤销) / repaired (信用修复)"),
         sa.Column("not_public", sa.String(200), comment="不予公开: why it is never shown (still stored, assessed and pushed); NULL: shown"),
         sa.Column("first_loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_published_at", sa.DateTime(timezone=True),
+                  comment="when it first entered the public column (store.published); the assessment's 及时率 measures it"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("run_id", sa.Integer, nullable=False),
         comment=f"{ds.name_zh}：当前有效版本",

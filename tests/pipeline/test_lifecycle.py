@@ -103,3 +103,62 @@ def test_status_column_and_values_come_together(tmp_path: Path, monkeypatch: pyt
     path.write_text(path.read_text(encoding="utf-8").replace('    revoked_values: ["3", 已撤销]\n', ""), encoding="utf-8")
     with pytest.raises(ConfigError, match="revoked_values"):
         load_department(path)
+
+
+NOT_PUBLIC = """\
+    not_public:
+      categories: [警告, 通报批评]
+      flag_column: gk
+      flag_values: ["0"]
+"""
+
+
+def test_not_public_rules_keep_records_out_of_the_column_only(
+    sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from store.changelog import delivery_states
+
+    path = department(tmp_path, monkeypatch, "timestamp")
+    path.write_text(path.read_text(encoding="utf-8") + NOT_PUBLIC, encoding="utf-8")
+    engine = sa.create_engine(f"sqlite:///{source_sqlite_path('src_timestamp.db')}")
+    with engine.begin() as c:
+        c.execute(sa.text("ALTER TABLE t_xzcf ADD COLUMN gk VARCHAR(2)"))
+        c.execute(sa.text("UPDATE t_xzcf SET gk = '1'"))
+        c.execute(sa.text("UPDATE t_xzcf SET cflb = '1' WHERE id = 1"))  # 警告 only
+        c.execute(sa.text("UPDATE t_xzcf SET gk = '0' WHERE id = 2"))  # flagged by the department
+    engine.dispose()
+    dept = load_department(path)
+    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).counts.inserted == 6
+    recs = records(sqlite_store)
+    assert {w: r["not_public"] for w, r in recs.items() if r["not_public"]} == {
+        "杭市监罚决〔2025〕1号": "不予公开（处罚类别：警告）",
+        "杭市监罚决〔2025〕2号": "不予公开（源数据标记：0）",
+    }
+    assert all(r["status"] == "active" for r in recs.values())  # stored and active: assessed like any other
+    assert shown(sqlite_store) == set(recs) - {"杭市监罚决〔2025〕1号", "杭市监罚决〔2025〕2号"}
+    with sqlite_store.connect() as c:  # pushed like any other
+        assert sorted(d["operation"] for d in delivery_states(c, "cf")) == ["I"] * 6
+    # The department lifts its flag: a change of the record, shown from now on.
+    update = sa.create_engine(f"sqlite:///{source_sqlite_path('src_timestamp.db')}")
+    with update.begin() as c:
+        c.execute(sa.text("UPDATE t_xzcf SET gk = '1', gxsj = :t WHERE id = 2"), {"t": source_time(2025, 11, 2, 8, 0)})
+    update.dispose()
+    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).counts.updated == 1
+    assert "杭市监罚决〔2025〕2号" in shown(sqlite_store)
+    assert records(sqlite_store)["杭市监罚决〔2025〕2号"]["not_public"] is None
+
+
+def test_not_public_categories_apply_only_when_every_category_is_listed() -> None:
+    import pandas as pd
+    from pydantic import ValidationError
+
+    from transforms.normalise import not_public_reasons
+    from transforms.settings import MappingSettings, NotPublicRules
+
+    mapping = MappingSettings(not_public=NotPublicRules(categories=["警告", "通报批评"], reason="依规不予公开"))
+    national = pd.DataFrame({"CF_CFLB": ["警告", "警告;罚款", "通报批评、警告", None, "罚款"]}, dtype=object)
+    out = not_public_reasons(pd.DataFrame(index=range(5)), national, mapping, "cf", department="d")
+    assert out == ["依规不予公开（处罚类别：警告）", None, "依规不予公开（处罚类别：警告、通报批评）", None, None]
+    assert not_public_reasons(pd.DataFrame(index=range(5)), national, MappingSettings(), "cf", department="d") is None
+    with pytest.raises(ValidationError, match="flag_values"):
+        NotPublicRules(flag_column="gk")

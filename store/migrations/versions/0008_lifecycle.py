@@ -3,6 +3,8 @@
 - ``record_<ds>.hold``: an operator's decision (``sgs withdraw``: revoked; ``sgs repair``: repaired) that keeps the
   record withdrawn whatever later source rows of the decision say.
 - ``record_<ds>.not_public``: the 不予公开 reason of a record that is stored, assessed and pushed but never shown.
+- ``record_<ds>.first_published_at``: when the record first entered the public column (kept when it leaves), for
+  the assessment's 及时率; filled from ``published_<ds>`` for the records shown.
 - ``credit_repair``: the repair decisions operators recorded.
 
 Revision ID: 0008_lifecycle
@@ -31,6 +33,15 @@ def upgrade() -> None:
         op.add_column(f"record_{ds}", sa.Column(
             "not_public", sa.String(200),
             comment="不予公开: why it is never shown (still stored, assessed and pushed); NULL: shown"))
+        op.add_column(f"record_{ds}", sa.Column(
+            "first_published_at", sa.DateTime(timezone=True),
+            comment="when it first entered the public column (store.published); the assessment's 及时率 measures it"))
+        # Records shown today keep the time they entered the column; the others never told (NULL: the
+        # assessment measures them at their arrival).
+        op.execute(
+            f"UPDATE record_{ds} SET first_published_at = (SELECT p.first_published_at FROM published_{ds} p "
+            f"WHERE p.id = record_{ds}.id)"
+        )
     op.create_table(
         "credit_repair",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -53,5 +64,6 @@ def downgrade() -> None:
     op.drop_table("credit_repair")
     for ds in ("cf", "xk"):
         with op.batch_alter_table(f"record_{ds}") as batch:
+            batch.drop_column("first_published_at")
             batch.drop_column("not_public")
             batch.drop_column("hold")
