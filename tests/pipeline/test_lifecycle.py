@@ -69,31 +69,31 @@ def shown(store: Engine) -> set[str]:
 
 @pytest.mark.parametrize("strategy", ["timestamp", "snapshot"])
 def test_a_revoked_status_withdraws_the_record_with_its_reason(
-    strategy: str, sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    strategy: str, store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     dept = load_department(department(tmp_path, monkeypatch, strategy))
-    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).status == "success"
-    assert len(shown(sqlite_store)) == 6
+    assert ingest(dept, "cf", engine=store, trigger="test", today=TODAY).status == "success"
+    assert len(shown(store)) == 6
     update_source(strategy, [2, 5], "已撤销")
-    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).status == "success"
-    recs = records(sqlite_store)
+    assert ingest(dept, "cf", engine=store, trigger="test", today=TODAY).status == "success"
+    recs = records(store)
     revoked = {w for w, r in recs.items() if r["status"] == "withdrawn"}
     assert revoked == {"杭市监罚决〔2025〕2号", "杭市监罚决〔2025〕5号"}
     r = recs["杭市监罚决〔2025〕2号"]
     assert r["operation"] == "D" and r["version"] == 2
     assert r["withdrawn_reason"] == "决定已撤销（源数据状态：已撤销）"
-    assert shown(sqlite_store) == set(recs) - revoked  # left the column in the same transaction
-    with sqlite_store.connect() as c:  # the history keeps the version that was shown
+    assert shown(store) == set(recs) - revoked  # left the column in the same transaction
+    with store.connect() as c:  # the history keeps the version that was shown
         kept = c.execute(sa.select(record_version.c.operation).where(
             record_version.c.dataset == "cf", record_version.c.business_key == r["business_key"])).scalars().all()
     assert kept == ["I"]
     # Read again unchanged: nothing happens; the revocation undone: published again.
-    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).counts.updated == 0
+    assert ingest(dept, "cf", engine=store, trigger="test", today=TODAY).counts.updated == 0
     update_source(strategy, [2], "1")
-    ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY)
-    again = records(sqlite_store)["杭市监罚决〔2025〕2号"]
+    ingest(dept, "cf", engine=store, trigger="test", today=TODAY)
+    again = records(store)["杭市监罚决〔2025〕2号"]
     assert again["status"] == "active" and again["version"] == 3
-    assert "杭市监罚决〔2025〕2号" in shown(sqlite_store)
+    assert "杭市监罚决〔2025〕2号" in shown(store)
 
 
 def test_status_column_and_values_come_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,7 +114,7 @@ NOT_PUBLIC = """\
 
 
 def test_not_public_rules_keep_records_out_of_the_column_only(
-    sqlite_store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    store: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from store.changelog import delivery_states
 
@@ -128,24 +128,24 @@ def test_not_public_rules_keep_records_out_of_the_column_only(
         c.execute(sa.text("UPDATE t_xzcf SET gk = '0' WHERE id = 2"))  # flagged by the department
     engine.dispose()
     dept = load_department(path)
-    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).counts.inserted == 6
-    recs = records(sqlite_store)
+    assert ingest(dept, "cf", engine=store, trigger="test", today=TODAY).counts.inserted == 6
+    recs = records(store)
     assert {w: r["not_public"] for w, r in recs.items() if r["not_public"]} == {
         "杭市监罚决〔2025〕1号": "不予公开（处罚类别：警告）",
         "杭市监罚决〔2025〕2号": "不予公开（源数据标记：0）",
     }
     assert all(r["status"] == "active" for r in recs.values())  # stored and active: assessed like any other
-    assert shown(sqlite_store) == set(recs) - {"杭市监罚决〔2025〕1号", "杭市监罚决〔2025〕2号"}
-    with sqlite_store.connect() as c:  # pushed like any other
+    assert shown(store) == set(recs) - {"杭市监罚决〔2025〕1号", "杭市监罚决〔2025〕2号"}
+    with store.connect() as c:  # pushed like any other
         assert sorted(d["operation"] for d in delivery_states(c, "cf")) == ["I"] * 6
     # The department lifts its flag: a change of the record, shown from now on.
     update = sa.create_engine(f"sqlite:///{source_sqlite_path('src_timestamp.db')}")
     with update.begin() as c:
         c.execute(sa.text("UPDATE t_xzcf SET gk = '1', gxsj = :t WHERE id = 2"), {"t": source_time(2025, 11, 2, 8, 0)})
     update.dispose()
-    assert ingest(dept, "cf", engine=sqlite_store, trigger="test", today=TODAY).counts.updated == 1
-    assert "杭市监罚决〔2025〕2号" in shown(sqlite_store)
-    assert records(sqlite_store)["杭市监罚决〔2025〕2号"]["not_public"] is None
+    assert ingest(dept, "cf", engine=store, trigger="test", today=TODAY).counts.updated == 1
+    assert "杭市监罚决〔2025〕2号" in shown(store)
+    assert records(store)["杭市监罚决〔2025〕2号"]["not_public"] is None
 
 
 def test_not_public_categories_apply_only_when_every_category_is_listed() -> None:

@@ -114,3 +114,15 @@ def test_repair_on_postgresql_too(pg_store: Engine) -> None:
     assert WSH1 not in shown(pg_store)
     with pg_store.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(credit_repair)).scalar() == 1
+
+
+def test_withdraw_holds_against_the_source_on_postgresql(pg_store: Engine) -> None:
+    load(pg_store, [penalty(1), penalty(2)], publicity_end=["2028-03-01"] * 2)
+    done = withdraw_decision(pg_store, "scjgj", "cf", f" {WSH1} ", reason="诉讼判决撤销")
+    assert len(done.business_keys) == 1 and done.already == 0
+    assert shown(pg_store) == {"杭市监罚〔2025〕2号"}
+    load(pg_store, [penalty(1, CF_NR="罚款3000元"), penalty(2, CF_NR="罚款3000元")], publicity_end=["2028-03-01"] * 2)
+    r = record(pg_store, WSH1)
+    assert (r["version"], r["status"], r["hold"], r["withdrawn_reason"]) == (3, "withdrawn", "revoked", "撤销：诉讼判决撤销")
+    assert record(pg_store, "杭市监罚〔2025〕2号")["status"] == "active"
+    assert shown(pg_store) == {"杭市监罚〔2025〕2号"}
