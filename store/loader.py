@@ -101,7 +101,9 @@ def withdraw_records(
 ) -> int:
     """Withdraw active records from publicity (deleted at the source, expired, revoked): a new version with
     operation D and the next change sequence value (the push sends the withdrawal), the version until then
-    into the history, in the caller's transaction. Returns how many changed."""
+    into the history, in the caller's transaction. ``hold`` (an operator's revocation or credit repair,
+    ``store.lifecycle``) keeps the record withdrawn against later source rows of the decision. Returns how many
+    changed."""
     now = now or dt.datetime.now(dt.UTC)
     changed = records.withdraw(conn, run_id, department, dataset(ds_name).name, business_keys, reason=reason, now=now, hold=hold)
     published.refresh(conn, ds_name, business_keys, now=now)  # the public column

@@ -1,8 +1,10 @@
 """The record tables (``record_<ds>``) and the history of their superseded versions: the only writer of both.
 
 A chunk's accepted rows are decided against the records they name (:func:`write`: insert, update or
-unchanged, in source order); a withdrawal (deleted at the source, expired) is a new version too
-(:func:`withdraw`). Either way the version until then moves to the history (``store.history.write``) and the
+unchanged, in source order); a withdrawal (deleted at the source, expired, revoked, repaired) is a new version
+too (:func:`withdraw`). A row's status withdraws its record too (当前状态 无效, or revoked by the department's
+status column: :func:`withdrawn_reason`), and a record an operator withdrew (``hold``) stays withdrawn whatever
+later rows say. Either way the version until then moves to the history (``store.history.write``) and the
 new version takes the next change sequence value (``store.changelog.next_seqs``), in the caller's transaction.
 """
 
