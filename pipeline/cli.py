@@ -500,6 +500,92 @@ def _print_demo_push(c: dict[str, int]) -> None:
         _fail(f"省平台重复入库 {c['province_applied_twice']} 条：推送不是恰好一次，请报告缺陷", 1)
 
 
+@app.command()
+@_store_errors
+def withdraw(
+    department: Annotated[str, typer.Argument(help="部门代码")],
+    dataset: Annotated[DatasetOpt, typer.Argument(help="cf 行政处罚 / xk 行政许可")],
+    doc_no: Annotated[str, typer.Argument(metavar="文书号", help="决定文书号（CF_WSH / XK_WSH）")],
+    reason: Annotated[str, typer.Option("--reason", help="撤销原因，例如：复议决定撤销原处罚决定")],
+) -> None:
+    """撤销: withdraw a decision (复议/诉讼 overturned it, entered in error): it leaves the public column at once,
+    the next push sends the withdrawal, the history keeps it, and later source rows do not publish it again."""
+    from pipeline.settings import store_engine
+    from store.lifecycle import LifecycleError, withdraw_decision
+
+    try:
+        done = withdraw_decision(store_engine(), department, dataset, doc_no, reason=reason)
+    except LifecycleError as exc:
+        _fail(str(exc), 1)
+    if not done.business_keys:
+        _say(out, f"文书号“{doc_no.strip()}”的记录已撤回（{done.already} 条），无需再次撤销。")
+        return
+    _say(out, f"已撤销 {len(done.business_keys)} 条记录（文书号“{doc_no.strip()}”）：已从专栏撤下，撤回记录已进入发件箱，下次推送时发送省平台。")
+
+
+repair_app = typer.Typer(no_args_is_help=True, help="信用修复: record repair decisions for penalties, list them")
+app.add_typer(repair_app, name="repair")
+
+
+@repair_app.command("add")
+@_store_errors
+def repair_add(
+    department: Annotated[str, typer.Argument(help="部门代码")],
+    doc_no: Annotated[str, typer.Argument(metavar="文书号", help="行政处罚决定书文号（CF_WSH）")],
+    number: Annotated[str, typer.Option("--number", help="信用修复决定书文号")],
+    date: Annotated[str, typer.Option("--date", help="修复决定日期 YYYY-MM-DD")],
+    authority: Annotated[str, typer.Option("--authority", help="作出修复决定的机关")],
+    today: Annotated[str | None, typer.Option("--today", help="今天 YYYY-MM-DD（默认北京时间今天）")] = None,
+) -> None:
+    """Record a 信用修复 decision: the penalty leaves the column (refused before its earliest repair date)."""
+    import datetime as dt
+
+    from national.clock import today_shanghai
+    from pipeline.settings import store_engine
+    from store.lifecycle import LifecycleError, record_repair
+
+    try:
+        day = dt.date.fromisoformat(date)
+        now_day = dt.date.fromisoformat(today) if today else today_shanghai()
+    except ValueError:
+        _fail(f"日期应是 YYYY-MM-DD 格式，收到 --date {date!r}" + (f" --today {today!r}" if today else ""))
+    try:
+        r = record_repair(store_engine(), department, doc_no, number=number, date=day, authority=authority, today=now_day)
+    except LifecycleError as exc:
+        _fail(str(exc), 1)
+    _say(out, f"已记录信用修复（{r.authority} {r.decision_number}，{r.decision_date.isoformat()}）：文书号“{r.doc_no}”的"
+              "行政处罚已从专栏撤下，撤回记录已进入发件箱，下次推送时发送省平台。")
+
+
+@repair_app.command("list")
+@_store_errors
+def repair_list(
+    department: Annotated[str | None, typer.Option("--dept", help="只列此部门")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON 输出")] = False,
+) -> None:
+    """The recorded 信用修复 decisions, newest first."""
+    from pipeline.settings import store_engine
+    from store.lifecycle import repairs
+
+    rows = repairs(store_engine(), department)
+    if as_json:
+        sys.stdout.write(json.dumps([
+            {"department": r.department, "doc_no": r.doc_no, "decision_number": r.decision_number,
+             "decision_date": r.decision_date.isoformat(), "authority": r.authority,
+             "repair_eligible_from": r.repair_eligible_from.isoformat() if r.repair_eligible_from else None,
+             "recorded_at": r.recorded_at.isoformat()} for r in rows
+        ], ensure_ascii=False, indent=2) + "\n")
+        return
+    if not rows:
+        _say(out, "尚无信用修复记录。")
+        return
+    table = Table("部门", "处罚文书号", "修复决定书文号", "修复决定日期", "决定机关", "最早可修复日期", title="信用修复")
+    for r in rows:
+        table.add_row(_t(r.department), _t(r.doc_no), _t(r.decision_number), r.decision_date.isoformat(), _t(r.authority),
+                      r.repair_eligible_from.isoformat() if r.repair_eligible_from else "")
+    out.print(table)
+
+
 pools_app = typer.Typer(no_args_is_help=True, help="Airflow pools per source database server (docs/deploy.md)")
 app.add_typer(pools_app, name="pools")
 

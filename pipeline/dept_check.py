@@ -125,6 +125,10 @@ def _check_dataset(report: CheckReport, dept: Department, src: Source, name: str
     wanted = [("cursor（游标列）", cfg.cursor)] if cfg.cursor else []
     wanted += [("primary_key（主键）", c) for c in cfg.primary_key]
     wanted += [(f"columns.{k}", v) for k, v in cfg.columns.items()]
+    if cfg.status_column:
+        wanted.append(("status_column（撤销状态列）", cfg.status_column))
+    if cfg.not_public is not None and cfg.not_public.flag_column:
+        wanted.append(("not_public.flag_column（不予公开标记列）", cfg.not_public.flag_column))
     missing = [(k, v) for k, v in wanted if resolve_column(table, v) is None]
     # A query's columns are its result columns (connectors.sql.query_selectable), not a table's.
     what = f"表 {cfg.table}" if cfg.table else "query 的结果"

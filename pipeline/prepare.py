@@ -36,10 +36,10 @@ from national.issues import Issue
 from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
 from store.keys import KEY_LENGTH, bounded_keys
-from store.rows import Batch, Prepared, keyed, prepared
+from store.rows import Batch, Prepared, keyed, prepared, with_lifecycle
 from transforms.derive import derive_penalty_fields
 from transforms.masking import mask_text
-from transforms.normalise import as_text_frame, map_to_national, raw_json
+from transforms.normalise import as_text_frame, map_to_national, not_public_reasons, raw_json, revoked_statuses
 from transforms.settings import MappingSettings
 from transforms.typing import NO_ISSUES, type_rows
 
@@ -85,7 +85,14 @@ def check_rows(
         national = derive_penalty_fields(national, mapping)
         publicity = national[["_publicity_end", "_repair_eligible_from"]].rename(columns=lambda c: c.removeprefix("_"))
     national = national[ds.columns]
-    return Checked(national, publicity, expectations.validate(national, dataset, today=today))
+    verdicts = expectations.validate(national, dataset, today=today)
+    if publicity is not None:
+        # One end date (spec §5.2): the department's CF_GSJZQ was checked as given (a 2099-12-31 or a date past
+        # the maximum is reported); the value stored, pushed and expired by is the one derived end date.
+        national = national.copy()
+        ok = ~np.asarray(verdicts.has_error, dtype=bool)
+        national.loc[ok, "CF_GSJZQ"] = publicity.loc[ok, "publicity_end"].to_numpy()
+    return Checked(national, publicity, verdicts)
 
 
 def source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
@@ -154,7 +161,9 @@ def prepare_chunk(
     if snapshot is not None:  # only new and changed rows go through the stages; every row is marked as seen
         text = text.iloc[snapshot.changed].reset_index(drop=True)
     checked = check_rows(text, cfg, dataset, department=department, today=today)
-    k = keyed(checked.national, ds)
+    revoked = revoked_statuses(text, cfg, department=department)
+    hidden = not_public_reasons(text, checked.national, cfg, dataset, department=department)
+    k = with_lifecycle(keyed(checked.national, ds), revoked, hidden)
     typed = type_rows(checked.national, ds, checked.verdicts.has_error, checked.row_issues(),
                       long_keys=k.long_keys, unstorable=k.unstorable, key_length=KEY_LENGTH)
     batch = Batch(
@@ -171,7 +180,8 @@ def prepare_chunk(
         rule_failures=dict(checked.verdicts.rule_failures),
         skipped_unchanged=len(pks) - len(snapshot.changed) if snapshot else 0,
         source_position=chunk.positions,
-        prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text),
+        prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text,
+                          revoked=revoked, not_public=hidden),
     )
     return Chunk(batch, snapshot.seen_rows(k.keys) if snapshot else None, chunk.after)
 

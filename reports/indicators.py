@@ -9,9 +9,11 @@ Population
 
 Indicators
     - 及时率 (timeliness): among records whose deadline (the 7th working day after the decision) has passed or
-      which are already loaded, the share loaded (``first_loaded_at``, local calendar day) by the deadline.
-      A record still waiting in quarantine after its deadline is overdue; one whose deadline is still ahead
-      is *pending* and not counted. Decisions before ``timeliness_from`` are exempt.
+      which are already published, the share published in the public column (``first_published_at``, local
+      calendar day) by the deadline; a record never shown (不予公开, withdrawn or expired before it could be
+      shown) counts at its arrival (``first_loaded_at``). A record still waiting in quarantine after its
+      deadline is overdue; one whose deadline is still ahead is *pending* and not counted. Decisions before
+      ``timeliness_from`` are exempt.
     - 完整率 (completeness): share of records whose current values fill every required and conditionally
       required field (the catalogue's ``required`` rules of severity ``error``), loaded or not.
     - 准确率 / 一次校验通过率 (accuracy): share of records loaded without a quarantine entry before their first
@@ -250,6 +252,9 @@ def _stored_records(
                 "department": [r["department"] for r in rows],
                 "source_pk": [r["source_pk"] for r in rows],
                 "loaded_at": [_utc(r["first_loaded_at"]) for r in rows],
+                # 及时率 is measured at publication; a record never shown (不予公开, withdrawn or expired before
+                # it could be shown, or loaded before the column existed) at its arrival in the store.
+                "published_at": [_utc(r["first_published_at"] or r["first_loaded_at"]) for r in rows],
                 "decision_date": [_parse_date(r["decision_date"]) for r in rows],
                 "complete_stored": complete,
                 "wsh": national[_wsh_column(dataset)].tolist(),
@@ -290,7 +295,8 @@ def load_records(
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
     parts = list(_stored_records(engine, dataset, lo, hi, req, today))
     stored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["key", "department", "source_pk", "loaded_at", "decision_date", "complete_stored", "wsh", "xkbh"]
+        columns=["key", "department", "source_pk", "loaded_at", "published_at", "decision_date", "complete_stored", "wsh",
+                 "xkbh"]
     )
     by_key = dict(zip(stored["key"], range(len(stored)), strict=True))
     by_pk = {(d, pk): k for d, pk, k in zip(stored["department"], stored["source_pk"], stored["key"], strict=True)}
@@ -319,6 +325,10 @@ def load_records(
     loaded_col = stored["loaded_at"] if len(stored) else pd.Series([], dtype=object)
     loaded_by_asof = {
         k: (ts if ts is not None and ts <= as_of_ts else None) for k, ts in zip(stored["key"], loaded_col, strict=True)
+    }
+    published_col = stored["published_at"] if len(stored) else pd.Series([], dtype=object)
+    published_by_asof = {
+        k: (ts if ts is not None and ts <= as_of_ts else None) for k, ts in zip(stored["key"], published_col, strict=True)
     }
     q_only = [k for k in q_latest if loaded_by_asof.get(k) is None]
     q_national = [json.loads(q_latest[k]["national"]) for k in q_only]
@@ -353,6 +363,7 @@ def load_records(
                 "key": k,
                 "decision_date": decision,
                 "loaded_at": loaded,
+                "published_at": published_by_asof.get(k) if loaded is not None else None,
                 "first_seen": first_seen,
                 "arrival": arrival,
                 "complete": complete,
@@ -364,8 +375,8 @@ def load_records(
         )
     out = pd.DataFrame(
         rows,
-        columns=["dataset", "department", "key", "decision_date", "loaded_at", "first_seen", "arrival", "complete",
-                 "first_pass", "wsh", "xkbh"],
+        columns=["dataset", "department", "key", "decision_date", "loaded_at", "published_at", "first_seen", "arrival",
+                 "complete", "first_pass", "wsh", "xkbh"],
     )
     if out.empty:
         return out
@@ -385,13 +396,14 @@ def add_deadlines(
 ) -> pd.DataFrame:
     """Adds deadline, provisional, loaded_local (date) and timeliness status to each record.
 
-    Status: ``on_time``, ``late`` (loaded after the deadline), ``missing`` (not loaded and the deadline has
-    passed), ``pending`` (not loaded, deadline ahead: not assessed yet), ``exempt`` (decided before
-    ``timeliness_from``), ``no_date`` (no valid decision date).
+    Status: ``on_time``, ``late`` (published after the deadline), ``missing`` (not published and the deadline
+    has passed), ``pending`` (not published, deadline ahead: not assessed yet), ``exempt`` (decided before
+    ``timeliness_from``), ``no_date`` (no valid decision date). Publication: ``published_at`` (the record's
+    ``first_published_at``, or its arrival when it is never shown), ``loaded_at`` for a frame without it.
     """
     out = records.copy()
     if out.empty:
-        for c in ("deadline", "provisional", "unknown_years", "loaded_local", "status", "days_late"):
+        for c in ("deadline", "provisional", "unknown_years", "loaded_local", "published_local", "status", "days_late"):
             out[c] = pd.Series(dtype=object)
         return out
     today = as_of.astimezone(tz).date()
@@ -399,10 +411,15 @@ def add_deadlines(
         d: calendar.publication_deadline(d, settings.deadline_workdays)
         for d in {d for d in out["decision_date"] if d is not None}
     }
-    dl, prov, unknown, loaded_local, status, late_days = [], [], [], [], [], []
-    for d, loaded in zip(out["decision_date"], out["loaded_at"], strict=True):
-        ld = loaded.tz_convert(tz).date() if loaded is not None and not pd.isna(loaded) else None
-        loaded_local.append(ld)
+    def local(ts: Any) -> dt.date | None:
+        return ts.tz_convert(tz).date() if ts is not None and not pd.isna(ts) else None
+
+    loaded_local = [local(ts) for ts in out["loaded_at"]]
+    published = out["published_at"] if "published_at" in out.columns else out["loaded_at"]
+    dl, prov, unknown, published_local, status, late_days = [], [], [], [], [], []
+    for d, at in zip(out["decision_date"], published, strict=True):
+        ld = local(at)
+        published_local.append(ld)
         if d is None:
             dl.append(None), prov.append(False), unknown.append(()), status.append("no_date"), late_days.append(None)
             continue
@@ -424,6 +441,7 @@ def add_deadlines(
     out["provisional"] = prov
     out["unknown_years"] = unknown
     out["loaded_local"] = loaded_local
+    out["published_local"] = published_local
     out["status"] = status
     out["days_late"] = late_days
     return out
@@ -650,6 +668,7 @@ def assess(
             "decision_date": overdue["decision_date"],
             "deadline": overdue["deadline"],
             "loaded_local": overdue["loaded_local"],
+            "published_local": overdue["published_local"],
             "status": overdue["status"],
             "days_late": overdue["days_late"],
             "provisional": overdue["provisional"],

@@ -50,6 +50,7 @@ OVERDUE_COLUMNS: dict[str, str] = {
     "decision_date": "决定日期",
     "deadline": "公示截止（第7个工作日）",
     "loaded_local": "入库日期",
+    "published_local": "公示日期",
     "status_name": "情况",
     "days_late": "逾期天数",
     "provisional_name": "截止日期依据",

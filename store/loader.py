@@ -56,7 +56,7 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     written = records.write(conn, run_id, ds, batch.department, records.Rows(
         keys=p.keys, hashes=p.hashes, payload=p.payload, source_pks=source_pks,
         positions=storable_texts(batch.source_position) if batch.source_position is not None else None,
-        statuses=p.statuses, column=_column_picker(p),
+        statuses=p.statuses, column=_column_picker(p), not_public=p.not_public,
         publicity=batch.publicity.reset_index(drop=True) if batch.publicity is not None else None,
     ), accepted, now)
     counts.inserted, counts.updated = written.inserted, written.updated
@@ -97,12 +97,14 @@ def _column_picker(p: Prepared) -> Any:
 
 def withdraw_records(
     conn: Connection, run_id: int, department: str, ds_name: str, business_keys: list[str], *, reason: str,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, hold: str | None = None,
 ) -> int:
     """Withdraw active records from publicity (deleted at the source, expired, revoked): a new version with
     operation D and the next change sequence value (the push sends the withdrawal), the version until then
-    into the history, in the caller's transaction. Returns how many changed."""
+    into the history, in the caller's transaction. ``hold`` (an operator's revocation or credit repair,
+    ``store.lifecycle``) keeps the record withdrawn against later source rows of the decision. Returns how many
+    changed."""
     now = now or dt.datetime.now(dt.UTC)
-    changed = records.withdraw(conn, run_id, department, dataset(ds_name).name, business_keys, reason=reason, now=now)
+    changed = records.withdraw(conn, run_id, department, dataset(ds_name).name, business_keys, reason=reason, now=now, hold=hold)
     published.refresh(conn, ds_name, business_keys, now=now)  # the public column
     return changed

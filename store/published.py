@@ -9,8 +9,8 @@ for withdrawals, which the expiry uses): it reads those records' current state a
 their rows here. So a record and its public row never disagree after a commit.
 
 **What is shown** is decided in one place, :func:`is_public`: an active record, and for a penalty one whose
-publicity period has not ended (``publicity_end`` is the last day shown, in Asia/Shanghai). Later conditions
-(credit repair, 不予公开 rules) belong there too.
+publicity period has not ended (``publicity_end`` is the last day shown, in Asia/Shanghai), and one no 不予公开
+rule of its department holds back (``not_public``). Revocations and credit repairs withdraw the record (status).
 
 **How it is masked** (:func:`public_values`): a natural person's 证件号码 and every 法定代表人证件号码 are never
 stored here (NULL); a 自然人's 法定代表人 fields are empty; every other text value goes through
@@ -20,7 +20,8 @@ like one, and the exact search then finds it only by its masked form (so the col
 confirms an ID number).
 
 ``first_published_at`` is when the record entered the column and is kept while it stays shown (a record that
-leaves and comes back enters again). The masking lives in ``national.masking`` (pure functions below every
+leaves and comes back enters again); the record keeps its own ``first_published_at`` (the first time ever, also
+after it left), which the assessment's 及时率 measures. The masking lives in ``national.masking`` (pure functions below every
 stage), so the store imports no transform.
 """
 
@@ -46,7 +47,9 @@ NO_DATE = dt.date(1900, 1, 1)
 
 def is_public(ds: str, record: Mapping[str, Any], today: dt.date) -> bool:
     """True if the record (a mapping of its ``record_<ds>`` columns) is shown in the public column on ``today``."""
-    if record["status"] != "active":
+    if record["status"] != "active":  # withdrawn: at the source, 无效, revoked (撤销), repaired (信用修复), expired
+        return False
+    if record.get("not_public"):  # 不予公开: stored, assessed and pushed, never shown
         return False
     if ds == "cf":
         end = record["publicity_end"]
@@ -94,8 +97,9 @@ def refresh(conn: Connection, ds: str, business_keys: Iterable[str], *, now: dt.
 
 
 def _apply(conn: Connection, ds: str, records: Sequence[Mapping[Any, Any]], *, now: dt.datetime, today: dt.date,
-           pub: sa.Table | None = None) -> tuple[int, int]:
+           pub: sa.Table | None = None, rec: sa.Table | None = None) -> tuple[int, int]:
     pub = published_tables[ds] if pub is None else pub
+    rec = record_tables[ds] if rec is None else rec
     shown = [r for r in records if is_public(ds, r, today)]
     hidden = [int(r["id"]) for r in records if not is_public(ds, r, today)]
     removed = 0
@@ -114,6 +118,11 @@ def _apply(conn: Connection, ds: str, records: Sequence[Mapping[Any, Any]], *, n
             conn.execute(pub.delete().where(pub.c.id.in_([i for i in ids[j : j + 500] if i in first])))
     rows = [{**public_values(ds, r), "first_published_at": first.get(int(r["id"]), now), "published_at": now} for r in shown]
     bulk.insert_columns(conn, pub, {c: [r[c] for r in rows] for c in rows[0]}, len(rows))
+    if "first_published_at" in rec.c:  # the record keeps its first publication (timeliness), also once it left
+        new = [int(r["id"]) for r in shown if r.get("first_published_at") is None]
+        for j in range(0, len(new), 500):
+            conn.execute(rec.update().where(rec.c.id.in_(new[j : j + 500]), rec.c.first_published_at.is_(None))
+                         .values(first_published_at=now))
     return len(rows), removed
 
 
@@ -142,7 +151,7 @@ def rebuild(conn: Connection, ds: str | None = None, *, now: dt.datetime | None 
             if not part:
                 break
             last = int(part[-1]["id"])
-            shown += _apply(conn, name, part, now=now, today=today, pub=pub)[0]
+            shown += _apply(conn, name, part, now=now, today=today, pub=pub, rec=table)[0]
         # rows of records that no longer exist (none are ever deleted today; kept for a hand-edited store)
         conn.execute(pub.delete().where(~pub.c.id.in_(sa.select(table.c.id))))
         out[name] = shown

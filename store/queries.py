@@ -73,14 +73,16 @@ def decided_records(
 ) -> Iterator[list[RowMapping]]:
     """Stored records of ``dataset`` whose decision date is in [lo, hi], in chunks, oldest first.
 
-    Each row has ``business_key``, ``department``, ``source_pk``, ``first_loaded_at``, ``decision_date`` and
+    Each row has ``business_key``, ``department``, ``source_pk``, ``first_loaded_at``, ``first_published_at``,
+    ``decision_date`` and
     the national ``columns`` under their national (upper-case) names.
     """
     t = record_tables[dataset]
     decided = t.c[national_dataset(dataset).decision_date.lower()]
     stmt = (
         sa.select(
-            t.c.business_key, t.c.department, t.c.source_pk, t.c.first_loaded_at, decided.label("decision_date"),
+            t.c.business_key, t.c.department, t.c.source_pk, t.c.first_loaded_at, t.c.first_published_at,
+            decided.label("decision_date"),
             *(t.c[c.lower()].label(c) for c in columns),
         )
         .where(decided >= lo, decided <= hi)

@@ -1,8 +1,10 @@
 """The record tables (``record_<ds>``) and the history of their superseded versions: the only writer of both.
 
 A chunk's accepted rows are decided against the records they name (:func:`write`: insert, update or
-unchanged, in source order); a withdrawal (deleted at the source, expired) is a new version too
-(:func:`withdraw`). Either way the version until then moves to the history (``store.history.write``) and the
+unchanged, in source order); a withdrawal (deleted at the source, expired, revoked, repaired) is a new version
+too (:func:`withdraw`). A row's status withdraws its record too (当前状态 无效, or revoked by the department's
+status column: :func:`withdrawn_reason`), and a record an operator withdrew (``hold``) stays withdrawn whatever
+later rows say. Either way the version until then moves to the history (``store.history.write``) and the
 new version takes the next change sequence value (``store.changelog.next_seqs``), in the caller's transaction.
 """
 
@@ -22,6 +24,9 @@ from national import Dataset
 from store import bulk, changelog, history
 from store.schema import record_tables
 
+#: ``transforms.normalise.REVOKED_PREFIX`` (the store imports no transform: the layering test).
+REVOKED_PREFIX = "revoked:"
+
 _IN_CLAUSE = 500  # keys per IN (...) look-up: well below every dialect's parameter limit
 
 
@@ -37,6 +42,7 @@ class Rows:
     statuses: list[str | None] | None
     column: Any  # (national code, row indexes) → the column's values for those rows, ready to write
     publicity: pd.DataFrame | None
+    not_public: list[str | None] | None = None  # per row, the 不予公开 reason
 
 
 @dataclass
@@ -62,6 +68,10 @@ class _Pending:
     stored: bool = False  # True while it is still the store's state (no row of this chunk changed it)
     operation: str = "I"  # of the version it is at
     change: int = -1  # index into the chunk's list of changes of the version it is at
+    #: an operator's hold (``sgs withdraw``: revoked, ``sgs repair``: repaired) and its withdrawal: every new
+    #: version of the record stays withdrawn with it
+    hold: str | None = None
+    held: tuple[dt.datetime | None, str | None] = (None, None)
 
 
 def write(
@@ -74,11 +84,12 @@ def write(
     existing: dict[str, _Pending] = {}
     stmt = sa.select(
         table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position,
-        table.c.operation,
+        table.c.operation, table.c.hold, table.c.withdrawn_at, table.c.withdrawn_reason,
     )
     for r in bulk.select_where_in(conn, stmt, table.c.business_key, sorted({keys[i] for i in accepted})):
         existing[r.business_key] = _Pending(r.id, -1, bytes(r.content_hash), r.version, r.source_position,
-                                            "withdrawn" if r.status == "withdrawn" else "active", stored=True, operation=r.operation)
+                                            "withdrawn" if r.status == "withdrawn" else "active", stored=True, operation=r.operation,
+                                            hold=r.hold, held=(r.withdrawn_at, r.withdrawn_reason) if r.hold else (None, None))
 
     # Rows come in source order (cursor, primary key). Each accepted row is compared with the decision's
     # current state — the store's, or what an earlier row of this chunk made it. A row whose source
@@ -94,11 +105,13 @@ def write(
         h = hashes[i]
         position = positions[i] if positions is not None else None
         # 当前状态 2 (无效): kept, but withdrawn from publicity (the push sends it as a withdrawal, spec §3.7).
-        invalid = statuses is not None and statuses[i] == "2"
+        invalid = statuses is not None and withdrawn_reason(statuses[i]) is not None
         state = pending.get(key) or existing.get(key)
         if state is not None and (state.hash == h or (position is not None and state.position is not None and position < state.position)):
             out.unchanged += 1  # same content, or an older source row of the decision read again
             continue
+        if state is not None and state.hold:
+            invalid = True  # an operator's revocation or repair holds against the source
         if state is None:
             pending[key] = _Pending(None, i, h, 1, position, "withdrawn" if invalid else "active", change=len(changes))
             changes.append((i, 1, "I"))
@@ -157,11 +170,16 @@ def _record_columns(
     ds: Dataset, rows: Rows, items: list[tuple[str, _Pending]], seqs: list[int], now: dt.datetime, *, with_publicity: bool,
 ) -> dict[str, Any]:
     picked = [p.row for _, p in items]
-    withdrawn = [s == "2" for s in pick(rows.statuses, picked)] if rows.statuses is not None else [False] * len(picked)
+    reasons = [withdrawn_reason(s) for s in pick(rows.statuses, picked)] if rows.statuses is not None else [None] * len(picked)
     cols: dict[str, Any] = {c.lower(): rows.column(c, picked) for c in ds.columns}
-    cols["status"] = ["withdrawn" if w else "active" for w in withdrawn]
-    cols["withdrawn_at"] = [now if w else None for w in withdrawn]
-    cols["withdrawn_reason"] = ["当前状态为无效" if w else None for w in withdrawn]
+    cols["status"] = ["active" if r is None else "withdrawn" for r in reasons]
+    cols["withdrawn_at"] = [None if r is None else now for r in reasons]
+    cols["withdrawn_reason"] = reasons
+    for j, (_, p) in enumerate(items):
+        if p.hold:  # held by an operator: withdrawn as the operator decided, whatever the row says
+            cols["status"][j] = "withdrawn"
+            cols["withdrawn_at"][j], cols["withdrawn_reason"][j] = p.held
+    cols["not_public"] = pick(rows.not_public, picked) if rows.not_public is not None else None
     if with_publicity:
         pub = rows.publicity
         cols["publicity_end"] = _dates_or_none(pick(pub["publicity_end"].tolist(), picked)) if pub is not None else None
@@ -177,6 +195,7 @@ def _record_columns(
 
 def withdraw(
     conn: Connection, run_id: int, department: str, ds: str, business_keys: list[str], *, reason: str, now: dt.datetime,
+    hold: str | None = None,
 ) -> int:
     """Withdraw active records from publicity: a new version with operation D and the next change sequence
     value, the version until then into the history. Returns how many changed."""
@@ -196,12 +215,22 @@ def withdraw(
         conn.execute(
             table.update()
             .where(table.c.id == sa.bindparam("b_id"))
-            .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=reason[:200], version=sa.bindparam("v"),
+            .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=reason[:200], version=sa.bindparam("v"), hold=hold,
                     operation="D", change_seq=sa.bindparam("seq"), updated_at=now, run_id=run_id),
             [{"b_id": r["id"], "v": r["version"] + 1, "seq": seq} for r, seq in zip(stored, seqs, strict=True)],
         )
         changed += len(stored)
     return changed
+
+
+def withdrawn_reason(status: str | None) -> str | None:
+    """Why a row's status withdraws its record from publicity, or None: 当前状态 2 (无效, spec §3.7), or the
+    department's status column says the decision was revoked (``revoked:<value>``, spec §5.3)."""
+    if status == "2":
+        return "当前状态为无效"
+    if status is not None and status.startswith(REVOKED_PREFIX):
+        return f"决定已撤销（源数据状态：{status.removeprefix(REVOKED_PREFIX)}）"[:200]
+    return None
 
 
 def _supersede_stored(conn: Connection, ds: str, table: sa.Table, ids: list[int]) -> list[dict[str, Any]]:

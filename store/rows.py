@@ -7,6 +7,7 @@ the loading thread only decides and writes. Imported by ``store`` and by the pre
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -93,12 +94,16 @@ class Prepared:
     #: values as COPY text (``copy_text``) and ``typed`` None: what the load writes, ready to pick.
     typed: dict[str, list[Any]] | None
     copy_text: dict[str, bulk.CopyText] | None
-    statuses: list[str | None] | None  # XK_ZT (当前状态) per row, licences only
+    #: per row: XK_ZT (当前状态, licences), or ``revoked:<value>`` where the department's status column says the
+    #: decision was revoked (``transforms.normalise.revoked_statuses``); None when neither applies
+    statuses: list[str | None] | None
     rejected: np.ndarray  # the catalogue's rejections plus rows that cannot be loaded (LOAD-TYPE/-TEXT/-KEY)
     issues: Sequence[RowIssues]  # per row, LOAD-* findings first
     keys: list[str]  # business key per row
     payload: list[str]  # national values as JSON per row
     hashes: list[bytes]  # content hash per row (:func:`content_hash`)
+    #: per row, the 不予公开 reason (``transforms.normalise.not_public_reasons``) or None; None: no rules
+    not_public: list[str | None] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Sent from the prepare worker to the run: a column of texts travels as one string (pickling a
@@ -169,15 +174,36 @@ def keyed(national: pd.DataFrame, ds: Dataset) -> Keyed:
     return Keyed(keys, payload, hashes, [i for i, k in enumerate(keys) if len(k) > KEY_LENGTH], unstorable)
 
 
+def with_lifecycle(k: Keyed, revoked: list[str | None] | None, not_public: list[str | None] | None = None) -> Keyed:
+    """A revoked or 不予公开 row's content hash differs from the same values without that status, so that a
+    revocation or a 不予公开 flag (or its undoing) of a decision whose template values did not change is a change
+    of the record."""
+    if not ((revoked is not None and any(revoked)) or (not_public is not None and any(not_public))):
+        return k
+    marks: list[bytes] = []
+    for i in range(len(k.hashes)):
+        mark = b"revoked|" if revoked is not None and revoked[i] else b""
+        reason = not_public[i] if not_public is not None else None
+        if reason:
+            mark += b"hidden|" + reason.encode("utf-8", "surrogatepass") + b"|"
+        marks.append(mark)
+    hashes = [hashlib.sha256(m + h).digest()[:HASH_BYTES] if m else h for h, m in zip(k.hashes, marks, strict=True)]
+    return dataclasses.replace(k, hashes=hashes)
+
+
 def prepared(
     ds: Dataset, national: pd.DataFrame, k: Keyed, typed: dict[str, list[Any]], rejected: np.ndarray,
-    issues: Sequence[RowIssues], *, copy_text: bool,
+    issues: Sequence[RowIssues], *, copy_text: bool, revoked: list[str | None] | None = None,
+    not_public: list[str | None] | None = None,
 ) -> Prepared:
     """The load's per-row values. ``copy_text``: render the record columns for a store written with COPY
     (:func:`store.bulk.uses_copy`)."""
     statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
+    if revoked is not None:  # a revocation overrides the template's 当前状态
+        statuses = [r if r is not None else (statuses[i] if statuses is not None else None) for i, r in enumerate(revoked)]
     rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
-    return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys, k.payload, k.hashes)
+    return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys, k.payload, k.hashes,
+                    not_public)
 
 
 def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:

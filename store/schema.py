@@ -90,7 +90,11 @@ def _record_table(ds: Dataset) -> sa.Table:
         sa.Column("status", sa.String(12), nullable=False, server_default="active", comment="active / withdrawn"),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
         sa.Column("withdrawn_reason", sa.String(200)),
+        sa.Column("hold", sa.String(12), comment="an operator's decision keeping it withdrawn whatever the source sends: revoked (撤销) / repaired (信用修复)"),
+        sa.Column("not_public", sa.String(200), comment="不予公开: why it is never shown (still stored, assessed and pushed); NULL: shown"),
         sa.Column("first_loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_published_at", sa.DateTime(timezone=True),
+                  comment="when it first entered the public column (store.published); the assessment's 及时率 measures it"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("run_id", sa.Integer, nullable=False),
         comment=f"{ds.name_zh}：当前有效版本",
@@ -275,6 +279,24 @@ upstream_run = sa.Table(
     # the push lease's look-up of running pushes by kind (upstream.runs.start).
     sa.Index("ix_upstream_run_started", "kind", "started_at"),
     comment="statistics of every push to the provincial platform (upstream/), and of every expiry run",
+)
+
+
+credit_repair = sa.Table(
+    "credit_repair",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("business_key", KEY, nullable=False, comment="the penalty (record_cf.business_key)"),
+    sa.Column("doc_no", sa.Text, nullable=False, comment="CF_WSH of the penalty"),
+    sa.Column("decision_number", sa.String(128), nullable=False, comment="信用修复决定书文号"),
+    sa.Column("decision_date", sa.Date, nullable=False, comment="date of the repair decision"),
+    sa.Column("authority", sa.String(200), nullable=False, comment="the body that decided the repair"),
+    sa.Column("repair_eligible_from", sa.Date, comment="the penalty's earliest repair date when it was recorded"),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False, comment="the ingest_run (trigger repair) of the withdrawal"),
+    sa.Index("ix_credit_repair_dept", "department", "decision_date"),
+    comment="信用修复: repair decisions recorded by operators (sgs repair); each withdrew its penalty from publicity",
 )
 
 

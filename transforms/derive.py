@@ -23,7 +23,7 @@ def publicity_periods(
     *,
     regime_2023_from: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Per penalty: ``publicity_end`` (maximum, = CF_GSJZQ) and ``repair_eligible_from`` (minimum).
+    """Per penalty: ``publicity_end`` (the derived maximum) and ``repair_eligible_from`` (minimum).
 
     ``decision_dates`` holds canonical ``YYYY-MM-DD`` text (anything else yields no period). Severity
     (一般/严重失信) and the 特种设备/安全生产/消防 domain come from the department's mapping because the
@@ -50,12 +50,36 @@ def publicity_periods(
     )
 
 
+def one_end_date(declared: pd.Series, periods: pd.DataFrame) -> pd.Series:
+    """The ONE publicity end of each penalty: the date the column drops it, the CF_GSJZQ pushed upstream and
+    the date ``sgs expire`` uses.
+
+    The department's declared CF_GSJZQ where it is legal and shorter than the derived maximum — legal meaning a
+    real date no earlier than ``repair_eligible_from`` (the rules' minimum: no removal can be granted before it,
+    and CF_GSJZQ > CF_JDRQ [M] follows) and no later than the maximum; the derived maximum otherwise (a blank,
+    an unreadable date, 2099-12-31 长期, a date beyond the maximum or before the minimum). A penalty without a
+    decision date has no period: its declared value is kept as it is (the row is rejected by the catalogue).
+    """
+    maximum = pd.to_datetime(periods["publicity_end"], format="%Y-%m-%d", errors="coerce")
+    minimum = pd.to_datetime(periods["repair_eligible_from"], format="%Y-%m-%d", errors="coerce")
+    given = pd.to_datetime(declared, format="%Y-%m-%d", errors="coerce")
+    legal = given.notna() & maximum.notna() & (given >= minimum) & (given <= maximum)
+    out = periods["publicity_end"].astype(object).copy()
+    out[legal] = declared[legal]
+    no_period = maximum.isna()
+    out[no_period] = declared[no_period]
+    return out.where(out.notna(), None)
+
+
 def derive_penalty_fields(national: pd.DataFrame, mapping: MappingSettings) -> pd.DataFrame:
-    """Fill CF_GSJZQ where the department left it empty; add the two period columns (``_``-prefixed)."""
+    """Fill CF_GSJZQ where the department left it empty; add the two period columns (``_``-prefixed):
+    ``_publicity_end`` is :func:`one_end_date` (the caller puts it into CF_GSJZQ once the department's own
+    value has been checked, :func:`pipeline.prepare.check_rows`), ``_repair_eligible_from`` the minimum."""
     periods = publicity_periods(national["CF_JDRQ"], mapping)
     out = national.copy()
+    end = one_end_date(out["CF_GSJZQ"], periods)
     blank = out["CF_GSJZQ"].isna()
     out.loc[blank, "CF_GSJZQ"] = periods.loc[blank, "publicity_end"]
-    out["_publicity_end"] = periods["publicity_end"]
+    out["_publicity_end"] = end
     out["_repair_eligible_from"] = periods["repair_eligible_from"]
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
@@ -293,3 +294,59 @@ def json_records(frame: pd.DataFrame) -> list[str]:
 
 def none_if_nan(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and v != v) else v
+
+
+#: How a revoked row's status travels to the store (``store.rows.Prepared.statuses``): this prefix and the
+#: department's value (``store.records.REVOKED_PREFIX``, the same text).
+REVOKED_PREFIX = "revoked:"
+
+
+def revoked_statuses(frame: pd.DataFrame, mapping: MappingSettings, *, department: str) -> list[str | None] | None:
+    """Per row, ``revoked:<value>`` when the department's status column holds one of its revoked values
+    (compared trimmed), else None; None when the department maps no status column."""
+    if not mapping.status_column:
+        return None
+    if mapping.status_column not in frame.columns:
+        raise MappingError(
+            f"部门 {department} 的状态列（status_column）不存在于源数据中：{mapping.status_column}；"
+            f"源数据的列有：{', '.join(map(str, frame.columns))}"
+        )
+    wanted = {v.strip() for v in mapping.revoked_values}
+    col = frame[mapping.status_column].astype(object)
+    return [f"{REVOKED_PREFIX}{v.strip()}" if isinstance(v, str) and v.strip() in wanted else None for v in col.tolist()]
+
+
+#: Separators between several categories in one CF_CFLB / XK_XKLB value.
+_CATEGORY_SPLIT = re.compile(r"[;；,，、/|\s]+")
+
+
+def not_public_reasons(
+    frame: pd.DataFrame, national: pd.DataFrame, mapping: MappingSettings, dataset: str, *, department: str,
+) -> list[str | None] | None:
+    """Per row, the 不予公开 reason when a rule of the department's ``not_public`` applies, else None; None when
+    the department has no such rules. ``frame``: the department's rows as text; ``national``: the same rows
+    mapped (positional)."""
+    rules = mapping.not_public
+    if rules is None:
+        return None
+    n = len(frame)
+    out: list[str | None] = [None] * n
+    if rules.categories:
+        wanted = {c.strip() for c in rules.categories}
+        col = "CF_CFLB" if dataset == "cf" else "XK_XKLB"
+        label = "处罚类别" if dataset == "cf" else "许可类别"
+        for i, v in enumerate(national[col].tolist()):
+            parts = {p for p in _CATEGORY_SPLIT.split(v) if p} if isinstance(v, str) else set()
+            if parts and parts <= wanted:
+                out[i] = f"{rules.reason}（{label}：{'、'.join(sorted(parts))}）"[:200]
+    if rules.flag_column:
+        if rules.flag_column not in frame.columns:
+            raise MappingError(
+                f"部门 {department} 的不予公开标记列（not_public.flag_column）不存在于源数据中：{rules.flag_column}；"
+                f"源数据的列有：{', '.join(map(str, frame.columns))}"
+            )
+        flags = {v.strip() for v in rules.flag_values}
+        for i, v in enumerate(frame[rules.flag_column].astype(object).tolist()):
+            if isinstance(v, str) and v.strip() in flags:
+                out[i] = f"{rules.reason}（源数据标记：{v.strip()}）"[:200]
+    return out

@@ -237,3 +237,14 @@ def test_dept_new_quotes_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         r = runner.invoke(app, ["dept", "new", "quotedju", "--name", name])
         assert r.exit_code == 0, r.stdout + r.stderr
         assert load_department(path).name == name
+
+
+def test_status_and_not_public_columns_are_checked(source: tuple[Path, str]) -> None:
+    path = source[0]
+    path.write_text(path.read_text(encoding="utf-8") + (
+        "    status_column: zt\n    revoked_values: [\"3\"]\n"
+        "    not_public:\n      flag_column: gkbz\n      flag_values: [\"0\"]\n"
+    ), encoding="utf-8")
+    code, text = check(path)
+    assert code == 2
+    assert "zt（status_column（撤销状态列））" in text and "gkbz（not_public.flag_column（不予公开标记列））" in text

@@ -24,7 +24,7 @@ TIMES = ("first_published_at", "published_at")
 
 
 def expected(engine: Engine, ds: str, today: dt.date) -> dict[int, dict[str, Any]]:
-    """What the column must show, computed from the records: active, (penalties) publicity_end >= today,
+    """What the column must show, computed from the records: active, no 不予公开 reason, (penalties) publicity_end >= today,
     ID-number columns empty, a natural person's 法定代表人 fields empty, all text masked."""
     t = record_tables[ds]
     d = dataset(ds)
@@ -33,6 +33,8 @@ def expected(engine: Engine, ds: str, today: dt.date) -> dict[int, dict[str, Any
     with engine.connect() as c:
         for r in c.execute(sa.select(t).where(t.c.status == "active")).mappings():
             if ds == "cf" and r["publicity_end"] is not None and r["publicity_end"] < today:
+                continue
+            if r["not_public"]:  # 不予公开
                 continue
             natural = r[f"{ds}_xdr_lb"] == "自然人"
             row: dict[str, Any] = {}
@@ -169,3 +171,32 @@ def test_masking_of_codes_and_representatives() -> None:
     assert published.is_public("cf", {**rec, "publicity_end": dt.date(2026, 1, 1)}, dt.date(2026, 1, 1))
     assert not published.is_public("cf", {**rec, "publicity_end": dt.date(2026, 1, 1)}, dt.date(2026, 1, 2))
     assert not published.is_public("xk", {**rec, "status": "withdrawn"}, dt.date(2026, 1, 2))
+
+
+def test_read_model_follows_revocation_repair_and_not_public(store: Engine) -> None:
+    from store.lifecycle import record_repair, withdraw_decision
+
+    today = today_shanghai()
+    recs = [penalty(i) for i in range(20, 26)]
+    load(store, "cf", recs, publicity_end=["2029-01-01"] * len(recs))
+    load(store, "xk", [licence(i) for i in range(20, 23)])
+    t = record_tables["cf"]
+    with store.begin() as c:
+        c.execute(t.update().values(repair_eligible_from=dt.date(2026, 4, 1)))
+    assert len(assert_matches(store, "cf")) == 6
+    withdraw_decision(store, "scjgj", "cf", recs[0]["CF_WSH"] or "", reason="复议撤销")
+    withdraw_decision(store, "scjgj", "xk", licence(20)["XK_WSH"] or "", reason="录入错误")
+    record_repair(store, "scjgj", recs[1]["CF_WSH"] or "", number="杭信修〔2026〕1号", date=dt.date(2026, 4, 1),
+                  authority="杭州市发展和改革委员会", today=max(today, dt.date(2026, 4, 1)))
+    assert len(assert_matches(store, "cf")) == 4
+    assert len(assert_matches(store, "xk")) == 2
+    # 不予公开 set on a stored record (what a department rule gives at ingest): the next refresh drops it.
+    with store.begin() as c:
+        key = c.execute(sa.select(t.c.business_key).where(t.c.cf_wsh == recs[2]["CF_WSH"])).scalar_one()
+        c.execute(t.update().where(t.c.business_key == key).values(not_public="不予公开（处罚类别：警告）"))
+        published.refresh(c, "cf", [key])
+    assert len(assert_matches(store, "cf")) == 3
+    with store.begin() as c:
+        assert published.rebuild(c) == {"cf": 3, "xk": 2}
+    assert len(assert_matches(store, "cf")) == 3
+
