@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import overload
 
 # Matched on the folded text (:func:`_fold`), so ``\d`` is ASCII only.
@@ -279,3 +280,28 @@ def mask_exception(exc: BaseException) -> BaseException:
         orig = getattr(e, "orig", None)
         todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
     return exc
+
+
+#: Invisible characters removed before the batch pre-check (a translate table: C speed).
+_ZW_TABLE = {ord(c): None for c in re.sub(r"(.)-(.)", lambda m: "".join(chr(o) for o in range(ord(m.group(1)), ord(m.group(2)) + 1)), _ZW_CHARS)}
+#: Eleven or more decimal digits (any script) with at most two characters of any kind between neighbours, inside
+#: one value (values are joined with NUL, which no stored text holds). A superset of what :func:`mask_text` can
+#: mask: its shortest target is an 11-digit mobile number, and its runs allow at most two separators between
+#: digits once invisible characters are gone; the characters it folds map one to one.
+_ELEVEN_DIGITS = re.compile(r"\d(?:[^\d\x00]{0,2}\d){10}")
+
+
+def mask_texts(values: Sequence[str | None]) -> list[str | None]:
+    """:func:`mask_text` of many values at once, equal to ``[mask_text(v) for v in values]``: one regex scan of
+    the joined values finds the few that can hold a number to mask, and only those go through
+    :func:`mask_text` (the public column masks every text field of every record it writes)."""
+    out = list(values)
+    idx = [i for i, v in enumerate(out) if v]
+    if not idx:
+        return out
+    texts = [str(out[i]).translate(_ZW_TABLE) for i in idx]
+    joined = "\x00".join(texts)
+    starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+    for k in sorted({bisect.bisect_right(starts, m.start()) - 1 for m in _ELEVEN_DIGITS.finditer(joined)}):
+        out[idx[k]] = mask_text(out[idx[k]])
+    return out

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 from national import dataset
 from national.clock import now_utc, today_shanghai
-from national.masking import ID_COLUMNS, mask_text
+from national.masking import ID_COLUMNS, mask_texts
 from store import bulk, dialect
 from store.schema import PUBLIC_KEY_COLUMNS, published_tables, record_tables
 
@@ -60,24 +60,34 @@ def is_public(ds: str, record: Mapping[str, Any], today: dt.date) -> bool:
 
 def public_values(ds: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """The read model's row for a record that is shown: public fields only, masked."""
+    return {k: v[0] for k, v in public_columns(ds, [record]).items()}
+
+
+def public_columns(ds: str, records: Sequence[Mapping[Any, Any]]) -> dict[str, list[Any]]:
+    """The read model's rows for records that are shown, column by column: public fields only, masked. Each text
+    column is masked in one pass (``national.masking.mask_texts``: the same result as ``mask_text`` per value, a
+    scan of the joined column finding the few values that can hold a number)."""
     d = dataset(ds)
     p = d.name.upper()
-    natural = (record[f"{p.lower()}_xdr_lb"] or "").strip() == NATURAL_PERSON
-    out: dict[str, Any] = {}
+    natural = [(r[f"{p.lower()}_xdr_lb"] or "").strip() == NATURAL_PERSON for r in records]
+    out: dict[str, list[Any]] = {}
     for f in d.fields:
         col = f.code.lower()
-        v = record[col]
-        if f.code in ID_COLUMNS or (natural and f.code.startswith((f"{p}_FR_", f"{p}_FRDB"))):
-            v = None
-        elif isinstance(v, str):
-            v = mask_text(v)
-        out[col] = v
+        if f.code in ID_COLUMNS:
+            out[col] = [None] * len(records)
+            continue
+        values = [r[col] for r in records]
+        if f.code.startswith((f"{p}_FR_", f"{p}_FRDB")):
+            values = [None if nat else v for v, nat in zip(values, natural, strict=True)]
+        masked = mask_texts([v if isinstance(v, str) else None for v in values])
+        out[col] = [m if isinstance(v, str) else v for v, m in zip(values, masked, strict=True)]
     name, date, doc, authority = PUBLIC_KEY_COLUMNS[ds]
     out.update(
-        id=record["id"], department=record["department"], version=record["version"],
-        party_name=out[name.lower()], credit_code=out[f"{p.lower()}_xdr_shxym"], doc_no=out[doc.lower()],
-        authority=out[authority.lower()], decision_date=out[date.lower()] or NO_DATE,
-        publicity_end=record["publicity_end"] if ds == "cf" else None,
+        id=[r["id"] for r in records], department=[r["department"] for r in records],
+        version=[r["version"] for r in records], party_name=out[name.lower()],
+        credit_code=out[f"{p.lower()}_xdr_shxym"], doc_no=out[doc.lower()], authority=out[authority.lower()],
+        decision_date=[v or NO_DATE for v in out[date.lower()]],
+        publicity_end=[r["publicity_end"] for r in records] if ds == "cf" else [None] * len(records),
     )
     return out
 
@@ -116,14 +126,16 @@ def _apply(conn: Connection, ds: str, records: Sequence[Mapping[Any, Any]], *, n
     if first:
         for j in range(0, len(ids), 500):
             conn.execute(pub.delete().where(pub.c.id.in_([i for i in ids[j : j + 500] if i in first])))
-    rows = [{**public_values(ds, r), "first_published_at": first.get(int(r["id"]), now), "published_at": now} for r in shown]
-    bulk.insert_columns(conn, pub, {c: [r[c] for r in rows] for c in rows[0]}, len(rows))
+    columns = public_columns(ds, shown)
+    columns["first_published_at"] = [first.get(i, now) for i in ids]
+    columns["published_at"] = [now] * len(ids)
+    bulk.insert_columns(conn, pub, columns, len(ids))
     if "first_published_at" in rec.c:  # the record keeps its first publication (timeliness), also once it left
         new = [int(r["id"]) for r in shown if r.get("first_published_at") is None]
         for j in range(0, len(new), 500):
             conn.execute(rec.update().where(rec.c.id.in_(new[j : j + 500]), rec.c.first_published_at.is_(None))
                          .values(first_published_at=now))
-    return len(rows), removed
+    return len(ids), removed
 
 
 def rebuild(conn: Connection, ds: str | None = None, *, now: dt.datetime | None = None, today: dt.date | None = None,
