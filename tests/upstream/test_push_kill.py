@@ -107,10 +107,12 @@ def test_a_live_push_keeps_its_lease_through_a_slow_province(store: Engine, prov
     """The heartbeat is beaten from a thread: a push waiting longer than the lease for slow answers is not
     taken for dead, and a second push meanwhile is refused."""
     load(store, [penalty(i) for i in range(10)])
-    province.set_faults(latency_ms=int(LEASE * 1000 * 0.8))  # two batches: longer than the lease in all
-    proc = _child("none", 0, store)
+    # Each answer takes longer than the lease: a heartbeat beaten only per batch (as before) would be older than
+    # the lease while the first answer is awaited, and the second push would take the lease over.
+    province.set_faults(latency_ms=int(LEASE * 1000 * 1.6))
+    proc = _child("none", 0, store, SGS_UPSTREAM_TIMEOUT="30")
     assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
-    time.sleep(LEASE + 1.5)  # the first push is still waiting for its second answer, beyond one lease
+    time.sleep(LEASE + 2)  # the first push is still waiting for its first answer, beyond one lease
     with pytest.raises(PushLocked):
         push(store, fast(lease_seconds=LEASE), trigger="test")
     _out, err = proc.communicate(timeout=120)
