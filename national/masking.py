@@ -282,6 +282,7 @@ def mask_exception(exc: BaseException) -> BaseException:
     return exc
 
 
+_USCC_CHARS = frozenset(_USCC_ALPHABET)
 #: Invisible characters removed before the batch pre-check (a translate table: C speed).
 _ZW_TABLE = {ord(c): None for c in re.sub(r"(.)-(.)", lambda m: "".join(chr(o) for o in range(ord(m.group(1)), ord(m.group(2)) + 1)), _ZW_CHARS)}
 #: Eleven or more decimal digits (any script) with at most two characters of any kind between neighbours, inside
@@ -302,6 +303,13 @@ def mask_texts(values: Sequence[str | None]) -> list[str | None]:
     texts = [str(out[i]).translate(_ZW_TABLE) for i in idx]
     joined = "\x00".join(texts)
     starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+    # Values repeat (an authority's credit code on every row of a chunk): each distinct one is judged once. A
+    # value that is exactly a public credit code (a valid 统一社会信用代码 that cannot be an ID number) is what
+    # mask_text leaves whole; it is recognised without folding and scanning it.
+    done: dict[str, str] = {}
     for k in sorted({bisect.bisect_right(starts, m.start()) - 1 for m in _ELEVEN_DIGITS.finditer(joined)}):
-        out[idx[k]] = mask_text(out[idx[k]])
+        v = str(out[idx[k]])
+        if v not in done:
+            done[v] = v if len(v) == 18 and _USCC_CHARS.issuperset(v) and is_public_credit_code(v) else mask_text(v)
+        out[idx[k]] = done[v]
     return out

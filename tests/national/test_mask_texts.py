@@ -27,12 +27,34 @@ def _noise(rng: random.Random) -> str:
     return "".join(parts)
 
 
+def _credit_codes(rng: random.Random, n: int) -> list[str]:
+    """Valid 统一社会信用代码 (check digit by python-stdnum), some all-digit, some with a birth date in 7–14
+    (those could be ID numbers and are masked), some with a wrong check digit, some lower case."""
+    from stdnum.cn import uscc
+
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    out = []
+    for k in range(n):
+        digits_only = k % 3 == 0
+        body = "".join(rng.choice("0123456789" if digits_only else alphabet) for _ in range(17))
+        if k % 5 == 0:
+            body = body[:6] + f"19{rng.randint(50, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}" + body[14:]
+        code = body + uscc.calc_check_digit(body)
+        if k % 7 == 0:
+            code = code[:17] + ("0" if code[17] != "0" else "1")
+        out.append(code.lower() if k % 11 == 0 else code)
+    return out
+
+
 def test_batch_masking_equals_value_by_value_masking() -> None:
     rng = random.Random(20261201)
     known = ["330106198502031234", "3301 0619 8502 0312 3X", "３３０１０６１９８５０２０３１２３Ｘ", "13812345678",
              "6222 0212 3456 7890 123", "6222021234567890123", "91330106MA2CFX0L5K", "113301000024713838",
              "330106\u200b19850203\u200b1234", "330106--19850203--1234", "电话：138-1234-5678", "", None,
              "9133011165397956X3", "330106198502031234\x00330106198502031234"]
-    values = known + [_noise(rng) for _ in range(20_000)]
+    codes = _credit_codes(rng, 5_000)
+    values = known + [_noise(rng) for _ in range(20_000)] + codes + codes[:500] + [f"代码{c}号" for c in codes[:500]]
     assert mask_texts(values) == [mask_text(v) for v in values]
     assert sum(a != b for a, b in zip(mask_texts(values), values, strict=True)) > 1000  # the noise does hit numbers
+    masked_codes = mask_texts(codes)
+    assert 0 < sum(m != c for m, c in zip(masked_codes, codes, strict=True)) < len(codes)  # both kinds occur
