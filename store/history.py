@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from national import dataset
+from national.text import text_value
 from store import bulk
 from store.schema import record_tables, record_version
 
@@ -30,17 +30,6 @@ def write(conn: Connection, ds: str, rows: dict[str, Any], n: int) -> None:
     """Insert ``n`` superseded versions of ``ds`` given column by column (see :data:`COLUMNS`)."""
     if n:
         bulk.insert_columns(conn, record_version, {"dataset": ds, **rows}, n)
-
-
-def text_value(v: Any) -> str | None:
-    """A typed store value back to the canonical national text."""
-    if v is None:
-        return None
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return format(v.normalize(), "f")
-    return str(v)
 
 
 def record_payload(ds: str, row: Any) -> str:

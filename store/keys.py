@@ -25,22 +25,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from national.text import encodable
+
 #: Characters of the store's key columns (``VARCHAR``). 400 characters of 4 bytes stay well inside
 #: PostgreSQL's B-tree entry limit (about 2,700 bytes) for the composite indexes that include them.
 KEY_LENGTH = 400
 _MARK = "…#"  # between the kept characters and the digest of a shortened key
 _DIGEST = 64  # hex characters of SHA-256
-
-
-def encodable(text: str) -> bool:
-    """Whether ``text`` can be written to both stores as it is (UTF-8 encodable, no NUL)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def storable_text(text: str) -> str:

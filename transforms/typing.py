@@ -21,6 +21,7 @@ import pandas as pd
 
 from national import Dataset
 from national.issues import Issue
+from national.text import encodable
 
 #: The per-row issues of a row without any (shared, never mutated: findings are prepended into a new list).
 NO_ISSUES: tuple[Issue, ...] = ()
@@ -102,18 +103,6 @@ def _as_amount(v: Any) -> Any:
 
 def _load_issue(code: str, name_zh: str, what: str) -> Issue:
     return Issue("LOAD-TYPE", code, f"{name_zh}（{code}）的值不是可入库的{what}：请按模板格式填写后重新报送", "error")
-
-
-def encodable(text: str) -> bool:
-    """Whether ``text`` can be saved by every store as it is (UTF-8 encodable, no NUL); ``store.keys`` holds
-    the same test for the values it bounds."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def text_issues(national: pd.DataFrame, ds: Dataset, i: int) -> list[Issue]:

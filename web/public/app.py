@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -29,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from national import DATASETS, dataset
 from national.clock import local_text, today_shanghai
 from national.masking import ID_COLUMNS, mask_text
+from national.text import text_value
 from web.public import queries
 from web.public.queries import Filters
 
@@ -113,16 +113,6 @@ class Detail(Summary):
     fields: list[Field]
 
 
-def _text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return format(v.normalize(), "f")
-    return str(v)
-
-
 def public_fields(ds: str, row: Any) -> list[Field]:
     """Every public field of a row, in template order: ID numbers never (not even empty), text masked once more
     (the read model holds masked values already; a second pass costs little and guards hand-edited rows)."""
@@ -130,7 +120,7 @@ def public_fields(ds: str, row: Any) -> list[Field]:
     for f in dataset(ds).fields:
         if f.code in ID_COLUMNS:
             continue
-        v = _text(row._mapping[f.code.lower()])
+        v = text_value(row._mapping[f.code.lower()])
         out.append(Field(code=f.code, name=f.name_zh, value=mask_text(v) if v is not None else None))
     return out
 
@@ -141,7 +131,7 @@ def _summary(ds: str, row: Any) -> Summary:
     return Summary(
         id=m["id"], dataset=ds, url=f"/{ds}/{m['id']}", party_name=mask_text(m["party_name"]),
         credit_code=mask_text(m["credit_code"]), doc_no=mask_text(m["doc_no"]), authority=mask_text(m["authority"]),
-        department=m["department"], decision_date=_text(m[date.lower()]), publicity_end=_text(m["publicity_end"]),
+        department=m["department"], decision_date=text_value(m[date.lower()]), publicity_end=text_value(m["publicity_end"]),
     )
 
 
