@@ -16,6 +16,7 @@ It prints seconds, rows/s and peak RSS of each, and the ratios (b)/(a) and (b)/(
     .venv/bin/python bench/ingest.py                       # 1,000,000 rows, all three paths
     .venv/bin/python bench/ingest.py --rows 5000000 --paths b   # the memory check
     .venv/bin/python bench/ingest.py --rows 50000 --profile     # cProfile of (b), top functions
+    .venv/bin/python bench/ingest.py --rows 50000 --profile-load   # cProfile of the loading thread only
 
 Needs MariaDB on 127.0.0.1:3306 (root, no password) and PostgreSQL on 127.0.0.1:5432 (postgres, trust),
 and the ``mariadb`` and ``psql`` clients. Creates (and leaves) the MariaDB database ``sgs_bench_ingest``
@@ -265,7 +266,28 @@ def _time_stages() -> dict[str, float]:
     return spent
 
 
-def run_project(chunk_rows: int, profile: bool = False, stages: bool = False) -> dict[str, Any]:
+def _profile_loads() -> Any:
+    """cProfile around each ``load_batch`` call of the loading thread (the run's own profile sees only the
+    thread that waits for it)."""
+    import cProfile
+
+    import pipeline.ingest as pi
+
+    profiler = cProfile.Profile()
+    inner = pi.load_batch
+
+    def profiled(*args: Any, **kwargs: Any) -> Any:
+        profiler.enable()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            profiler.disable()
+
+    pi.load_batch = profiled
+    return profiler
+
+
+def run_project(chunk_rows: int, profile: bool = False, stages: bool = False, profile_load: bool = False) -> dict[str, Any]:
     os.environ["SGS_SRC_BENCH_URL"] = department_url(source_url())
     from pipeline.config import load_department
     from pipeline.ingest import ingest
@@ -276,11 +298,13 @@ def run_project(chunk_rows: int, profile: bool = False, stages: bool = False) ->
     dept = load_department(_department(Path(tempfile.mkdtemp()), chunk_rows))
     spent = _time_stages() if stages else None
     profiler = None
-    if profile:
+    if profile_load:
+        profiler = _profile_loads()
+    elif profile:
         import cProfile
 
         profiler = cProfile.Profile()
-        profiler.enable()
+        profiler.enable()  # type: ignore[union-attr]
     t0 = time.perf_counter()
     result = ingest(dept, "cf", engine=store, trigger="bench")
     seconds = time.perf_counter() - t0
@@ -374,6 +398,7 @@ def main() -> None:
     ap.add_argument("--chunk-rows", type=int, default=10_000,
                     help="chunk size of (b) and (c); 10,000 keeps (b), both processes, under 600 MB (docs/performance.md)")
     ap.add_argument("--profile", action="store_true", help="run (b) in this process under cProfile")
+    ap.add_argument("--profile-load", action="store_true", help="run (b) in this process, cProfile around each load_batch")
     ap.add_argument("--stages", action="store_true", help="run (b) in this process with wall-clock stage timers")
     ap.add_argument("--run", choices=["a", "b", "c"], help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -390,8 +415,8 @@ def main() -> None:
         r = run_project(args.chunk_rows, stages=True)
         print(f"(b) with stage timers: {r['seconds']:.1f} s for {r['rows']:,} rows, peak RSS {r['rss_mb']:,.0f} MB")
         return
-    if args.profile:
-        r = run_project(args.chunk_rows, profile=True)
+    if args.profile or args.profile_load:
+        r = run_project(args.chunk_rows, profile=True, profile_load=args.profile_load)
         print(f"(b) under cProfile: {r['seconds']:.1f} s for {r['rows']:,} rows (profile on stderr)")
         return
     results = {}

@@ -58,6 +58,16 @@ class StoreDialect:
         """Refresh the planner's statistics of ``tables``; False where the database plans without them."""
         return False
 
+    def next_ids(self, conn: Connection, table: sa.Table, n: int) -> list[int]:
+        """``n`` new values of ``table``'s integer primary key ``id``, ascending, for rows the caller inserts
+        with them in its transaction (so that it knows the ids of rows it writes with ``COPY``). The generic
+        form (SQLite) counts on from the highest stored id: right while one writer at a time holds the
+        database (SQLite's write lock, taken by the loader's first statement, the watermark claim)."""
+        if n <= 0:
+            return []
+        start = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()) + 1
+        return list(range(start, start + n))
+
     def serialize(self, conn: Connection, key: int, table: sa.Table) -> None:
         """Wait until no other transaction holds the same ``key``, and hold it until this transaction ends:
         a read-then-write (the push lease) is then not raced by a second process. The generic form locks
@@ -127,6 +137,16 @@ class PostgreSQLStore(StoreDialect):
 
     def uses_copy(self, bind: Connection | Engine) -> bool:
         return bind.dialect.driver == "psycopg"
+
+    def next_ids(self, conn: Connection, table: sa.Table, n: int) -> list[int]:
+        """From the ``id`` column's own sequence (``SERIAL``), as an insert without an id would take them."""
+        if n <= 0:
+            return []
+        name = conn.dialect.identifier_preparer.format_table(table)
+        values = conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"), {"t": name, "n": n}
+        ).scalars().all()
+        return sorted(int(v) for v in values)
 
     def serialize(self, conn: Connection, key: int, table: sa.Table) -> None:
         """A transaction-scoped advisory lock on ``key`` (released at COMMIT/ROLLBACK, also when the process dies)."""

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy.engine import Connection
 
 from national import dataset
+from national.clock import today_shanghai
 from store import bulk, published, records, runs
 from store import quarantine as quarantine_store
 from store.keys import bounded_keys, storable_json, storable_texts
@@ -53,15 +54,21 @@ def load_batch(conn: Connection, run_id: int, batch: Batch, *, now: dt.datetime 
     counts = Counts(read=len(batch) + batch.skipped_unchanged, unchanged=batch.skipped_unchanged,
                     quarantined=len(bad), warnings=sum(1 for i in accepted if p.issues[i]))
 
+    column = _column_picker(p)
     written = records.write(conn, run_id, ds, batch.department, records.Rows(
         keys=p.keys, hashes=p.hashes, payload=p.payload, source_pks=source_pks,
         positions=storable_texts(batch.source_position) if batch.source_position is not None else None,
-        statuses=p.statuses, column=_column_picker(p), not_public=p.not_public,
+        statuses=p.statuses, column=column, not_public=p.not_public,
         publicity=batch.publicity.reset_index(drop=True) if batch.publicity is not None else None,
-    ), accepted, now)
+    ), accepted, now, today_shanghai())
     counts.inserted, counts.updated = written.inserted, written.updated
     counts.unchanged += written.unchanged
-    published.refresh(conn, ds.name, [p.keys[i] for i in written.changed], now=now)  # the public column
+    # The public column, in the same transaction: its rows from the chunk's own values (a batch prepared
+    # without public masks — built by hand — has its records read back instead).
+    if p.masks is not None:
+        published.write_changes(conn, ds.name, batch.department, written.records, column, p.masks, now=now)
+    else:
+        published.refresh(conn, ds.name, [p.keys[i] for i in written.changed], now=now)
     if bad:
         quarantine_store.add_rejected_rows(
             conn, batch.department, ds.name, run_id, now, source_pks=pick(source_pks, bad),

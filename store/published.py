@@ -38,6 +38,7 @@ from national import dataset
 from national.clock import now_utc, today_shanghai
 from national.masking import ID_COLUMNS, mask_texts
 from store import bulk, dialect
+from store.rows import PublicMasks
 from store.schema import PUBLIC_KEY_COLUMNS, published_tables, record_tables
 
 NATURAL_PERSON = "自然人"
@@ -88,6 +89,84 @@ def public_columns(ds: str, records: Sequence[Mapping[Any, Any]]) -> dict[str, l
         credit_code=out[f"{p.lower()}_xdr_shxym"], doc_no=out[doc.lower()], authority=out[authority.lower()],
         decision_date=[v or NO_DATE for v in out[date.lower()]],
         publicity_end=[r["publicity_end"] for r in records] if ds == "cf" else [None] * len(records),
+    )
+    return out
+
+
+def write_changes(
+    conn: Connection, ds: str, department: str, changed: Any, column: Any, masks: PublicMasks, *, now: dt.datetime,
+) -> tuple[int, int]:
+    """The public rows of the records a chunk inserted or updated (``store.records.Changed``), written from the
+    values the chunk holds — ``column(code, rows)`` gives a national column's values as the record table got
+    them (typed, or COPY text) and ``masks`` what is shown differently — in the caller's transaction. The same
+    rows as :func:`refresh` would write after reading the records back (a test compares them), without the
+    read-back: a first load writes each public row once, with one ``COPY``. Returns (rows written, removed)."""
+    pub = published_tables[ds]
+    n = len(changed.ids)
+    if not n:
+        return 0, 0
+    # Updated records: their old public row goes (kept: its first_published_at, if the record stays shown).
+    updated = [changed.ids[j] for j in range(n) if not changed.inserted[j]]
+    first: dict[int, Any] = {}
+    removed = 0
+    if updated:
+        first = {int(r.id): r.first_published_at for r in bulk.select_where_in(
+            conn, sa.select(pub.c.id, pub.c.first_published_at), pub.c.id, updated, sa.Integer)}
+        for cond in bulk.any_of(conn, pub.c.id, list(first), sa.Integer) if first else []:
+            conn.execute(pub.delete().where(cond))
+    shown = [j for j in range(n) if changed.shown[j]]
+    hidden = {changed.ids[j] for j in range(n) if not changed.shown[j]}
+    removed = sum(1 for i in first if i in hidden)
+    if not shown:
+        return 0, removed
+    rows = [changed.rows[j] for j in shown]
+    ids = [changed.ids[j] for j in shown]
+    columns = _public_columns_of_chunk(ds, rows, column, masks, copy=bulk.uses_copy(conn))
+    columns.update(
+        id=ids, department=department, version=[changed.versions[j] for j in shown],
+        publicity_end=[changed.publicity_end[j] for j in shown] if ds == "cf" else None,
+        first_published_at=[first.get(i, now) for i in ids], published_at=now,
+    )
+    bulk.insert_columns(conn, pub, columns, len(ids))
+    return len(ids), removed
+
+
+def _public_columns_of_chunk(ds: str, rows: list[int], column: Any, masks: PublicMasks, *, copy: bool) -> dict[str, Any]:
+    """The national and search columns of the public rows of chunk rows ``rows`` (see :func:`public_columns`)."""
+    d = dataset(ds)
+    p = d.name.upper()
+    at = {r: j for j, r in enumerate(rows)}
+    natural = [at[r] for r in masks.natural if r in at]
+
+    def shown(values: list[Any], changes: dict[int, Any]) -> list[Any]:
+        if not changes:
+            return values
+        out = list(values)
+        # COPY text columns get the shown values as COPY text (escaped; NULL as \\N)
+        for j, v in zip(changes, bulk.copy_text(list(changes.values())) if copy else changes.values(), strict=True):
+            out[j] = v
+        return bulk.CopyText(out) if copy else out
+
+    out: dict[str, Any] = {}
+    for f in d.fields:
+        col = f.code.lower()
+        if f.code in ID_COLUMNS:
+            out[col] = None
+            continue
+        changes: dict[int, Any] = {at[r]: m for r, m in masks.masked.get(f.code, {}).items() if r in at}
+        if f.code.startswith((f"{p}_FR_", f"{p}_FRDB")):
+            changes.update(dict.fromkeys(natural))
+        out[col] = shown(column(f.code, rows), changes)
+    name, date, doc, authority = PUBLIC_KEY_COLUMNS[ds]
+    dates = out[date.lower()]
+    if copy:
+        no_date = NO_DATE.isoformat()
+        decision = bulk.CopyText([no_date if v == "\\N" else v for v in dates])
+    else:
+        decision = [v or NO_DATE for v in dates]
+    out.update(
+        party_name=out[name.lower()], credit_code=out[f"{p.lower()}_xdr_shxym"], doc_no=out[doc.lower()],
+        authority=out[authority.lower()], decision_date=decision,
     )
     return out
 

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from national import Dataset
-from store import bulk, changelog, history
+from store import bulk, changelog, dialect, history
+from store.published import is_public
 from store.schema import record_tables
 
 #: ``transforms.normalise.REVOKED_PREFIX`` (the store imports no transform: the layering test).
@@ -46,6 +47,19 @@ class Rows:
 
 
 @dataclass
+class Changed:
+    """The records a chunk inserted or updated, each once, in the state the chunk left it: what the public
+    column's writer (``store.published.write_changes``) needs besides the rows' values."""
+
+    ids: list[int] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # the chunk row holding the record's content
+    versions: list[int] = field(default_factory=list)
+    inserted: list[bool] = field(default_factory=list)  # False: an update of a stored record
+    shown: list[bool] = field(default_factory=list)  # ``store.published.is_public`` of its new state
+    publicity_end: list[dt.date | None] = field(default_factory=list)
+
+
+@dataclass
 class Written:
     """What :func:`write` did with a chunk's accepted rows."""
 
@@ -53,6 +67,7 @@ class Written:
     updated: int = 0
     unchanged: int = 0
     changed: list[int] = field(default_factory=list)  # accepted rows that inserted or updated a record
+    records: Changed = field(default_factory=Changed)
 
 
 @dataclass
@@ -72,24 +87,29 @@ class _Pending:
     #: version of the record stays withdrawn with it
     hold: str | None = None
     held: tuple[dt.datetime | None, str | None] = (None, None)
+    first_published: dt.datetime | None = None  # the record's first publication, if it was ever shown
 
 
 def write(
     conn: Connection, run_id: int, ds: Dataset, department: str, rows: Rows, accepted: Sequence[int], now: dt.datetime,
+    today: dt.date,
 ) -> Written:
-    """Insert, update or leave unchanged the records the ``accepted`` rows name (one business key = one record)."""
+    """Insert, update or leave unchanged the records the ``accepted`` rows name (one business key = one record).
+    A record shown in the public column (``store.published.is_public`` on ``today``) for the first time gets
+    its ``first_published_at`` (``now``) in the same write."""
     table = record_tables[ds.name]
     keys, hashes, positions, statuses = rows.keys, rows.hashes, rows.positions, rows.statuses
     out = Written()
     existing: dict[str, _Pending] = {}
     stmt = sa.select(
         table.c.business_key, table.c.id, table.c.content_hash, table.c.version, table.c.status, table.c.source_position,
-        table.c.operation, table.c.hold, table.c.withdrawn_at, table.c.withdrawn_reason,
+        table.c.operation, table.c.hold, table.c.withdrawn_at, table.c.withdrawn_reason, table.c.first_published_at,
     )
     for r in bulk.select_where_in(conn, stmt, table.c.business_key, sorted({keys[i] for i in accepted})):
         existing[r.business_key] = _Pending(r.id, -1, bytes(r.content_hash), r.version, r.source_position,
                                             "withdrawn" if r.status == "withdrawn" else "active", stored=True, operation=r.operation,
-                                            hold=r.hold, held=(r.withdrawn_at, r.withdrawn_reason) if r.hold else (None, None))
+                                            hold=r.hold, held=(r.withdrawn_at, r.withdrawn_reason) if r.hold else (None, None),
+                                            first_published=r.first_published_at)
 
     # Rows come in source order (cursor, primary key). Each accepted row is compared with the decision's
     # current state — the store's, or what an earlier row of this chunk made it. A row whose source
@@ -147,23 +167,62 @@ def write(
             "payload": pick(rows.payload, picked), "run_id": run_id, "loaded_at": now,
         }, len(picked))
     if inserts:
+        # Ids from the table's own sequence, so that the public column's rows are written from the values
+        # at hand (COPY returns no ids).
+        ids = dialect.of(conn).next_ids(conn, table, len(inserts))
+        cols = _record_columns(ds, rows, inserts, seqs, now, with_publicity=True)
+        shown = _shown(ds, cols, len(inserts), today)
         bulk.insert_columns(conn, table, {
+            "id": ids,
             "business_key": [k for k, _ in inserts],
             "department": department,
-            **_record_columns(ds, rows, inserts, seqs, now, with_publicity=True),
+            **cols,
+            "first_published_at": [now if s else None for s in shown],
             "first_loaded_at": now,
             "updated_at": now,
             "run_id": run_id,
         }, len(inserts))
+        _changed(out.records, ids, inserts, True, shown, cols)
     if updates:
         # Penalties carry their publicity dates; licences have none to overwrite.
-        bulk.update_columns(conn, table, [p.rec_id for _, p in updates if p.rec_id is not None], {
-            **_record_columns(ds, rows, updates, seqs, now, with_publicity=rows.publicity is not None),
+        with_publicity = rows.publicity is not None
+        cols = _record_columns(ds, rows, updates, seqs, now, with_publicity=with_publicity)
+        ids = [p.rec_id for _, p in updates if p.rec_id is not None]
+        if not with_publicity and ds.name == "cf":
+            # The stored dates decide what is shown (a licence has none; a hand-built penalty batch without them).
+            stored_ends = {r.id: r.publicity_end for r in bulk.select_where_in(
+                conn, sa.select(table.c.id, table.c.publicity_end), table.c.id, ids, sa.Integer)}
+            cols_ends = [stored_ends.get(i) for i in ids]
+        else:
+            cols_ends = cols.get("publicity_end")
+        shown = _shown(ds, {**cols, "publicity_end": cols_ends}, len(updates), today)
+        bulk.update_columns(conn, table, ids, {
+            **cols,
+            "first_published_at": [p.first_published or (now if s else None) for (_, p), s in zip(updates, shown, strict=True)],
             "department": department,
             "updated_at": now,
             "run_id": run_id,
         })
+        _changed(out.records, ids, updates, False, shown, {**cols, "publicity_end": cols_ends})
     return out
+
+
+def _shown(ds: Dataset, cols: dict[str, Any], n: int, today: dt.date) -> list[bool]:
+    """``store.published.is_public`` of each new record state in ``cols`` (the columns :func:`_record_columns` built)."""
+    not_public = cols.get("not_public") or [None] * n
+    ends = cols.get("publicity_end") or [None] * n
+    return [is_public(ds.name, {"status": st, "not_public": np_, "publicity_end": e}, today)
+            for st, np_, e in zip(cols["status"], not_public, ends, strict=True)]
+
+
+def _changed(into: Changed, ids: list[int], items: list[tuple[str, _Pending]], inserted: bool, shown: list[bool],
+             cols: dict[str, Any]) -> None:
+    into.ids += ids
+    into.rows += [p.row for _, p in items]
+    into.versions += [p.version for _, p in items]
+    into.inserted += [inserted] * len(ids)
+    into.shown += shown
+    into.publicity_end += cols.get("publicity_end") or [None] * len(ids)
 
 
 def _record_columns(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from national import Dataset
 from national.issues import Issue
+from national.masking import ID_COLUMNS, mask_texts
 from store import bulk
 from store.keys import KEY_LENGTH
 
@@ -87,6 +88,49 @@ def _unpacked(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class PublicMasks:
+    """How a chunk's rows are shown in the public column (spec §5.4), computed with the rest of the chunk (in
+    the prepare worker when there is one), so that the loader writes the public rows from the values it already
+    holds: the record's own values except the ones named here.
+
+    - ``natural``: rows whose 行政相对人类别 is 自然人 (their 法定代表人 fields are not shown);
+    - ``masked``: national column → {row: the value as shown}, for the few text values ``mask_texts`` changes.
+    The ID-number columns (``national.masking.ID_COLUMNS``) are never shown, for every row.
+    """
+
+    natural: list[int]
+    masked: dict[str, dict[int, str | None]]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"natural": self.natural, "masked": self.masked}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "natural", state["natural"])
+        object.__setattr__(self, "masked", state["masked"])
+
+
+NATURAL_PERSON = "自然人"
+
+
+def public_masks(ds: Dataset, typed: dict[str, list[Any]]) -> PublicMasks:
+    """The :class:`PublicMasks` of rows whose national values (as the store types them) are ``typed``."""
+    p = ds.name.upper()
+    category = typed.get(f"{p}_XDR_LB") or []
+    natural = [i for i, v in enumerate(category) if isinstance(v, str) and v.strip() == NATURAL_PERSON]
+    masked: dict[str, dict[int, str | None]] = {}
+    for f in ds.fields:
+        if f.code in ID_COLUMNS or f.code not in typed:
+            continue
+        values = typed[f.code]
+        texts = [v if isinstance(v, str) else None for v in values]
+        shown = mask_texts(texts)
+        changed = {i: m for i, (v, m) in enumerate(zip(texts, shown, strict=True)) if v is not None and m != v}
+        if changed:
+            masked[f.code] = changed
+    return PublicMasks(natural, masked)
+
+
+@dataclass(frozen=True)
 class Prepared:
     """The per-row values the load needs, computed from a batch's national values alone."""
 
@@ -104,6 +148,9 @@ class Prepared:
     hashes: list[bytes]  # content hash per row (:func:`content_hash`)
     #: per row, the 不予公开 reason (``transforms.normalise.not_public_reasons``) or None; None: no rules
     not_public: list[str | None] | None = None
+    #: what the public column's row of each record shows differently from the record (``store.published``);
+    #: None: not computed (the loader reads the records back instead)
+    masks: PublicMasks | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Sent from the prepare worker to the run: a column of texts travels as one string (pickling a
@@ -203,7 +250,7 @@ def prepared(
         statuses = [r if r is not None else (statuses[i] if statuses is not None else None) for i, r in enumerate(revoked)]
     rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
     return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys, k.payload, k.hashes,
-                    not_public)
+                    not_public, public_masks(ds, typed))
 
 
 def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:

@@ -200,3 +200,32 @@ def test_read_model_follows_revocation_repair_and_not_public(store: Engine) -> N
         assert published.rebuild(c) == {"cf": 3, "xk": 2}
     assert len(assert_matches(store, "cf")) == 3
 
+
+
+def test_chunk_path_writes_what_the_read_back_writes(store: Engine) -> None:
+    """The loader writes a chunk's public rows from the chunk's own values (store.published.write_changes, masks
+    computed by the preparer); refresh/rebuild read the records back and mask them. Both must give the same rows,
+    also for values that need COPY escaping, masked numbers in every kind of text column, natural persons whose
+    法定代表人 fields are filled, 不予公开-free records whose publicity ended, and a record updated twice in one chunk."""
+    idn = "330106198502031234"
+    hostile = [
+        person_penalty(1, CF_FRDB="不该显示的代表人", CF_FR_ZJLX="身份证", CF_FR_ZJHM=idn,
+                       CF_WFXW=f"制表符\t换行\n回车\r反斜杠\\ 号码 {idn}"),
+        penalty(2, CF_XDR_MC=f"公司\t{idn}\\N", CF_NR="电话１３８１２３４５６７８ 全角", CF_YJ="\\N"),
+        penalty(3, CF_WSH=f"杭罚〔2026〕{idn}号", CF_CFJG="3301 0619 8502 0312 3X 机关"),
+        penalty(4, CF_JDRQ="2020-01-01"),  # publicity ended: not shown
+        penalty(5, CF_SY="第一版 13900001111"), penalty(5, CF_SY="第二版 13900002222"),  # one record, twice
+        person_penalty(6, CF_XDR_MC="李\x0b四"),
+    ]
+    ends = ["2029-01-01", "2029-01-01", "2029-01-01", "2023-01-01", "2029-01-01", "2029-01-02", "2029-01-01"]
+    load(store, "cf", hostile, publicity_end=ends)
+    load(store, "cf", [penalty(2, CF_NR="更正后 6222021234567890123"), penalty(3)], publicity_end=["2029-01-01"] * 2)
+    chunk = {i: {k: v for k, v in r.items() if k not in TIMES} for i, r in published_rows(store, "cf").items()}
+    assert len(chunk) == 6 and sorted(r["version"] for r in chunk.values()) == [1, 1, 1, 1, 2, 2]
+    assert idn not in repr(chunk) and "13900002222" not in repr(chunk)
+    with store.begin() as c:
+        c.execute(published_tables["cf"].delete())
+        published.rebuild(c)
+    read_back = {i: {k: v for k, v in r.items() if k not in TIMES} for i, r in published_rows(store, "cf").items()}
+    assert chunk == read_back
+    assert_matches(store, "cf")
