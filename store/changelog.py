@@ -68,10 +68,7 @@ def next_seqs(conn: Connection, n: int) -> list[int]:
         return []
     if dialect.of(conn).change_sequence:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": LOCK_KEY})
-        values = conn.execute(
-            sa.text(f"SELECT nextval('{SEQUENCE}') FROM generate_series(1, :n)"), {"n": n}
-        ).scalars().all()
-        return sorted(int(v) for v in values)
+        return dialect.take_from_sequence(conn, f"'{SEQUENCE}'", n)
     start = _max_seq(conn) + 1
     return list(range(start, start + n))
 

@@ -143,10 +143,7 @@ class PostgreSQLStore(StoreDialect):
         if n <= 0:
             return []
         name = conn.dialect.identifier_preparer.format_table(table)
-        values = conn.execute(
-            sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"), {"t": name, "n": n}
-        ).scalars().all()
-        return sorted(int(v) for v in values)
+        return take_from_sequence(conn, "pg_get_serial_sequence(:t, 'id')", n, {"t": name})
 
     def serialize(self, conn: Connection, key: int, table: sa.Table) -> None:
         """A transaction-scoped advisory lock on ``key`` (released at COMMIT/ROLLBACK, also when the process dies)."""
@@ -164,6 +161,16 @@ class PostgreSQLStore(StoreDialect):
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE " + ", ".join(q.format_table(t) for t in tables))
         return True
+
+
+def take_from_sequence(conn: Connection, sequence: str, n: int, params: dict[str, Any] | None = None) -> list[int]:
+    """PostgreSQL: ``n`` values of ``sequence`` (an SQL expression naming it), ascending; one row of text (rows of
+    one value each cost SQLAlchemy a row object apiece: 0.04 s per 10,000)."""
+    text = conn.execute(
+        sa.text(f"SELECT string_agg(v::text, ',' ORDER BY v) FROM (SELECT nextval({sequence}) AS v FROM generate_series(1, :n)) s"),
+        {**(params or {}), "n": n},
+    ).scalar_one()
+    return [int(v) for v in text.split(",")]
 
 
 GENERIC = StoreDialect()

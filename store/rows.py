@@ -19,7 +19,7 @@ import pandas as pd
 
 from national import Dataset
 from national.issues import Issue
-from national.masking import ID_COLUMNS, mask_texts
+from national.masking import ID_COLUMNS, masked_changes
 from store import bulk
 from store.keys import KEY_LENGTH
 
@@ -94,7 +94,7 @@ class PublicMasks:
     holds: the record's own values except the ones named here.
 
     - ``natural``: rows whose 行政相对人类别 is 自然人 (their 法定代表人 fields are not shown);
-    - ``masked``: national column → {row: the value as shown}, for the few text values ``mask_texts`` changes.
+    - ``masked``: national column → {row: the value as shown}, for the few text values ``mask_text`` changes.
     The ID-number columns (``national.masking.ID_COLUMNS``) are never shown, for every row.
     """
 
@@ -121,10 +121,7 @@ def public_masks(ds: Dataset, typed: dict[str, list[Any]]) -> PublicMasks:
     for f in ds.fields:
         if f.code in ID_COLUMNS or f.code not in typed:
             continue
-        values = typed[f.code]
-        texts = [v if isinstance(v, str) else None for v in values]
-        shown = mask_texts(texts)
-        changed = {i: m for i, (v, m) in enumerate(zip(texts, shown, strict=True)) if v is not None and m != v}
+        changed: dict[int, str | None] = dict(masked_changes(typed[f.code]))
         if changed:
             masked[f.code] = changed
     return PublicMasks(natural, masked)

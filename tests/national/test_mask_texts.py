@@ -58,3 +58,25 @@ def test_batch_masking_equals_value_by_value_masking() -> None:
     assert sum(a != b for a, b in zip(mask_texts(values), values, strict=True)) > 1000  # the noise does hit numbers
     masked_codes = mask_texts(codes)
     assert 0 < sum(m != c for m, c in zip(masked_codes, codes, strict=True)) < len(codes)  # both kinds occur
+
+
+def test_vectorised_credit_code_check_equals_the_scalar_one() -> None:
+    """``_public_credit_codes`` (numpy, on masked_changes' hot path) equals ``is_public_credit_code`` for valid and
+    broken codes, birth dates on the edges (29 February of leap and non-leap years, 1849/1850, month 13, day 0)."""
+    from stdnum.cn import uscc
+
+    from national.masking import _public_credit_codes, is_public_credit_code
+
+    rng = random.Random(7)
+    values = _credit_codes(rng, 3_000)
+    for date in ("20000229", "19000229", "20240229", "20230229", "18491231", "18500101", "19851301", "19850100",
+                 "19850431", "99991231", "0000AB12"):
+        for region in ("330106", "913301", "MA2CFX"):
+            body = (region + date + "123")[:17]
+            if all(c in "0123456789ABCDEFGHJKLMNPQRTUWXY" for c in body):
+                values.append(body + uscc.calc_check_digit(body))
+    values += ["", "91330106MA2CFX0L5", "91330106MA2CFX0L5KK", "９１３３０１０６ＭＡ２ＣＦＸ０Ｌ５Ｋ", "91330106MA2CFX0L5I"]
+    got = _public_credit_codes(values).tolist()
+    want = [is_public_credit_code(v) and v == v.upper() for v in values]  # the vectorised form takes upper case only
+    assert got == want
+    assert 0 < sum(got) < len(values)
