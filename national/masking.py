@@ -330,9 +330,9 @@ def masked_changes(values: Sequence[object]) -> dict[int, str]:
     for i, v, code in zip(rows, candidates, whole_codes.tolist(), strict=True):
         if code:
             continue
-        m = done.get(v)
-        if m is None:
-            m = done[v] = mask_text(v)
+        if v not in done:
+            done[v] = mask_text(v)
+        m = done[v]
         if m != v:
             out[i] = m
     return out

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.sql import RawChunk, Source, open_source, read_chunks
 from pipeline.config import DatasetConfig, Department, source_policy
-from pipeline.memory import limit_malloc_arenas
+from pipeline.memory import limit_malloc_arenas, return_free_memory
 from pipeline.prepare import Chunk, PrepareFailed, PrepareProcess, prepare_chunk, source_pks
 from pipeline.settings import SHANGHAI, store_engine
 from store import runs
@@ -310,6 +310,7 @@ class WorkerAfter(Preparer):
                 self.worker = self._start(ready)
                 if self.worker is not None:
                     _close(pages)  # the worker reads on from here (a page read ahead here is read again there)
+                    return_free_memory()  # what preparing here used: the worker prepares from now on
                     yield ready
                     yield from self._from_worker(ready.batch.cursor_to, ready.after)
                     return

@@ -35,3 +35,15 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     if not ok:
         log.debug("mallopt(M_ARENA_MAX) refused")
     return ok
+
+
+def return_free_memory() -> bool:
+    """Give memory freed by this process back to the system (glibc ``malloc_trim``): after a run hands its
+    preparation to the worker process, what the first chunks' preparation used is not needed here again.
+    True if glibc released something."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):  # not glibc
+        return False

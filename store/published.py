@@ -159,6 +159,7 @@ def _public_columns_of_chunk(ds: str, rows: list[int], column: Any, masks: Publi
         out[col] = shown(column(f.code, rows), changes)
     name, date, doc, authority = PUBLIC_KEY_COLUMNS[ds]
     dates = out[date.lower()]
+    decision: list[Any]
     if copy:
         no_date = NO_DATE.isoformat()
         decision = bulk.CopyText([no_date if v == "\\N" else v for v in dates])

@@ -37,7 +37,7 @@ class Rows:
 
     keys: list[str]
     hashes: list[bytes]
-    payload: list[str]
+    payload: list[str | None]  # for rejected rows and rows whose key occurs again in the chunk (store.rows.Prepared)
     source_pks: list[str]
     positions: list[str | None] | None
     statuses: list[str | None] | None
@@ -192,7 +192,7 @@ def write(
             # The stored dates decide what is shown (a licence has none; a hand-built penalty batch without them).
             stored_ends = {r.id: r.publicity_end for r in bulk.select_where_in(
                 conn, sa.select(table.c.id, table.c.publicity_end), table.c.id, ids, sa.Integer)}
-            cols_ends = [stored_ends.get(i) for i in ids]
+            cols_ends: list[Any] | None = [stored_ends.get(i) for i in ids]
         else:
             cols_ends = cols.get("publicity_end")
         shown = _shown(ds, {**cols, "publicity_end": cols_ends}, len(updates), today)

@@ -141,7 +141,10 @@ class Prepared:
     rejected: np.ndarray  # the catalogue's rejections plus rows that cannot be loaded (LOAD-TYPE/-TEXT/-KEY)
     issues: Sequence[RowIssues]  # per row, LOAD-* findings first
     keys: list[str]  # business key per row
-    payload: list[str]  # national values as JSON per row
+    #: national values as JSON, for the rows the load may write them: rejected rows (the quarantine) and rows
+    #: whose business key occurs again in the chunk (a version superseded inside the chunk goes to the
+    #: history); None for every other row (a chunk's JSON was a third of what crossed from the worker)
+    payload: list[str | None]
     hashes: list[bytes]  # content hash per row (:func:`content_hash`)
     #: per row, the 不予公开 reason (``transforms.normalise.not_public_reasons``) or None; None: no rules
     not_public: list[str | None] | None = None
@@ -245,9 +248,26 @@ def prepared(
     statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
     if revoked is not None:  # a revocation overrides the template's 当前状态
         statuses = [r if r is not None else (statuses[i] if statuses is not None else None) for i, r in enumerate(revoked)]
-    rendered = {c: bulk.copy_text(typed[c]) for c in ds.columns} if copy_text else None
-    return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys, k.payload, k.hashes,
-                    not_public, public_masks(ds, typed))
+    rendered = {c: _accepted_only(bulk.copy_text(typed[c]), rejected) for c in ds.columns} if copy_text else None
+    return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys,
+                    _payloads_the_load_needs(k, rejected), k.hashes, not_public, public_masks(ds, typed))
+
+
+def _accepted_only(column: bulk.CopyText, rejected: np.ndarray) -> bulk.CopyText:
+    """A rejected row's record columns are never written: an empty text in their place (one shared object:
+    on a dirty department a third of the rows are rejected, and each field was an object sent and held)."""
+    if rejected.any():
+        for i in np.flatnonzero(rejected).tolist():
+            column[i] = ""
+    return column
+
+
+def _payloads_the_load_needs(k: Keyed, rejected: np.ndarray) -> list[str | None]:
+    seen: set[str] = set()
+    again: set[str] = set()
+    for key in k.keys:
+        (again if key in seen else seen).add(key)
+    return [p if bad or key in again else None for p, bad, key in zip(k.payload, rejected.tolist(), k.keys, strict=True)]
 
 
 def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
