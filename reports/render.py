@@ -104,7 +104,7 @@ def indicator_rows(a: Assessment, table: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def deadline_basis_name(r: Mapping[str, Any]) -> str:
+def deadline_basis_name(r: Mapping[Any, Any]) -> str:
     """The overdue table's 截止日期依据: the official arrangement, or how a provisional deadline was counted."""
     if not r.get("provisional"):
         return "国务院节假日安排"
