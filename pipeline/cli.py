@@ -157,8 +157,10 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
     rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in d.datasets])
     for r in rows:
         r["name"] = depts[r["department"]].name
+    calendar = _calendar_status()
     if as_json:
-        doc = {"store": _redact(store_url()), "departments": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]}
+        doc = {"store": _redact(store_url()), "departments": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
+               "calendar": calendar}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=_t(f"中心库状态（{_redact(store_url())}）"))
@@ -176,6 +178,25 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
             last_cell,
         )
     out.print(table)
+    if calendar["warning"]:
+        err.print(Text.assemble(("工作日历", "bold yellow"), "：", calendar["warning"]), highlight=False)
+
+
+def _calendar_status() -> dict[str, Any]:
+    """The working-day calendar's state for operators (issue 17 item 7): this year's and, from 1 November,
+    next year's State Council arrangement; a warning (Chinese) when one is missing or the override file is
+    unusable. Never fails the command: ``status`` must work while the calendar is being fixed."""
+    from national.clock import today_shanghai
+    from reports.settings import load_report_settings
+    from reports.workdays import HolidayFileError, WorkdayCalendar, arrangement_warning
+
+    today = today_shanghai()
+    try:
+        cal = WorkdayCalendar.from_file(load_report_settings().holidays_file)
+    except (HolidayFileError, ValueError, OSError) as exc:  # the override file, or reports/settings.yaml, is broken
+        return {"years": {}, "missing": [], "warning": f"工作日历无法读取：{exc}"}
+    years = {str(y): cal.year_source(y) for y in (today.year, today.year + 1)}
+    return {"years": years, "missing": cal.missing_arrangements(today), "warning": arrangement_warning(cal, today)}
 
 
 def _local(iso: str | None) -> str:

@@ -44,7 +44,7 @@ from sqlalchemy.engine import Engine
 from national import DATASETS
 from national import dataset as national_dataset
 from reports.settings import ReportSettings, load_report_settings
-from reports.workdays import WorkdayCalendar
+from reports.workdays import WorkdayCalendar, arrangement_warning
 from store import queries
 from transforms.masking import mask_text
 
@@ -135,10 +135,15 @@ class Assessment:
     feedback: pd.DataFrame
     #: Most frequent rules among open feedback items, per department and dataset.
     top_rules: pd.DataFrame
-    #: Years whose working-day schedule was guessed (Mon–Fri) for a deadline in the report.
+    #: Years without the State Council's arrangement that a deadline in the report depends on.
     provisional_years: list[int] = field(default_factory=list)
     #: Records of the report month whose deadline is provisional.
     provisional_records: int = 0
+    #: How each provisional year is counted: ``statutory`` or ``weekdays`` (reports.workdays.BASIS_NAMES).
+    provisional_basis: dict[int, str] = field(default_factory=dict)
+    #: Operators' warning when this year's (or, from 1 November, next year's) arrangement is missing as of
+    #: ``as_of`` (reports.workdays.arrangement_warning); ``None`` otherwise.
+    calendar_warning: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def department_name(self, code: str) -> str:
@@ -403,7 +408,8 @@ def add_deadlines(
     """
     out = records.copy()
     if out.empty:
-        for c in ("deadline", "provisional", "unknown_years", "loaded_local", "published_local", "status", "days_late"):
+        for c in ("deadline", "provisional", "unknown_years", "basis", "loaded_local", "published_local", "status",
+                  "days_late"):
             out[c] = pd.Series(dtype=object)
         return out
     today = as_of.astimezone(tz).date()
@@ -416,17 +422,19 @@ def add_deadlines(
 
     loaded_local = [local(ts) for ts in out["loaded_at"]]
     published = out["published_at"] if "published_at" in out.columns else out["loaded_at"]
-    dl, prov, unknown, published_local, status, late_days = [], [], [], [], [], []
+    dl, prov, unknown, basis, published_local, status, late_days = [], [], [], [], [], [], []
     for d, at in zip(out["decision_date"], published, strict=True):
         ld = local(at)
         published_local.append(ld)
         if d is None:
-            dl.append(None), prov.append(False), unknown.append(()), status.append("no_date"), late_days.append(None)
+            dl.append(None), prov.append(False), unknown.append(()), basis.append(None)
+            status.append("no_date"), late_days.append(None)
             continue
         deadline = deadlines[d]
         dl.append(deadline.date)
         prov.append(deadline.provisional)
         unknown.append(deadline.unknown_years)
+        basis.append(deadline.basis)
         if settings.timeliness_from is not None and d < settings.timeliness_from:
             status.append("exempt"), late_days.append(None)
         elif ld is not None:
@@ -440,6 +448,7 @@ def add_deadlines(
     out["deadline"] = dl
     out["provisional"] = prov
     out["unknown_years"] = unknown
+    out["basis"] = basis
     out["loaded_local"] = loaded_local
     out["published_local"] = published_local
     out["status"] = status
@@ -672,6 +681,7 @@ def assess(
             "status": overdue["status"],
             "days_late": overdue["days_late"],
             "provisional": overdue["provisional"],
+            "basis": overdue["basis"],
         }
     ).reset_index(drop=True)
 
@@ -687,6 +697,7 @@ def assess(
         {y for ys in in_ytd["unknown_years"] for y in ys} | ({first.year} if not calendar.is_known_year(first.year) else set())
     )
     provisional_records = int(in_month["provisional"].sum()) if len(in_month) else 0
+    provisional_basis = {y: str(calendar.year_source(y)) for y in provisional_years}
     return Assessment(
         month=month,
         period=(first, last),
@@ -702,5 +713,7 @@ def assess(
         top_rules=top_rules,
         provisional_years=provisional_years,
         provisional_records=provisional_records,
+        provisional_basis=provisional_basis,
+        calendar_warning=arrangement_warning(calendar, as_of.astimezone(tz).date()),
         notes=notes,
     )

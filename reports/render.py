@@ -20,6 +20,7 @@ from national.safety import private_dir, private_file, xlsx_text, xlsx_value
 from reports import charts
 from reports.indicators import ALL_DATASETS, CITY, INDICATOR_NAMES, INDICATORS, Assessment
 from reports.templates import BASE_CSS, TEMPLATES
+from reports.workdays import BASIS_LABELS, BASIS_NAMES
 from transforms.masking import mask_text
 
 DATASET_NAMES = {"cf": "行政处罚", "xk": "行政许可", ALL_DATASETS: "合计"}
@@ -42,6 +43,8 @@ INDICATOR_COLUMNS: dict[str, str] = {
     "accuracy": "准确率（一次通过率）",
     "upstream_rejected": "上报退回率",
 }
+#: Indicator table column shown when some deadlines are provisional: records whose deadline is provisional.
+PROVISIONAL_COLUMN = "其中临时截止日期"
 OVERDUE_COLUMNS: dict[str, str] = {
     "department_name": "部门",
     "dataset_name": "数据类别",
@@ -101,6 +104,25 @@ def indicator_rows(a: Assessment, table: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def deadline_basis_name(r: Mapping[Any, Any]) -> str:
+    """The overdue table's 截止日期依据: the official arrangement, or how a provisional deadline was counted."""
+    if not r.get("provisional"):
+        return "国务院节假日安排"
+    return BASIS_LABELS.get(str(r.get("basis")), BASIS_LABELS["weekdays"])
+
+
+def indicator_columns(a: Assessment) -> dict[str, str]:
+    """The indicator table's columns; with provisional deadlines, a column counting them after 及时率."""
+    if not a.provisional_years:
+        return INDICATOR_COLUMNS
+    out: dict[str, str] = {}
+    for k, zh in INDICATOR_COLUMNS.items():
+        out[k] = zh
+        if k == "timeliness":
+            out["provisional"] = PROVISIONAL_COLUMN
+    return out
+
+
 def overdue_rows(a: Assessment, limit: int | None = None) -> list[dict[str, Any]]:
     frame = a.overdue if limit is None else a.overdue.head(limit)
     rows = []
@@ -111,7 +133,7 @@ def overdue_rows(a: Assessment, limit: int | None = None) -> list[dict[str, Any]
                 "department_name": a.department_name(r["department"]),
                 "dataset_name": DATASET_NAMES.get(r["dataset"], r["dataset"]),
                 "status_name": STATUS_NAMES.get(r["status"], r["status"]),
-                "provisional_name": "临时（按周一至周五推算）" if r["provisional"] else "法定节假日安排",
+                "provisional_name": deadline_basis_name(r),
                 "days_late": "" if r["days_late"] is None or pd.isna(r["days_late"]) else int(r["days_late"]),
             }
         )
@@ -164,21 +186,27 @@ def environment() -> jinja2.Environment:
 
 
 def provisional_warning(a: Assessment) -> str | None:
-    """The loud sentence about guessed deadlines, or ``None`` when every deadline is official."""
+    """The loud sentence about provisional deadlines, or ``None`` when every deadline is official."""
     if not a.provisional_years:
         return None
     years = "、".join(str(y) for y in a.provisional_years)
+    how = "；".join(
+        f"{y} 年{BASIS_NAMES.get(a.provisional_basis.get(y, 'weekdays'), BASIS_NAMES['weekdays'])}"
+        for y in a.provisional_years
+    )
     return (
-        f"注意：{years} 年的法定节假日和调休安排尚未录入工作日历（reports/holidays.yaml），"
-        f"涉及这些年份的公示截止日期按“周一至周五为工作日”临时推算（本月 {a.provisional_records} 条记录），"
-        "及时率可能不准。请在国务院办公厅发布放假安排后补录该年，再重新生成本报告。"
+        f"注意：{years} 年的国务院节假日安排（放假和调休上班日期）尚未录入工作日历，"
+        f"涉及这些年份的公示截止日期是临时的（{how}；本月 {a.provisional_records} 条记录，"
+        f"见指标表“{PROVISIONAL_COLUMN}”列和逾期记录的“截止日期依据”列），及时率可能不准。"
+        "请在国务院办公厅发布放假安排后补录该年（reports/holidays.yaml），再重新生成本报告。"
     )
 
 
 def definitions(a: Assessment) -> list[str]:
     s = a.settings
     out = [
-        f"及时率 = 在公示截止日（决定日期后第 {s.deadline_workdays} 个工作日，决定当日不计，按国务院节假日及调休安排）"
+        f"及时率 = 在公示截止日（决定日期后第 {s.deadline_workdays} 个工作日，决定当日不计，按国务院节假日及调休安排；"
+        "尚无当年安排的年份按法定节假日临时推算，标注为临时截止日期）"
         "当天或之前进入中心库的记录 ÷ 截止日已到或已入库的记录；截止日未到且尚未入库的记录不计入（“未到期”）。",
         "完整率 = 必填项和条件必填项（规则目录中“未填写”类错误规则）全部填写的记录 ÷ 报送量（含尚在问题数据中的记录）。",
         "准确率（一次校验通过率）= 首次报送即通过国家标准校验并入库的记录 ÷ 报送量；先进入问题数据、整改后才入库的记录不计为通过。",
@@ -215,12 +243,13 @@ def render_report_html(a: Assessment, *, xlsx_name: str | None = None) -> str:
         generated=local(dt.datetime.now(dt.UTC), a.settings.timezone),
         as_of=local(a.as_of, a.settings.timezone),
         warning=provisional_warning(a),
+        calendar_warning=a.calendar_warning,
         cards=cards,
         city_month=city_month,
         bars=department_chart(a, a.month_table, "各部门本月指标"),
         bars_ytd=department_chart(a, a.ytd_table, "各部门年度累计指标"),
         trend=trend_chart(a),
-        columns=INDICATOR_COLUMNS,
+        columns=indicator_columns(a),
         month_rows=indicator_rows(a, a.month_table),
         ytd_rows=indicator_rows(a, a.ytd_table),
         silent=named_rows(a, a.silent),
@@ -255,13 +284,15 @@ def write_workbook(a: Assessment, path: Path) -> Path:
     sheets: dict[str, pd.DataFrame] = {
         "说明": pd.DataFrame(
             {"项目": ["报告月份", "统计截至", "合格线（及时率/完整率/准确率）", *(["临时截止日期"] if a.provisional_years else []),
+                      *(["工作日历"] if a.calendar_warning else []),
                       *["口径"] * len(definitions(a)), *["备注"] * len(a.notes)],
              "内容": [a.month, local(a.as_of, a.settings.timezone),
                       " / ".join(pct(getattr(a.settings.thresholds, k)) for k in INDICATORS),
-                      *([provisional_warning(a)] if a.provisional_years else []), *definitions(a), *a.notes]}
+                      *([provisional_warning(a)] if a.provisional_years else []),
+                      *([a.calendar_warning] if a.calendar_warning else []), *definitions(a), *a.notes]}
         ),
-        "本月指标": _sheet_frame(indicator_rows(a, a.month_table), INDICATOR_COLUMNS),
-        "年度累计": _sheet_frame(indicator_rows(a, a.ytd_table), INDICATOR_COLUMNS),
+        "本月指标": _sheet_frame(indicator_rows(a, a.month_table), indicator_columns(a)),
+        "年度累计": _sheet_frame(indicator_rows(a, a.ytd_table), indicator_columns(a)),
         "月度趋势": pd.DataFrame(
             [
                 {"月份": r["month"], "部门": a.department_name(r["department"]), "报送量": r["records"],

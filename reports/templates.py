@@ -67,6 +67,7 @@ REPORT_TEMPLATE = """<!DOCTYPE html>
 <p class="meta">统计期间 {{ a.period[0] }} 至 {{ a.period[1] }} · 数据截至 {{ as_of }} · 生成于 {{ generated }}
 {% if xlsx_name %} · Excel 明细：<a href="{{ xlsx_name }}">{{ xlsx_name }}</a>{% endif %}</p>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
+{% if calendar_warning %}<div class="warning" id="calendar-warning">⚠ {{ calendar_warning }}</div>{% endif %}
 
 <h2>全市概况</h2>
 <div class="cards">
@@ -123,6 +124,7 @@ DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 {% if quality_index %} · <a href="{{ quality_index }}">数据质量报告</a>{% endif %}
 </form>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
+{% if calendar_warning %}<div class="warning" id="calendar-warning">⚠ {{ calendar_warning }}</div>{% endif %}
 <div class="cards" id="city-cards">
 {% for c in cards %}
 <div class="card {{ 'below' if c.below else '' }}" data-indicator="{{ c.key }}"><div class="name">{{ c.name }}</div>
@@ -154,6 +156,7 @@ DEPARTMENT_TEMPLATE = """<!DOCTYPE html>
 <p class="meta">数据截至 {{ as_of }}{% if report_link %} · <a href="../{{ report_link }}">本月考核报告</a>{% endif %}
 {% for name, href in quality_links %} · <a href="{{ href }}">数据质量报告（{{ name }}）</a>{% endfor %}</p>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
+{% if calendar_warning %}<div class="warning" id="calendar-warning">⚠ {{ calendar_warning }}</div>{% endif %}
 <h2>本月指标</h2>
 {{ indicator_table(month_rows, columns) }}
 <h2>年度累计</h2>

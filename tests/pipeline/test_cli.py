@@ -139,3 +139,39 @@ def test_console_script_entry_point_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0 and "validate" in out.stdout and "quarantine" in out.stdout
+
+
+def test_status_warns_when_next_years_holidays_are_missing(sqlite_department: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sgs status` (table and --json) tells operators from 1 November that next year's State Council holiday
+    arrangement is missing (issue 17 item 7). The clock is set to chosen days; the calendar is the real one."""
+    import datetime as dt
+
+    from reports.workdays import WorkdayCalendar
+
+    y = next(y for y in range(2026, 2200) if not WorkdayCalendar({}).is_known_year(y))  # 2027 with the pins
+    monkeypatch.setenv("SGS_HOLIDAYS_FILE", str(sqlite_department / "holidays.yaml"))
+    (sqlite_department / "holidays.yaml").write_text("years: {}\n", encoding="utf-8")
+
+    monkeypatch.setattr("national.clock.today_shanghai", lambda: dt.date(y - 1, 10, 31))
+    r = runner.invoke(app, ["status", "--json"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    cal = json.loads(r.stdout)["calendar"]
+    assert cal["missing"] == [] and cal["warning"] is None and cal["years"][str(y)] == "statutory"
+    assert "工作日历" not in runner.invoke(app, ["status"]).stderr
+
+    monkeypatch.setattr("national.clock.today_shanghai", lambda: dt.date(y - 1, 11, 1))
+    cal = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["calendar"]
+    assert cal["missing"] == [y] and f"缺少 {y} 年的国务院节假日安排" in cal["warning"]
+    r = runner.invoke(app, ["status"])
+    assert r.exit_code == 0 and "工作日历" in r.stderr and f"{y} 年" in r.stderr and "cliju" in r.stdout
+
+    # Once the arrangement is in the override file, the warning stops.
+    (sqlite_department / "holidays.yaml").write_text(
+        f"years:\n  {y}:\n    source: 测试\n    holidays: [{y}-01-01]\n", encoding="utf-8")
+    cal = json.loads(runner.invoke(app, ["status", "--json"]).stdout)["calendar"]
+    assert cal["missing"] == [] and cal["warning"] is None and cal["years"][str(y)] == "override"
+
+    # A broken override file is reported, and status still works.
+    (sqlite_department / "holidays.yaml").write_text("years: [1]\n", encoding="utf-8")
+    r = runner.invoke(app, ["status", "--json"])
+    assert r.exit_code == 0 and "工作日历无法读取" in json.loads(r.stdout)["calendar"]["warning"]

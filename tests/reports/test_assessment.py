@@ -95,7 +95,50 @@ def test_unknown_year_is_flagged_in_the_report(sqlite_store: Engine, tmp_path: P
     assert a.provisional_years == [y] and a.provisional_records == 1
     html = write_report(sqlite_store, f"{y - 1}-12", tmp_path, departments=DEPTS, as_of=at(D(y, 1, 20)),
                         calendar=WorkdayCalendar({})).read_text(encoding="utf-8")
-    assert 'id="provisional-warning"' in html and f"{y} 年的法定节假日" in html
+    assert 'id="provisional-warning"' in html and f"{y} 年的国务院节假日安排" in html
+    # as_of is in January of the unknown year: operators are told to add it, with the file to edit.
+    assert 'id="calendar-warning"' in html and f"缺少 {y} 年的国务院节假日安排" in html
+
+
+def test_2026_12_31_in_the_report(sqlite_store: Engine, tmp_path: Path) -> None:
+    """A decision of 2026-12-31 published on 2027-01-12 is on time (1 January 2027 is a statutory day off);
+    the old Monday–Friday fallback made it late. Every report marks the deadline provisional while 2027 has
+    no State Council arrangement, and the report written after 1 November 2026 tells operators to add it."""
+    from openpyxl import load_workbook
+
+    load(sqlite_store, "aaa", "1", penalty("罚〔2026〕9号", D(2026, 12, 31)), at(D(2027, 1, 12)))
+    load(sqlite_store, "aaa", "2", penalty("罚〔2026〕10号", D(2026, 12, 31)), at(D(2027, 1, 13)))
+    as_of = at(D(2027, 1, 20))
+    cal = WorkdayCalendar({})
+    a = assess(sqlite_store, "2026-12", departments=DEPTS, as_of=as_of, calendar=cal)
+    row = a.row(a.month_table, "aaa", "cf")
+    assert row is not None and (row["on_time"], row["late"]) == (1, 1)
+    old = assess(sqlite_store, "2026-12", departments=DEPTS, as_of=as_of,
+                 calendar=WorkdayCalendar({}, use_holidays=False) if not cal.is_known_year(2027) else cal)
+    if not cal.is_known_year(2027):
+        old_row = old.row(old.month_table, "aaa", "cf")
+        assert old_row is not None and (old_row["on_time"], old_row["late"]) == (0, 2)  # the defect of issue 17
+        assert a.provisional_years == [2027] and a.provisional_records == 2 and a.provisional_basis == {2027: "statutory"}
+        html = write_report(sqlite_store, "2026-12", tmp_path, departments=DEPTS, as_of=as_of,
+                            calendar=cal).read_text(encoding="utf-8")
+        assert 'id="provisional-warning"' in html and "按法定节假日（含周末补假）临时推算，未计调休" in html
+        assert "其中临时截止日期" in html and "临时：按法定节假日推算（未计调休）" in html  # table column, overdue row
+        assert 'id="calendar-warning"' in html
+        wb = load_workbook(tmp_path / "sgs-assessment-2026-12.xlsx")
+        notes = [c.value for c in wb["说明"]["A"]]
+        assert "临时截止日期" in notes and "工作日历" in notes
+        assert "其中临时截止日期" in [c.value for c in wb["本月指标"][1]]
+        assert "临时：按法定节假日推算（未计调休）" in [c.value for c in wb["逾期记录"]["K"]]
+
+
+def test_calendar_warning_from_1_november(sqlite_store: Engine, tmp_path: Path) -> None:
+    y = next(y for y in range(2026, 2200) if not WorkdayCalendar({}).is_known_year(y))
+    load(sqlite_store, "aaa", "1", penalty(f"罚〔{y - 1}〕1号", D(y - 1, 10, 9)), at(D(y - 1, 10, 10)))
+    for as_of, warned in ((at(D(y - 1, 10, 31)), False), (at(D(y - 1, 11, 1)), True)):
+        html = write_report(sqlite_store, f"{y - 1}-10", tmp_path, departments=DEPTS, as_of=as_of,
+                            calendar=WorkdayCalendar({})).read_text(encoding="utf-8")
+        assert ('id="calendar-warning"' in html) == warned, as_of
+        assert 'id="provisional-warning"' not in html  # October's deadlines are all inside the known year
 
 
 def test_write_report_html_and_workbook(scenario: Engine, tmp_path: Path) -> None:

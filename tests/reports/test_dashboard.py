@@ -162,3 +162,33 @@ def test_lazy_app_builds_on_first_request() -> None:
     c = TestClient(lazy)  # type: ignore[arg-type]
     assert c.get("/ping").json() == {"ok": True} and c.get("/ping").status_code == 200
     assert built == [1]
+
+
+
+def test_calendar_warning_on_every_page(client: TestClient, sqlite_store: Engine, tmp_path: Path) -> None:
+    """The dashboard runs as of now: it warns exactly when this year's arrangement, or from 1 November next
+    year's, is missing (on 2026-12-01, with the pinned libraries, 2027's is) — and stops once it is added."""
+    from national.clock import today_shanghai
+    from reports.workdays import WorkdayCalendar, arrangement_warning
+
+    expected = arrangement_warning(WorkdayCalendar.from_file(), today_shanghai())
+    for path in ("/?month=2025-03", "/dept/aaa?month=2025-03"):
+        page = client.get(path).text
+        assert ('id="calendar-warning"' in page) == (expected is not None), path
+        if expected is not None:
+            assert "国务院节假日安排" in page
+    assert client.get("/api/indicators?month=2025-03").json()["calendar_warning"] == expected
+
+    # An override file with next year (this year stays with chinese-calendar unless it lacks it): no warning.
+    year = today_shanghai().year
+    known = WorkdayCalendar({})
+    f = tmp_path / "holidays.yaml"
+    years = [y for y in (year, year + 1) if not known.is_known_year(y)]
+    f.write_text("years:\n" + "".join(f"  {y}:\n    holidays: [{y}-01-01]\n" for y in years) if years else "",
+                 encoding="utf-8")
+    app = create_app(lambda: sqlite_store, auth=_test_login, departments=lambda: DEPTS,
+                     settings=ReportSettings(holidays_file=str(f)))
+    fresh = TestClient(app, headers=LOGIN)
+    for path in ("/?month=2025-03", "/dept/aaa?month=2025-03"):
+        assert 'id="calendar-warning"' not in fresh.get(path).text, path
+    assert fresh.get("/api/indicators?month=2025-03").json()["calendar_warning"] is None
