@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -27,3 +28,16 @@ def text_value(v: Any) -> str | None:
     if isinstance(v, Decimal):
         return format(v.normalize(), "f")
     return str(v)
+
+
+#: A title ending with a bracket group ``(…)`` / ``（…）``: the part before it and what it holds.
+_TRAILING_BRACKET = re.compile(r"^(?P<title>.*?)\s*[(（](?P<inner>[^()（）]+)[)）]\s*$", re.S)
+
+
+def title_and_number(title: str) -> tuple[str, str] | None:
+    """``(the part before the bracket, the bracket's content)`` when ``title`` ends with a bracket group, else None
+    (spec §1 #14 [C]: in ``…的批复(发改财金〔2015〕123号)`` the 文书名称 is the part before the bracket)."""
+    m = _TRAILING_BRACKET.match(title)
+    if m is None or not m.group("title"):
+        return None
+    return m.group("title"), m.group("inner").strip()
