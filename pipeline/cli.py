@@ -208,10 +208,9 @@ def validate(
     import expectations
     from connectors.files import FileRejected, open_template
     from national import dataset as national_dataset
+    from national.clock import today_shanghai
     from pipeline.prepare import check_rows
     from transforms.settings import MappingSettings
-
-    from national.clock import today_shanghai
 
     try:
         day = dt.date.fromisoformat(today) if today else today_shanghai()

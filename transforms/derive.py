@@ -102,7 +102,5 @@ def strip_number_from_title(national: pd.DataFrame) -> pd.DataFrame:
     if not changed:
         return national
     out = national.copy()
-    col = out.columns.get_loc("XK_XKWS")
-    for i, title in changed.items():
-        out.iat[i, col] = title
+    out["XK_XKWS"] = pd.Series([changed.get(i, t) for i, t in enumerate(titles)], index=out.index, dtype=object)
     return out
