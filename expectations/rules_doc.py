@@ -226,6 +226,9 @@ seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unc
   registered (§3.4 [D]). What cannot be normalised without changing the value — a look-alike letter
   (Cyrillic `А`), another script's digit — is an error: the USCC, 组织机构代码, 身份证, 工商注册号 and
   税务登记号 format rules reject it, and the `FW` rules cover the fields without a format rule.
+  The document number is part of the business key: a record stored before issue 17 with a full-width
+  文书号 gets a new key when its row is read again (`national.text.halfwidth_number` is the one form; a
+  re-keying migration must apply it to stored keys).
 - **Per-department rule switches (issue 17).** A department file may adjust non-C rules for its own
   rows, over `expectations/settings.yaml`: `rules:` at the top level (both datasets) or under a
   dataset (`datasets: {cf: {rules: …}}`, which wins), e.g. `rules: {COM-USCC-005: {severity: warning}}`.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -41,3 +42,14 @@ def title_and_number(title: str) -> tuple[str, str] | None:
     if m is None or not m.group("title"):
         return None
     return m.group("title"), m.group("inner").strip()
+
+
+#: White space trimmed from both ends of a value (spec §3.4): ASCII, U+3000, NBSP, zero-width space, BOM.
+STRIP_CHARS = " \t\r\n\f\v\u3000\u00a0\u200b\ufeff"
+
+
+def halfwidth_number(text: str) -> str:
+    """A document or licence number as stored (spec §3.4 [C], issue 17): NFKC — full-width letters, digits and
+    symbols become half-width — and trimmed; 汉字 and 〔〕 as written. The form CF_WSH / XK_WSH / XK_XKBH take in
+    the store and so in business keys: a migration re-keying stored records must use it too."""
+    return unicodedata.normalize("NFKC", text).strip(STRIP_CHARS) if not text.isascii() else text.strip(STRIP_CHARS)

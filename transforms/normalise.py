@@ -20,6 +20,7 @@ import pandas as pd
 
 from national import Dataset
 from national.fields import Field
+from national.text import halfwidth_number
 from transforms.settings import MappingSettings
 
 # Leading/trailing white space the spec names: ASCII, U+3000 ideographic space, NBSP, zero-width space.
@@ -151,7 +152,7 @@ def normalise_number(s: pd.Series) -> pd.Series:
     """Document and licence numbers (文书号, 许可编号): NFKC, so full-width letters, digits and symbols become
     half-width (spec §3.4 [C]: ``榕市监罚〔２０２４〕１２号`` → ``榕市监罚〔2024〕12号``), then trimmed. 汉字, 〔〕 and
     the inner spaces stay as written: the value means the same decision."""
-    return _strip(_nfkc(s))
+    return _strip(s.map(lambda v: halfwidth_number(v) if isinstance(v, str) else v))
 
 
 def normalise_name(s: pd.Series) -> pd.Series:
