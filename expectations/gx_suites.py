@@ -45,7 +45,7 @@ from expectations.settings import RuleSettings
 SUITES_DIR = Path(__file__).with_name("suites")
 GX_SEVERITY = {"error": "critical", "warning": "warning"}
 #: Parameters naming other columns a rule reads (they join the multicolumn expectation's column_list).
-_COLUMN_PARAMS = ("field", "other", "type_field", "uscc_field", "text_field")
+_COLUMN_PARAMS = ("field", "other", "type_field", "uscc_field", "text_field", "number_field")
 
 
 # -- catalogue → expectations ---------------------------------------------------------------------

@@ -54,7 +54,7 @@ DECISIONS: list[tuple[str, str]] = [
     ),
     (
         r"COM-USCC-005",
-        "Warning: 92 = 个体工商户 is confirmed, but a converted business or a category typo is better fixed by the department than quarantined by us.",
+        "Error (issue 17): GB 32100 gives 9 = 工商/市场监管 and 2 = 个体工商户 [C, spec §3.1], so another prefix means a wrong code or a wrong party type. A department whose register lags (个转企 conversions not yet updated) may lower it to a warning in its own department file: `rules: {COM-USCC-005: {severity: warning}}`.",
     ),
     (r"COM-USCC-006", "Warning [D] as in spec §3.1: the party is probably a 个体工商户."),
     (r"COM-PH-002", "Error [D]: passes the checksum, so only this rule catches it. Switching it off accepts it."),
@@ -76,6 +76,10 @@ DECISIONS: list[tuple[str, str]] = [
         "Error [D]: after NFKC/upper-case/whitespace removal (transforms) a 工商注册号/税务登记号 is pure [0-9A-Z].",
     ),
     (
+        r"COM-ID-00[56]",
+        "Error [D] (issue 17): a `其他-…` document type must not bypass the 身份证 checks. A number shaped like one (15 digits, or 17 digits and a digit or X) is checked as one: the 15-digit legacy form is rejected (spec §3.2 [D]), an 18-digit one needs a real birth date and the check digit. Other numbers under `其他-…` are not checked.",
+    ),
+    (
         r"COM-DOC-",
         "Error [D]: passports and permits have no checksum; only ^[A-Z0-9]{5,20}$ is checked. `其他-…` documents are not checked.",
     ),
@@ -92,10 +96,6 @@ DECISIONS: list[tuple[str, str]] = [
         "Error, unconfirmed character set: `name_special_chars` (default <>\"'%;\\) and `name_reject_emoji` in the settings.",
     ),
     (
-        r"(COM|CF|XK)-FW-",
-        "Warning: DB32 (a provincial standard) asks for half-width letters and digits; national text is silent, so it does not block.",
-    ),
-    (
         r"(COM|CF|XK)-FML-",
         "Warning [D] (issue 12 item 4): a leading = + - @ (or ＝＋－＠) makes Excel/WPS run the cell as a formula. The platform's workbooks and CSV files write such text as text anyway (national/safety.py), so the row is loaded and the department is told; names, 文号, 证书名称/编号 and legal texts never start so. 备注 is checked for = + @ only: a leading - there is a dash or bullet (“-无-”). Codes, dates, amounts and enumerations are left to their format rules.",
     ),
@@ -107,7 +107,11 @@ DECISIONS: list[tuple[str, str]] = [
     (r"CF-REQ-010", "Warning [D] as suggested in spec §2: 降低资质等级 usually names the affected certificate."),
     (
         r"CF-REQ-013",
-        "Warning: optional in the 2019 template, but the transforms stage derives it (§5.2); a blank one means the decision date was unusable, which its own rule reports as an error.",
+        "Warning: optional in the 2019 template, but the transforms stage derives it (§5.2). Judged only when CF_JDRQ is a valid date (issue 17): a missing or unreadable decision date is reported once, by CF-REQ-011 / CF-DATE-001, not again as a blank 公示截止期.",
+    ),
+    (
+        r"XK-WS-001",
+        "Warning [D] (issue 17): the spec says the title is the part before the bracket [C, §1 #14]; which brackets hold a document number is our heuristic (the bracket equals XK_WSH, or ends in 号 with a digit). Where it equals XK_WSH the platform stores the title without it (transforms.derive.strip_number_from_title); any other bracket is kept for the department to fix.",
     ),
     (
         r"CF-CAT-001",
@@ -213,6 +217,22 @@ seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unc
   converts the accepted input forms; anything left is reported as "not a valid date".
 - **Empty strings count as blank**, like `None`; `NaN` too. Other non-string values are judged by their
   `str()`.
+- **Half-width (issue 17, spec §3.4 [C]).** Letters, digits and symbols are half-width in every coded
+  and numbered field. The transforms stage normalises where the meaning is unchanged: codes (`code`
+  fields: USCCs, 组织机构代码, registration numbers, 证件号码) get NFKC, upper case and no white space;
+  numbers (`number` fields: CF_WSH, XK_WSH, XK_XKBH) get NFKC and trimming (`榕市监罚〔２０２４〕１２号` →
+  `榕市监罚〔2024〕12号`); names and titles (`name` fields) get their full-width letters and digits
+  folded and are trimmed (`　阳泉市ＡＢＣ商贸有限公司 ` → `阳泉市ABC商贸有限公司`), brackets kept as
+  registered (§3.4 [D]). What cannot be normalised without changing the value — a look-alike letter
+  (Cyrillic `А`), another script's digit — is an error: the USCC, 组织机构代码, 身份证, 工商注册号 and
+  税务登记号 format rules reject it, and the `FW` rules cover the fields without a format rule.
+  The document number is part of the business key: a record stored before issue 17 with a full-width
+  文书号 gets a new key when its row is read again (`national.text.halfwidth_number` is the one form; a
+  re-keying migration must apply it to stored keys).
+- **Per-department rule switches (issue 17).** A department file may adjust non-C rules for its own
+  rows, over `expectations/settings.yaml`: `rules:` at the top level (both datasets) or under a
+  dataset (`datasets: {cf: {rules: …}}`, which wins), e.g. `rules: {COM-USCC-005: {severity: warning}}`.
+  The file is refused when a rule id is unknown or a confirmed (C) rule is named.
 - **GX suites** (`expectations/suites/*.json`) state the same rules: built-in expectations where their
   semantics match exactly, custom check-digit expectations, and an engine-backed custom expectation for
   the rest. The engine-backed ones ask the engine, so they cannot disagree with it: every rule is

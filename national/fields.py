@@ -10,10 +10,14 @@ DatasetName = Literal["cf", "xk"]
 #: How a column is normalised and checked.
 #: - ``text``: free text; trimmed.
 #: - ``code``: an identifier (USCC, ID number, registration numbers); NFKC, upper case, no spaces.
+#: - ``number``: a document or licence number (文书号, 许可编号); NFKC (full-width letters, digits and symbols →
+#:   half-width, spec §3.4 [C]), trimmed; 汉字 and 〔〕 as written.
+#: - ``name``: a name or title (names of parties and authorities, 文书名称, 证书名称); full-width letters and digits →
+#:   half-width (spec §3.4 [C]), trimmed; brackets and other punctuation as written.
 #: - ``enum``: a value from a code list; trimmed, full-width → half-width.
 #: - ``date``: a calendar date, canonical ``YYYY-MM-DD``.
 #: - ``amount``: a decimal amount in 万元, canonical plain decimal string.
-FieldKind = Literal["text", "code", "enum", "date", "amount"]
+FieldKind = Literal["text", "name", "number", "code", "enum", "date", "amount"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def _party_fields(prefix: str) -> tuple[Field, ...]:
     """Columns 1–13, shared by both datasets with their own prefix (spec §2)."""
     p = prefix
     return (
-        Field(f"{p}_XDR_MC", "行政相对人名称", "text", 200),
+        Field(f"{p}_XDR_MC", "行政相对人名称", "name", 200),
         Field(f"{p}_XDR_LB", "行政相对人类别", "enum", 16),
         Field(f"{p}_XDR_SHXYM", "行政相对人代码_1(统一社会信用代码)", "code", 18),
         Field(f"{p}_XDR_GSZC", "行政相对人代码_2(工商注册号)", "code", 50),
@@ -72,7 +76,7 @@ def _party_fields(prefix: str) -> tuple[Field, ...]:
         Field(f"{p}_XDR_SWDJ", "行政相对人代码_4(税务登记号)", "code", 15),
         Field(f"{p}_XDR_SYDW", "行政相对人代码_5(事业单位证书号)", "code", 12),
         Field(f"{p}_XDR_SHZZ", "行政相对人代码_6(社会组织登记证号)", "code", 50),
-        Field(f"{p}_FRDB", "法定代表人", "text", 50),
+        Field(f"{p}_FRDB", "法定代表人", "name", 50),
         Field(f"{p}_FR_ZJLX", "法定代表人证件类型", "enum", 64),
         Field(f"{p}_FR_ZJHM", "法定代表人证件号码", "code", 64),
         Field(f"{p}_XDR_ZJLX", "证件类型", "enum", 64),
@@ -85,19 +89,19 @@ LICENCE = Dataset(
     name_zh="行政许可",
     fields=_party_fields("XK")
     + (
-        Field("XK_XKWS", "行政许可决定文书名称", "text", 64),
-        Field("XK_WSH", "行政许可决定文书号", "text", 64),
+        Field("XK_XKWS", "行政许可决定文书名称", "name", 64),
+        Field("XK_WSH", "行政许可决定文书号", "number", 64),
         Field("XK_XKLB", "许可类别", "enum", 256),
-        Field("XK_XKZS", "许可证书名称", "text", 64),
-        Field("XK_XKBH", "许可编号", "text", 64),
+        Field("XK_XKZS", "许可证书名称", "name", 64),
+        Field("XK_XKBH", "许可编号", "number", 64),
         Field("XK_NR", "许可内容", "text", 4000, multiline=True),
         Field("XK_JDRQ", "许可决定日期", "date", None),
         Field("XK_YXQZ", "有效期自", "date", None),
         Field("XK_YXQZI", "有效期至", "date", None),
-        Field("XK_XKJG", "许可机关", "text", 200),
+        Field("XK_XKJG", "许可机关", "name", 200),
         Field("XK_XKJGDM", "许可机关统一社会信用代码", "code", 18),
         Field("XK_ZT", "当前状态", "enum", 1),
-        Field("XK_LYDW", "数据来源单位", "text", 200),
+        Field("XK_LYDW", "数据来源单位", "name", 200),
         Field("XK_LYDWDM", "数据来源单位统一社会信用代码", "code", 18),
         Field("BZ", "备注", "text", 512, multiline=True),
     ),
@@ -111,7 +115,7 @@ PENALTY = Dataset(
     name_zh="行政处罚",
     fields=_party_fields("CF")
     + (
-        Field("CF_WSH", "行政处罚决定书文号", "text", 128),
+        Field("CF_WSH", "行政处罚决定书文号", "number", 128),
         Field("CF_WFXW", "违法行为类型", "text", 2000),
         Field("CF_SY", "违法事实", "text", 2000, multiline=True),
         Field("CF_YJ", "处罚依据", "text", 2048),
@@ -119,13 +123,13 @@ PENALTY = Dataset(
         Field("CF_NR", "处罚内容", "text", 4000, multiline=True),
         Field("CF_NR_FK", "罚款金额（万元）", "amount", None),
         Field("CF_NR_WFFF", "没收违法所得、没收非法财物的金额（万元）", "amount", None),
-        Field("CF_NR_ZKDX", "暂扣或吊销证照名称及编号", "text", 200),
+        Field("CF_NR_ZKDX", "暂扣或吊销证照名称及编号", "name", 200),
         Field("CF_JDRQ", "处罚决定日期", "date", None),
         Field("CF_YXQ", "处罚有效期", "date", None),
         Field("CF_GSJZQ", "公示截止期", "date", None),
-        Field("CF_CFJG", "处罚机关", "text", 200),
+        Field("CF_CFJG", "处罚机关", "name", 200),
         Field("CF_CFJGDM", "处罚机关统一社会信用代码", "code", 18),
-        Field("CF_SJLY", "数据来源单位", "text", 200),
+        Field("CF_SJLY", "数据来源单位", "name", 200),
         Field("CF_SJLYDM", "数据来源单位统一社会信用代码", "code", 18),
         Field("BZ", "备注", "text", 512, multiline=True),
     ),

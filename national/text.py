@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -27,3 +29,27 @@ def text_value(v: Any) -> str | None:
     if isinstance(v, Decimal):
         return format(v.normalize(), "f")
     return str(v)
+
+
+#: A title ending with a bracket group ``(…)`` / ``（…）``: the part before it and what it holds.
+_TRAILING_BRACKET = re.compile(r"^(?P<title>.*?)\s*[(（](?P<inner>[^()（）]+)[)）]\s*$", re.S)
+
+
+def title_and_number(title: str) -> tuple[str, str] | None:
+    """``(the part before the bracket, the bracket's content)`` when ``title`` ends with a bracket group, else None
+    (spec §1 #14 [C]: in ``…的批复(发改财金〔2015〕123号)`` the 文书名称 is the part before the bracket)."""
+    m = _TRAILING_BRACKET.match(title)
+    if m is None or not m.group("title"):
+        return None
+    return m.group("title"), m.group("inner").strip()
+
+
+#: White space trimmed from both ends of a value (spec §3.4): ASCII, U+3000, NBSP, zero-width space, BOM.
+STRIP_CHARS = " \t\r\n\f\v\u3000\u00a0\u200b\ufeff"
+
+
+def halfwidth_number(text: str) -> str:
+    """A document or licence number as stored (spec §3.4 [C], issue 17): NFKC — full-width letters, digits and
+    symbols become half-width — and trimmed; 汉字 and 〔〕 as written. The form CF_WSH / XK_WSH / XK_XKBH take in
+    the store and so in business keys: a migration re-keying stored records must use it too."""
+    return unicodedata.normalize("NFKC", text).strip(STRIP_CHARS) if not text.isascii() else text.strip(STRIP_CHARS)

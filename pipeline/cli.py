@@ -218,14 +218,25 @@ def validate(
     file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GB18030) or XLSX in the national template")],
     dataset: Annotated[DatasetOpt, typer.Option("--dataset", "-d", help="cf (行政处罚) or xk (行政许可)")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per data row on stdout")] = False,
+    today: Annotated[str | None, typer.Option("--today", help="按此日期判断决定日期是否晚于今天 YYYY-MM-DD（默认北京时间今天，与入库相同）")] = None,
 ) -> None:
-    """Check a template file against the national rules. Exit 0: all rows valid; 1: some invalid; 2: unusable file."""
+    """Check a template file against the national rules. Exit 0: all rows valid; 1: some invalid; 2: unusable file.
+
+    "Not in the future" is judged by today's date in Asia/Shanghai, as ingest judges it (national.clock), never by
+    the machine's own or UTC date."""
+    import datetime as dt
+
     import expectations
     from connectors.files import FileRejected, open_template
     from national import dataset as national_dataset
+    from national.clock import today_shanghai
     from pipeline.prepare import check_rows
     from transforms.settings import MappingSettings
 
+    try:
+        day = dt.date.fromisoformat(today) if today else today_shanghai()
+    except ValueError:
+        _fail(f"--today 应是 YYYY-MM-DD 格式的日期，收到 {today!r}")
     ds = national_dataset(dataset)
     total = invalid = 0
     failures: Counter[str] = Counter()
@@ -235,7 +246,7 @@ def validate(
         columns, chunks = open_template(file, dataset)
         mapping = MappingSettings(columns={c: c for c in columns})
         for frame in chunks:
-            checked = check_rows(frame, mapping, dataset, department=file.name)
+            checked = check_rows(frame, mapping, dataset, department=file.name, today=day)
             national, verdicts = checked.national, checked.verdicts
             invalid += int(verdicts.has_error.sum())
             for rule_id, n in verdicts.rule_failures.items():

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import exc as sa_exc
 
 from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_file_url, url_family
+from expectations.catalogue import CatalogueError, default_settings, load_catalogue
+from expectations.settings import RuleOverride, RuleSettings
 from national import DATASETS
 from pipeline.settings import departments_dir, source_data_dir, store_url
 from transforms.settings import MappingSettings
@@ -70,6 +72,18 @@ class DatasetConfig(ExtractSettings, MappingSettings):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    #: The department's own switches of catalogue rules (rule id → enabled/severity/params), over the platform's
+    #: ``expectations/settings.yaml``; the department-level ``rules`` are merged in (this dataset's win). Only rules
+    #: whose source is not C may appear, e.g. ``COM-USCC-005: {severity: warning}`` (docs/rules.md).
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+
+    def rule_settings(self) -> RuleSettings | None:
+        """The catalogue settings of this dataset: the platform's with the department's overrides (None: none)."""
+        if not self.rules:
+            return None
+        base = default_settings()
+        return base.model_copy(update={"rules": {**base.rules, **self.rules}})
+
 
 class Department(BaseModel):
     """A department (or county unit) that decides licences and penalties."""
@@ -83,6 +97,8 @@ class Department(BaseModel):
     schedule: str | None = Field(default="@hourly", max_length=100)
     source: SourceSettings
     datasets: dict[str, DatasetConfig] = Field(min_length=1)
+    #: Rule switches for both datasets (see :attr:`DatasetConfig.rules`), e.g. ``COM-USCC-005: {severity: warning}``.
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
 
     @field_validator("name", "owner")
     @classmethod
@@ -155,6 +171,22 @@ class Department(BaseModel):
         for name, ds in self.datasets.items():
             if not ds.columns:
                 raise ValueError(f"{name}.columns 为空：请至少映射一个国家标准字段")
+        return self
+
+    @model_validator(mode="after")
+    def _rule_overrides(self) -> Department:
+        """Department-level rule switches go into each dataset (a dataset's own win); every dataset's catalogue
+        must accept them (known ids, not a confirmed [C] rule, known parameters)."""
+        unknown = [k for k in self.rules if not k.startswith(("COM-", "CF-", "XK-"))]
+        if unknown:
+            raise ValueError(f"rules: 未知的规则编号 {unknown}（规则编号见 docs/rules.md）")
+        for name, ds in self.datasets.items():
+            merged = {**{k: v for k, v in self.rules.items() if k.startswith(("COM-", name.upper() + "-"))}, **ds.rules}
+            ds.rules = merged
+            try:
+                load_catalogue(name, ds.rule_settings())
+            except CatalogueError as exc:
+                raise ValueError(f"{name}.rules: {exc}（只有来源不是 C 的规则可以调整，见 docs/rules.md）") from None
         return self
 
     @model_validator(mode="after")

@@ -37,7 +37,7 @@ from pipeline.config import DatasetConfig
 from pipeline.memory import limit_malloc_arenas
 from store.keys import KEY_LENGTH, bounded_keys
 from store.rows import Batch, Prepared, keyed, prepared, with_lifecycle
-from transforms.derive import derive_penalty_fields
+from transforms.derive import derive_penalty_fields, strip_number_from_title
 from transforms.masking import mask_text
 from transforms.normalise import as_text_frame, map_to_national, not_public_reasons, raw_json, revoked_statuses
 from transforms.settings import MappingSettings
@@ -85,7 +85,14 @@ def check_rows(
         national = derive_penalty_fields(national, mapping)
         publicity = national[["_publicity_end", "_repair_eligible_from"]].rename(columns=lambda c: c.removeprefix("_"))
     national = national[ds.columns]
-    verdicts = expectations.validate(national, dataset, today=today)
+    # A department file may switch rules for its own rows (pipeline.config.DatasetConfig.rules).
+    own_settings = getattr(mapping, "rule_settings", None)
+    rule_settings = own_settings() if own_settings is not None else None
+    verdicts = expectations.validate(national, dataset, today=today, settings=rule_settings)
+    if dataset == "xk":
+        # 文书名称 is the part before the bracket (spec §1 #14 [C]): checked as given (XK-WS-001 tells the department),
+        # stored without a bracket that only repeats the 文书号.
+        national = strip_number_from_title(national)
     if publicity is not None:
         # One end date (spec §5.2): the department's CF_GSJZQ was checked as given (a 2099-12-31 or a date past
         # the maximum is reported); the value stored, pushed and expired by is the one derived end date.

@@ -17,8 +17,10 @@ Indicators
     - 完整率 (completeness): share of records whose current values fill every required and conditionally
       required field (the catalogue's ``required`` rules of severity ``error``), loaded or not.
     - 准确率 / 一次校验通过率 (accuracy): share of records loaded without a quarantine entry before their first
-      load. The share rejected by the provincial platform is not available until the upstream stage
-      records receipts (``upstream_rejected`` is ``None``).
+      load.
+    - 上报退回率 (``upstream_rejected``): among the records the provincial platform answered (a receipt: it accepted
+      a version, ``province_version``, or rejected one by ``as_of``, ``push_rejection``), the share it rejected at
+      least once. ``None`` when no record of the group has a receipt yet (nothing pushed, or no answer).
     - 报送量 / 入库量 (volume), 问题数据 (open feedback items: open quarantine entries and their age),
       departments without a single record in the month.
 
@@ -262,6 +264,7 @@ def _stored_records(
                 "published_at": [_utc(r["first_published_at"] or r["first_loaded_at"]) for r in rows],
                 "decision_date": [_parse_date(r["decision_date"]) for r in rows],
                 "complete_stored": complete,
+                "province_accepted": [r["province_version"] is not None for r in rows],
                 "wsh": national[_wsh_column(dataset)].tolist(),
                 "xkbh": national["XK_XKBH"].tolist() if "XK_XKBH" in national else [None] * len(rows),
             }
@@ -300,9 +303,11 @@ def load_records(
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
     parts = list(_stored_records(engine, dataset, lo, hi, req, today))
     stored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["key", "department", "source_pk", "loaded_at", "published_at", "decision_date", "complete_stored", "wsh",
-                 "xkbh"]
+        columns=["key", "department", "source_pk", "loaded_at", "published_at", "decision_date", "complete_stored",
+                 "province_accepted", "wsh", "xkbh"]
     )
+    rejected_by_asof = queries.upstream_rejections(engine, dataset, lo, hi, as_of)
+    accepted_by_key = dict(zip(stored["key"], stored["province_accepted"], strict=True))
     by_key = dict(zip(stored["key"], range(len(stored)), strict=True))
     by_pk = {(d, pk): k for d, pk, k in zip(stored["department"], stored["source_pk"], stored["key"], strict=True)}
 
@@ -374,6 +379,9 @@ def load_records(
                 "complete": complete,
                 # First arrival passed validation: loaded, and no quarantine entry before the first load.
                 "first_pass": loaded is not None and (first_seen is None or first_seen > loaded),
+                # 上报退回率: the province answered (accepted a version, or rejected one by as_of), and rejected it.
+                "upstream_answered": loaded is not None and (bool(accepted_by_key.get(k)) or k in rejected_by_asof),
+                "upstream_rejected": loaded is not None and k in rejected_by_asof,
                 "wsh": wsh,
                 "xkbh": xkbh,
             }
@@ -381,7 +389,7 @@ def load_records(
     out = pd.DataFrame(
         rows,
         columns=["dataset", "department", "key", "decision_date", "loaded_at", "published_at", "first_seen", "arrival",
-                 "complete", "first_pass", "wsh", "xkbh"],
+                 "complete", "first_pass", "upstream_answered", "upstream_rejected", "wsh", "xkbh"],
     )
     if out.empty:
         return out
@@ -460,7 +468,7 @@ def add_deadlines(
 # Aggregation
 
 _COUNTS = ("records", "stored", "assessed", "on_time", "late", "missing", "pending", "complete", "first_pass",
-           "provisional")
+           "provisional", "upstream_answered", "upstream_returned")
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -476,6 +484,8 @@ def _counts(frame: pd.DataFrame) -> dict[str, int]:
         "complete": int(frame["complete"].sum()),
         "first_pass": int(frame["first_pass"].sum()),
         "provisional": int(frame["provisional"].sum()),
+        "upstream_answered": int(frame["upstream_answered"].sum()) if "upstream_answered" in frame else 0,
+        "upstream_returned": int(frame["upstream_rejected"].sum()) if "upstream_rejected" in frame else 0,
     }
 
 
@@ -484,8 +494,7 @@ def _rates(c: Mapping[str, int]) -> dict[str, float | None]:
         "timeliness": c["on_time"] / c["assessed"] if c["assessed"] else None,
         "completeness": c["complete"] / c["records"] if c["records"] else None,
         "accuracy": c["first_pass"] / c["records"] if c["records"] else None,
-        # Receipts of the provincial platform are not recorded yet (upstream stage not built).
-        "upstream_rejected": None,
+        "upstream_rejected": c["upstream_returned"] / c["upstream_answered"] if c["upstream_answered"] else None,
     }
 
 
@@ -515,7 +524,10 @@ def summarise(records: pd.DataFrame, departments: Mapping[str, DepartmentInfo]) 
         rows.append({"department": CITY, "dataset": ds, **c, **_rates(c)})
     c = _counts(records)
     rows.append({"department": CITY, "dataset": ALL_DATASETS, **c, **_rates(c)})
-    return pd.DataFrame(rows, columns=["department", "dataset", *_COUNTS, *INDICATORS, "upstream_rejected"])
+    out = pd.DataFrame(rows, columns=["department", "dataset", *_COUNTS, *INDICATORS, "upstream_rejected"])
+    # "No receipt yet" stays None (shown 暂无), not NaN, whatever the other groups' rates are.
+    out["upstream_rejected"] = out["upstream_rejected"].astype(object).where(out["upstream_rejected"].notna(), None)
+    return out
 
 
 def feedback_items(

@@ -39,7 +39,7 @@ MACROS = """
   <td class="text">{% if link and r.department != '__city__' %}<a href="dept/{{ r.department }}{{ link }}">{{ r.department_name }}</a>{% else %}{{ r.department_name }}{% endif %}</td>
   {% elif key == 'dataset_name' %}<td class="text">{{ r.dataset_name }}</td>
   {% elif key in ('timeliness', 'completeness', 'accuracy') %}<td class="{{ 'below' if r.below[key] else '' }}">{{ r[key] | pct }}</td>
-  {% elif key == 'upstream_rejected' %}<td class="muted" title="上报模块未上线，暂无回执">暂无</td>
+  {% elif key == 'upstream_rejected' %}{% if r[key] is none %}<td class="muted" title="尚无省级平台回执">暂无</td>{% else %}<td title="退回 {{ r.upstream_returned }} 条 / 有回执 {{ r.upstream_answered }} 条">{{ r[key] | pct }}</td>{% endif %}
   {% else %}<td>{{ r[key] }}</td>{% endif %}
 {% endfor %}
 </tr>

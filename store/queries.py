@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from national import dataset as national_dataset
 from store import dialect
-from store.schema import ingest_run, quarantine, record_tables, watermark
+from store.schema import ingest_run, push_rejection, quarantine, record_tables, watermark
 
 
 def open_quarantine(engine: Engine, department: str, dataset: str | None = None) -> Iterator[dict[str, Any]]:
@@ -74,7 +74,7 @@ def decided_records(
     """Stored records of ``dataset`` whose decision date is in [lo, hi], in chunks, oldest first.
 
     Each row has ``business_key``, ``department``, ``source_pk``, ``first_loaded_at``, ``first_published_at``,
-    ``decision_date`` and
+    ``decision_date``, ``province_version`` (the last version the province accepted, NULL: none) and
     the national ``columns`` under their national (upper-case) names.
     """
     t = record_tables[dataset]
@@ -82,7 +82,7 @@ def decided_records(
     stmt = (
         sa.select(
             t.c.business_key, t.c.department, t.c.source_pk, t.c.first_loaded_at, t.c.first_published_at,
-            decided.label("decision_date"),
+            decided.label("decision_date"), t.c.province_version,
             *(t.c[c.lower()].label(c) for c in columns),
         )
         .where(decided >= lo, decided <= hi)
@@ -92,6 +92,22 @@ def decided_records(
         result = conn.execution_options(yield_per=chunk_rows).execute(stmt)
         for part in result.partitions(chunk_rows):
             yield [r._mapping for r in part]
+
+
+def upstream_rejections(engine: Engine, dataset: str, lo: dt.date, hi: dt.date, until: dt.datetime) -> dict[str, Any]:
+    """Stored records of ``dataset`` decided in [lo, hi] that the provincial platform rejected (a receipt by ``until``):
+    business key → the time of its first rejection (any version)."""
+    t = record_tables[dataset]
+    decided = t.c[national_dataset(dataset).decision_date.lower()]
+    r = push_rejection
+    stmt = (
+        sa.select(r.c.business_key, sa.func.min(r.c.created_at).label("first_rejected_at"))
+        .join(t, t.c.business_key == r.c.business_key)
+        .where(r.c.dataset == dataset, r.c.created_at <= until, decided >= lo, decided <= hi)
+        .group_by(r.c.business_key)
+    )
+    with engine.connect() as conn:
+        return {row.business_key: row.first_rejected_at for row in conn.execute(stmt)}
 
 
 def quarantine_entries_seen(

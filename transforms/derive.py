@@ -11,6 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
+from national.text import title_and_number
 from transforms.settings import MappingSettings
 
 #: 《失信行为纠正后的信用信息修复管理办法（试行）》(国家发展改革委令第58号) applies from this date.
@@ -82,4 +83,24 @@ def derive_penalty_fields(national: pd.DataFrame, mapping: MappingSettings) -> p
     out.loc[blank, "CF_GSJZQ"] = periods.loc[blank, "publicity_end"]
     out["_publicity_end"] = end
     out["_repair_eligible_from"] = periods["repair_eligible_from"]
+    return out
+
+
+def strip_number_from_title(national: pd.DataFrame) -> pd.DataFrame:
+    """行政许可决定文书名称 without the bracket that repeats its 文书号 (spec §1 #14 [C]: the value is the part
+    before the bracket): ``…的批复(发改财金〔2015〕123号)`` with XK_WSH ``发改财金〔2015〕123号`` becomes ``…的批复``.
+    A bracket holding anything else is kept (rule XK-WS-001 asks the department). Returns ``national`` itself
+    when nothing changes."""
+    titles = national["XK_XKWS"].tolist()
+    numbers = national["XK_WSH"].tolist()
+    changed: dict[int, str] = {}
+    for i, (title, number) in enumerate(zip(titles, numbers, strict=True)):
+        if isinstance(title, str) and number and (title.endswith(")") or title.endswith("）")):
+            parts = title_and_number(title)
+            if parts is not None and parts[1] == number:
+                changed[i] = parts[0]
+    if not changed:
+        return national
+    out = national.copy()
+    out["XK_XKWS"] = pd.Series([changed.get(i, t) for i, t in enumerate(titles)], index=out.index, dtype=object)
     return out

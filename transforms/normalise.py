@@ -20,6 +20,7 @@ import pandas as pd
 
 from national import Dataset
 from national.fields import Field
+from national.text import halfwidth_number
 from transforms.settings import MappingSettings
 
 # Leading/trailing white space the spec names: ASCII, U+3000 ideographic space, NBSP, zero-width space.
@@ -143,6 +144,24 @@ def normalise_code(s: pd.Series) -> pd.Series:
     return _nones(s.where(s.str.len() > 0))
 
 
+#: Full-width digits and letters (U+FF10–FF19, FF21–FF3A, FF41–FF5A) → ASCII; nothing else changes.
+_FULLWIDTH_ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
+
+
+def normalise_number(s: pd.Series) -> pd.Series:
+    """Document and licence numbers (文书号, 许可编号): NFKC, so full-width letters, digits and symbols become
+    half-width (spec §3.4 [C]: ``榕市监罚〔２０２４〕１２号`` → ``榕市监罚〔2024〕12号``), then trimmed. 汉字, 〔〕 and
+    the inner spaces stay as written: the value means the same decision."""
+    return _strip(s.map(lambda v: halfwidth_number(v) if isinstance(v, str) else v))
+
+
+def normalise_name(s: pd.Series) -> pd.Series:
+    """Names and titles: full-width letters and digits → half-width (spec §3.4 [C]: ``阳泉市ＡＢＣ商贸有限公司`` →
+    ``阳泉市ABC商贸有限公司``), trimmed (also of U+3000). Brackets and other punctuation stay as registered
+    (spec §3.4 [D]: ``（）`` is kept), so NFKC is not applied."""
+    return _strip(s.map(lambda v: v.translate(_FULLWIDTH_ALNUM) if isinstance(v, str) and not v.isascii() else v))
+
+
 def normalise_date(s: pd.Series) -> pd.Series:
     """Dates → ``YYYY-MM-DD``; an unparseable value is kept (trimmed) so the rules can name it.
 
@@ -197,6 +216,10 @@ def _normalise_field(col: pd.Series, f: Field, mapping: MappingSettings) -> pd.S
         col = normalise_code(col)
         if f.code.endswith("_ZZJG"):  # 组织机构代码 is often written XXXXXXXX-X (spec §3.2)
             col = col.str.replace("-", "", regex=False).astype(object).where(col.notna(), None)
+    elif f.kind == "number":
+        col = normalise_number(col)
+    elif f.kind == "name":
+        col = normalise_name(col)
     elif f.kind == "date":
         col = normalise_date(col)
     elif f.kind == "amount":

@@ -1,8 +1,10 @@
 """Identifier kinds: 统一社会信用代码 (format, check digit, registration code, embedded 组织机构代码,
-prefixes), 组织机构代码 and 居民身份证号码 (GB 32100, GB 11714, GB 11643; spec §3–§4)."""
+prefixes), 组织机构代码 and 居民身份证号码 (also under a ``其他-…`` document type) (GB 32100, GB 11714, GB 11643; spec §3–§4)."""
 
 from __future__ import annotations
 
+import operator
+import re
 from itertools import repeat
 from typing import Any
 
@@ -83,6 +85,27 @@ def _resident_id(frame: Frame, rule: Rule) -> BoolArray:
     if rule.params.get("check", "format") == "format":
         return when & frame.filled(rule.field) & ~fmt
     return when & fmt & ~chk
+
+
+#: The shape of a 居民身份证号码: 15 digits (the legacy form) or 17 digits and a digit or X (spec §3.2).
+_RESIDENT_ID_SHAPE = re.compile(r"[0-9]{15}|[0-9]{17}[0-9X]")
+
+
+@kind("resident_id_like")
+def _resident_id_like(frame: Frame, rule: Rule) -> BoolArray:
+    """Under a document type starting with ``type_prefix`` (``其他-…``), a number shaped like a 身份证 that is not
+    a valid 18-digit one (format, birth date, check digit): the 15-digit legacy form always fails (spec §3.2)."""
+    prefix = str(rule.params.get("type_prefix", "其他-"))
+    other = frame.value_map(
+        rule.params["type_field"],
+        ("startswith", prefix),
+        lambda a: np.fromiter(map(operator.methodcaller("startswith", prefix), a), bool, count=len(a)),
+    )
+    shaped = frame.value_map(
+        rule.field, "ric_shape", lambda a: np.fromiter(map(bool, map(_RESIDENT_ID_SHAPE.fullmatch, a)), bool, count=len(a))
+    )
+    fmt, chk = frame.resident_id(rule.field)
+    return other & shaped & ~(fmt & chk)
 
 
 @gx_statement("uscc")

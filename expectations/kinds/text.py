@@ -15,6 +15,7 @@ from expectations.frame import BoolArray, Frame, IntArray
 from expectations.kinds.registry import GxContext, gx_statement, kind
 from expectations.rules import Rule
 from national import dataset
+from national.text import title_and_number
 
 # A character that is a letter, digit or 汉字 (\w minus underscore): a value without one is punctuation only.
 _WORD_CHAR = re.compile(r"[^\W_]")
@@ -127,6 +128,58 @@ def _fullwidth(frame: Frame, rule: Rule) -> BoolArray:
     return frame.rows_with_char(rule.field, "fw", _FULLWIDTH_ALNUM)
 
 
+# Full-width forms (U+FF01–U+FF5E: letters, digits and ASCII symbols) and the ideographic space.
+_FULLWIDTH_FORM = re.compile("[\uff01-\uff5e\u3000]")
+# Letters and digits that are fine although not ASCII: 汉字 (with 〇, written in 文号 years such as 二〇二四).
+_HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+
+
+#: :func:`_not_halfwidth` as one regex, for the GX suites.
+HALFWIDTH_REGEX = r"[\uff01-\uff5e\u3000]|[^\W_\x00-\x7f\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]"
+
+
+def _not_halfwidth(value: str) -> bool:
+    """A full-width form, or a letter or digit that is neither ASCII nor 汉字 (Cyrillic А, Greek Ο, Arabic-Indic ٣)."""
+    if value.isascii():
+        return False
+    if _FULLWIDTH_FORM.search(value):
+        return True
+    return any(c.isalnum() and not c.isascii() and not _HAN.match(c) for c in value)
+
+
+@kind("halfwidth")
+def _halfwidth(frame: Frame, rule: Rule) -> BoolArray:
+    """Coded and numbered fields: letters, digits and symbols half-width, 汉字 as written (spec §3.4 [C]).
+
+    The transforms stage applies NFKC to these fields, which turns every full-width form into ASCII; what this
+    still finds cannot be normalised without changing the value (a look-alike letter, another script's digit)."""
+    return frame.value_map(
+        rule.field, "halfwidth", lambda a: np.fromiter(map(_not_halfwidth, a), bool, count=len(a))
+    )
+
+
+_CLOSE_BRACKET = re.compile("[)）]")
+#: A document number: something ending in 号 with a digit in it (发改财金〔2015〕123号, 榕食许〔2024〕88号).
+_DOCUMENT_NUMBER = re.compile(r".*[0-9〇一二三四五六七八九十].*号", re.S)
+
+
+@kind("number_in_title")
+def _number_in_title(frame: Frame, rule: Rule) -> BoolArray:
+    """A title (行政许可决定文书名称) ending with a bracket that holds a document number or the row's
+    ``number_field`` (spec §1 #14 [C]: the value is the part before the bracket)."""
+    number_col = rule.params["number_field"]
+    out = np.zeros(frame.n, dtype=bool)
+    # Only titles with a closing bracket can end with one: found by one scan of the joined column.
+    idx = np.flatnonzero(frame.rows_with_char(rule.field, "close_bracket", _CLOSE_BRACKET))
+    titles = frame.values(rule.field)[idx].tolist()
+    numbers = frame.values(number_col)[idx].tolist()
+    for k, (title, number) in enumerate(zip(titles, numbers, strict=True)):
+        parts = title_and_number(title)
+        if parts is not None and (parts[1] == number or _DOCUMENT_NUMBER.fullmatch(parts[1])):
+            out[idx[k]] = True
+    return out
+
+
 @kind("formula_prefix")
 def _formula_prefix(frame: Frame, rule: Rule) -> BoolArray:
     """Values that start with one of ``prefixes``: Excel, WPS and LibreOffice would run them as a formula
@@ -178,6 +231,13 @@ def _fullwidth_gx(rule: Rule, gx: GxContext) -> Any:
     return gx.expectations.ExpectColumnValuesToNotMatchRegex(
         column=rule.field, regex=r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]", **gx.common
     )
+
+
+@gx_statement("halfwidth")
+def _halfwidth_gx(rule: Rule, gx: GxContext) -> Any:
+    """The same test as a regex: ``[^\\W_…]`` is a letter or digit (Python's ``\\w`` is ``str.isalnum`` plus ``_``)
+    outside ASCII and 汉字."""
+    return gx.expectations.ExpectColumnValuesToNotMatchRegex(column=rule.field, regex=HALFWIDTH_REGEX, **gx.common)
 
 
 @gx_statement("control_chars")

@@ -199,9 +199,9 @@ def test_settings_file_toggles_rules(tmp_path: Path) -> None:
 
 
 def test_severity_override_changes_quarantine() -> None:
-    row = {"CF_XDR_MC": "ＡＢＣ公司"}
-    assert not check("cf", [row]).has_error[0]
-    s = RuleSettings(rules={"COM-FW-001": RuleOverride(severity="error")})
+    row = {"CF_XDR_SHXYM": "92350100M000100Y40"}  # a 法人及非法人组织 with a 个体工商户's prefix: COM-USCC-006
+    assert not check("cf", [row]).has_error[0] and check("cf", [row]).has_warning[0]
+    s = RuleSettings(rules={"COM-USCC-006": RuleOverride(severity="error")})
     assert check("cf", [row], settings=s).has_error[0]
 
 
@@ -299,3 +299,17 @@ def test_validate_leaves_the_input_frame_writable_and_unchanged(ds: str) -> None
     pd.testing.assert_frame_equal(df, before)
     df.iloc[0, 0] = "改名后的公司"  # still writable
     assert df.iloc[0, 0] == "改名后的公司"
+
+
+def test_halfwidth_regex_of_gx_equals_the_engine_on_every_code_point() -> None:
+    """The GX statement of ``halfwidth`` is a regex, the engine tests ``str.isalnum``: equal on every character
+    (so GX's built-in is an independent check of the FW rules, issue 17)."""
+    import re
+
+    from expectations.kinds.text import HALFWIDTH_REGEX, _not_halfwidth
+
+    rx = re.compile(HALFWIDTH_REGEX)
+    differ = [cp for cp in range(0x20, 0x30000) if not 0xD800 <= cp <= 0xDFFF
+              and bool(rx.search("A" + chr(cp))) != _not_halfwidth("A" + chr(cp))]
+    assert not differ, [hex(cp) for cp in differ[:20]]
+    assert _not_halfwidth("ＡＢＣ") and _not_halfwidth("\u0410BC") and not _not_halfwidth("晋民证字第〇〇12号")

@@ -217,6 +217,12 @@ CASES: list[Case] = [
     ("both", "COM-ID-003", n(), P),
     ("both", "COM-ID-004", n(XDR_ZJHM="440524188001010015"), F),
     ("both", "COM-ID-004", n(XDR_ZJHM="440524188001010014"), P),
+    # 其他-… must not bypass the 身份证 checks (issue 17 item 2)
+    ("both", "COM-ID-005", o(FR_ZJLX="其他-旧身份证", FR_ZJHM="110105491231002"), F),  # 15-digit legacy number
+    ("both", "COM-ID-005", o(FR_ZJLX="其他-军官证", FR_ZJHM="1101051949123100"), P),  # 16 digits: not an ID's shape
+    ("both", "COM-ID-006", n(XDR_ZJLX="其他-旧身份证", XDR_ZJHM="110105491231002"), F),
+    ("both", "COM-ID-006", n(XDR_ZJLX="其他-身份证", XDR_ZJHM="110105194912310029"), F),  # wrong check digit
+    ("both", "COM-ID-006", n(XDR_ZJLX="其他-旧身份证", XDR_ZJHM=ID_NUMBER), P),
     ("both", "COM-DOC-001", o(FR_ZJLX="护照号", FR_ZJHM="E12"), F),
     ("both", "COM-DOC-001", o(FR_ZJLX="港澳居民来往内地通行证", FR_ZJHM="H-1234567"), F),
     ("both", "COM-DOC-001", o(FR_ZJLX="台湾居民来往大陆通行证", FR_ZJHM="12345678"), P),
@@ -259,6 +265,14 @@ CASES: list[Case] = [
     ("both", "COM-SPC-002", o(FRDB="张三"), P),
     ("both", "COM-FW-001", o(XDR_MC="ＡＢＣ某某公司"), F),
     ("both", "COM-FW-001", o(XDR_MC="ABC某某公司，（福州）"), P),
+    ("both", "COM-FW-002", o(XDR_SYDW="１２３４５６７８９０１２"), F),
+    ("both", "COM-FW-002", o(XDR_SYDW="123456789012"), P),
+    ("both", "COM-FW-003", o(XDR_SHZZ="晋民证字第００１２号"), F),
+    ("both", "COM-FW-003", o(XDR_SHZZ="晋民证字第0012号"), P),
+    ("both", "COM-FW-004", o(FR_ZJLX="护照号", FR_ZJHM="\u041512345678"), F),  # Cyrillic Е
+    ("both", "COM-FW-004", o(FR_ZJLX="护照号", FR_ZJHM="E12345678"), P),
+    ("both", "COM-FW-005", n(XDR_ZJLX="其他-军官证", XDR_ZJHM="军字第１２３号"), F),
+    ("both", "COM-FW-005", n(XDR_ZJLX="其他-军官证", XDR_ZJHM="军字第123号"), P),
     # -- spreadsheet formulas (issue 12 item 4): a leading = + - @ or its full-width form --
     ("both", "COM-FML-001", o(XDR_MC=HYPERLINK), F),
     ("both", "COM-FML-001", o(XDR_MC="＠某某公司"), F),
@@ -300,6 +314,7 @@ CASES: list[Case] = [
     ("cf", "CF-REQ-012", {}, P),
     ("cf", "CF-REQ-013", {"CF_GSJZQ": None}, F),
     ("cf", "CF-REQ-013", {}, P),
+    ("cf", "CF-REQ-013", {"CF_GSJZQ": None, "CF_JDRQ": "2024-02-30"}, P),  # unreadable date: CF-DATE-001 only
     ("cf", "CF-REQ-014", {"CF_CFJG": None}, F),
     ("cf", "CF-REQ-014", {}, P),
     ("cf", "CF-REQ-015", {"CF_CFJGDM": None}, F),
@@ -474,6 +489,7 @@ CASES: list[Case] = [
     ("cf", "CF-CHR-010", {"BZ": "a\nb"}, P),
     ("cf", "CF-FW-001", {"CF_WSH": "榕市监罚〔２０２４〕12号"}, F),
     ("cf", "CF-FW-001", {}, P),
+    ("cf", "CF-FW-001", {"CF_WSH": "榕市监罚〔二〇二四〕12号"}, P),
     ("cf", "CF-FML-001", {"CF_WSH": HYPERLINK}, F),
     ("cf", "CF-FML-001", {"CF_WSH": "－罚〔2025〕1号"}, F),
     ("cf", "CF-FML-001", {"CF_WSH": "罚〔2025〕1号=1"}, P),
@@ -621,6 +637,10 @@ CASES: list[Case] = [
     ("xk", "XK-CHR-009", {"BZ": "备注\n第二行"}, P),
     ("xk", "XK-FW-001", {"XK_WSH": "ＪＹ１２３"}, F),
     ("xk", "XK-FW-001", {}, P),
+    ("xk", "XK-FW-002", {"XK_XKBH": "ＪＹ１３５０１"}, F),
+    ("xk", "XK-FW-002", {}, P),
+    ("xk", "XK-WS-001", {"XK_XKWS": "关于某公司的批复(发改财金〔2015〕123号)"}, F),
+    ("xk", "XK-WS-001", {"XK_XKWS": "关于某公司（福州）的批复"}, P),
     ("xk", "XK-FML-001", {"XK_XKWS": "=1+1"}, F),
     ("xk", "XK-FML-001", {}, P),
     ("xk", "XK-FML-002", {"XK_WSH": HYPERLINK}, F),

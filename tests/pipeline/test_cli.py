@@ -175,3 +175,54 @@ def test_status_warns_when_next_years_holidays_are_missing(sqlite_department: Pa
     (sqlite_department / "holidays.yaml").write_text("years: [1]\n", encoding="utf-8")
     r = runner.invoke(app, ["status", "--json"])
     assert r.exit_code == 0 and "工作日历无法读取" in json.loads(r.stdout)["calendar"]["warning"]
+
+
+def _penalty_csv(path: Path, decision_dates: list[str]) -> Path:
+    rng = random.Random(7)
+    ds = dataset("cf")
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([f.code for f in ds.fields])
+        for i, day in enumerate(decision_dates, 1):
+            r = national_penalty(i, rng)
+            r["CF_JDRQ"], r["CF_YXQ"] = day, "2099-12-31"
+            w.writerow([r.get(f.code) or "" for f in ds.fields])
+    return path
+
+
+def test_validate_judges_the_future_by_the_date_in_shanghai_whatever_the_machine_s_zone(tmp_path: Path) -> None:
+    """Issue 17 item 6: ingest and ``sgs validate`` judge "not after today" by the same date, Asia/Shanghai's. The
+    command runs in a time zone whose date differs from Shanghai's right now (UTC−12 or UTC+14), so a command that
+    took the machine's date would judge today's decision as future, or tomorrow's as past."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from national.clock import SHANGHAI, today_shanghai
+
+    now = dt.datetime.now(dt.UTC)
+    zone = next(z for z in ("Etc/GMT+12", "Pacific/Kiritimati") if now.astimezone(ZoneInfo(z)).date() != now.astimezone(SHANGHAI).date())
+    today = today_shanghai()
+    f = _penalty_csv(tmp_path / "cf.csv", [today.isoformat(), (today + dt.timedelta(days=1)).isoformat()])
+    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "validate", "--dataset", "cf", str(f), "--json"],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT), "TZ": zone})
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [[e["rule"] for e in x["errors"]] for x in lines] == [[], ["CF-DATE-006"]], (zone, out.stderr)
+    assert out.returncode == 1
+
+
+def test_validate_today_option_fixes_the_date(tmp_path: Path) -> None:
+    f = _penalty_csv(tmp_path / "cf.csv", ["2026-06-30"])
+    before = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--json", "--today", "2026-06-29"])
+    assert before.exit_code == 1 and "CF-DATE-006" in before.stdout
+    on_the_day = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--json", "--today", "2026-06-30"])
+    assert on_the_day.exit_code == 0, on_the_day.stdout
+    bad = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--today", "30.06.2026"])
+    assert bad.exit_code == 2 and "--today" in bad.stderr
+
+
+def test_validate_reports_an_unreadable_decision_date_once(tmp_path: Path) -> None:
+    """Issue 17 item 6: not also "公示截止期为空" (CF-REQ-013), which the platform would have derived from it."""
+    f = _penalty_csv(tmp_path / "cf.csv", ["2025-02-30"])
+    result = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--json"])
+    line = json.loads(result.stdout.splitlines()[0])
+    assert [e["rule"] for e in line["errors"]] == ["CF-DATE-001"] and line["warnings"] == []

@@ -8,8 +8,16 @@ import pandas as pd
 import pytest
 
 from national import dataset
-from transforms.derive import derive_penalty_fields, publicity_periods
-from transforms.normalise import MappingError, map_to_national, normalise_amount, normalise_code, normalise_date
+from transforms.derive import derive_penalty_fields, publicity_periods, strip_number_from_title
+from transforms.normalise import (
+    MappingError,
+    map_to_national,
+    normalise_amount,
+    normalise_code,
+    normalise_date,
+    normalise_name,
+    normalise_number,
+)
 from transforms.settings import MappingSettings
 
 
@@ -110,3 +118,40 @@ def test_raw_json_of_a_row_does_not_depend_on_the_other_rows_of_its_chunk() -> N
     assert lines[0] == raw_json(good)[0]
     assert json.loads(lines[0]) == {"id": "1", "name": '杭州 "甲" 公司'}
     assert json.loads(lines[1])["id"] == "2"
+
+
+def test_names_get_half_width_letters_and_digits_and_keep_their_brackets() -> None:
+    """Spec §3.4 [C]: letters and digits half-width; [D]: brackets as registered (issue 17 item 3)."""
+    out = normalise_name(s("\u3000阳泉市ＡＢＣ商贸有限公司 ", "阳泉市某某（分公司）", "Ｈ＆Ｍ商店", "张三", None, "\u3000"))
+    assert out.tolist() == ["阳泉市ABC商贸有限公司", "阳泉市某某（分公司）", "H＆M商店", "张三", None, None]
+
+
+def test_document_numbers_get_nfkc_and_keep_han_and_their_brackets() -> None:
+    out = normalise_number(s(" 阳市监罚〔２０２４〕１２号\u3000", "阳食许（２０２４）ＡＢ－３号", "晋〔二〇二四〕5号", None))
+    assert out.tolist() == ["阳市监罚〔2024〕12号", "阳食许(2024)AB-3号", "晋〔二〇二四〕5号", None]
+
+
+def test_mapping_normalises_names_numbers_and_codes_by_kind() -> None:
+    batch = pd.DataFrame({"mc": ["\u3000阳泉市ＡＢＣ商贸有限公司 "], "wsh": ["阳市监罚〔２０２４〕１２号"],
+                          "zjhm": ["１１０１０５１９４９１２３１００２ｘ"], "jg": ["阳泉市市场监督管理局（ＡＢ）"]})
+    mapping = MappingSettings(columns={"CF_XDR_MC": "mc", "CF_WSH": "wsh", "CF_FR_ZJHM": "zjhm", "CF_CFJG": "jg"})
+    row = map_to_national(batch, mapping, dataset("cf"), department="d").iloc[0]
+    assert row["CF_XDR_MC"] == "阳泉市ABC商贸有限公司"
+    assert row["CF_WSH"] == "阳市监罚〔2024〕12号"
+    assert row["CF_FR_ZJHM"] == "11010519491231002X"
+    assert row["CF_CFJG"] == "阳泉市市场监督管理局（AB）"
+
+
+def test_title_loses_only_a_bracket_that_repeats_its_document_number() -> None:
+    """Spec §1 #14 [C]: the 文书名称 is the part before the bracket (issue 17 item 5)."""
+    frame = pd.DataFrame({
+        "XK_XKWS": ["关于某公司发行企业债券核准的批复(发改财金〔2015〕123号)", "食品经营许可决定书（阳食许〔2024〕9号）",
+                    "关于某某（福州）公司的批复", "准予变更登记通知书（分公司）", None],
+        "XK_WSH": ["发改财金〔2015〕123号", "阳食许〔2024〕8号", "福州", "分公司", "x"],
+    }, dtype=object)
+    out = strip_number_from_title(frame)
+    assert out["XK_XKWS"].tolist() == ["关于某公司发行企业债券核准的批复", "食品经营许可决定书（阳食许〔2024〕9号）",
+                                       "关于某某（福州）公司的批复", "准予变更登记通知书", None]
+    assert frame["XK_XKWS"].iloc[0].endswith("号)")  # the input is not changed
+    clean = frame.iloc[2:3]
+    assert strip_number_from_title(clean) is clean
