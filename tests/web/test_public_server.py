@@ -150,3 +150,15 @@ def test_several_worker_processes(sqlite_store: Engine, people: list[dict[str, s
     with serving(sqlite_store, tmp_path, "--workers", "2") as base, httpx.Client(base_url=base, timeout=30) as c:
         assert [c.get("/api/v1/cf", params={"q": "张三"}).status_code for _ in range(6)] == [200] * 6
         assert 'href="/cf/' in c.get("/").text
+
+
+def test_head_is_answered_like_get_without_a_body(server: str) -> None:
+    """HEAD (monitors, link checkers probe with it) over real HTTP: GET's status and headers, no body (it was 405)."""
+    with httpx.Client(base_url=server, timeout=10) as c:
+        for path in ("/", "/cf", "/about", "/api/v1/cf"):
+            get, head = c.get(path), c.head(path)
+            assert head.status_code == 200 and head.content == b"", path
+            assert head.headers["content-type"] == get.headers["content-type"]
+            assert head.headers["Content-Security-Policy"] == get.headers["Content-Security-Policy"]
+        assert c.head("/cf/999999").status_code == 404
+        assert c.post("/").status_code == 405

@@ -141,6 +141,29 @@ def _detail(ds: str, row: Any) -> Detail:
                   published_at=local_text(m["published_at"]), fields=public_fields(ds, row))
 
 
+class HeadAsGet:
+    """HEAD answered like GET without the body (RFC 9110 §9.3.2): monitors and link checkers probe pages with
+    HEAD, and the routes are GET-only (FastAPI does not add HEAD as Starlette's own routes do). The headers are
+    GET's, Content-Length included; the rate limit counts a HEAD like a GET."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Callable[[], dt.date] = today_shanghai) -> FastAPI:
     """The public column's ASGI app over ``engine`` (read-only: see ``web.public.store.public_engine``)."""
     app = FastAPI(
@@ -313,4 +336,5 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
                           summary=f"{KIND[ds]}公示查询", tags=[KIND[ds]])
         app.add_api_route(f"/api/v1/{ds}/{{ident}}", api_detail(ds), methods=["GET"], response_model=Detail,
                           summary=f"{KIND[ds]}公示详情", tags=[KIND[ds]])
+    app.add_middleware(HeadAsGet)  # outermost: the guard and the routes see a GET
     return app
