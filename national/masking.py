@@ -28,9 +28,11 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
-from typing import overload
+from functools import cache
+from typing import TYPE_CHECKING, Any, overload
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 # Matched on the folded text (:func:`_fold`), so ``\d`` is ASCII only.
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)", re.ASCII)
@@ -310,6 +312,8 @@ def masked_changes(values: Sequence[object]) -> dict[int, str]:
     (:data:`_ELEVEN_DIGITS`, a superset), numpy maps the hits back to their values, and each distinct value is
     judged once. A value that is exactly a public credit code (a valid 统一社会信用代码 that cannot be an ID
     number), what ``mask_text`` leaves whole, is recognised by a vectorised check instead of folding and scanning it."""
+    import numpy as np  # here: DAG files import this module, and their parse must stay light (tests/dags)
+
     texts = [v if type(v) is str else "" for v in values]
     if not texts:
         return {}
@@ -338,16 +342,24 @@ def masked_changes(values: Sequence[object]) -> dict[int, str]:
     return out
 
 
-_USCC_INDEX = np.full(256, -1, dtype=np.int64)
-for _k, _c in enumerate(_USCC_ALPHABET):
-    _USCC_INDEX[ord(_c)] = _k
-_USCC_W = np.array(_USCC_WEIGHTS, dtype=np.int64)
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+@cache
+def _uscc_tables() -> tuple[Any, Any, Any]:
+    """(character → GB 32100 alphabet index or -1, position weights, days of each month) as numpy arrays."""
+    import numpy as np
+
+    index = np.full(256, -1, dtype=np.int64)
+    for k, c in enumerate(_USCC_ALPHABET):
+        index[ord(c)] = k
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+    return index, np.array(_USCC_WEIGHTS, dtype=np.int64), month_days
 
 
 def _public_credit_codes(values: list[str]) -> np.ndarray:
     """Per value: exactly 18 characters of the GB 32100 alphabet (upper case), a correct check character, and
     characters 7–14 not a real birth date — :func:`is_public_credit_code` of such values, vectorised."""
+    import numpy as np
+
+    _USCC_INDEX, _USCC_W, _MONTH_DAYS = _uscc_tables()  # noqa: N806 - constants, built once
     out = np.zeros(len(values), dtype=bool)
     idx = [k for k, v in enumerate(values) if len(v) == 18 and v.isascii()]
     if not idx:

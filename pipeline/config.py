@@ -9,18 +9,33 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import exc as sa_exc
 
 from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_file_url, url_family
-from expectations.catalogue import CatalogueError, default_settings, load_catalogue
-from expectations.settings import RuleOverride, RuleSettings
 from national import DATASETS
 from pipeline.settings import departments_dir, source_data_dir, store_url
 from transforms.settings import MappingSettings
+
+if TYPE_CHECKING:
+    from expectations.settings import RuleSettings
+
+
+def _rule_overrides(value: Any) -> Any:
+    """A department's rule switches (``rules:``) as ``expectations.settings.RuleOverride`` objects. Imported only
+    when a file has some: the DAG files parse every department file, and the expectations package imports pandas
+    (tests/dags: parsing imports nothing heavy)."""
+    if not value:
+        return {}
+    from expectations.settings import RuleOverride
+
+    if not isinstance(value, dict):
+        raise ValueError("rules: 应为“规则编号: 设置”的映射")
+    return {str(k): v if isinstance(v, RuleOverride) else RuleOverride.model_validate(v) for k, v in value.items()}
+
 
 USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 #: Control characters (C0, DEL, C1) and the Unicode line/paragraph separators: none belongs in a name.
@@ -75,12 +90,19 @@ class DatasetConfig(ExtractSettings, MappingSettings):
     #: The department's own switches of catalogue rules (rule id → enabled/severity/params), over the platform's
     #: ``expectations/settings.yaml``; the department-level ``rules`` are merged in (this dataset's win). Only rules
     #: whose source is not C may appear, e.g. ``COM-USCC-005: {severity: warning}`` (docs/rules.md).
-    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    rules: dict[str, Any] = Field(default_factory=dict)  # rule id → expectations.settings.RuleOverride
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _overrides(cls, value: Any) -> Any:
+        return _rule_overrides(value)
 
     def rule_settings(self) -> RuleSettings | None:
         """The catalogue settings of this dataset: the platform's with the department's overrides (None: none)."""
         if not self.rules:
             return None
+        from expectations.catalogue import default_settings  # lazy: DAG files parse departments without pandas
+
         base = default_settings()
         return base.model_copy(update={"rules": {**base.rules, **self.rules}})
 
@@ -98,7 +120,12 @@ class Department(BaseModel):
     source: SourceSettings
     datasets: dict[str, DatasetConfig] = Field(min_length=1)
     #: Rule switches for both datasets (see :attr:`DatasetConfig.rules`), e.g. ``COM-USCC-005: {severity: warning}``.
-    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    rules: dict[str, Any] = Field(default_factory=dict)  # rule id → expectations.settings.RuleOverride
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _overrides(cls, value: Any) -> Any:
+        return _rule_overrides(value)
 
     @field_validator("name", "owner")
     @classmethod
@@ -183,6 +210,11 @@ class Department(BaseModel):
         for name, ds in self.datasets.items():
             merged = {**{k: v for k, v in self.rules.items() if k.startswith(("COM-", name.upper() + "-"))}, **ds.rules}
             ds.rules = merged
+            if not merged:
+                continue
+            # lazy: the DAG files parse every department file, and the catalogue's package imports pandas
+            from expectations.catalogue import CatalogueError, load_catalogue
+
             try:
                 load_catalogue(name, ds.rule_settings())
             except CatalogueError as exc:
