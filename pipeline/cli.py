@@ -94,6 +94,8 @@ def ingest(
         dept = find_department(department)
     except ConfigError as exc:
         _fail(str(exc))
+    if dept.source is None:
+        _fail(f"部门 {department} 只用收件箱报送（方式三），没有数据库可归集：请用 sgs inbox run {department}")
     names = [dataset] if dataset else list(dept.datasets)
     if dataset and dataset not in dept.datasets:
         _fail(f"部门 {department} 没有配置数据集 {dataset}（已配置：{', '.join(dept.datasets)}）")
@@ -614,6 +616,46 @@ def pools_sync(as_json: Annotated[bool, typer.Option("--json", help="JSON on std
     for r in rows:
         table.add_row(_t(r["pool"]), str(r["slots"]), _t(", ".join(r["departments"])), _t(r["action"]))  # type: ignore[arg-type]
     out.print(table)
+
+
+inbox_app = typer.Typer(no_args_is_help=True, help="方式三 file delivery: the departments' inbox folders (docs/inbox.md)")
+app.add_typer(inbox_app, name="inbox")
+
+_INBOX_STATUS = {"loaded": "已入库", "duplicate": "重复文件（未重复入库）", "rejected": "无法使用（已移入 rejected）", "busy": "另一进程正在处理"}
+
+
+@inbox_app.command("run")
+@_store_errors
+def inbox_run(
+    department: Annotated[str | None, typer.Argument(help="department code; default: every department's inbox")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """Load the new files of the inboxes (SGS_INBOX_DIR, default var/inbox/<dept>/). Exit 0: all rows accepted;
+    1: some rows quarantined; 2: a file was unusable."""
+    from pipeline.config import ConfigError
+    from pipeline.inbox import run_inbox
+
+    try:
+        result = run_inbox(department)
+    except ConfigError as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        table = Table(title="收件箱（方式三 文件报送）")
+        for col in ("部门", "文件", "结果", "读取", "新增", "更新", "未变", "问题数据", "说明"):
+            table.add_column(col, justify="right" if col in ("读取", "新增", "更新", "未变", "问题数据") else "left")
+        for f in result.files:
+            total = {k: sum(int(m[k]) for m in f.members) for k in ("read", "inserted", "updated", "unchanged", "quarantined")}
+            note = f.reason or (f"回执：{f.receipt}" if f.receipt else "")
+            table.add_row(_t(f.department), _t(f.name), _t(_INBOX_STATUS[f.status]), *(str(total[k]) for k in total), _t(note))
+        if result.files:
+            out.print(table)
+        else:
+            _say(out, "收件箱中没有新文件。")
+        for problem in result.problems:
+            err.print(Text.assemble(("错误", "bold red"), "：", problem), highlight=False)
+    raise typer.Exit(result.exit_code)
 
 
 serve_app = typer.Typer(no_args_is_help=True, help="web apps outside Airflow")

@@ -32,7 +32,7 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
         sources = create_demo_sources(var_dir(), rows=rows, reset=reset, prefix=prefix)
     for s in sources:
         dept = depts.get(s.department)
-        if dept is None or not dept.source.url_env:
+        if dept is None or dept.source is None or not dept.source.url_env:
             continue
         # The demo decides where its databases live (a server, or a SQLite file when the server is down):
         # point the department's URL variable there for this process and the Airflow tasks it runs. The
