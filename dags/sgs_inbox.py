@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, CronTriggerTimetable, dag, task
 
 from national.clock import SHANGHAI_NAME
 
@@ -23,7 +23,7 @@ OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")  # dags/sgs_
 @dag(
     dag_id="sgs_inbox",
     description="方式三 文件报送：处理各部门收件箱中的新文件（CSV、XLSX、ZIP）",
-    schedule="*/10 * * * *",
+    schedule=CronTriggerTimetable("*/10 * * * *", timezone=SHANGHAI_NAME),
     start_date=pendulum.datetime(2026, 1, 1, tz=SHANGHAI_NAME),
     catchup=False,
     max_active_runs=1,
