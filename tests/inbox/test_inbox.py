@@ -4,8 +4,8 @@ rejected; rows of another unit refused; the same decision by database and by fil
 from __future__ import annotations
 
 import io
-import random
 import json
+import random
 import zipfile
 from pathlib import Path
 
@@ -15,7 +15,15 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 
 from tests.factories import create_penalty_table, penalty_rows, source_env, source_sqlite_path, write_department
-from tests.inbox.helpers import OTHER_UNIT, file_only_department, mixed_rows, penalties, store_state, write_csv, write_xlsx
+from tests.inbox.helpers import (
+    OTHER_UNIT,
+    file_only_department,
+    mixed_rows,
+    penalties,
+    store_state,
+    write_csv,
+    write_xlsx,
+)
 
 pytestmark = pytest.mark.integration
 

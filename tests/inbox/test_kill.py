@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.inbox.helpers import file_only_department, mixed_rows, penalties, store_state, write_csv
+from tests.inbox.helpers import file_only_department, mixed_rows, penalties, store_state
 
 pytestmark = pytest.mark.integration
 CHILD = Path(__file__).with_name("kill_child.py")
