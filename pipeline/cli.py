@@ -465,6 +465,7 @@ def demo(
     except RuntimeError as exc:
         _fail(str(exc), 1)
     _print_results(results)
+    _print_demo_inbox()
     from pipeline.config import load_departments
     from pipeline.settings import quality_dir, reports_dir, store_engine, today_shanghai, var_dir
     from upstream.demo import push_to_standin
@@ -487,6 +488,29 @@ def demo(
     failed = [r for r in results if r["status"] != "success"]
     if failed:
         _fail(f"{len(failed)} 个归集任务失败：{[(r['department'], r['dataset']) for r in failed]}", 1)
+
+
+def _print_demo_inbox() -> None:
+    """方式三 in the demo: the latest file of each department that reports only by file, with its counts (also on
+    a second run, when the same file was recognised and not loaded again)."""
+    from pipeline.config import load_departments
+    from pipeline.settings import store_engine
+    from store.inbox import recent
+
+    table = Table(title="文件报送（方式三，收件箱）")
+    for col in ("部门", "文件", "入库时间", "读取", "新增", "更新", "未变", "隔离", "回执"):
+        table.add_column(col, justify="right" if col in ("读取", "新增", "更新", "未变", "隔离") else "left")
+    shown = 0
+    for dept in load_departments().values():
+        if dept.source is not None:
+            continue
+        for f in recent(store_engine(), dept.code, 1):
+            total = {k: sum(int(m[k]) for m in f.members) for k in ("read", "inserted", "updated", "unchanged", "quarantined")}
+            table.add_row(_t(dept.code), _t(f.file_name), _t(_local(f.loaded_at.isoformat())), *(str(v) for v in total.values()),
+                          _t(f.receipt_name or "—"))
+            shown += 1
+    if shown:
+        out.print(table)
 
 
 def _print_demo_push(c: dict[str, int]) -> None:
