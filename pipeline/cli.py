@@ -156,7 +156,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
         depts = load_departments()
     except ConfigError as exc:
         _fail(str(exc))
-    rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in d.datasets])
+    # A department that reports only by file (方式三) declares no datasets: both are shown.
+    rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in (d.datasets or ("cf", "xk"))])
     for r in rows:
         r["name"] = depts[r["department"]].name
     if as_json:

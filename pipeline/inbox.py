@@ -377,10 +377,14 @@ class DepartmentInbox:
         """The file into ``rejected/`` with its reason beside it; nothing of it is in the store."""
         code = self.dept.code
         rejected = self.folder / REJECTED
-        try:
-            digest = digest or content_hash(path)
-        except OSError:
-            digest = "0" * 64
+        if digest is None:
+            # Not read (a link, a file too big to hash for nothing): a fingerprint of what the folder shows, the
+            # same on a re-run, only used to tell two rejected files of one name apart.
+            try:
+                st = path.lstat()
+                digest = hashlib.sha256(f"{path.name}|{st.st_size}|{st.st_mtime_ns}".encode("utf-8", "surrogatepass")).hexdigest()
+            except OSError:
+                digest = "0" * 64
         dest = destination(rejected, path.name, digest)
         reason_text = f"文件“{path.name}”未入库（{self.dept.name}，{dt.datetime.now(SHANGHAI):%Y-%m-%d %H:%M}）。\n原因：{reason}\n"
         with atomic_path(rejected / (dest + REASON_SUFFIX)) as tmp:
@@ -398,7 +402,9 @@ def destination(folder: Path, name: str, digest: str) -> str:
     already there; then ``<stem>.<first 8 hex of its hash><suffix>``. Depends only on the folder's files and the
     file, so a re-run after a kill chooses the same name (and the same receipt name)."""
     existing = folder / name
-    if not existing.exists() or (existing.is_file() and content_hash(existing) == digest):
+    if not existing.exists() and not existing.is_symlink():
+        return name
+    if existing.is_file() and not existing.is_symlink() and content_hash(existing) == digest:
         return name
     p = Path(name)
     return f"{p.stem}.{digest[:8]}{p.suffix}"

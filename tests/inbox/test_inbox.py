@@ -278,6 +278,8 @@ def test_the_command_line_contract(store: Engine, env: Path, monkeypatch: pytest
     r = runner.invoke(app, ["inbox", "run", "wjju"])
     assert r.exit_code == 0, r.output
     assert "已入库" in r.output
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert {(d["department"], d["dataset"]): d["records"] for d in status["departments"]} == {("wjju", "cf"): 3, ("wjju", "xk"): 0}
     write_csv(env / "wjju" / "bad.csv", mixed_rows())
     r = runner.invoke(app, ["inbox", "run", "--json"])
     assert r.exit_code == 1, r.output
@@ -287,3 +289,36 @@ def test_the_command_line_contract(store: Engine, env: Path, monkeypatch: pytest
     assert runner.invoke(app, ["inbox", "run"]).exit_code == 0  # nothing new
     r = runner.invoke(app, ["inbox", "run", "nosuch"])
     assert r.exit_code == 2 and "没有部门" in r.output
+
+
+def test_links_and_oversized_files_are_rejected_unread(store: Engine, env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "secret.csv"
+    write_csv(secret, penalties(2))
+    dept = env / "wjju"
+    dept.mkdir(parents=True)
+    (dept / "link.csv").symlink_to(secret)
+    monkeypatch.setenv("SGS_FILE_MAX_MB", "0.001")
+    write_csv(dept / "big.csv", penalties(20))
+    write_csv(dept / "copying.csv.part", penalties(2))  # still being copied: left alone
+    result = _run(store)
+    reasons = {f.name: f.reason or "" for f in result.files}
+    assert set(reasons) == {"link.csv", "big.csv"}
+    assert "符号链接" in reasons["link.csv"] and "超过上限" in reasons["big.csv"]
+    assert (dept / "rejected" / "link.csv").is_symlink() and secret.is_file()
+    assert _waiting(dept) == ["copying.csv.part"]
+    assert store_state(store)["records"] == []
+
+
+def test_file_only_departments_in_the_department_checks(tmp_path: Path) -> None:
+    from pipeline.config import ConfigError, load_department
+    from pipeline.dept_check import check_department
+
+    path = file_only_department(tmp_path)
+    dept = load_department(path)
+    assert dept.source is None and dept.datasets == {}
+    report = check_department(path)
+    assert not report.failed and "只用收件箱报送" in report.findings[-1].message
+    path.write_text(path.read_text(encoding="utf-8") + "datasets:\n  cf:\n    table: t\n    cursor: c\n    primary_key: [id]\n"
+                    "    columns: {CF_WSH: wsh}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="没有 source"):
+        load_department(path)
