@@ -32,7 +32,8 @@ OUTBOX = Asset(name="sgs_outbox", uri="sgs://central-store/outbox")  # dags/sgs_
     doc_md=__doc__,
 )
 def sgs_inbox() -> None:
-    @task(task_id="take_files", outlets=[OUTBOX])
+    # The ingest workers' queue (docs/deploy.md): the workers serving it must see the inbox root (SGS_INBOX_DIR).
+    @task(task_id="take_files", outlets=[OUTBOX], queue="ingest")
     def take_files() -> dict[str, object]:
         """Every department's inbox; returns the files taken and their counts."""
         from pipeline.tasks import inbox_task
