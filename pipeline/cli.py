@@ -658,12 +658,14 @@ def inbox_run(
     """Load the new files of the inboxes (SGS_INBOX_DIR, default var/inbox/<dept>/). Exit 0: all rows accepted;
     1: some rows quarantined; 2: a file was unusable."""
     from pipeline.config import ConfigError
-    from pipeline.inbox import run_inbox
+    from pipeline.inbox import publish_quality, run_inbox
+    from pipeline.settings import store_engine
 
     try:
         result = run_inbox(department)
     except ConfigError as exc:
         _fail(str(exc))
+    index = publish_quality(result, store_engine())
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
@@ -680,6 +682,8 @@ def inbox_run(
             _say(out, "收件箱中没有新文件。")
         for problem in result.problems:
             err.print(Text.assemble(("错误", "bold red"), "：", problem), highlight=False)
+        if index:
+            _say(out, f"数据质量报告：{index}")
     raise typer.Exit(result.exit_code)
 
 

@@ -167,6 +167,25 @@ def run_inbox(
     return result
 
 
+def publish_quality(result: InboxResult, engine: Engine) -> Path | None:
+    """The data-quality pages after the files loaded (as after a database run); the index path, or None when no
+    file was loaded. A page that cannot be written is logged, never an error of the loaded data."""
+    from pipeline.settings import quality_dir
+    from reports.quality import publish_run
+
+    index = None
+    run_ids = [int(m["run_id"]) for f in result.files if f.status == "loaded" for m in f.members]
+    if not run_ids:
+        return None
+    try:
+        departments = loadable_departments()
+        for run_id in run_ids:
+            index = publish_run(engine, run_id, departments=departments, out=quality_dir())
+    except Exception:  # noqa: BLE001 - the report is secondary to the loaded rows
+        log.exception("data-quality pages after the inbox run could not be written")
+    return index
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 of a file (hex), read in blocks."""
     h = hashlib.sha256()

@@ -75,10 +75,12 @@ def inbox_task() -> dict[str, Any]:
     every file was taken; the summary says which."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from pipeline.inbox import run_inbox
+    from pipeline.inbox import publish_quality, run_inbox
+    from pipeline.settings import store_engine
     from transforms.masking import mask_text
 
     result = run_inbox()
+    publish_quality(result, store_engine())
     summary = result.as_dict()
     for f in result.files:
         log.info("inbox %s: %s %s %s", f.department, mask_text(f.name), f.status, f.reason or "")

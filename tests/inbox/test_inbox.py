@@ -277,7 +277,11 @@ def test_the_command_line_contract(store: Engine, env: Path, monkeypatch: pytest
     write_csv(env / "wjju" / "ok.csv", penalties(3))
     r = runner.invoke(app, ["inbox", "run", "wjju"])
     assert r.exit_code == 0, r.output
-    assert "已入库" in r.output
+    assert "已入库" in r.output and "数据质量报告" in r.output
+    import os
+
+    quality = Path(os.environ["SGS_VAR_DIR"]) / "quality"
+    assert (quality / "index.html").is_file() and list((quality / "wjju" / "cf" / "results").glob("*.json"))
     status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     assert {(d["department"], d["dataset"]): d["records"] for d in status["departments"]} == {("wjju", "cf"): 3, ("wjju", "xk"): 0}
     write_csv(env / "wjju" / "bad.csv", mixed_rows())
@@ -322,3 +326,18 @@ def test_file_only_departments_in_the_department_checks(tmp_path: Path) -> None:
                     "    columns: {CF_WSH: wsh}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="没有 source"):
         load_department(path)
+
+
+def test_a_second_process_leaves_a_busy_inbox_alone(store: Engine, env: Path) -> None:
+    import fcntl
+    import os
+
+    write_csv(env / "wjju" / "a.csv", penalties(2))
+    fd = os.open(env / "wjju" / ".sgs-inbox.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another run (the DAG, an operator) is working on this inbox
+        assert _run(store).files == []
+        assert _waiting(env / "wjju") == ["a.csv"]
+    finally:
+        os.close(fd)
+    assert [f.status for f in _run(store).files] == ["loaded"]
