@@ -20,6 +20,8 @@
 - ``published_cf`` / ``published_xk``: the public column's read model (public, masked values of the records
   shown), written only by ``store.published`` in the records' own transaction; the only tables the public role
   may read (docs/public.md).
+- ``inbox_file``: every file a department's inbox loaded (方式三), keyed by department and content hash and
+  written in the transaction of its rows, with its counts and when its receipt was written (``store.inbox``).
 
 Every index names the query that uses it. Content hashes are 16 bytes (the first half of a SHA-256), not hex.
 """
