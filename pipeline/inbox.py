@@ -108,7 +108,8 @@ class FileOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {"department": self.department, "file": mask_text(self.name), "status": self.status, "members": self.members,
-                "quarantined": self.quarantined, "reason": self.reason, "moved_to": self.moved_to, "receipt": self.receipt}
+                "quarantined": self.quarantined, "reason": self.reason, "moved_to": mask_text(self.moved_to),
+                "receipt": mask_text(self.receipt)}
 
 
 @dataclasses.dataclass
