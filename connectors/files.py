@@ -417,3 +417,98 @@ def read_template(path: str | Path, dataset: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     return pd.concat(frames, ignore_index=True)
+
+
+def open_any_template(path: str | Path, *, chunk_rows: int | None = None) -> tuple[str, list[str], Iterator[pd.DataFrame]]:
+    """(dataset, national columns, chunks) of a template file of either dataset, told apart by its header (a
+    file delivered to an inbox says nothing else about what it holds). Raises :class:`FileRejected` with the
+    message of the dataset the header matched best when it fits neither."""
+    errors: list[FileRejected] = []
+    for name in DATASETS:
+        try:
+            columns, chunks = open_template(path, name, chunk_rows=chunk_rows)
+        except FileRejected as exc:
+            errors.append(exc)
+            continue
+        return name, columns, chunks
+    # "looks like the other dataset: use --dataset" is the command line's hint; the other's own error is the one
+    mine = [e for e in errors if "--dataset" not in str(e)]
+    raise (mine or errors)[0]
+
+
+#: Members a ZIP delivered to an inbox may hold, and the ratio of unpacked to packed size a member may have:
+#: a template compresses about 5-15 times (CSV text, XLSX is itself compressed); 200 is a zip bomb.
+MAX_ZIP_MEMBERS = 50
+MAX_ZIP_RATIO = 200
+TEMPLATE_SUFFIXES = (".csv", ".xlsx")
+_ZIP_IGNORED = ("__MACOSX/", "Thumbs.db", "desktop.ini", ".DS_Store")
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as the sender saw it: ZIP tools on Chinese Windows write GBK names without the UTF-8
+    flag, which ``zipfile`` decodes as CP437."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("gb18030")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name
+
+
+def unpack_zip(path: Path, into: Path) -> list[tuple[str, Path]]:
+    """(name in the archive, unpacked file) of each template file of a ZIP (as copied from a disc), unpacked into the empty folder ``into``; raises
+    :class:`FileRejected` for anything but a few CSV/XLSX files: more than :data:`MAX_ZIP_MEMBERS` members,
+    an unsafe name (absolute, ``..``, a drive), a nested archive or another kind of file, an encrypted member,
+    more than ``SGS_FILE_MAX_MB`` unpacked, or a member packed more than :data:`MAX_ZIP_RATIO` times. Sizes
+    are checked as declared and again while unpacking (a member may lie about its size)."""
+    limit = max_file_bytes()
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FileRejected(f"{path.name} 无法按 ZIP 读取（{type(exc).__name__}）：请重新打包后提交") from None
+    out: list[tuple[str, Path]] = []
+    with zf:
+        members = [i for i in zf.infolist() if not i.is_dir() and not any(x in i.filename for x in _ZIP_IGNORED)]
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise FileRejected(f"{path.name} 中有 {len(members)} 个文件，超过上限 {MAX_ZIP_MEMBERS} 个：请分成几个压缩包提交")
+        if not members:
+            raise FileRejected(f"{path.name} 是空的压缩包：其中没有 CSV 或 XLSX 文件")
+        total = sum(i.file_size for i in members)
+        if total > limit:
+            raise _too_big(path, total, "（解压后）")
+        seen: set[str] = set()
+        for info in members:
+            name = _member_name(info)
+            parts = name.replace("\\", "/").split("/")
+            if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts or "\x00" in name:
+                raise FileRejected(f"{path.name} 中的文件名“{name}”不安全（绝对路径或含 ..）：请只打包模板文件本身")
+            base = parts[-1]
+            if base.startswith(".") or base.startswith("~$"):
+                continue  # hidden files and Excel's lock files of a copied folder
+            if not base.lower().endswith(TEMPLATE_SUFFIXES):
+                raise FileRejected(f"{path.name} 中的“{name}”不是 CSV 或 XLSX 文件：压缩包中只能放模板文件（不能嵌套压缩包）")
+            if info.flag_bits & 0x1:
+                raise FileRejected(f"{path.name} 中的“{name}”已加密：请提交未加密的压缩包")
+            if info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1) and info.file_size > 1024 * 1024:
+                raise FileRejected(f"{path.name} 中的“{name}”压缩比异常（{info.file_size // max(info.compress_size, 1)} 倍），不像是模板文件")
+            if base.lower() in seen:
+                raise FileRejected(f"{path.name} 中有两个名为“{base}”的文件：请改名后重新打包")
+            seen.add(base.lower())
+            target = into / f"{len(out) + 1:02d}-{base}"
+            written = 0
+            try:
+                with zf.open(info) as src, target.open("wb") as dst:
+                    while block := src.read(_BLOCK):
+                        written += len(block)
+                        if written > info.file_size or written > limit:
+                            raise FileRejected(f"{path.name} 中的“{name}”解压后比声明的大，不像是模板文件")
+                        dst.write(block)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+                raise FileRejected(f"{path.name} 中的“{name}”无法解压（{type(exc).__name__}）：请重新打包后提交") from None
+            except zipfile.LargeZipFile:
+                raise FileRejected(f"{path.name} 过大，无法解压") from None
+            out.append((name, target))
+    if not out:
+        raise FileRejected(f"{path.name} 中没有 CSV 或 XLSX 文件")
+    return out

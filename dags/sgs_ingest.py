@@ -94,6 +94,8 @@ for _path in department_files():
     except Exception as _exc:  # noqa: BLE001 - an unexpected failure of one file must not hide every DAG
         _broken_dag(_path, f"部门配置文件 {_path.name} 无法读取（{type(_exc).__name__}）：请检查文件内容，或联系平台运维")
         continue
+    if _d.source is None:  # reports only by file (方式三): dags/sgs_inbox.py takes its files
+        continue
     try:
         _ingest_dag(_d.code, _d.name, _d.owner, _d.schedule, list(_d.datasets), pool_name(_d.source, _d.code))
     except Exception as _exc:  # noqa: BLE001 - e.g. a schedule Airflow refuses that the model let through: only this DAG breaks

@@ -94,6 +94,8 @@ def ingest(
         dept = find_department(department)
     except ConfigError as exc:
         _fail(str(exc))
+    if dept.source is None:
+        _fail(f"部门 {department} 只用收件箱报送（方式三），没有数据库可归集：请用 sgs inbox run {department}")
     names = [dataset] if dataset else list(dept.datasets)
     if dataset and dataset not in dept.datasets:
         _fail(f"部门 {department} 没有配置数据集 {dataset}（已配置：{', '.join(dept.datasets)}）")
@@ -154,7 +156,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
         depts = load_departments()
     except ConfigError as exc:
         _fail(str(exc))
-    rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in d.datasets])
+    # A department that reports only by file (方式三) declares no datasets: both are shown.
+    rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in (d.datasets or ("cf", "xk"))])
     for r in rows:
         r["name"] = depts[r["department"]].name
     calendar = _calendar_status()
@@ -495,6 +498,7 @@ def demo(
     except RuntimeError as exc:
         _fail(str(exc), 1)
     _print_results(results)
+    _print_demo_inbox()
     from pipeline.config import load_departments
     from pipeline.settings import quality_dir, reports_dir, store_engine, today_shanghai, var_dir
     from upstream.demo import push_to_standin
@@ -517,6 +521,29 @@ def demo(
     failed = [r for r in results if r["status"] != "success"]
     if failed:
         _fail(f"{len(failed)} 个归集任务失败：{[(r['department'], r['dataset']) for r in failed]}", 1)
+
+
+def _print_demo_inbox() -> None:
+    """方式三 in the demo: the latest file of each department that reports only by file, with its counts (also on
+    a second run, when the same file was recognised and not loaded again)."""
+    from pipeline.config import load_departments
+    from pipeline.settings import store_engine
+    from store.inbox import recent
+
+    table = Table(title="文件报送（方式三，收件箱）")
+    for col in ("部门", "文件", "入库时间", "读取", "新增", "更新", "未变", "隔离", "回执"):
+        table.add_column(col, justify="right" if col in ("读取", "新增", "更新", "未变", "隔离") else "left")
+    shown = 0
+    for dept in load_departments().values():
+        if dept.source is not None:
+            continue
+        for f in recent(store_engine(), dept.code, 1):
+            total = {k: sum(int(m[k]) for m in f.members) for k in ("read", "inserted", "updated", "unchanged", "quarantined")}
+            table.add_row(_t(dept.code), _t(f.file_name), _t(_local(f.loaded_at.isoformat())), *(str(v) for v in total.values()),
+                          _t(f.receipt_name or "—"))
+            shown += 1
+    if shown:
+        out.print(table)
 
 
 def _print_demo_push(c: dict[str, int]) -> None:
@@ -646,6 +673,50 @@ def pools_sync(as_json: Annotated[bool, typer.Option("--json", help="JSON on std
     for r in rows:
         table.add_row(_t(r["pool"]), str(r["slots"]), _t(", ".join(r["departments"])), _t(r["action"]))  # type: ignore[arg-type]
     out.print(table)
+
+
+inbox_app = typer.Typer(no_args_is_help=True, help="方式三 file delivery: the departments' inbox folders (docs/inbox.md)")
+app.add_typer(inbox_app, name="inbox")
+
+_INBOX_STATUS = {"loaded": "已入库", "duplicate": "重复文件（未重复入库）", "rejected": "无法使用（已移入 rejected）", "busy": "另一进程正在处理"}
+
+
+@inbox_app.command("run")
+@_store_errors
+def inbox_run(
+    department: Annotated[str | None, typer.Argument(help="department code; default: every department's inbox")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """Load the new files of the inboxes (SGS_INBOX_DIR, default var/inbox/<dept>/). Exit 0: all rows accepted;
+    1: some rows quarantined; 2: a file was unusable."""
+    from pipeline.config import ConfigError
+    from pipeline.inbox import publish_quality, run_inbox
+    from pipeline.settings import store_engine
+
+    try:
+        result = run_inbox(department)
+    except ConfigError as exc:
+        _fail(str(exc))
+    index = publish_quality(result, store_engine())
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        table = Table(title="收件箱（方式三 文件报送）")
+        for col in ("部门", "文件", "结果", "读取", "新增", "更新", "未变", "问题数据", "说明"):
+            table.add_column(col, justify="right" if col in ("读取", "新增", "更新", "未变", "问题数据") else "left")
+        for f in result.files:
+            total = {k: sum(int(m[k]) for m in f.members) for k in ("read", "inserted", "updated", "unchanged", "quarantined")}
+            note = f.reason or (f"回执：{f.receipt}" if f.receipt else "")
+            table.add_row(_t(f.department), _t(f.name), _t(_INBOX_STATUS[f.status]), *(str(total[k]) for k in total), _t(note))
+        if result.files:
+            out.print(table)
+        else:
+            _say(out, "收件箱中没有新文件。")
+        for problem in result.problems:
+            err.print(Text.assemble(("错误", "bold red"), "：", problem), highlight=False)
+        if index:
+            _say(out, f"数据质量报告：{index}")
+    raise typer.Exit(result.exit_code)
 
 
 serve_app = typer.Typer(no_args_is_help=True, help="web apps outside Airflow")

@@ -117,8 +117,14 @@ class Department(BaseModel):
     uscc: str = Field(description="统一社会信用代码 of the department")
     owner: str = Field(default="sgs", max_length=100)
     schedule: str | None = Field(default="@hourly", max_length=100)
-    source: SourceSettings
-    datasets: dict[str, DatasetConfig] = Field(min_length=1)
+    #: 方式一 database docking: the department's database and what to read from it. A department that reports
+    #: only by file (方式三) has neither.
+    source: SourceSettings | None = None
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+    #: 方式三 file delivery: the department's inbox folder, relative to the inbox root (``SGS_INBOX_DIR``);
+    #: default: the folder named after the code. Never absolute and never above the root: a department file
+    #: names only its own folder (as it names only its own database).
+    inbox: str | None = Field(default=None, min_length=1, max_length=200)
     #: Rule switches for both datasets (see :attr:`DatasetConfig.rules`), e.g. ``COM-USCC-005: {severity: warning}``.
     rules: dict[str, Any] = Field(default_factory=dict)  # rule id → expectations.settings.RuleOverride
 
@@ -193,6 +199,36 @@ class Department(BaseModel):
                     raise ValueError(f"{name}.amounts_in_yuan: {col!r} 不是金额字段")
         return v
 
+    @field_validator("inbox")
+    @classmethod
+    def _inbox_folder(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from pathlib import PurePosixPath, PureWindowsPath
+
+        text = v.strip().replace("\\", "/")
+        parts = PurePosixPath(text).parts
+        if (not text or text.startswith("/") or PureWindowsPath(v).drive or CONTROL_CHARS.search(text)
+                or any(p in ("..", ".") or p.startswith(".") for p in parts)):
+            raise ValueError(
+                f"{v!r} 不是收件箱根目录（SGS_INBOX_DIR）下的文件夹：请写相对于根目录的文件夹名（如 scjgj 或 县区/临安区），"
+                "不能是绝对路径，不能含 .. 或以 . 开头的部分"
+            )
+        return "/".join(parts)
+
+    @model_validator(mode="after")
+    def _database_or_files(self) -> Department:
+        if self.datasets and self.source is None:
+            raise ValueError("配置了 datasets 却没有 source：请填写本部门数据库的 source（只用收件箱报送的部门两者都不写）")
+        if self.source is not None and not self.datasets:
+            raise ValueError("datasets 为空：请至少配置 cf（行政处罚）或 xk（行政许可）之一（只用收件箱报送的部门 source 也不写）")
+        return self
+
+    @property
+    def docks_database(self) -> bool:
+        """方式一: the department has a database to read (else it reports only by file, 方式三)."""
+        return self.source is not None
+
     @model_validator(mode="after")
     def _something_mapped(self) -> Department:
         for name, ds in self.datasets.items():
@@ -227,6 +263,8 @@ class Department(BaseModel):
         Airflow connection are named after the department (the operator puts the server's URL there), and
         ``url:`` is a SQLite file in the data folder."""
         src = self.source
+        if src is None:
+            return self
         env = f"SGS_SRC_{self.code.upper()}_URL"
         if src.url_env is not None and src.url_env != env:
             raise ValueError(

@@ -32,7 +32,7 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
         sources = create_demo_sources(var_dir(), rows=rows, reset=reset, prefix=prefix)
     for s in sources:
         dept = depts.get(s.department)
-        if dept is None or not dept.source.url_env:
+        if dept is None or dept.source is None or not dept.source.url_env:
             continue
         # The demo decides where its databases live (a server, or a SQLite file when the server is down):
         # point the department's URL variable there for this process and the Airflow tasks it runs. The
@@ -58,7 +58,7 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
     if bag.import_errors:
         raise RuntimeError(f"DAG 导入错误：{bag.import_errors}")
     logging.getLogger("airflow").setLevel(logging.WARNING)
-    for code in depts:
+    for code in [c for c, d in depts.items() if d.source is not None]:
         dag = bag.dags.get(f"sgs_ingest_{code}")
         if dag is None:
             raise RuntimeError(f"没有找到部门 {code} 的 DAG sgs_ingest_{code}")
@@ -67,6 +67,23 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
                 dr = dag.test()
         state = str(getattr(dr, "state", "unknown"))
         console.print(f"  {dag.dag_id}: {state}", markup=False, emoji=False)
+
+    file_only = [d for d in depts.values() if d.source is None]
+    if file_only:
+        # 方式三: a department without a database drops a file into its inbox; the sgs_inbox DAG takes it (the
+        # same file again on a second demo run: recognised by its hash, not loaded twice).
+        from demo.inbox import CODE, drop_penalty_file
+        from pipeline.inbox import inbox_folder
+
+        for dept in file_only:
+            if dept.code == CODE:
+                path = drop_penalty_file(inbox_folder(dept))
+                console.print(f"  {dept.name}（{dept.code}）：收件箱文件 {path}", markup=False, emoji=False)
+        dag = bag.dags["sgs_inbox"]
+        with console.status("Airflow 运行 sgs_inbox（文件报送）…"):
+            with contextlib.redirect_stdout(quiet):
+                dr = dag.test()
+        console.print(f"  sgs_inbox: {getattr(dr, 'state', 'unknown')}", markup=False, emoji=False)
 
     with engine.connect() as conn:
         runs = conn.execute(

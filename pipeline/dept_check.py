@@ -90,6 +90,9 @@ def check_department(path: str | Path, *, samples: int = 5) -> CheckReport:
         report.add("error", str(exc))
         return report
     report.department = dept.code
+    if dept.source is None:
+        report.add("ok", f"配置文件有效：{dept.name}（{dept.code}），只用收件箱报送（方式三，docs/inbox.md），没有数据库可检查")
+        return report
     report.add("ok", f"配置文件有效：{dept.name}（{dept.code}），数据集 {', '.join(dept.datasets)}")
     source = dept.source.model_copy(update={"connect_timeout": min(dept.source.connect_timeout, 5)})
     try:

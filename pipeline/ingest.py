@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from connectors.settings import SourceSettings
 from connectors.sql import RawChunk, Source, open_source, read_chunks
 from pipeline.config import DatasetConfig, Department, source_policy
 from pipeline.memory import limit_malloc_arenas, return_free_memory
@@ -124,6 +125,9 @@ class IngestRun:
     ) -> None:
         self.dept, self.dataset, self.engine, self.trigger, self.on_chunk = dept, dataset, engine, trigger, on_chunk
         self.cfg: DatasetConfig = dept.datasets[dataset]
+        # A department with datasets has a database (pipeline.config: a file-only department has neither).
+        assert dept.source is not None
+        self.source_settings: SourceSettings = dept.source
         self.today = today or dt.datetime.now(SHANGHAI).date()
         self.copy_text = uses_copy(engine)  # rows are prepared as COPY text for a PostgreSQL store
         self.result: IngestResult | None = None
@@ -176,7 +180,7 @@ class IngestRun:
     def _loop(self, strategy: ReadStrategy, wm_text: str | None) -> None:
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sgs-load-{self.dept.code}")
         try:
-            self.source = open_source(self.dept.source, department=self.dept.code, policy=source_policy())
+            self.source = open_source(self.source_settings, department=self.dept.code, policy=source_policy())
             for chunk in strategy.chunks(self.read(wm_text)):
                 self.load(chunk)
             self.wait_for_load()
@@ -326,7 +330,7 @@ class WorkerAfter(Preparer):
             log.warning("ingest %s: no prepare worker (%s), continuing in this process", run.label, exc)
             return None
         try:
-            worker.read(run.dept.source, run.dept.code, source_policy(), run.cfg, run.dataset, run.today, run.copy_text,
+            worker.read(run.source_settings, run.dept.code, source_policy(), run.cfg, run.dataset, run.today, run.copy_text,
                         last.batch.cursor_to, last.after)
         except PrepareFailed as exc:
             log.warning("ingest %s: prepare worker failed (%s); continuing in this process", run.label, exc)

@@ -77,6 +77,8 @@ def plan_pools(departments: dict[str, Department]) -> list[PoolPlan]:
     """The pools the department files ask for: name → smallest slot count among its departments."""
     by_pool: dict[str, list[tuple[str, int]]] = {}
     for code, dept in sorted(departments.items()):
+        if dept.source is None:  # reports only by file (方式三): no database to connect to
+            continue
         by_pool.setdefault(pool_name(dept.source, code), []).append((code, dept.source.pool_slots))
     return [PoolPlan(name, min(s for _, s in members), tuple(c for c, _ in members)) for name, members in sorted(by_pool.items())]
 

@@ -31,6 +31,7 @@ import pandas as pd
 import expectations
 from connectors.settings import SourcePolicy, SourceSettings
 from connectors.sql import RawChunk, open_source, read_chunks
+from national import Dataset
 from national import dataset as national_dataset
 from national.issues import Issue
 from pipeline.config import DatasetConfig
@@ -149,6 +150,42 @@ def _raw_of_rejected(text: pd.DataFrame, rejected: np.ndarray) -> list[str | Non
     return raw
 
 
+@dataclasses.dataclass(frozen=True)
+class Owner:
+    """The unit a delivered file must come from: its code (统一社会信用代码) and name."""
+
+    uscc: str
+    name: str
+
+
+#: The rule id of a row refused because another unit decided it (a file in a department's inbox).
+FOREIGN_RULE = "FILE-DEPT"
+
+
+def foreign_rows(
+    national: pd.DataFrame, ds: Dataset, owner: Owner, rejected: np.ndarray, issues: list[Sequence[Issue]],
+    failures: dict[str, int],
+) -> tuple[np.ndarray, list[Sequence[Issue]], dict[str, int]]:
+    """Rows whose 数据来源单位代码 (the business key's first field) is not ``owner``'s credit code, refused with
+    the reason: a department's inbox takes only the department's own decisions (the business key names the
+    unit, so a row of another unit would create or overwrite that unit's record)."""
+    code_field = ds.business_key[0]
+    given = national[code_field].fillna("").astype(str).str.strip().str.upper().to_numpy()
+    foreign = given != owner.uscc.strip().upper()
+    if not foreign.any():
+        return rejected, issues, failures
+    issue = Issue(
+        FOREIGN_RULE, code_field,
+        f"{ds.field(code_field).name_zh}不是本部门（{owner.name}，{owner.uscc}）的统一社会信用代码：本收件箱只接收本部门"
+        "作出的决定，其他单位的数据请由该单位自行报送",
+        "error",
+    )
+    out = list(issues)
+    for i in np.flatnonzero(foreign).tolist():
+        out[i] = [issue, *out[i]]
+    return np.asarray(rejected, dtype=bool) | foreign, out, {**failures, FOREIGN_RULE: int(foreign.sum())}
+
+
 def prepare_chunk(
     chunk: RawChunk,
     cfg: DatasetConfig,
@@ -157,10 +194,13 @@ def prepare_chunk(
     today: dt.date,
     seen: dict[str, str] | None = None,
     copy_text: bool = False,
+    *,
+    owner: Owner | None = None,
 ) -> Chunk:
     """Everything between reading a page and loading it. ``seen`` (snapshot reads only): source pk → the raw
     hash the last run stored; rows whose hash is unchanged skip the stages and count as unchanged.
-    ``copy_text``: the store is written with COPY (:func:`store.bulk.uses_copy`)."""
+    ``copy_text``: the store is written with COPY (:func:`store.bulk.uses_copy`). ``owner`` (files delivered
+    to a department's inbox): rows another unit decided are refused (:func:`foreign_rows`)."""
     ds = national_dataset(dataset)
     text = as_text_frame(chunk.frame)  # driver types → text once; mapping and raw JSON share it
     pks = source_pks(chunk.frame, cfg.primary_key)
@@ -168,10 +208,13 @@ def prepare_chunk(
     if snapshot is not None:  # only new and changed rows go through the stages; every row is marked as seen
         text = text.iloc[snapshot.changed].reset_index(drop=True)
     checked = check_rows(text, cfg, dataset, department=department, today=today)
+    rejected, row_issues, failures = checked.verdicts.has_error, checked.row_issues(), dict(checked.verdicts.rule_failures)
+    if owner is not None:
+        rejected, row_issues, failures = foreign_rows(checked.national, ds, owner, rejected, row_issues, failures)
     revoked = revoked_statuses(text, cfg, department=department)
     hidden = not_public_reasons(text, checked.national, cfg, dataset, department=department)
     k = with_lifecycle(keyed(checked.national, ds), revoked, hidden)
-    typed = type_rows(checked.national, ds, checked.verdicts.has_error, checked.row_issues(),
+    typed = type_rows(checked.national, ds, rejected, row_issues,
                       long_keys=k.long_keys, unstorable=k.unstorable, key_length=KEY_LENGTH)
     batch = Batch(
         department=department,
@@ -184,7 +227,7 @@ def prepare_chunk(
         publicity=checked.publicity,
         cursor_from=chunk.cursor_from,
         cursor_to=chunk.cursor_to,
-        rule_failures=dict(checked.verdicts.rule_failures),
+        rule_failures=failures,
         skipped_unchanged=len(pks) - len(snapshot.changed) if snapshot else 0,
         source_position=chunk.positions,
         prepared=prepared(ds, checked.national, k, typed.values, typed.rejected, typed.issues, copy_text=copy_text,

@@ -5,6 +5,7 @@ here, not from a stage or from the ingest module:
 
 - ``SGS_HOME`` (default: the checkout) and ``SGS_VAR_DIR`` (default ``<home>/var``, owner-only);
 - ``SGS_STORE_URL`` (default: a SQLite file in ``var/``) and :func:`store_engine`, migrated once per process;
+- ``SGS_INBOX_DIR`` (default ``<home>/var/inbox``): the root of the departments' inboxes (方式三, docs/inbox.md);
 - ``SGS_DEPARTMENTS_DIR`` (default ``<home>/departments``) and ``SGS_SOURCE_DATA_DIR`` (default
   ``<var>/sources``, the one folder department SQLite files may be in);
 - the platform's time zone, re-exported from :mod:`national.clock` (the one place that names it).
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # DAG files import this module at parse time: no SQLAlchemy u
 __all__ = [
     "SHANGHAI", "SHANGHAI_NAME", "local_text", "now_shanghai", "now_utc", "today_shanghai",
     "home", "var_dir", "store_url", "store_engine", "departments_dir", "source_data_dir", "quality_dir",
-    "reports_dir",
+    "reports_dir", "inbox_dir",
 ]
 
 
@@ -67,6 +68,15 @@ def quality_dir() -> Path:
 def reports_dir() -> Path:
     """``<var>/reports``: the monthly assessment reports (``reports.build``)."""
     return var_dir() / "reports"
+
+
+def inbox_dir() -> Path:
+    """The root of the departments' inboxes (方式三 file delivery): ``SGS_INBOX_DIR`` or ``<home>/var/inbox``.
+
+    Not under ``SGS_VAR_DIR``: the inbox is where departments' files arrive (a share, a copied disc), which an
+    operator moves with one variable, while ``var/`` holds the platform's own state."""
+    env = os.environ.get("SGS_INBOX_DIR")
+    return Path(env) if env else home() / "var" / "inbox"
 
 
 _engines: dict[str, Engine] = {}

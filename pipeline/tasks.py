@@ -67,3 +67,24 @@ def expiry_task(today: dt.date, *, trigger: str = "airflow") -> dict[str, int]:
     from upstream.expiry import expire
 
     return expire(store_engine(), today, trigger=trigger)
+
+
+def inbox_task() -> dict[str, Any]:
+    """方式三: the new files of every department's inbox (``pipeline.inbox.run_inbox``, as ``sgs inbox run``).
+    A file that could not be used fails the task (without retries: the file is in ``rejected/`` already) once
+    every file was taken; the summary says which."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.inbox import publish_quality, run_inbox
+    from pipeline.settings import store_engine
+    from transforms.masking import mask_text
+
+    result = run_inbox()
+    publish_quality(result, store_engine())
+    summary = result.as_dict()
+    for f in result.files:
+        log.info("inbox %s: %s %s %s", f.department, mask_text(f.name), f.status, f.reason or "")
+    bad = [f"{f.department}/{mask_text(f.name)}: {f.reason}" for f in result.files if f.status == "rejected"] + result.problems
+    if bad:
+        raise AirflowFailException("收件箱中有无法使用的文件（已移入各部门的 rejected/ 文件夹，原因见同名 .reason.txt）：" + "；".join(bad))
+    return summary

@@ -580,6 +580,7 @@ def _rule_messages() -> dict[str, str]:
         "LOAD-TYPE": "字段值无法入库（日期或金额格式不对）",
         "LOAD-KEY": "业务主键过长，无法入库",  # store/loader.py: behind the key fields' length rules
         "LOAD-TEXT": "字段含有无法保存的字符（空字符或编码残缺）",
+        "FILE-DEPT": "报送文件中有其他单位的数据",  # pipeline/prepare.py foreign_rows (方式三)
     }
     for ds in DATASETS:
         for r in expectations.catalogue(ds, include_disabled=True):

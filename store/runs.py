@@ -20,6 +20,9 @@ from sqlalchemy.engine import Connection, Engine
 from store.db import inserted_id
 from store.schema import ingest_run, quarantine, record_tables, watermark
 
+#: The trigger of the runs that load a file delivered to a department's inbox (方式三, ``pipeline.inbox``).
+INBOX_TRIGGER = "inbox"
+
 
 class WatermarkMoved(Exception):
     """Another run advanced this department's watermark while this run was loading: stop, do not overwrite."""
@@ -107,12 +110,15 @@ def add_chunk(
 
 def start_run(engine: Engine, department: str, dataset: str, trigger: str) -> tuple[int, str | None]:
     """Open a run; a run of the same department dataset left ``running`` by a killed process is
-    marked ``interrupted`` (its committed chunks stay: they were complete transactions)."""
+    marked ``interrupted`` (its committed chunks stay: they were complete transactions). Database reads and
+    file deliveries (trigger :data:`INBOX_TRIGGER`) are separate channels: one does not end the other's runs."""
     now = dt.datetime.now(dt.UTC)
+    same_channel = ingest_run.c.trigger == INBOX_TRIGGER if trigger == INBOX_TRIGGER else ingest_run.c.trigger != INBOX_TRIGGER
     with engine.begin() as conn:
         conn.execute(
             ingest_run.update()
-            .where(ingest_run.c.department == department, ingest_run.c.dataset == dataset, ingest_run.c.status == "running")
+            .where(ingest_run.c.department == department, ingest_run.c.dataset == dataset, ingest_run.c.status == "running",
+                   same_channel)
             .values(status="interrupted", finished_at=now, error="进程在运行中被终止；已提交的批次保留，本次运行从水位线继续")
         )
         wm = read_watermark(conn, department, dataset)

@@ -20,6 +20,8 @@
 - ``published_cf`` / ``published_xk``: the public column's read model (public, masked values of the records
   shown), written only by ``store.published`` in the records' own transaction; the only tables the public role
   may read (docs/public.md).
+- ``inbox_file``: every file a department's inbox loaded (方式三), keyed by department and content hash and
+  written in the transaction of its rows, with its counts and when its receipt was written (``store.inbox``).
 
 Every index names the query that uses it. Content hashes are 16 bytes (the first half of a SHA-256), not hex.
 """
@@ -348,3 +350,23 @@ published_tables: dict[str, sa.Table] = {name: _published_table(ds) for name, ds
 #: SQLite: FTS5 tables (trigram tokenizer) over ``published_<ds>.party_name`` for substring search, created by
 #: migration 0007 with their triggers; not part of the model (a virtual table and its shadow tables).
 PUBLISHED_FTS = {name: f"published_{name}_fts" for name in DATASETS}
+
+
+inbox_file = sa.Table(
+    "inbox_file",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False, comment="SHA-256 (hex) of the file as delivered"),
+    sa.Column("file_name", sa.Text, nullable=False, comment="the name it was delivered under (the first time)"),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("members", sa.Text, nullable=False,
+              comment="JSON [{name, dataset, run_id, read, inserted, updated, unchanged, quarantined, warnings}] per template file"),
+    sa.Column("quarantined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False, comment="committed with the file's rows"),
+    sa.Column("receipt_at", sa.DateTime(timezone=True), comment="when its receipt workbook was written (NULL: not yet)"),
+    sa.Column("receipt_name", sa.Text, comment="the receipt workbook's name in <dept>/archive/"),
+    # The same file dropped twice is recognised: one row per department and content (pipeline.inbox).
+    sa.UniqueConstraint("department", "content_hash", name="uq_inbox_file_content"),
+    comment="方式三 file delivery: every file an inbox loaded, written in the transaction of its rows (store.inbox)",
+)

@@ -40,6 +40,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """No test writes into the checkout's var/ or the real central store."""
     var = tmp_path_factory.mktemp("var")
     monkeypatch.setenv("SGS_VAR_DIR", str(var))
+    monkeypatch.setenv("SGS_INBOX_DIR", str(var / "inbox"))
     monkeypatch.delenv("SGS_STORE_URL", raising=False)
 
 

@@ -62,7 +62,7 @@ def test_department_template_is_a_valid_file(tmp_path: Path) -> None:
 def test_no_department_file_holds_a_password() -> None:
     for path in (ROOT / "departments").glob("*.yaml"):
         dept = load_department(path) if not path.name.startswith("_") else None
-        if dept and dept.source.url:
+        if dept and dept.source is not None and dept.source.url:
             assert ":" not in (dept.source.url.split("@")[0].split("//")[-1] if "@" in dept.source.url else "")
 
 

@@ -23,7 +23,10 @@ def dagbag():  # type: ignore[no-untyped-def]
 
 def test_every_department_file_gives_one_dag_without_import_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
-    files = sorted(p.stem for p in (ROOT / "departments").glob("*.yaml") if not p.name.startswith("_"))
+    from pipeline.config import load_department
+
+    files = sorted(p.stem for p in (ROOT / "departments").glob("*.yaml")
+                   if not p.name.startswith("_") and load_department(p).source is not None)  # file-only: sgs_inbox
     assert len(files) >= 3, "the demo needs at least three departments"
     bag = dagbag()
     assert bag.import_errors == {}
