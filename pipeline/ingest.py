@@ -141,7 +141,7 @@ class IngestRun:
     def label(self) -> str:
         return f"{self.dept.code}/{self.dataset}"
 
-    def prepare_here(self, raw: RawChunk, seen: dict[str, str] | None = None) -> Chunk:
+    def prepare_here(self, raw: RawChunk, seen: dict[str, bytes] | None = None) -> Chunk:
         return prepare_chunk(raw, self.cfg, self.dataset, self.dept.code, self.today, seen, self.copy_text)
 
     def run(self) -> IngestResult:

@@ -52,7 +52,7 @@ class Chunk:
     """A prepared chunk: the batch to load and, for snapshot reads, the rows seen."""
 
     batch: Batch
-    seen_rows: list[tuple[str, str, str | None]] | None = None  # (source pk, raw hash, business key)
+    seen_rows: list[tuple[str, bytes, str | None]] | None = None  # (source pk, raw hash, business key)
     after: tuple[Any, ...] | None = None  # the order key of the page's last row (:class:`RawChunk`)
 
 
@@ -114,8 +114,9 @@ def source_pks(frame: pd.DataFrame, pk: list[str]) -> list[str]:
     return bounded_keys([json.dumps(list(vals), ensure_ascii=False, default=str) for vals in zip(*cols, strict=True)])
 
 
-def raw_hashes(raw: list[str]) -> list[str]:
-    return [hashlib.sha256(r.encode("utf-8", "surrogatepass")).hexdigest() for r in raw]
+def raw_hashes(raw: list[str]) -> list[bytes]:
+    """The hash of each source row's JSON as the store keeps it (``store.schema.HASH``: 16 bytes)."""
+    return [hashlib.sha256(r.encode("utf-8", "surrogatepass")).digest()[:16] for r in raw]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,16 +126,16 @@ class _Snapshot:
     changed: list[int]
     raw: list[str]  # the source JSON of the changed rows
     pks: list[str]  # every row's source pk
-    hashes: list[str]  # every row's raw hash
+    hashes: list[bytes]  # every row's raw hash
 
     @classmethod
-    def of(cls, text: pd.DataFrame, pks: list[str], seen: dict[str, str]) -> _Snapshot:
+    def of(cls, text: pd.DataFrame, pks: list[str], seen: dict[str, bytes]) -> _Snapshot:
         raw = raw_json(text)
         hashes = raw_hashes(raw)
         changed = [i for i, (pk, h) in enumerate(zip(pks, hashes, strict=True)) if seen.get(pk) != h]
         return cls(changed, [raw[i] for i in changed], pks, hashes)
 
-    def seen_rows(self, keys: list[str]) -> list[tuple[str, str, str | None]]:
+    def seen_rows(self, keys: list[str]) -> list[tuple[str, bytes, str | None]]:
         key_of = dict(zip([self.pks[i] for i in self.changed], keys, strict=True))
         return [(pk, h, key_of.get(pk)) for pk, h in zip(self.pks, self.hashes, strict=True)]
 
@@ -192,7 +193,7 @@ def prepare_chunk(
     dataset: str,
     department: str,
     today: dt.date,
-    seen: dict[str, str] | None = None,
+    seen: dict[str, bytes] | None = None,
     copy_text: bool = False,
     *,
     owner: Owner | None = None,

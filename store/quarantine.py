@@ -49,9 +49,9 @@ def add_rejected_rows(
         row_issues = [issue_dict(x) for x in found]
         if raw is None:  # the builder of the batch must give every rejected row its source JSON
             raise ValueError(f"{department}/{ds}: rejected row {pk} has no source JSON (raw)")
-        raw_hash = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        raw_hash = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).digest()[:16]
         prev = open_rows.get(pk)
-        if prev is not None and prev.raw_hash == raw_hash:
+        if prev is not None and bytes(prev.raw_hash) == raw_hash:
             touch.append(prev.id)
             continue
         if prev is not None:
@@ -137,7 +137,7 @@ def add_province_rejection(
             dataset=ds,
             source_pk=source_pk,
             business_key=business_key,
-            raw_hash=hashlib.sha256(f"{key}|{issue['rule']}".encode()).hexdigest(),
+            raw_hash=hashlib.sha256(f"{key}|{issue['rule']}".encode("utf-8", "surrogatepass")).digest()[:16],
             raw=json.dumps(raw, ensure_ascii=False),
             national=national,
             issues=json.dumps([issue], ensure_ascii=False),

@@ -132,7 +132,9 @@ quarantine = sa.Table(
     sa.Column("dataset", sa.String(2), nullable=False),
     sa.Column("source_pk", KEY, nullable=False),
     sa.Column("business_key", KEY),
-    sa.Column("raw_hash", sa.String(64), nullable=False),
+    # the first 16 bytes of the SHA-256 of the source row's JSON (migration 0010): an unchanged bad row read
+    # again is not a new entry
+    sa.Column("raw_hash", HASH, nullable=False),
     sa.Column("raw", sa.Text, nullable=False, comment="the source row as JSON"),
     sa.Column("national", sa.Text, nullable=False, comment="mapped national values as JSON"),
     sa.Column("issues", sa.Text, nullable=False, comment="JSON list of {rule, field, message, severity}"),
@@ -216,7 +218,7 @@ source_snapshot = sa.Table(
     sa.Column("department", sa.String(40), primary_key=True),
     sa.Column("dataset", sa.String(2), primary_key=True),
     sa.Column("source_pk", KEY, primary_key=True),
-    sa.Column("row_hash", sa.String(64), nullable=False),
+    sa.Column("row_hash", HASH, nullable=False, comment="first 16 bytes of the SHA-256 of the source row's JSON"),
     sa.Column("business_key", KEY),
     sa.Column("seen_run_id", sa.Integer, nullable=False),
     comment="snapshot-diff strategy: content hash of every source row seen, to detect changes and deletions",

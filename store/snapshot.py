@@ -19,10 +19,10 @@ from store.schema import quarantine, source_snapshot
 _IN = 500
 
 
-def snapshot_hashes(conn: Connection, department: str, dataset: str, source_pks: list[str]) -> dict[str, str]:
+def snapshot_hashes(conn: Connection, department: str, dataset: str, source_pks: list[str]) -> dict[str, bytes]:
     """source_pk → row hash seen last, for the given source rows (keyed as the caller gave them; the store
     holds their bounded form, store/keys.py)."""
-    out: dict[str, str] = {}
+    out: dict[str, bytes] = {}
     t = source_snapshot
     stored = bounded_keys(source_pks)
     given = dict(zip(stored, source_pks, strict=True))
@@ -31,12 +31,12 @@ def snapshot_hashes(conn: Connection, department: str, dataset: str, source_pks:
         for pk, h in conn.execute(
             sa.select(t.c.source_pk, t.c.row_hash).where(t.c.department == department, t.c.dataset == dataset, t.c.source_pk.in_(part))
         ):
-            out[given.get(pk, pk)] = h
+            out[given.get(pk, pk)] = bytes(h)
     return out
 
 
 def record_snapshot(
-    conn: Connection, department: str, dataset: str, run_id: int, rows: list[tuple[str, str, str | None]]
+    conn: Connection, department: str, dataset: str, run_id: int, rows: list[tuple[str, bytes, str | None]]
 ) -> None:
     """Mark ``(source_pk, row_hash, business_key)`` rows as seen by ``run_id`` (in the chunk's transaction).
 

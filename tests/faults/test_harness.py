@@ -60,7 +60,7 @@ def test_the_quarantines_raw_rows_are_compared(tmp_path: Path) -> None:
     for engine in (a, b):
         with engine.begin() as conn:
             conn.execute(quarantine.insert().values(
-                department="scjgj", dataset="cf", source_pk="[1]", business_key="K|1", raw_hash="h",
+                department="scjgj", dataset="cf", source_pk="[1]", business_key="K|1", raw_hash=b"h",
                 raw=json.dumps({"wsh": "1"}), national="{}", issues="[]", rule_ids="CF-X", status="open",
                 first_seen_at=sa.func.current_timestamp(), last_seen_at=sa.func.current_timestamp(),
                 first_run_id=1, last_run_id=1))

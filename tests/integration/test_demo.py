@@ -52,7 +52,10 @@ def test_demo_twice_reads_nothing_new_and_quarantines_exactly_the_planted_rows(d
     assert "数据质量报告" in first.stdout
     status1 = json.loads(sgs(demo_env, "status", "--json").stdout)
     assert {(d["department"], d["dataset"]) for d in status1["departments"]} >= {("scjgj", "cf"), ("sthjj", "cf"), ("wsjkw", "xk")}
-    assert all(d["records"] > 0 and d["last_run"]["status"] == "success" for d in status1["departments"])
+    ran = [d for d in status1["departments"] if d["last_run"] is not None]
+    assert all(d["records"] > 0 and d["last_run"]["status"] == "success" for d in ran)
+    # the 方式三 department delivered penalties only: its licences have no run (and it is listed, not hidden)
+    assert {(d["department"], d["dataset"]) for d in status1["departments"] if d["last_run"] is None} == {("jtysj", "xk")}
 
     second = sgs(demo_env, "demo", "--rows", "300")
     assert second.returncode == 0, second.stderr[-3000:]
@@ -68,6 +71,12 @@ def test_demo_twice_reads_nothing_new_and_quarantines_exactly_the_planted_rows(d
         outbox_states = delivery_counts(c)
     sources = create_demo_sources(tmp_path / "var", rows=300, prefix=demo_env["SGS_DEMO_PREFIX"])
     cases = [(s.department, c["dataset"], str(c["pk"]), c["verdict"]) for s in sources for c in read_cases(s)]
+    # 方式三 (demo/inbox.py): file rows 6, 13 and 21 are planted bad (a bad date, a missing fine, another unit's code)
+    with store.connect() as c:
+        filed = sorted(json.loads(pk)[1] for (pk,) in c.execute(sa.select(quarantine.c.source_pk).where(
+            quarantine.c.department == "jtysj", quarantine.c.status == "open")))
+    assert filed == [6, 13, 21]
+    entries = [e for e in entries if e[0] != "jtysj"]
     ours = {(d, ds, pk) for d, ds, pk, rules in entries if not rules.startswith("PROV-")}
     province = {(d, ds, pk) for d, ds, pk, rules in entries if rules == "PROV-103"}
     assert ours == {(d, ds, pk) for d, ds, pk, v in cases if v == "bad"}

@@ -149,15 +149,15 @@ def test_the_snapshot_holds_rows_with_keys_of_any_length(store: Engine) -> None:
     long_pk = json.dumps(["键" * 5000], ensure_ascii=False)
     long_key = "11330100MB0000000X|" + "文" * 100_000
     with store.begin() as c:
-        record_snapshot(c, "scjgj", "cf", run, [(long_pk, "h1", long_key), ('["2"]', "h2", "k|2"), ('["\udc80"]', "h3", "k|\udc80")])
+        record_snapshot(c, "scjgj", "cf", run, [(long_pk, b"h1", long_key), ('["2"]', b"h2", "k|2"), ('["\udc80"]', b"h3", "k|\udc80")])
     with store.connect() as c:  # looked up by the key the caller knows
-        assert snapshot_hashes(c, "scjgj", "cf", [long_pk, '["2"]', '["\udc80"]']) == {long_pk: "h1", '["2"]': "h2", '["\udc80"]': "h3"}
+        assert snapshot_hashes(c, "scjgj", "cf", [long_pk, '["2"]', '["\udc80"]']) == {long_pk: b"h1", '["2"]': b"h2", '["\udc80"]': b"h3"}
     second, _ = start_run(store, "scjgj", "cf", "test")
     with store.begin() as c:
-        record_snapshot(c, "scjgj", "cf", second, [(long_pk, "h1", None)])  # seen again, unchanged
+        record_snapshot(c, "scjgj", "cf", second, [(long_pk, b"h1", None)])  # seen again, unchanged
         assert withdraw_unseen(c, "scjgj", "cf", second) == 0  # nothing was loaded, nothing to withdraw
     with store.connect() as c:
-        assert snapshot_hashes(c, "scjgj", "cf", [long_pk, '["2"]']) == {long_pk: "h1"}
+        assert snapshot_hashes(c, "scjgj", "cf", [long_pk, '["2"]']) == {long_pk: b"h1"}
 
 
 def test_an_over_long_licence_number_is_named_when_the_rules_let_it_through(store: Engine) -> None:

@@ -214,7 +214,7 @@ def test_rejection_joins_an_open_entry_of_our_own_rules(store: Engine, province:
     now = __import__("datetime").datetime.now(__import__("datetime").UTC)
     with store.begin() as conn:
         conn.execute(quarantine.insert().values(
-            department=DEPT, dataset="cf", source_pk=json.dumps(["k"]), business_key=None, raw_hash="h", raw="{}",
+            department=DEPT, dataset="cf", source_pk=json.dumps(["k"]), business_key=None, raw_hash=b"h", raw="{}",
             national="{}", issues=json.dumps([{"rule": "CF-REQ-NR", "field": "CF_NR", "message": "缺少处罚内容", "severity": "error"}]),
             rule_ids="CF-REQ-NR", status="open", first_seen_at=now, last_seen_at=now, first_run_id=1, last_run_id=1))
     push(store, fast(), trigger="test")
