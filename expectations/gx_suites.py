@@ -179,10 +179,13 @@ def build_suite(
 
 def _ensure_context() -> None:
     from great_expectations.data_context.data_context.context_factory import project_manager
+    from great_expectations.exceptions.exceptions import DataContextRequiredError
 
+    # get_current_project, not get_project: the latter *builds* a default context (a gx/ folder in the working
+    # directory, else an ephemeral one) and makes it the active project, replacing e.g. the auditors' project.
     try:
-        project_manager.get_project()
-    except Exception:  # noqa: BLE001 - GX raises its own DataContextRequiredError subclass
+        project_manager.get_current_project()
+    except DataContextRequiredError:
         gx.get_context(mode="ephemeral")
 
 

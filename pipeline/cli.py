@@ -188,7 +188,7 @@ def _print_audit(report: Any) -> None:
 
     scope = f"部门 {report.department}" if report.department else "全部部门"
     table = Table(title=_t(f"中心库审计（Great Expectations，{scope}）"))
-    for col in ("数据集", "记录数", "批次", "校验套件", "错误级规则未通过", "提示级规则未通过", "无法执行的规则"):
+    for col in ("数据集", "记录数", "批次", "校验套件", "错误级", "提示级", "无法执行"):
         table.add_column(col)
     for d in report.datasets:
         table.add_row(
@@ -196,6 +196,7 @@ def _print_audit(report: Any) -> None:
             str(len(d.errors)), str(len(d.warnings)), str(len(d.broken)),
         )
     out.print(table)
+    _say(out, "错误级 / 提示级：未通过的规则条数（错误级规则与归集时拒收的规则相同）；无法执行：GX 未能计算的规则条数。")
     for d in report.datasets:
         for f in d.errors:
             _say(out, f"[错误] {d.dataset} {f.rule_id}：{f.count} 条记录未通过 —— {f.message}")

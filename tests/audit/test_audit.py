@@ -28,7 +28,14 @@ from reports.gx_project import docs_index, project_dir
 from reports.quality import publish_run
 from store.db import make_store_engine, migrate
 from store.schema import record_tables
-from tests.factories import create_penalty_table, make_id, penalty_rows, source_env, source_sqlite_path, write_department
+from tests.factories import (
+    create_penalty_table,
+    make_id,
+    penalty_rows,
+    source_env,
+    source_sqlite_path,
+    write_department,
+)
 
 ROWS = penalty_rows(40, seed=21)  # every 10th row has a wrong USCC check digit: 36 stored, 4 quarantined
 #: A valid ID number that is written into a 文书号 below: the audit's messages must mask it.
