@@ -248,6 +248,8 @@ def audit(
                     # GX's regex metric uses str.contains, which warns about the catalogue's groups: noise.
                     warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
                     outcome = checkpoint.run(batch_parameters={"dataframe": part}, run_id=run_id)
+                    for key, validation in outcome.run_results.items():
+                        gx_project.note_result(root, key, validation, kind="audit")
                 _collect(result, outcome)
             result.records += len(frame)
             result.batches += 1

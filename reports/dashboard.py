@@ -70,7 +70,7 @@ from reports.render import (
 from reports.settings import ReportSettings, load_report_settings
 
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(html|xlsx)$")
-_QUALITY_PAGE = re.compile(r"^(index\.html|[a-z][a-z0-9_]{1,39}/(cf|xk)\.html)$")
+_QUALITY_PAGE = re.compile(r"^(index\.html|gx\.html|[a-z][a-z0-9_]{1,39}/(cf|xk)\.html)$")
 #: Data Docs files served: GX writes HTML pages and its static CSS, JS, fonts and images; nothing else.
 _DOCS_FILE = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,200}/){0,8}[A-Za-z0-9_][A-Za-z0-9_.\-]{0,200}"
                         r"\.(html|css|js|png|svg|ico|gif|jpg|woff2?|ttf|eot|map)$")
@@ -238,6 +238,7 @@ def create_app(
             report_link=f"files/{html_name}" if html_name in files else None,
             quality_index="quality/index.html" if _quality("index.html") else None,
             data_docs=f"{_DOCS_ROUTE[1:]}/index.html" if _data_docs("index.html") else None,
+            gx_results="quality/gx.html" if _quality("gx.html") else None,
         )
         return HTMLResponse(page)
 

@@ -15,6 +15,11 @@ Two kinds of results land here:
   name ``<department>-<dataset>-<run id>``;
 - ``sgs audit``'s, computed by GX itself over the store's records (:mod:`reports.audit`).
 
+GX's Data Docs index is a table drawn by scripts from public CDNs, empty on the platform's closed network (the
+result pages themselves are static HTML). So every saved result is also noted in a small ledger
+(``<var>/gx/sgs_results.jsonl``) and listed, newest first, in a static Chinese page ``<var>/quality/gx.html``
+(:func:`write_results_page`) linking each result's own Data Docs page.
+
 Neither holds a value of a record: restated results have counts only, audit results are asked for with
 ``exclude_unexpected_values`` and name records by their store id only.
 
@@ -27,11 +32,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from national.safety import private_dir
+from jinja2 import Environment, select_autoescape
+
+from national.clock import local_text
+from national.safety import private_dir, write_private
 
 #: The GX project's folder under the var folder (GX's fixed name for a file project).
 GX_FOLDER = "gx"
@@ -42,6 +51,12 @@ DOCS_SUBPATH = Path("uncommitted") / "data_docs" / SITE
 #: The index page lists at most this many results, newest first (GX reads each listed result to build it;
 #: older results keep their pages, reachable from the suite).
 INDEX_LIMIT = 500
+
+
+#: The ledger of saved results (one JSON line each) inside the GX project.
+LEDGER = "sgs_results.jsonl"
+#: The static list of results, beside the data-quality pages (``<var>/quality``).
+RESULTS_PAGE = Path("quality") / "gx.html"
 
 
 def project_dir(root: Path) -> Path:
@@ -136,6 +151,7 @@ def save_run_result(root: Path, result: Any, *, department: str, dataset: str, r
         )
         context.validation_results_store.set(key, result)
         context.build_data_docs(site_names=[SITE], resource_identifiers=[key, suite_id])
+        note_result(root, key, result, kind="ingest")
     return docs_index(root)
 
 
@@ -144,3 +160,70 @@ def build_docs(root: Path) -> Path:
     with locked(root):
         open_context(root).build_data_docs(site_names=[SITE])
     return docs_index(root)
+
+
+def result_page(key: Any) -> str:
+    """A validation result's Data Docs page, relative to the site folder (GX's own layout)."""
+    return "validations/" + "/".join(str(p) for p in key.to_tuple()) + ".html"
+
+
+def note_result(root: Path, key: Any, result: Any, *, kind: str) -> None:
+    """Add a saved result to the ledger and rewrite the static list page. Call it inside :func:`locked`."""
+    failed = [r for r in result.results if not r.success]
+    severities = [str((r.expectation_config.meta or {}).get("severity", "error")) for r in failed]
+    suite, run_name, _, batch = (str(p) for p in key.to_tuple())
+    entry = {
+        "kind": kind,
+        "suite": suite,
+        "run_name": run_name,
+        "run_time": key.run_id.run_time.isoformat() if key.run_id.run_time else None,
+        "batch": batch,
+        "success": bool(result.success),
+        "evaluated": len(result.results),
+        "failed_errors": severities.count("error"),
+        "failed_warnings": len(severities) - severities.count("error"),
+        "page": result_page(key),
+    }
+    ledger = project_dir(root) / LEDGER
+    if not ledger.exists():
+        write_private(ledger, "")
+    with open(ledger, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    write_results_page(root)
+
+
+_RESULTS = Environment(autoescape=select_autoescape(default=True, default_for_string=True)).from_string(
+    """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>GX 校验结果一览</title>
+<style>body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#1f2937}
+table{border-collapse:collapse;width:100%} th,td{border:1px solid #e5e7eb;padding:5px 8px;font-size:13px;text-align:left}
+th{background:#eff6ff} .bad{color:#b91c1c} .ok{color:#15803d} .sub{color:#6b7280} a{color:#1d4ed8}</style></head><body>
+<p><a href="index.html">← 数据质量报告</a> · <a href="{{ docs }}index.html">GX 数据文档首页（Data Docs，需能访问公网 CDN 才显示列表）</a></p>
+<h1>GX 校验结果一览</h1>
+<p class="sub">生成时间 {{ generated }} · 最近 {{ rows|length }} 个结果（共 {{ total }} 个），新的在前。
+“归集”为每次归集运行的校验结果（由规则引擎的统计换算，GX 未逐行重算）；“审计”为 sgs audit 由 GX 对中心库记录逐批校验的结果。
+结果中不含任何记录的值，只有计数和记录编号。</p>
+<table><tr><th>时间</th><th>类型</th><th>校验套件</th><th>运行</th><th>批次</th><th>结果</th><th>未通过规则（错误级 / 提示级）</th><th>GX 页面</th></tr>
+{% for r in rows %}<tr><td>{{ r.time }}</td><td>{{ '审计' if r.kind == 'audit' else '归集' }}</td><td>{{ r.suite }}</td>
+<td>{{ r.run_name }}</td><td>{{ r.batch }}</td>
+<td class="{{ 'ok' if r.success else 'bad' }}">{{ '通过' if r.success else '未通过' }}</td>
+<td>{{ r.failed_errors }} / {{ r.failed_warnings }}（共 {{ r.evaluated }} 条规则）</td>
+<td><a href="{{ docs }}{{ r.page }}">打开</a></td></tr>{% endfor %}
+</table></body></html>"""
+)
+
+
+def write_results_page(root: Path, limit: int = INDEX_LIMIT) -> Path:
+    """``<root>/quality/gx.html``: the newest ``limit`` results of the ledger, linking their Data Docs pages."""
+    ledger = project_dir(root) / LEDGER
+    lines = ledger.read_text(encoding="utf-8").splitlines() if ledger.exists() else []
+    rows = []
+    for line in reversed(lines[-limit:]):
+        entry = json.loads(line)
+        when = entry.get("run_time")
+        entry["time"] = local_text(dt.datetime.fromisoformat(when)) if when else ""
+        rows.append(entry)
+    page = root / RESULTS_PAGE
+    private_dir(page.parent)
+    docs = f"../{GX_FOLDER}/{DOCS_SUBPATH.as_posix()}/"
+    return write_private(page, _RESULTS.render(rows=rows, total=len(lines), docs=docs,
+                                               generated=local_text(dt.datetime.now(dt.UTC))))

@@ -81,7 +81,7 @@ DATASET_PAGE = _env.from_string(
 
 INDEX_PAGE = _env.from_string(
     """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>双公示数据质量报告</title><style>{{ css }}</style></head><body>
-<h1>双公示数据质量报告</h1><div class="sub">生成时间 {{ generated }}{% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs，审计用：每次归集和每次 sgs audit 的校验结果）</a>{% endif %}</div>
+<h1>双公示数据质量报告</h1><div class="sub">生成时间 {{ generated }}{% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs，审计用：每次归集和每次 sgs audit 的校验结果）</a> · <a href="gx.html">GX 校验结果一览</a>{% endif %}</div>
 <table><tr><th>部门</th><th>数据集</th><th>最近运行</th><th>读取</th><th>隔离</th><th>合格率</th><th>中心库记录</th><th>待处理问题数据</th></tr>
 {% for r in rows %}<tr><td><a href="{{ r.href }}">{{ r.name }}</a><br><small>{{ r.code }}</small></td><td>{{ r.ds_zh }}</td>
 <td>{{ r.started or '尚未运行' }}</td><td class="n">{{ r.rows_read }}</td><td class="n">{{ r.quarantined }}</td>

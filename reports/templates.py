@@ -123,6 +123,7 @@ DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 {% if report_link %} · <a href="{{ report_link }}">本月考核报告</a>{% endif %}
 {% if quality_index %} · <a href="{{ quality_index }}">数据质量报告</a>{% endif %}
 {% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs，审计用）</a>{% endif %}
+{% if gx_results %} · <a href="{{ gx_results }}">GX 校验结果一览</a>{% endif %}
 </form>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
 {% if calendar_warning %}<div class="warning" id="calendar-warning">⚠ {{ calendar_warning }}</div>{% endif %}

@@ -111,6 +111,11 @@ def test_ingest_run_result_is_saved_in_the_gx_project_and_its_data_docs(sqlite_s
     quality_index = quality.read_text(encoding="utf-8")
     link = re.search(r'href="([^"]*data_docs[^"]*index\.html)"', quality_index)
     assert link and (quality.parent / link.group(1)).resolve() == index.resolve()
+    # GX's index is drawn by CDN scripts: the static list of results works offline and links each result's page
+    listing = quality.parent / "gx.html"
+    assert 'href="gx.html"' in quality_index and f"qju-cf-{run_id}" in listing.read_text(encoding="utf-8")
+    pages = re.findall(r'href="([^"]*/validations/[^"]*\.html)"', listing.read_text(encoding="utf-8"))
+    assert len(pages) == 1 and (listing.parent / pages[0]).resolve().is_file()
     dept_page = (quality.parent / "qju" / "cf.html").read_text(encoding="utf-8")
     link = re.search(r'href="([^"]*data_docs[^"]*index\.html)"', dept_page)
     assert link and (quality.parent / "qju" / link.group(1)).resolve() == index.resolve()
@@ -130,6 +135,8 @@ def test_audit_of_a_clean_store_exits_0_and_writes_the_data_docs(sqlite_store: t
     assert (gx / "checkpoints" / "sgs_audit_sgs_cf.json").is_file()
     results = list((gx / "uncommitted" / "validations" / "sgs_cf").glob("audit-*/*/*.json"))
     assert len(results) == 1
+    listing = (quality_dir() / "gx.html").read_text(encoding="utf-8")
+    assert "审计" in listing and "sgs_store-record_cf" in listing and "通过" in listing
     data = json.loads(results[0].read_text(encoding="utf-8"))
     assert data["success"] is True and data["suite_name"] == "sgs_cf"
     assert {r["result"]["element_count"] for r in data["results"] if "element_count" in r["result"]} >= {36}
