@@ -194,3 +194,42 @@ def test_department_filter_and_unusable_audits(sqlite_store: tuple[Engine, int],
     os.environ["SGS_STORE_URL"] = f"sqlite:///{tmp_path / 'missing' / 'no.db'}"
     res = CliRunner().invoke(app, ["audit"])
     assert res.exit_code == 2, res.output
+
+
+def test_a_department_with_its_own_rule_switches_is_judged_by_its_own_suite(sqlite_store: tuple[Engine, int]) -> None:
+    """A remark over 512 characters fails CF-LEN-012 (error): exit 1 with the platform's rules; the department's
+    file lowers that rule to a warning, so its ingest would have loaded the row, and the audit agrees (exit 0)."""
+    store, _ = sqlite_store
+    t = record_tables["cf"]
+    with store.begin() as c:
+        rid = c.execute(sa.select(sa.func.max(t.c.id))).scalar_one()
+        c.execute(t.update().where(t.c.id == rid).values(bz="备" * 600))
+    res = CliRunner().invoke(app, ["audit", "--dataset", "cf"])
+    assert res.exit_code == 1 and "CF-LEN-012" in res.output and f"record_cf #{rid}（" in res.output, res.output
+    dept_file = Path(os.environ["SGS_DEPARTMENTS_DIR"]) / "qju.yaml"
+    dept_file.write_text(dept_file.read_text(encoding="utf-8") + "rules:\n  CF-LEN-012: {severity: warning}\n",
+                         encoding="utf-8")
+    res = CliRunner().invoke(app, ["audit", "--dataset", "cf"])
+    assert res.exit_code == 0, res.output
+    assert "sgs_cf_qju" in res.output and "[提示] cf CF-LEN-012：1 条记录" in res.output
+    assert (project_dir(var_dir()) / "expectations" / "sgs_cf_qju.json").is_file()
+    assert "sgs_cf_qju" in (quality_dir() / "gx.html").read_text(encoding="utf-8")
+
+
+def test_sgs_ingest_saves_the_run_in_the_data_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line's ingest (like the Airflow task) saves its run's result in the GX project."""
+    src = source_sqlite_path()
+    engine = sa.create_engine(f"sqlite:///{src}")
+    with engine.begin() as c:
+        c.execute(create_penalty_table(c).insert(), ROWS[:12])
+    depts = tmp_path / "departments"
+    depts.mkdir()
+    write_department(depts, code="qju")
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(depts))
+    monkeypatch.setenv(source_env("qju"), f"sqlite:///{src}")
+    monkeypatch.setenv("SGS_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    res = CliRunner().invoke(app, ["ingest", "qju"])
+    assert res.exit_code == 0, res.output
+    assert f"GX 数据文档（Data Docs）：{docs_index(var_dir())}" in res.output
+    assert list((project_dir(var_dir()) / "uncommitted" / "validations" / "sgs_cf").glob("qju-cf-*/*/ingest-qju-cf.json"))
+    assert "qju-cf-" in docs_index(var_dir()).read_text(encoding="utf-8")
