@@ -33,6 +33,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,14 +77,20 @@ def docs_index(root: Path) -> Path:
 
 @contextlib.contextmanager
 def locked(root: Path) -> Iterator[None]:
-    """Hold the project's write lock (blocking) for the block."""
+    """Hold the project's write lock (blocking) for the block, with the umask ``077``: GX creates its folders
+    and files with the process umask, and everything below ``<var>`` is owner-only (docs/operations.md). The
+    umask is per process; another thread creating a file meanwhile only gets a stricter mode."""
     folder = private_dir(project_dir(root))
-    with open(folder / ".sgs.lock", "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    old = os.umask(0o077)
+    try:
+        with open(folder / ".sgs.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        os.umask(old)
 
 
 def open_context(root: Path) -> Any:
