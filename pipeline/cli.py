@@ -172,10 +172,17 @@ def audit(
 
             report = run_audit(engine, var_dir(), datasets=names, department=department, rule_settings=own_rules,
                                batch_rows=batch_rows, on_batch=progress)
+    except typer.Exit:
+        raise
     except StoreUnavailable as exc:
         _fail(str(exc), 2)
     except STORE_ERRORS as exc:
         _fail(str(describe_store_error(exc, store_url())), 2)
+    except Exception as exc:  # noqa: BLE001 - GX or the project folder failed: not a finding about the records
+        # exit 2, never 1 (a finding) nor Python's traceback, and one masked line.
+        from national.masking import mask_text
+
+        _fail(f"审计无法完成（{type(exc).__name__}: {mask_text(str(exc))[:300]}）", 2)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
         raise typer.Exit(report.exit_code)

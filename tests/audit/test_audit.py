@@ -233,3 +233,11 @@ def test_sgs_ingest_saves_the_run_in_the_data_docs(tmp_path: Path, monkeypatch: 
     assert f"GX 数据文档（Data Docs）：{docs_index(var_dir())}" in res.output
     assert list((project_dir(var_dir()) / "uncommitted" / "validations" / "sgs_cf").glob("qju-cf-*/*/ingest-qju-cf.json"))
     assert "qju-cf-" in docs_index(var_dir()).read_text(encoding="utf-8")
+
+
+def test_a_gx_project_that_cannot_be_written_is_exit_2(sqlite_store: tuple[Engine, int]) -> None:
+    """Not a finding about the records: exit 2 with one Chinese line, no traceback."""
+    (var_dir() / "gx").write_text("not a folder", encoding="utf-8")
+    res = CliRunner().invoke(app, ["audit", "--dataset", "cf"])
+    assert res.exit_code == 2, res.output
+    assert "审计无法完成" in res.output and "Traceback" not in res.output
