@@ -241,3 +241,16 @@ def test_a_gx_project_that_cannot_be_written_is_exit_2(sqlite_store: tuple[Engin
     res = CliRunner().invoke(app, ["audit", "--dataset", "cf"])
     assert res.exit_code == 2, res.output
     assert "审计无法完成" in res.output and "Traceback" not in res.output
+
+
+def test_building_a_suite_keeps_the_active_gx_project(tmp_path: Path) -> None:
+    """``build_suite`` needs an active GX context; it used to *build* one (``project_manager.get_project()``),
+    replacing the auditors' file project by an ephemeral one (or by a gx/ folder in the working directory)."""
+    from great_expectations.data_context.data_context.context_factory import project_manager
+
+    from expectations.gx_suites import build_suite
+    from reports.gx_project import open_context
+
+    context = open_context(tmp_path)
+    build_suite("xk")
+    assert project_manager.get_current_project() is context
