@@ -86,9 +86,13 @@ def _no_id_numbers(text: str, where: str) -> None:
 
 
 def _gx_files_hold_no_id_numbers() -> None:
-    for f in project_dir(var_dir()).rglob("*"):
-        if f.is_file() and f.suffix in (".json", ".html", ".yml"):
-            _no_id_numbers(f.read_text(encoding="utf-8", errors="replace"), str(f))
+    """No ID number, and no value of a record at all (names, 文书号), in the GX project or the list page."""
+    files = [f for f in project_dir(var_dir()).rglob("*") if f.is_file() and f.suffix in (".json", ".jsonl", ".html", ".yml")]
+    files += [quality_dir() / "gx.html"]
+    for f in files:
+        text = f.read_text(encoding="utf-8", errors="replace")
+        _no_id_numbers(text, str(f))
+        assert "张三" not in text and "贸易有限公司" not in text and "杭市监罚决" not in text, f"a record's value in {f}"
 
 
 def test_ingest_run_result_is_saved_in_the_gx_project_and_its_data_docs(sqlite_store: tuple[Engine, int]) -> None:
