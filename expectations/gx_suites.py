@@ -160,9 +160,10 @@ def expectation_for(
 
 
 def build_suite(
-    dataset: str, settings: RuleSettings | None = None, *, today: dt.date | None = None
+    dataset: str, settings: RuleSettings | None = None, *, today: dt.date | None = None, name: str | None = None
 ) -> gx.ExpectationSuite:
-    """The GX suite of ``dataset``: one expectation per active catalogue rule, in catalogue order.
+    """The GX suite of ``dataset``: one expectation per active catalogue rule, in catalogue order, named
+    ``name`` (default ``sgs_<dataset>``; ``sgs audit`` names a department's own rule switches' suite after it).
 
     ``today`` fixes the date used by "not in the future" rules; ``None`` leaves it to the validation
     run (the checked-in JSON is built that way, so it does not change from day to day). GX needs an
@@ -170,7 +171,7 @@ def build_suite(
     """
     _ensure_context()
     cat = load_catalogue(dataset, settings)
-    suite = gx.ExpectationSuite(name=f"sgs_{dataset}")
+    suite = gx.ExpectationSuite(name=name or f"sgs_{dataset}")
     for rule in cat.active():
         suite.add_expectation(expectation_for(rule, dataset, cat.penalty_categories, today))
     return suite
@@ -178,10 +179,13 @@ def build_suite(
 
 def _ensure_context() -> None:
     from great_expectations.data_context.data_context.context_factory import project_manager
+    from great_expectations.exceptions.exceptions import DataContextRequiredError
 
+    # get_current_project, not get_project: the latter *builds* a default context (a gx/ folder in the working
+    # directory, else an ephemeral one) and makes it the active project, replacing e.g. the auditors' project.
     try:
-        project_manager.get_project()
-    except Exception:  # noqa: BLE001 - GX raises its own DataContextRequiredError subclass
+        project_manager.get_current_project()
+    except DataContextRequiredError:
         gx.get_context(mode="ephemeral")
 
 

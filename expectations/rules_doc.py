@@ -238,7 +238,9 @@ seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unc
   the rest. The engine-backed ones ask the engine, so they cannot disagree with it: every rule is
   checked against a known answer instead (hand-labelled rows that the engine and GX must both get
   right; python-stdnum for the check digits), and "GX fails the same rows as the engine" is claimed
-  only for the built-ins (docs/reliability.md, issue 18).
+  only for the built-ins (docs/reliability.md, issue 18). `sgs audit` runs these suites through GX over
+  the records in the central store (a department with its own switches gets its own suite), and GX's
+  Data Docs in `<var>/gx` show every ingest run's and every audit's result (docs/audit.md, issue 17).
 """
 
 

@@ -117,16 +117,115 @@ def ingest(
                 # outside the data folder, a query that writes) is exit 2 like a bad file; retry later is 1.
                 _fail(str(exc), 1 if getattr(exc, "transient", True) else 2)
     _print_results([r.as_dict() for r in results])
+    from national.masking import mask_text
     from pipeline.config import loadable_departments
-    from pipeline.settings import quality_dir, store_engine
+    from pipeline.settings import data_docs_dir, quality_dir, store_engine, var_dir
     from reports.quality import publish_run
 
     index = None
     departments = loadable_departments() if results else {}
     for r in results:
-        index = publish_run(store_engine(), r.run_id, departments=departments, out=quality_dir())
+        try:
+            index = publish_run(store_engine(), r.run_id, departments=departments, out=quality_dir(), gx_root=var_dir())
+        except Exception as exc:  # noqa: BLE001 - the records are loaded: a report that fails to render must not hide it
+            _say(err, f"警告：第 {r.run_id} 次运行的数据质量报告或 GX 数据文档未能生成（{type(exc).__name__}: {mask_text(str(exc))[:200]}）")
     if index:
         _say(out, f"数据质量报告：{index}")
+        if (data_docs_dir() / "index.html").is_file():
+            _say(out, f"GX 数据文档（Data Docs）：{data_docs_dir() / 'index.html'}")
+
+
+@app.command()
+def audit(
+    dataset: Annotated[DatasetOpt | None, typer.Option("--dataset", "-d", help="cf or xk; default: both")] = None,
+    department: Annotated[str | None, typer.Option("--department", help="only this department's records")] = None,
+    batch_rows: Annotated[int, typer.Option("--batch-rows", min=1000, help="records per GX batch (memory bound)")] = 50_000,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """For auditors: run the GX suites through Great Expectations over the central store's records (a checkpoint
+    per batch) and write the results into the GX Data Docs; exit 0 clean, 1 a stored record fails an error-level
+    expectation, 2 the audit could not run."""
+    from pipeline.config import ConfigError, loadable_departments
+    from pipeline.settings import store_engine, store_url, var_dir
+    from pipeline.store_access import STORE_ERRORS, StoreUnavailable, describe_store_error
+    from reports.audit import audit as run_audit
+    from store.queries import store_departments
+
+    try:
+        departments = loadable_departments()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+    def own_rules(code: str, ds: str) -> Any:
+        dept = departments.get(code)
+        config = dept.datasets.get(ds) if dept is not None else None
+        return config.rule_settings() if config is not None else None
+
+    names = [dataset] if dataset else ["cf", "xk"]
+    try:
+        engine = store_engine()
+        if department is not None and department not in departments and department not in store_departments(engine):
+            _fail(f"没有部门 {department}：部门目录和中心库中都没有这个部门代码")
+        with err.status("审计中心库记录（Great Expectations 校验）…") as status:
+            def progress(ds: str, n: int) -> None:
+                status.update(f"审计中心库记录（Great Expectations 校验）：{ds} 已校验 {n} 条")
+
+            report = run_audit(engine, var_dir(), datasets=names, department=department, rule_settings=own_rules,
+                               batch_rows=batch_rows, on_batch=progress)
+    except typer.Exit:
+        raise
+    except StoreUnavailable as exc:
+        _fail(str(exc), 2)
+    except STORE_ERRORS as exc:
+        _fail(str(describe_store_error(exc, store_url())), 2)
+    except Exception as exc:  # noqa: BLE001 - GX or the project folder failed: not a finding about the records
+        # exit 2, never 1 (a finding) nor Python's traceback, and one masked line.
+        from national.masking import mask_text
+
+        _fail(f"审计无法完成（{type(exc).__name__}: {mask_text(str(exc))[:300]}）", 2)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        raise typer.Exit(report.exit_code)
+    _print_audit(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_audit(report: Any) -> None:
+    from national import dataset as national_dataset
+
+    scope = f"部门 {report.department}" if report.department else "全部部门"
+    table = Table(title=_t(f"中心库审计（Great Expectations，{scope}）"))
+    for col in ("数据集", "记录数", "批次", "校验套件", "错误级", "提示级", "无法执行"):
+        table.add_column(col)
+    for d in report.datasets:
+        table.add_row(
+            _t(national_dataset(d.dataset).name_zh), str(d.records), str(d.batches), _t("、".join(sorted(d.suites)) or "—"),
+            str(len(d.errors)), str(len(d.warnings)), str(len(d.broken)),
+        )
+    out.print(table)
+    _say(out, "错误级 / 提示级：未通过的规则条数（错误级规则与归集时拒收的规则相同）；无法执行：GX 未能计算的规则条数。")
+    for d in report.datasets:
+        for f in d.errors:
+            _say(out, f"[错误] {d.dataset} {f.rule_id}：{f.count} 条记录未通过 —— {f.message}")
+            for rid in f.record_ids[:5]:
+                _say(out, f"    {report.record_name(d.dataset, rid)}")
+            if f.count > min(len(f.record_ids), 5):
+                _say(out, f"    ……共 {f.count} 条（记录编号见 GX 数据文档）")
+        for f in d.warnings:
+            _say(out, f"[提示] {d.dataset} {f.rule_id}：{f.count} 条记录 —— {f.message}")
+        for rule, why in d.broken.items():
+            _say(out, f"[无法执行] {d.dataset} {rule}：{why}")
+    if not any(d.records for d in report.datasets):
+        _say(out, "中心库中没有要审计的记录。")
+    if report.docs_index.is_file():
+        _say(out, f"GX 数据文档（Data Docs，用浏览器打开）：{report.docs_index}")
+    code = report.exit_code
+    if code == 0:
+        _say(out, "审计通过：中心库中没有违反错误级规则的记录。")
+    elif code == 1:
+        _say(out, "审计未通过：中心库中有违反错误级规则的记录（见上，已写入 GX 数据文档）。")
+    else:
+        _say(out, "审计无法完成：有规则未能执行（见上），结果不能作为审计结论。")
 
 
 def _print_results(rows: list[dict[str, Any]]) -> None:
@@ -510,6 +609,10 @@ def demo(
     index = quality_dir() / "index.html"
     if index.exists():
         _say(out, f"数据质量报告（审计人员用浏览器打开）：{index}")
+    from pipeline.settings import data_docs_dir
+
+    if (data_docs_dir() / "index.html").is_file():
+        _say(out, f"GX 数据文档（Data Docs，审计用；sgs audit 复核中心库）：{data_docs_dir() / 'index.html'}")
     from reports.build import write_report
     from reports.indicators import latest_month_with_data, previous_month
 

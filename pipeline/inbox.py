@@ -169,9 +169,9 @@ def run_inbox(
 
 
 def publish_quality(result: InboxResult, engine: Engine) -> Path | None:
-    """The data-quality pages after the files loaded (as after a database run); the index path, or None when no
-    file was loaded. A page that cannot be written is logged, never an error of the loaded data."""
-    from pipeline.settings import quality_dir
+    """The data-quality pages (and each run's result in the GX project's Data Docs, docs/audit.md) after the files
+    loaded, as after a database run; the index path, or None when no file was loaded. A page that cannot be written is logged, never an error of the loaded data."""
+    from pipeline.settings import quality_dir, var_dir
     from reports.quality import publish_run
 
     index = None
@@ -181,7 +181,7 @@ def publish_quality(result: InboxResult, engine: Engine) -> Path | None:
     try:
         departments = loadable_departments()
         for run_id in run_ids:
-            index = publish_run(engine, run_id, departments=departments, out=quality_dir())
+            index = publish_run(engine, run_id, departments=departments, out=quality_dir(), gx_root=var_dir())
     except Exception:  # noqa: BLE001 - the report is secondary to the loaded rows
         log.exception("data-quality pages after the inbox run could not be written")
     return index

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # DAG files import this module at parse time: no SQLAlchemy u
 __all__ = [
     "SHANGHAI", "SHANGHAI_NAME", "local_text", "now_shanghai", "now_utc", "today_shanghai",
     "home", "var_dir", "store_url", "store_engine", "departments_dir", "source_data_dir", "quality_dir",
-    "reports_dir", "inbox_dir",
+    "reports_dir", "inbox_dir", "data_docs_dir",
 ]
 
 
@@ -63,6 +63,13 @@ def source_data_dir() -> Path:
 def quality_dir() -> Path:
     """``<var>/quality``: the data-quality pages (``reports.quality``); owner-only like all of ``var/``."""
     return private_dir(var_dir() / "quality")
+
+
+def data_docs_dir() -> Path:
+    """GX's Data Docs site of the auditors' GX project ``<var>/gx`` (``reports.gx_project``)."""
+    from reports.gx_project import docs_dir
+
+    return docs_dir(var_dir())
 
 
 def reports_dir() -> Path:

@@ -29,11 +29,12 @@ def ingest_task(department: str, dataset: str, *, logical_date: dt.datetime | No
     except SourceUnavailable:
         raise  # transient: Airflow retries with back-off
     from pipeline.config import loadable_departments
-    from pipeline.settings import quality_dir, store_engine
+    from pipeline.settings import quality_dir, store_engine, var_dir
     from reports.quality import publish_run
 
     try:
-        publish_run(store_engine(), result.run_id, departments=loadable_departments(), out=quality_dir())
+        publish_run(store_engine(), result.run_id, departments=loadable_departments(), out=quality_dir(),
+                    gx_root=var_dir())
     except Exception:  # the report is secondary: a failure to render it must not fail the loaded data
         log.exception("data-quality report for run %s could not be written", result.run_id)
     return result.as_dict()

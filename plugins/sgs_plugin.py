@@ -1,4 +1,5 @@
-"""Airflow 3 plugin: the "双公示" view in the Airflow UI (assessment dashboard and per-department drill-down).
+"""Airflow 3 plugin: the "双公示" view in the Airflow UI (assessment dashboard and per-department drill-down, the
+data-quality pages and GX's Data Docs for auditors).
 
 Registration only (design.md: "plugins are registries"). The pages are ``reports.dashboard``; the small
 functions below hand it ``pipeline``'s store engine, department files, reports folder and data-quality
@@ -48,12 +49,18 @@ def _quality_dir() -> Path:
     return quality_dir()
 
 
+def _data_docs_dir() -> Path:
+    from pipeline.settings import data_docs_dir
+
+    return data_docs_dir()
+
+
 def _dashboard() -> Any:
     from reports.airflow_auth import airflow_user
     from reports.dashboard import create_app
 
     return create_app(_store_engine, auth=airflow_user, departments=_departments, reports_dir=_reports_dir,
-                      quality_dir=_quality_dir)
+                      quality_dir=_quality_dir, data_docs_dir=_data_docs_dir)
 
 
 class SgsPlugin(AirflowPlugin):

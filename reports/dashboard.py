@@ -8,7 +8,10 @@ Pages (all relative links, so the app works under any prefix and inside the UI's
 - ``/api/indicators``: the same indicators as JSON (aggregates only);
 - ``/files/<name>``: report files from the reports folder (the monthly assessment report and workbook);
 - ``/quality/...``: the data-quality pages (``<var>/quality``: ``index.html``, ``<department>/<dataset>.html``)
-  written by the ingest, when they exist.
+  written by the ingest, when they exist;
+- ``/gx/uncommitted/data_docs/local_site/...``: GX's Data Docs of the auditors' GX project (``<var>/gx``,
+  ``reports.gx_project``): every ingest run's and every ``sgs audit`` batch's validation result. The path is the
+  one the files have below ``<var>``, so the quality pages' relative links work here and opened from disk.
 
 Every route sits behind ``auth``, a FastAPI dependency applied to the whole app (``FastAPI(dependencies=…)``),
 so no route can forget it. It is a required argument: the plugin passes ``reports.airflow_auth.airflow_user``
@@ -67,7 +70,11 @@ from reports.render import (
 from reports.settings import ReportSettings, load_report_settings
 
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(html|xlsx)$")
-_QUALITY_PAGE = re.compile(r"^(index\.html|[a-z][a-z0-9_]{1,39}/(cf|xk)\.html)$")
+_QUALITY_PAGE = re.compile(r"^(index\.html|gx\.html|[a-z][a-z0-9_]{1,39}/(cf|xk)\.html)$")
+#: Data Docs files served: GX writes HTML pages and its static CSS, JS, fonts and images; nothing else.
+_DOCS_FILE = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,200}/){0,8}[A-Za-z0-9_][A-Za-z0-9_.\-]{0,200}"
+                        r"\.(html|css|js|png|svg|ico|gif|jpg|woff2?|ttf|eot|map)$")
+_DOCS_ROUTE = "/gx/uncommitted/data_docs/local_site"
 _MONTH_PARAM = Query(default=None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")
 RUN_COLUMNS = {
     "id": "运行编号",
@@ -114,6 +121,7 @@ def create_app(
     departments: DepartmentsFactory | None = None,
     reports_dir: Callable[[], Path] | None = None,
     quality_dir: Callable[[], Path] | None = None,
+    data_docs_dir: Callable[[], Path] | None = None,
     settings: ReportSettings | None = None,
     cache_seconds: float = 60.0,
 ) -> FastAPI:
@@ -172,6 +180,17 @@ def create_app(
             return None
         return folder / page
 
+    def _data_docs(page: str) -> Path | None:
+        """A file of the Data Docs site, or None: only the site's own files (no ``..``, no symlink out)."""
+        folder = data_docs_dir() if data_docs_dir else None
+        if folder is None or not _DOCS_FILE.match(page) or ".." in page.split("/"):
+            return None
+        path = (folder / page).resolve()
+        root = folder.resolve()
+        if root not in path.parents or not path.is_file():
+            return None
+        return path
+
     def _cards(a: Assessment) -> list[dict[str, Any]]:
         month_row = a.row(a.month_table, CITY) or {}
         ytd_row = a.row(a.ytd_table, CITY) or {}
@@ -218,6 +237,8 @@ def create_app(
             files=files,
             report_link=f"files/{html_name}" if html_name in files else None,
             quality_index="quality/index.html" if _quality("index.html") else None,
+            data_docs=f"{_DOCS_ROUTE[1:]}/index.html" if _data_docs("index.html") else None,
+            gx_results="quality/gx.html" if _quality("gx.html") else None,
         )
         return HTMLResponse(page)
 
@@ -267,6 +288,7 @@ def create_app(
             quality_links=[
                 (DATASET_NAMES[ds], f"../quality/{code}/{ds}.html") for ds in ("cf", "xk") if _quality(f"{code}/{ds}.html")
             ],
+            data_docs=f"..{_DOCS_ROUTE}/index.html" if _data_docs("index.html") else None,
         )
         return HTMLResponse(page)
 
@@ -314,6 +336,13 @@ def create_app(
         if path is None:
             raise HTTPException(status_code=404, detail="没有这个数据质量报告")
         return FileResponse(path, media_type="text/html")
+
+    @app.get(_DOCS_ROUTE + "/{page:path}")
+    def data_docs_file(page: str) -> FileResponse:
+        path = _data_docs(page)
+        if path is None:
+            raise HTTPException(status_code=404, detail="没有这个 GX 数据文档页面")
+        return FileResponse(path)
 
     @app.get("/health")
     def health() -> dict[str, str]:

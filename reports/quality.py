@@ -7,6 +7,11 @@ the departments (``reports`` does not import ``pipeline``). Layout of the folder
     index.html                         every department and dataset, latest run, pass rate
     <department>/<dataset>.html        latest run's failing rules, open 问题数据 by rule, recent runs
     <department>/<dataset>/results/<run_id>.json   the GX ExpectationSuiteValidationResult of each run
+
+With ``gx_root`` (the var folder; the facade passes it), each run's result is also saved in the auditors' GX
+project ``<var>/gx`` and GX's own Data Docs are rebuilt (:mod:`reports.gx_project`); the pages link to them
+(``../gx/uncommitted/data_docs/local_site/index.html`` from the index, the same relative path the dashboard
+serves).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ DATASET_PAGE = _env.from_string(
 <style>{{ css }}</style></head><body>
 <p><a href="../index.html">← 全部部门</a></p>
 <h1>{{ dept.name }} · {{ ds.name_zh }}数据质量报告</h1>
-<div class="sub">部门代码 {{ dept.code }} · 生成时间 {{ generated }} · 校验规则 {{ n_rules }} 条（国家《双公示》数据标准）</div>
+<div class="sub">部门代码 {{ dept.code }} · 生成时间 {{ generated }} · 校验规则 {{ n_rules }} 条（国家《双公示》数据标准）{% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs，审计用）</a>{% endif %}</div>
 {% if last %}
 <div class="cards">
  <div class="card">最近一次运行<b>#{{ last.id }}</b>{{ last.started }}</div>
@@ -76,7 +81,7 @@ DATASET_PAGE = _env.from_string(
 
 INDEX_PAGE = _env.from_string(
     """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>双公示数据质量报告</title><style>{{ css }}</style></head><body>
-<h1>双公示数据质量报告</h1><div class="sub">生成时间 {{ generated }}</div>
+<h1>双公示数据质量报告</h1><div class="sub">生成时间 {{ generated }}{% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs，审计用：每次归集和每次 sgs audit 的校验结果）</a> · <a href="gx.html">GX 校验结果一览</a>{% endif %}</div>
 <table><tr><th>部门</th><th>数据集</th><th>最近运行</th><th>读取</th><th>隔离</th><th>合格率</th><th>中心库记录</th><th>待处理问题数据</th></tr>
 {% for r in rows %}<tr><td><a href="{{ r.href }}">{{ r.name }}</a><br><small>{{ r.code }}</small></td><td>{{ r.ds_zh }}</td>
 <td>{{ r.started or '尚未运行' }}</td><td class="n">{{ r.rows_read }}</td><td class="n">{{ r.quarantined }}</td>
@@ -87,9 +92,10 @@ INDEX_PAGE = _env.from_string(
 
 
 def write_run_result(out: Path, department: str, dataset: str, run_id: int, *, rows: int,
-                     rule_failures: dict[str, int]) -> Path:
+                     rule_failures: dict[str, int], gx_root: Path | None = None) -> Path:
     """Leave the run's GX validation result as JSON beside the department's report page in ``out``; like
-    everything below ``out``, owner-only (folders 0700, files 0600)."""
+    everything below ``out``, owner-only (folders 0700, files 0600). With ``gx_root``, save it in the GX
+    project there too and rebuild its Data Docs pages."""
     from expectations.results import validation_result
 
     now = dt.datetime.now(dt.UTC)
@@ -103,7 +109,22 @@ def write_run_result(out: Path, department: str, dataset: str, run_id: int, *, r
     )
     path = private_dir(out) / department / dataset / "results" / f"{run_id}.json"
     private_dir(path.parent)
-    return write_private(path, json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1))
+    written = write_private(path, json.dumps(result.to_json_dict(), ensure_ascii=False, indent=1))
+    if gx_root is not None:
+        from reports.gx_project import save_run_result
+
+        save_run_result(gx_root, result, department=department, dataset=dataset, run_id=run_id, run_time=now)
+    return written
+
+
+def _data_docs_link(out: Path, depth: int) -> str | None:
+    """The relative link from a page ``depth`` folders below ``out`` to GX's Data Docs index, when it exists
+    (``out`` is ``<var>/quality``, the Data Docs are in ``<var>/gx``)."""
+    from reports.gx_project import DOCS_SUBPATH, GX_FOLDER, docs_index
+
+    if not docs_index(out.parent).is_file():
+        return None
+    return "../" * (depth + 1) + f"{GX_FOLDER}/{DOCS_SUBPATH.as_posix()}/index.html"
 
 
 def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path, history: int = 20) -> Path:
@@ -177,6 +198,7 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
                 DATASET_PAGE.render(
                     css=CSS, dept=dept, ds=ds, generated=generated, n_rules=len(rules[ds_name]), last=last,
                     failing=failing, open_by_rule=open_by_rule, open_rows=open_rows, runs=view_runs, records=records,
+                    data_docs=_data_docs_link(out, 1),
                 ),
             )
             index_rows.append(
@@ -194,16 +216,17 @@ def build_quality_docs(engine: Engine, departments: dict[str, Any], *, out: Path
                 }
             )
     index = out / "index.html"
-    write_private(index, INDEX_PAGE.render(css=CSS, rows=index_rows, generated=generated))
+    write_private(index, INDEX_PAGE.render(css=CSS, rows=index_rows, generated=generated, data_docs=_data_docs_link(out, 0)))
     return index
 
 
-def publish_run(engine: Engine, run_id: int, *, departments: dict[str, Any], out: Path) -> Path:
-    """After a run: its GX result, then the pages of ``departments`` and the index, in ``out``. Returns the
-    index path."""
+def publish_run(engine: Engine, run_id: int, *, departments: dict[str, Any], out: Path,
+                gx_root: Path | None = None) -> Path:
+    """After a run: its GX result (in ``out``, and in the GX project of ``gx_root`` with its Data Docs), then
+    the pages of ``departments`` and the index, in ``out``. Returns the index path."""
     run = ingest_run_row(engine, run_id)
     write_run_result(
         out, run["department"], run["dataset"], run_id, rows=run["rows_read"],
-        rule_failures=json.loads(run["rule_failures"] or "{}"),
+        rule_failures=json.loads(run["rule_failures"] or "{}"), gx_root=gx_root,
     )
     return build_quality_docs(engine, departments, out=out)

@@ -122,6 +122,8 @@ DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 <button type="submit">查看</button> · 数据截至 {{ as_of }}
 {% if report_link %} · <a href="{{ report_link }}">本月考核报告</a>{% endif %}
 {% if quality_index %} · <a href="{{ quality_index }}">数据质量报告</a>{% endif %}
+{% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs，审计用）</a>{% endif %}
+{% if gx_results %} · <a href="{{ gx_results }}">GX 校验结果一览</a>{% endif %}
 </form>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
 {% if calendar_warning %}<div class="warning" id="calendar-warning">⚠ {{ calendar_warning }}</div>{% endif %}
@@ -154,7 +156,8 @@ DEPARTMENT_TEMPLATE = """<!DOCTYPE html>
 <nav><a href="../{{ month_query }}">← 返回看板</a></nav>
 <h1>{{ name }}（{{ code }}）· {{ a.month }}</h1>
 <p class="meta">数据截至 {{ as_of }}{% if report_link %} · <a href="../{{ report_link }}">本月考核报告</a>{% endif %}
-{% for name, href in quality_links %} · <a href="{{ href }}">数据质量报告（{{ name }}）</a>{% endfor %}</p>
+{% for name, href in quality_links %} · <a href="{{ href }}">数据质量报告（{{ name }}）</a>{% endfor %}
+{% if data_docs %} · <a href="{{ data_docs }}">GX 数据文档（Data Docs）</a>{% endif %}</p>
 {% if warning %}<div class="warning" id="provisional-warning">⚠ {{ warning }}</div>{% endif %}
 {% if calendar_warning %}<div class="warning" id="calendar-warning">⚠ {{ calendar_warning }}</div>{% endif %}
 <h2>本月指标</h2>

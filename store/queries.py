@@ -226,3 +226,51 @@ def peek_watermark(url: str, department: str, dataset: str) -> str | None:
         return None
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# sgs audit (reports.audit)
+
+
+def record_batches(
+    engine: Engine, dataset: str, *, department: str | None = None, batch_rows: int = 50_000
+) -> Iterator[tuple[list[int], list[str], dict[str, list[str | None]]]]:
+    """The current version of every stored record of ``dataset`` (of ``department`` only, if given), in batches
+    of at most ``batch_rows`` by ascending id (keyset: ``id > last``, the primary key's order), each as
+    ``(ids, departments, national column → values as national text)``. One batch in memory at a time; each
+    batch is its own short read."""
+    from national.text import text_value
+
+    t = record_tables[dataset]
+    columns = national_dataset(dataset).columns
+    selected = [t.c.id, t.c.department, *(t.c[c.lower()] for c in columns)]
+    last = 0
+    while True:
+        stmt = sa.select(*selected).where(t.c.id > last).order_by(t.c.id).limit(batch_rows)
+        if department is not None:
+            stmt = stmt.where(t.c.department == department)
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        if not rows:
+            return
+        ids = [int(r[0]) for r in rows]
+        departments = [str(r[1]) for r in rows]
+        values = {c: [text_value(r[k + 2]) for r in rows] for k, c in enumerate(columns)}
+        del rows
+        yield ids, departments, values
+        last = ids[-1]
+        if len(ids) < batch_rows:
+            return
+
+
+def record_labels(engine: Engine, dataset: str, ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """``id → (department, document number)`` of stored records of ``dataset`` (to name them in a message)."""
+    t = record_tables[dataset]
+    wsh = t.c[f"{dataset}_wsh"]  # CF_WSH / XK_WSH
+    out: dict[int, tuple[str, str | None]] = {}
+    with engine.connect() as conn:
+        for k in range(0, len(ids), 500):
+            chunk = list(ids[k : k + 500])
+            for r in conn.execute(sa.select(t.c.id, t.c.department, wsh).where(t.c.id.in_(chunk))):
+                out[int(r[0])] = (str(r[1]), r[2])
+    return out

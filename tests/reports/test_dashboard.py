@@ -39,9 +39,19 @@ def app(sqlite_store: Engine, tmp_path: Path) -> FastAPI:
     (quality / "aaa").mkdir(parents=True)
     (quality / "index.html").write_text("<p>全部部门</p>", encoding="utf-8")
     (quality / "aaa" / "cf.html").write_text("<p>质量</p>", encoding="utf-8")
+    (quality / "gx.html").write_text("<p>GX 校验结果一览</p>", encoding="utf-8")
     (tmp_path / "secret.html").write_text("no", encoding="utf-8")
+    docs = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"  # as reports.gx_project lays it out
+    (docs / "validations" / "sgs_cf" / "qju-cf-1" / "20250301T000000.000000Z").mkdir(parents=True)
+    (docs / "static" / "styles").mkdir(parents=True)
+    (docs / "index.html").write_text("<p>Data Docs</p>", encoding="utf-8")
+    (docs / "validations" / "sgs_cf" / "qju-cf-1" / "20250301T000000.000000Z" / "ingest-qju-cf.html").write_text(
+        "<p>run</p>", encoding="utf-8")
+    (docs / "static" / "styles" / "data_docs_default_styles.css").write_text("p{}", encoding="utf-8")
+    (docs / "notes.txt").write_text("no", encoding="utf-8")
+    (tmp_path / "gx" / "great_expectations.yml").write_text("no", encoding="utf-8")
     return create_app(lambda: sqlite_store, auth=_test_login, departments=lambda: DEPTS, reports_dir=lambda: reports,
-                      quality_dir=lambda: quality, settings=ReportSettings())
+                      quality_dir=lambda: quality, data_docs_dir=lambda: docs, settings=ReportSettings())
 
 
 @pytest.fixture
@@ -73,7 +83,8 @@ def test_dashboard_page_shows_departments_and_indicators(client: TestClient) -> 
     assert r.status_code == 200
     for text in ("双公示考核看板（2025-03）", "测试市场监督管理局", "测试生态环境局", "及时率", "完整率", "准确率",
                  'href="dept/aaa?month=2025-03"', 'href="files/sgs-assessment-2025-03.html"', "测试卫生健康委员会",
-                 'href="quality/index.html"'):
+                 'href="quality/index.html"', 'href="gx/uncommitted/data_docs/local_site/index.html"',
+                 'href="quality/gx.html"'):
         assert text in r.text, text
     assert SECRET_ID not in r.text
 
@@ -82,7 +93,7 @@ def test_department_drill_down(client: TestClient) -> None:
     r = client.get("/dept/aaa?month=2025-03")
     assert r.status_code == 200
     for text in ("测试市场监督管理局（aaa）", "最近运行", "CF-REQ-003", "违法事实未填写", "逾期未入库", 'href="../quality/aaa/cf.html"',
-                 'href="../?month=2025-03"'):
+                 'href="../?month=2025-03"', 'href="../gx/uncommitted/data_docs/local_site/index.html"'):
         assert text in r.text, text
     assert SECRET_ID not in r.text
     assert client.get("/dept/zzz?month=2025-03").status_code == 404
@@ -111,6 +122,21 @@ def test_bad_input_and_files(client: TestClient) -> None:
     assert client.get("/quality/aaa/cf.html").text == "<p>质量</p>"
     assert client.get("/quality/aaa/xk.html").status_code == 404
     assert client.get("/quality/%2E%2E/secret.html").status_code == 404
+
+
+def test_data_docs_are_served_and_nothing_else(client: TestClient, app: FastAPI) -> None:
+    """GX's Data Docs site under the path it has below ``<var>`` (the quality pages' relative links resolve to it)."""
+    base = "/gx/uncommitted/data_docs/local_site"
+    assert client.get(f"{base}/index.html").text == "<p>Data Docs</p>"
+    assert client.get("/quality/gx.html").text == "<p>GX 校验结果一览</p>"
+    assert client.get(f"{base}/validations/sgs_cf/qju-cf-1/20250301T000000.000000Z/ingest-qju-cf.html").text == "<p>run</p>"
+    assert client.get(f"{base}/static/styles/data_docs_default_styles.css").status_code == 200
+    assert client.get(f"{base}/notes.txt").status_code == 404  # not a Data Docs file type
+    assert client.get(f"{base}/missing.html").status_code == 404
+    assert client.get("/gx/great_expectations.yml").status_code == 404
+    assert _raw_status(app, f"{base}/../../../great_expectations.yml") == 404
+    assert _raw_status(app, f"{base}/../../../../secret.html") == 404
+    assert _raw_status(app, f"{base}/validations/../index.html") == 404
 
 
 def _raw_status(app: FastAPI, path: str) -> int:
