@@ -352,7 +352,7 @@ def create_app(engine: Engine, *, today: Callable[[], dt.date] = today_shanghai)
                         return page(request, "import.html", {**ctx, "message": (
                             f"{name} 超过 {row_limit} 行的上限：请拆成几个文件分别上传")}, 413)
                     for idx, rec in zip(frame.index.tolist(), frame.to_dict("records"), strict=True):
-                        rows.append(rec)
+                        rows.append({str(k): v for k, v in rec.items()})
                         numbers.append(int(idx) + 2)
             except FileRejected as exc:
                 message = str(exc).replace(path.name, name).replace("--dataset", "数据类别")

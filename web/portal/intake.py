@@ -140,8 +140,8 @@ def department_records(engine: Engine, department: str, dataset: str, *, doc_no:
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
         runs = {r["run_id"] for r in rows}
-        triggers = dict(conn.execute(sa.select(ingest_run.c.id, ingest_run.c.trigger).where(ingest_run.c.id.in_(runs)))
-                        .all()) if runs else {}
+        triggers: dict[int, str] = {int(i): str(t) for i, t in conn.execute(
+            sa.select(ingest_run.c.id, ingest_run.c.trigger).where(ingest_run.c.id.in_(runs)))} if runs else {}
     for r in rows:
         r["channel"] = triggers.get(r["run_id"], "")
     return rows
