@@ -138,6 +138,12 @@ def test_form_submission_goes_through_the_real_stages(store: Engine) -> None:
         assert c.execute(sa.select(sa.func.count()).select_from(record_version)).scalar_one() == 1
     page = clerk.client.get("/records/cf")
     assert "杭市监罚〔2026〕1号" in page.text and "在线报送" in page.text
+    with store.connect() as c:  # who, when, what
+        trail = c.execute(sa.select(portal_audit.c.login, portal_audit.c.department, portal_audit.c.at, portal_audit.c.detail)
+                          .where(portal_audit.c.action == "submit").order_by(portal_audit.c.id)).all()
+    assert [(t.login, t.department) for t in trail] == [("clerk_a", "xqa")] * 2
+    assert all(t.at is not None and "杭市监罚〔2026〕1号" in t.detail and "已入库" in t.detail for t in trail)
+    assert "clerk_a" in clerk.client.get("/audit").text
 
 
 def test_invalid_decision_shows_per_field_problems_in_chinese_and_is_kept_as_problem_data(store: Engine) -> None:
@@ -371,3 +377,23 @@ def test_portal_migration_goes_down_and_up(sqlite_store: Engine) -> None:
     assert not tables & set(sa.inspect(sqlite_store).get_table_names())
     command.upgrade(cfg, "head")
     assert tables <= set(sa.inspect(sqlite_store).get_table_names())
+
+
+def test_portal_rows_leave_a_docking_departments_watermark_alone(sqlite_store: Engine) -> None:
+    """A department that also docks its database (方式一) has a watermark: a portal submission checks it like any
+    chunk and never moves it; the same decision from both channels is one record."""
+    import datetime as dt
+
+    from store.schema import watermark
+    from tests.web.records import load
+
+    load(sqlite_store, "cf", [valid_penalty(70)], department="xqa")
+    with sqlite_store.begin() as c:
+        c.execute(watermark.insert().values(department="xqa", dataset="cf", cursor_value='{"type": "ts", "value": "x"}',
+                                            updated_at=dt.datetime.now(dt.UTC), run_id=1))
+    clerk = Clerk(sqlite_store, "xqa", "clerk_a")
+    assert "已入库" in clerk.post("/new/cf", valid_penalty(70, CF_NR="罚款人民币八千元", CF_NR_FK="0.8")).text
+    [rec] = records(sqlite_store, "cf")
+    assert rec["version"] == 2 and rec["cf_nr"] == "罚款人民币八千元"
+    with sqlite_store.connect() as c:
+        assert c.execute(sa.select(watermark.c.cursor_value)).scalar_one() == '{"type": "ts", "value": "x"}'

@@ -31,7 +31,7 @@ from pipeline.prepare import prepare_chunk
 from store import bulk
 from store import quarantine as quarantine_store
 from store.db import inserted_id
-from store.loader import load_batch, read_watermark
+from store.loader import WatermarkMoved, load_batch, read_watermark
 from store.schema import ingest_run
 
 log = logging.getLogger("sgs.portal")
@@ -104,6 +104,19 @@ def submit(
                         "portal_extra": extra})
     frame = pd.DataFrame(records, columns=[*ds.columns, *PK], dtype=object)
     cfg = DatasetConfig(table="portal", cursor="portal_doc", primary_key=PK, columns={c: c for c in ds.columns})
+    for attempt in range(3):
+        try:
+            return _load(engine, department, dataset, frame, cfg, records, doc, today, now, resolve_source_pks)
+        except WatermarkMoved:
+            # A database-docking run of the same department committed a chunk in between: the portal never moves
+            # the watermark, it only checks it as every chunk does; load again against the new value.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _load(engine: Engine, department: str, dataset: str, frame: pd.DataFrame, cfg: DatasetConfig,
+          records: list[dict[str, Any]], doc: str, today: dt.date, now: dt.datetime, resolve_source_pks: Sequence[str]) -> Outcome:
     with engine.begin() as conn:
         run_id = int(inserted_id(conn.execute(ingest_run.insert().values(
             department=department, dataset=dataset, trigger=TRIGGER, status="success", started_at=now, finished_at=now))))
