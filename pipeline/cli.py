@@ -494,6 +494,10 @@ def demo(
         results = run_demo(rows=rows, reset=reset, console=err)
     except RuntimeError as exc:
         _fail(str(exc), 1)
+    from pipeline.demo import run_portal_unit
+    from pipeline.settings import store_engine as _store
+
+    results = results + run_portal_unit(_store())  # the 县区 unit that reports only by 方式二 (docs/portal.md)
     _print_results(results)
     from pipeline.config import load_departments
     from pipeline.settings import quality_dir, reports_dir, store_engine, today_shanghai, var_dir
