@@ -309,6 +309,9 @@ def test_upload_bounds_and_malformed_files_get_clear_messages(sqlite_store: Engi
     wb.save(buf)
     r = upload(clerk, "cf", "乱表头.xlsx", buf.getvalue())
     assert r.status_code == 400 and "无法识别的表头" in r.text
+    wide = ",".join(f"c{i}" for i in range(250)) + "\n" + ",".join("x" for _ in range(250)) + "\n"
+    r = upload(clerk, "cf", "宽.csv", wide.encode())
+    assert r.status_code == 400 and "宽.csv 的表头有 250 列" in r.text and "200 列的上限" in r.text
     monkeypatch.setenv("SGS_PORTAL_UPLOAD_ROWS", "2")
     data = fill_template(clerk.client.get("/template/cf.xlsx").content, [valid_penalty(i) for i in (50, 51, 52)], "cf")
     r = upload(clerk, "cf", "多.xlsx", data)
