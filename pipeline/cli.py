@@ -596,6 +596,10 @@ def demo(
         results = run_demo(rows=rows, reset=reset, console=err)
     except RuntimeError as exc:
         _fail(str(exc), 1)
+    from pipeline.demo import run_portal_unit
+    from pipeline.settings import store_engine as _store
+
+    results = results + run_portal_unit(_store())  # the 县区 unit that reports only by 方式二 (docs/portal.md)
     _print_results(results)
     _print_demo_inbox()
     from pipeline.config import load_departments
@@ -839,6 +843,118 @@ def serve_public(
         serve(host, port, workers)
     except RuntimeError as exc:
         _fail(str(exc), 2)
+
+
+@serve_app.command("portal")
+def serve_portal(
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="listen port")] = 8010,
+) -> None:
+    """方式二 在线报送: the department portal (accounts: sgs user add; docs/portal.md)."""
+    from web.portal.serve import serve
+
+    try:
+        serve(host, port)
+    except RuntimeError as exc:
+        _fail(str(exc), 2)
+
+
+user_app = typer.Typer(no_args_is_help=True, help="方式二 portal accounts of department clerks (docs/portal.md)")
+app.add_typer(user_app, name="user")
+
+
+def _new_password(given: str | None) -> tuple[str, bool]:
+    """The password from SGS_PORTAL_PASSWORD / the prompt, or a generated one (shown once)."""
+    import secrets
+
+    if given:
+        return given, False
+    env = os.environ.get("SGS_PORTAL_PASSWORD")
+    if env:
+        return env, False
+    if sys.stdin.isatty():
+        return typer.prompt("初始密码（留空则自动生成）", default="", hide_input=True, show_default=False) or _generated(secrets), True
+    return _generated(secrets), True
+
+
+def _generated(secrets: Any) -> str:
+    from web.portal.accounts import password_problem
+
+    while True:
+        p = secrets.token_urlsafe(12) + "-Aa1"
+        if password_problem(p) is None:
+            return p
+
+
+@user_app.command("add")
+@_store_errors
+def user_add(
+    department: Annotated[str, typer.Argument(help="部门（或县区单位）代码")],
+    login: Annotated[str, typer.Argument(help="登录名")],
+    name: Annotated[str, typer.Option("--name", help="姓名")],
+) -> None:
+    """Open an account; its password (SGS_PORTAL_PASSWORD, the prompt, or generated and shown once) is changed at first login."""
+    from pipeline.settings import store_engine
+    from web.portal.accounts import AccountError, add_user
+
+    password, _ = _new_password(None)
+    try:
+        add_user(store_engine(), department, login, name, password)
+    except AccountError as exc:
+        _fail(str(exc), 1)
+    shown = "" if os.environ.get("SGS_PORTAL_PASSWORD") else f"初始密码：{password}（只显示这一次，请当面或以安全方式交给本人）\n"
+    sys.stdout.write(f"已开通账号 {login}（{name}，{department}）。{shown}首次登录须修改密码。\n")
+
+
+@user_app.command("list")
+@_store_errors
+def user_list(
+    department: Annotated[str | None, typer.Option("--dept", help="只列此部门")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON 输出")] = False,
+) -> None:
+    """The portal accounts (never a password or hash)."""
+    from pipeline.settings import store_engine
+    from web.portal.accounts import list_users
+
+    rows = list_users(store_engine(), department)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("登录名", "部门", "姓名", "状态", "开通时间", title="在线报送账号")
+    for r in rows:
+        state = "已停用" if r["disabled"] else "锁定中" if r["locked"] else "待改密码" if r["must_change"] else "正常"
+        table.add_row(_t(r["login"]), _t(r["department"]), _t(r["name"]), state, _local(r["created_at"]))
+    out.print(table)
+
+
+@user_app.command("disable")
+@_store_errors
+def user_disable(login: Annotated[str, typer.Argument(help="登录名")]) -> None:
+    """Disable an account (its sessions end at once)."""
+    from pipeline.settings import store_engine
+    from web.portal.accounts import AccountError, disable_user
+
+    try:
+        disable_user(store_engine(), login)
+    except AccountError as exc:
+        _fail(str(exc), 1)
+    _say(out, f"账号 {login} 已停用。")
+
+
+@user_app.command("reset-password")
+@_store_errors
+def user_reset_password(login: Annotated[str, typer.Argument(help="登录名")]) -> None:
+    """Set a temporary password (changed at next login); unlocks and re-enables the account."""
+    from pipeline.settings import store_engine
+    from web.portal.accounts import AccountError, reset_password
+
+    password, _ = _new_password(None)
+    try:
+        reset_password(store_engine(), login, password)
+    except AccountError as exc:
+        _fail(str(exc), 1)
+    shown = "" if os.environ.get("SGS_PORTAL_PASSWORD") else f"临时密码：{password}（只显示这一次）\n"
+    sys.stdout.write(f"账号 {login} 的密码已重置。{shown}下次登录须修改密码。\n")
 
 
 store_app = typer.Typer(no_args_is_help=True, help="central store administration")

@@ -372,3 +372,48 @@ inbox_file = sa.Table(
     sa.UniqueConstraint("department", "content_hash", name="uq_inbox_file_content"),
     comment="方式三 file delivery: every file an inbox loaded, written in the transaction of its rows (store.inbox)",
 )
+
+# --- 方式二: the department portal (web.portal; migration 0011_portal_accounts) ----------------------------
+
+portal_user = sa.Table(
+    "portal_user",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("login", sa.String(64), nullable=False, unique=True),
+    sa.Column("department", sa.String(40), nullable=False, comment="the one department (or 县区 unit) the clerk reports for"),
+    sa.Column("name", sa.String(100), nullable=False, comment="姓名"),
+    sa.Column("password_hash", sa.String(255), nullable=False, comment="argon2id (web.portal.accounts)"),
+    sa.Column("must_change", sa.Boolean, nullable=False, comment="the password was set by an operator: changed at next login"),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0", comment="consecutive failures since the last success"),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False),
+    comment="方式二: department clerks' portal accounts",
+)
+
+portal_session = sa.Table(
+    "portal_session",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True, comment="SHA-256 of the cookie's token (the token is never stored)"),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False, comment="the session's CSRF token (every form carries it)"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    comment="方式二: portal sessions (server side; the browser holds an HttpOnly SameSite cookie)",
+)
+
+portal_audit = sa.Table(
+    "portal_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("login", sa.String(64), nullable=False, comment="who (the login typed, for failed logins)"),
+    sa.Column("department", sa.String(40), comment="the account's department (NULL: unknown login)"),
+    sa.Column("action", sa.String(40), nullable=False, comment="login / login_failed / locked / logout / password / submit / upload / correct / withdraw / account_*"),
+    sa.Column("detail", sa.Text, comment="what: counts, document numbers (masked), never a password"),
+    sa.Column("client", sa.String(64), comment="the client address as the server saw it"),
+    # a department's audit trail, newest first.
+    sa.Index("ix_portal_audit_department", "department", "at"),
+    comment="方式二: audit log of every login, submission, correction and withdrawal (who, when, what)",
+)

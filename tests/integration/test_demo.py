@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from demo import create_demo_sources, drop_demo_sources, read_cases
+from pipeline.demo import PORTAL_UNIT
 from store.changelog import delivery_counts
 from store.schema import quarantine
 
@@ -47,7 +48,7 @@ def sgs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_twice_reads_nothing_new_and_quarantines_exactly_the_planted_rows(demo_env: dict[str, str], tmp_path: Path) -> None:
     first = sgs(demo_env, "demo", "--rows", "300")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for code in ("scjgj", "sthjj", "wsjkw"):
+    for code in ("scjgj", "sthjj", "wsjkw", PORTAL_UNIT):
         assert code in first.stdout
     assert "数据质量报告" in first.stdout
     status1 = json.loads(sgs(demo_env, "status", "--json").stdout)
@@ -77,6 +78,10 @@ def test_demo_twice_reads_nothing_new_and_quarantines_exactly_the_planted_rows(d
             quarantine.c.department == "jtysj", quarantine.c.status == "open")))
     assert filed == [6, 13, 21]
     entries = [e for e in entries if e[0] != "jtysj"]
+    # The 县区 unit reporting only by 方式二: every tenth of its 20 rows per dataset has a wrong credit code.
+    portal = [(d, ds, rules) for d, ds, _, rules in entries if d == PORTAL_UNIT]
+    assert sorted((ds, rules) for _, ds, rules in portal) == [("cf", "COM-USCC-002")] * 2 + [("xk", "COM-USCC-002")] * 2
+    entries = [e for e in entries if e[0] != PORTAL_UNIT]
     ours = {(d, ds, pk) for d, ds, pk, rules in entries if not rules.startswith("PROV-")}
     province = {(d, ds, pk) for d, ds, pk, rules in entries if rules == "PROV-103"}
     assert ours == {(d, ds, pk) for d, ds, pk, v in cases if v == "bad"}

@@ -1,0 +1,1 @@
+"""方式二 在线报送: the department portal (``sgs serve portal``; docs/portal.md)."""
