@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
 from tests.cdp import Browser, free_port
 from tests.factories import DEPARTMENT_YAML, authority_code
 from tests.reports.scenario import DEPTS, SECRET_ID, build_scenario
+from tests.servers import running
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "sgsviewer", "看板-viewer-pw"
@@ -69,30 +67,10 @@ def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[str]:
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     port = free_port()
-    log = tmp_path / "api-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"airflow api-server did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+    with running([airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"], probe=f"{base}/api/v2/monitor/health",
+                 env=env, cwd=tmp_path, log=tmp_path / "api-server.log", name="airflow api-server", timeout=120, interval=0.5):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

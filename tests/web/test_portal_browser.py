@@ -9,10 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from sqlalchemy.engine import Engine
 from national import dataset
 from store.schema import quarantine, record_tables
 from tests.cdp import Browser, free_port
+from tests.servers import running
 from tests.web.portal_helpers import FIRST, SECOND, valid_penalty
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,30 +46,10 @@ def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     assert add.returncode == 0, add.stdout + add.stderr
     port = free_port()
     log = tmp_path / "serve-portal.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "portal", "--port", str(port)],
-                                env=env_of(sqlite_store, tmp_path), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sgs serve portal did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+    with running([sys.executable, "-m", "pipeline.cli", "serve", "portal", "--port", str(port)], probe=f"{base}/login",
+                 env=env_of(sqlite_store, tmp_path), cwd=tmp_path, log=log, name="sgs serve portal"):
         yield base, log
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture

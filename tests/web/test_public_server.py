@@ -6,10 +6,7 @@ checks use: links on ``/``, ``/api/v1/cf?q=`` UTF-8 JSON, security headers, 429 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +17,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.cdp import Browser, free_port
+from tests.servers import running
 from tests.web.records import licence, load, penalty, person_penalty
 from tests.web.test_app import ID_RUN
 
@@ -41,30 +39,10 @@ def serving(store: Engine, tmp_path: Path, *args: str, **env_extra: str) -> Iter
     env = {**os.environ, "SGS_STORE_URL": store.url.render_as_string(hide_password=False),
            "PYTHONPATH": str(ROOT), "SGS_VAR_DIR": str(tmp_path / "var"), **env_extra}
     env.pop("SGS_PUBLIC_STORE_URL", None)
-    log = tmp_path / f"serve-public-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), *args], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/robots.txt", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sgs serve public did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+    with running([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), *args], probe=f"{base}/robots.txt",
+                 env=env, cwd=tmp_path, log=tmp_path / f"serve-public-{port}.log", name="sgs serve public"):
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture
