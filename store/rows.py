@@ -19,6 +19,7 @@ import pandas as pd
 
 from national import Dataset
 from national.issues import Issue
+from national.keys import party_key
 from national.masking import ID_COLUMNS, masked_changes
 from store import bulk
 from store.keys import KEY_LENGTH
@@ -271,12 +272,32 @@ def _payloads_the_load_needs(k: Keyed, rejected: np.ndarray) -> list[str | None]
 
 
 def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
-    """National business key per row (design.md): source unit's USCC | document number [| licence number]."""
+    """National business key per row (``national.keys``, design.md): the decision — source unit's USCC |
+    document number [| licence number] — and its party (credit code, else a digest of the ID number, else the
+    name). Values are taken as the transforms stored them (already in their half-width forms); the same
+    values give :func:`national.keys.business_key`."""
     parts = [national[c].fillna("").astype(str) for c in ds.business_key]
     key = parts[0]
     for p in parts[1:]:
         key = key + "|" + p
-    return key.tolist()
+    return [k + "|" + p for k, p in zip(key.tolist(), _party_parts(national, ds), strict=True)]
+
+
+def _party_parts(national: pd.DataFrame, ds: Dataset) -> list[str]:
+    code_col, id_col, name_col = ds.party_columns
+    n = len(national)
+    codes = national[code_col].tolist() if code_col in national else [None] * n
+    out: list[str] = []
+    ids = names = None
+    for i, code in enumerate(codes):
+        if isinstance(code, str) and code:
+            out.append(code)
+            continue
+        if ids is None:  # only rows without a credit code (natural persons) look further
+            ids = national[id_col].tolist() if id_col in national else [None] * n
+            names = national[name_col].tolist() if name_col in national else [None] * n
+        out.append(party_key(None, ids[i], names[i]))  # type: ignore[index]
+    return out
 
 
 def content_hash(payload: str) -> bytes:
