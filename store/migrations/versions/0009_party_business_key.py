@@ -58,10 +58,14 @@ def _national() -> Any:
     return DATASETS
 
 
-def _new_key(ds: Any, values: dict[str, Any]) -> str:
-    from national.keys import business_key
+def _new_key(ds: Any, values: dict[str, Any], old: str) -> str:
+    """The key of these national values; ``old`` when they name no decision at all (every key field empty: a
+    row written by hand, never by the loader, keeps its key)."""
+    from national.keys import business_key, decision_key
     from store.keys import bounded_key
 
+    if not decision_key(ds, values).strip("|"):
+        return old
     return bounded_key(business_key(ds, values))
 
 
@@ -154,7 +158,7 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
     records = [dict(r._mapping) for r in conn.execute(sa.select(rec).order_by(rec.c.id))]
     for r in records:
         e = _Entry(r["business_key"], int(r["version"]), r["operation"], _aware(r["updated_at"]), r["updated_at"], record=r)
-        e.new_key = _new_key(ds, {c.upper(): r[c] for c in national})
+        e.new_key = _new_key(ds, {c.upper(): r[c] for c in national}, e.old_key)
         entries.append(e)
     for v in conn.execute(sa.select(ver).where(ver.c.dataset == name).order_by(ver.c.id)):
         row = dict(v._mapping)
@@ -163,7 +167,7 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
         except ValueError:
             payload = {}
         e = _Entry(row["business_key"], int(row["version"]), row["operation"], _aware(row["loaded_at"]), row["loaded_at"], version_row=row)
-        e.new_key = _new_key(ds, payload)
+        e.new_key = _new_key(ds, payload, e.old_key)
         entries.append(e)
     by_record = {r["business_key"]: r for r in records}
     groups: dict[str, _Group] = {}
@@ -184,32 +188,35 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
             for e in g.entries:
                 moved[(old, e.version)] = (g.new_key, e.version)
                 if e.record is not None:
-                    simple_records.append({"i": e.record["id"], "k": g.new_key, "u": old})
+                    simple_records.append({"i": e.record["id"], "k": g.new_key, "u": old if old != g.new_key else None})
                 else:
                     simple_versions.append({"i": e.version_row["id"], "k": g.new_key})  # type: ignore[index]
-            upstream_of[g.new_key] = old
+            upstream_of[g.new_key] = old if old != g.new_key else None
             key_of_old[old] = g.new_key
         else:
             rebuilt.append(g)
 
     # Rebuilt groups first take their old rows away (no unique key is ever held twice).
     deleted_records: list[int] = []
-    plans: list[tuple[_Group, list[_Entry], _Entry | None]] = []
+    plans: list[tuple[_Group, list[_Entry], _Entry | None, int]] = []
     for g in rebuilt:
         currents = sorted((e for e in g.entries if e.record is not None), key=lambda e: (e.at, e.record["id"]))  # type: ignore[index]
         keeper = currents[-1] if currents else None
         others = sorted((e for e in g.entries if e is not keeper), key=lambda e: (e.at, e.old_key, e.version))
         order = [*others, keeper] if keeper is not None else others
-        for i, e in enumerate(order, start=1):
+        # The kept record's number never goes down: the province has seen its idempotency keys up to its old
+        # version, and a later version must not reuse one (a lower number would, after a split).
+        start = 1 + (max(0, keeper.version - len(order)) if keeper is not None else 0)
+        for i, e in enumerate(order, start=start):
             moved[(e.old_key, e.version)] = (g.new_key, i)
         for e in currents[:-1]:
             deleted_records.append(e.record["id"])  # type: ignore[index]
         ids = [e.version_row["id"] for e in g.entries if e.version_row is not None]  # type: ignore[index]
         for k in range(0, len(ids), 500):
             conn.execute(ver.delete().where(ver.c.id.in_(ids[k : k + 500])))
-        plans.append((g, order, keeper))
+        plans.append((g, order, keeper, start))
         if keeper is not None:
-            upstream_of[g.new_key] = keeper.old_key
+            upstream_of[g.new_key] = keeper.old_key if keeper.old_key != g.new_key else None
             key_of_old[keeper.old_key] = g.new_key
             for e in currents[:-1]:
                 key_of_old.setdefault(e.old_key, g.new_key)
@@ -224,8 +231,8 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
     if simple_versions:
         conn.execute(ver.update().where(ver.c.id == sa.bindparam("i")).values(business_key=sa.bindparam("k")), simple_versions)
 
-    for g, order, keeper in plans:
-        _write_group(conn, name, ds, rec, ver, g, order, keeper, by_record, moved, seq)
+    for g, order, keeper, start in plans:
+        _write_group(conn, name, ds, rec, ver, g, order, keeper, start, by_record, moved, seq)
     # Old keys whose record went elsewhere (a split-off party's old key is the kept record's old key).
     for old, r in by_record.items():
         key_of_old.setdefault(old, moved.get((old, int(r["version"])), (old, 0))[0])
@@ -238,19 +245,19 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
 
 
 def _write_group(conn: sa.Connection, name: str, ds: Any, rec: sa.Table, ver: sa.Table, g: _Group, order: list[_Entry],
-                 keeper: _Entry | None, by_record: dict[str, dict[str, Any]], moved: dict[tuple[str, int], tuple[str, int]],
-                 seq: _Seq) -> None:
-    """One rebuilt record: its versions renumbered in ``order`` (the last one current)."""
+                 keeper: _Entry | None, start: int, by_record: dict[str, dict[str, Any]],
+                 moved: dict[tuple[str, int], tuple[str, int]], seq: _Seq) -> None:
+    """One rebuilt record: its versions renumbered in ``order`` from ``start`` (the last one current)."""
     history = []
-    for i, e in enumerate(order[:-1], start=1):
+    for i, e in enumerate(order[:-1], start=start):
         row = dict(e.version_row) if e.version_row is not None else _as_version(name, ds, e.record)  # type: ignore[arg-type]
         row.pop("id", None)
         row.update(business_key=g.new_key, version=i, dataset=name, content_hash=bytes(row["content_hash"]))
-        row["operation"] = _renumbered_operation(row["operation"], i)
+        row["operation"] = _renumbered_operation(row["operation"], i - start + 1)
         history.append(row)
     if history:
         conn.execute(ver.insert(), history)
-    n = len(order)
+    n = start + len(order) - 1
     last = order[-1]
     earliest = min(order, key=lambda e: e.at)
     if keeper is not None:
@@ -260,8 +267,8 @@ def _write_group(conn: sa.Connection, name: str, ds: Any, rec: sa.Table, ver: sa
         held = moved.get((keeper.old_key, int(pv))) if pv is not None else None
         first = r["first_loaded_at"] if _aware(r["first_loaded_at"]) <= earliest.at else earliest.raw_at
         conn.execute(rec.update().where(rec.c.id == r["id"]).values(
-            business_key=g.new_key, upstream_key=keeper.old_key, version=n,
-            operation=_renumbered_operation(r["operation"], n),
+            business_key=g.new_key, upstream_key=keeper.old_key if keeper.old_key != g.new_key else None, version=n,
+            operation=_renumbered_operation(r["operation"], len(order)),
             # what the province holds under this record's GUID, as a version of this record (else unknown)
             province_version=held[1] if held is not None and held[0] == g.new_key else None,
             first_loaded_at=first, change_seq=seq.take(),
@@ -277,7 +284,7 @@ def _write_group(conn: sa.Connection, name: str, ds: Any, rec: sa.Table, ver: sa
         payload = {}
     base = by_record.get(last.old_key) or {}
     hold = base.get("hold")
-    operation = _renumbered_operation(v["operation"], n)
+    operation = _renumbered_operation(v["operation"], len(order))
     values = {
         "business_key": g.new_key, "upstream_key": None, "department": v["department"], "source_pk": v["source_pk"],
         "content_hash": bytes(v["content_hash"]), "version": n, "operation": operation, "change_seq": seq.take(),
@@ -336,8 +343,9 @@ def _references(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table],
         kept = []
         for it in items:
             to = moved.get((it[0], int(it[1])))
-            if to is not None and upstream_of.get(to[0]) == it[0]:
-                kept.append([to[0], to[1], it[2], it[0]])
+            upstream = upstream_of.get(to[0]) if to is not None else None
+            if to is not None and (upstream or to[0]) == it[0]:
+                kept.append([to[0], to[1], it[2], upstream] if upstream else [to[0], to[1], it[2]])
         values: dict[str, Any] = {"items": json.dumps(kept, ensure_ascii=False)}
         if not kept and b.state == "sent":
             values["state"] = "answered"
@@ -352,7 +360,7 @@ def _references(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table],
             continue
         if not isinstance(national, dict):
             continue
-        new = _new_key(ds, national)
+        new = _new_key(ds, national, r.business_key)
         if new != r.business_key:
             updates.append({"i": r.id, "k": new})
     if updates:
