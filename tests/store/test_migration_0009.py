@@ -22,7 +22,15 @@ from national.keys import business_key, id_digest
 from store import changelog, history
 from store.db import make_store_engine, migrate
 from store.lifecycle import withdraw_decision
-from store.schema import credit_repair, push_batch, push_rejection, quarantine, record_tables, record_version, source_snapshot
+from store.schema import (
+    credit_repair,
+    push_batch,
+    push_rejection,
+    quarantine,
+    record_tables,
+    record_version,
+    source_snapshot,
+)
 from tests.store.test_migrations import _to
 from tests.upstream.helpers import DEPT, load, penalty
 from upstream.envelope import record_guid

@@ -211,7 +211,7 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
             moved[(e.old_key, e.version)] = (g.new_key, i)
         for e in currents[:-1]:
             deleted_records.append(e.record["id"])  # type: ignore[index]
-        ids = [e.version_row["id"] for e in g.entries if e.version_row is not None]  # type: ignore[index]
+        ids = [e.version_row["id"] for e in g.entries if e.version_row is not None]
         for k in range(0, len(ids), 500):
             conn.execute(ver.delete().where(ver.c.id.in_(ids[k : k + 500])))
         plans.append((g, order, keeper, start))
@@ -377,9 +377,9 @@ def _references(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table],
     updates = []
     for r in conn.execute(sa.select(snap.c.department, snap.c.source_pk, snap.c.business_key)
                           .where(snap.c.dataset == name, snap.c.business_key.is_not(None))):
-        new = by_source.get((r.department, r.source_pk)) or key_of_old.get(r.business_key)
-        if new is not None and new != r.business_key:
-            updates.append({"d": r.department, "p": r.source_pk, "k": bounded_key(new)})
+        target = by_source.get((r.department, r.source_pk)) or key_of_old.get(r.business_key)
+        if target is not None and target != r.business_key:
+            updates.append({"d": r.department, "p": r.source_pk, "k": bounded_key(target)})
     if updates:
         conn.execute(snap.update().where(snap.c.dataset == name, snap.c.department == sa.bindparam("d"),
                                          snap.c.source_pk == sa.bindparam("p")).values(business_key=sa.bindparam("k")), updates)
@@ -411,7 +411,8 @@ def downgrade() -> None:
         national = [c.lower() for c in ds.columns]
         back: dict[str, str] = {}
         taken: dict[str, str] = {}
-        for r in conn.execute(sa.select(rec)).mappings():
+        for m in conn.execute(sa.select(rec)).mappings():
+            r = dict(m)
             old = r["upstream_key"] or bounded_key(decision_key(ds, {c.upper(): r[c] for c in national}))
             if old in taken:
                 raise RuntimeError(
@@ -431,13 +432,13 @@ def downgrade() -> None:
             conn.execute(x.update().where(*where).values(business_key=sa.bindparam("o")), [{"k": k, "o": o} for k, o in back.items()])
         q = t["quarantine"]
         updates = []
-        for r in conn.execute(sa.select(q.c.id, q.c.national).where(q.c.dataset == name, q.c.business_key.is_not(None))):
+        for qr in conn.execute(sa.select(q.c.id, q.c.national).where(q.c.dataset == name, q.c.business_key.is_not(None))):
             try:
-                values = json.loads(r.national)
+                values = json.loads(qr.national)
             except ValueError:
                 continue
             if isinstance(values, dict):
-                updates.append({"i": r.id, "k": bounded_key(decision_key(ds, values))})
+                updates.append({"i": qr.id, "k": bounded_key(decision_key(ds, values))})
         if updates:
             conn.execute(q.update().where(q.c.id == sa.bindparam("i")).values(business_key=sa.bindparam("k")), updates)
         pb = t["push_batch"]
