@@ -152,13 +152,16 @@ def upgrade() -> None:
 
 def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq: _Seq) -> bool:
     rec, ver = t[f"record_{name}"], t["record_version"]
-    national = [c.lower() for c in ds.columns]
-    # Every record and superseded version with its new key.
+    key_columns = [c.lower() for c in (*ds.business_key, *ds.party_columns)]
+    # Every record (the columns its key needs; whole rows are read below for the few records rebuilt) and
+    # superseded version with its new key.
     entries: list[_Entry] = []
-    records = [dict(r._mapping) for r in conn.execute(sa.select(rec).order_by(rec.c.id))]
+    light = [rec.c.id, rec.c.business_key, rec.c.version, rec.c.operation, rec.c.updated_at, rec.c.department, rec.c.source_pk,
+             *(rec.c[c] for c in key_columns)]
+    records = [dict(r._mapping) for r in conn.execute(sa.select(*light).order_by(rec.c.id))]
     for r in records:
         e = _Entry(r["business_key"], int(r["version"]), r["operation"], _aware(r["updated_at"]), r["updated_at"], record=r)
-        e.new_key = _new_key(ds, {c.upper(): r[c] for c in national}, e.old_key)
+        e.new_key = _new_key(ds, {c.upper(): r[c] for c in key_columns}, e.old_key)
         entries.append(e)
     for v in conn.execute(sa.select(ver).where(ver.c.dataset == name).order_by(ver.c.id)):
         row = dict(v._mapping)
@@ -170,6 +173,8 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
         e.new_key = _new_key(ds, payload, e.old_key)
         entries.append(e)
     by_record = {r["business_key"]: r for r in records}
+    # A superseded version without a record (not written by the loader) keeps its key.
+    entries = [e for e in entries if e.record is not None or e.old_key in by_record]
     groups: dict[str, _Group] = {}
     for e in entries:
         groups.setdefault(e.new_key, _Group(e.new_key)).entries.append(e)
@@ -199,6 +204,17 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
     # Rebuilt groups first take their old rows away (no unique key is ever held twice).
     deleted_records: list[int] = []
     plans: list[tuple[_Group, list[_Entry], _Entry | None, int]] = []
+    # Whole rows of the records the rebuilt groups need (read before any key changes).
+    wanted = sorted({e.old_key for g in rebuilt for e in g.entries})
+    full: dict[str, dict[str, Any]] = {}
+    for k in range(0, len(wanted), 500):
+        for m in conn.execute(sa.select(rec).where(rec.c.business_key.in_(wanted[k : k + 500]))).mappings():
+            full[m["business_key"]] = dict(m)
+    for g in rebuilt:
+        for e in g.entries:
+            if e.record is not None:
+                e.record = full[e.old_key]
+    by_record.update(full)
     for g in rebuilt:
         currents = sorted((e for e in g.entries if e.record is not None), key=lambda e: (e.at, e.record["id"]))  # type: ignore[index]
         keeper = currents[-1] if currents else None
@@ -237,7 +253,7 @@ def _rekey(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], seq:
     for old, r in by_record.items():
         key_of_old.setdefault(old, moved.get((old, int(r["version"])), (old, 0))[0])
 
-    _references(conn, name, ds, t, moved, upstream_of, key_of_old, records, entries)
+    _references(conn, name, ds, t, moved, upstream_of, key_of_old, entries)
     if rebuilt:
         log.info("migration 0009 %s: %d records re-keyed in place, %d rebuilt (joint decisions split, "
                  "equal keys merged)", name, len(simple_records), len(rebuilt))
@@ -318,8 +334,7 @@ def _as_version(name: str, ds: Any, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _references(conn: sa.Connection, name: str, ds: Any, t: dict[str, sa.Table], moved: dict[tuple[str, int], tuple[str, int]],
-                upstream_of: dict[str, str | None], key_of_old: dict[str, str], records: list[dict[str, Any]],
-                entries: list[_Entry]) -> None:
+                upstream_of: dict[str, str | None], key_of_old: dict[str, str], entries: list[_Entry]) -> None:
     from store.keys import bounded_key
 
     # Push rejections: by key and version.
