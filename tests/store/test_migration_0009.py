@@ -220,3 +220,28 @@ def test_downgrade_refuses_to_merge_the_parties_of_a_joint_decision(engine: Engi
     with pytest.raises(RuntimeError, match="several parties"):
         _to(engine, "0008_lifecycle", down=True)
     assert len(_records(engine)) == 2
+
+
+def test_split_and_merge_together_never_lower_the_kept_records_version(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    full, half = "杭市监罚〔２０２５〕８号", "杭市监罚〔2025〕8号"
+    _old_store(engine, monkeypatch, [
+        ([_joint(8, "A", CF_WSH=full)], ["x"]),  # party A, stored full-width: its own old key
+        ([_joint(8, "B", CF_WSH=half)], ["b"]),  # the half-width old key: v1 B, v2 A, v3 B, v4 A (merged)
+        ([_joint(8, "A", CF_WSH=half)], ["a"]),
+        ([_joint(8, "B", CF_WSH=half, CF_NR_FK="0.3")], ["b"]),
+        ([_joint(8, "A", CF_WSH=half, CF_NR_FK="0.4")], ["a"]),
+    ])
+    old_half = f"{penalty(8)['CF_SJLYDM']}|{half}"
+    _to(engine, "head")
+    key_a, key_b = business_key(PENALTY, _joint(8, "A", CF_WSH=half)), business_key(PENALTY, _joint(8, "B", CF_WSH=half))
+    recs = _records(engine)
+    assert set(recs) == {key_a, key_b}
+    # A: the full-width record's version and the half-width record's A versions, numbered up to the 4 the
+    # province may have seen under the half-width key's GUID (never below).
+    assert recs[key_a]["upstream_key"] == old_half and recs[key_a]["version"] == 4
+    assert [(v, op) for v, op, _ in _versions(engine, key_a)] == [(2, "I"), (3, "U"), (4, "U")]
+    assert str(recs[key_a]["cf_nr_fk"]).startswith("0.4")
+    # B: split off, its two versions renumbered, its latest content current.
+    assert recs[key_b]["upstream_key"] is None
+    assert [(v, op) for v, op, _ in _versions(engine, key_b)] == [(1, "I"), (2, "U")]
+    assert str(recs[key_b]["cf_nr_fk"]).startswith("0.3")
