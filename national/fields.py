@@ -47,11 +47,11 @@ class Dataset:
     subject_type: str
 
     @property
-    def party_columns(self) -> tuple[str, str, str]:
-        """The party's columns the business key uses, in order of preference: 统一社会信用代码, 证件号码 (hashed in the
-        key), 行政相对人名称 (``national.keys.party_key``)."""
+    def party_columns(self) -> tuple[str, str, str, str]:
+        """The party's columns the business key uses, in order of preference: 统一社会信用代码, 工商注册号 (when the
+        credit code is a placeholder), 证件号码 (hashed in the key), 行政相对人名称 (``national.keys.party_key``)."""
         p = self.name.upper()
-        return (f"{p}_XDR_SHXYM", f"{p}_XDR_ZJHM", f"{p}_XDR_MC")
+        return (f"{p}_XDR_SHXYM", f"{p}_XDR_GSZC", f"{p}_XDR_ZJHM", f"{p}_XDR_MC")
 
     @property
     def columns(self) -> list[str]:

@@ -3,6 +3,9 @@
 ``<source unit's USCC>|<document number>[|<licence number>]|<party>``, where the party is, in order:
 
 - the party's 统一社会信用代码 (``CF_XDR_SHXYM`` / ``XK_XDR_SHXYM``) when it has one (legal persons, 个体工商户);
+- for a placeholder credit code (``00000000000000000X``, allowed for a 个体工商户 with its 工商注册号, spec §3.3
+  [C]; or another placeholder, which the rules reject) ``reg:`` and the 工商注册号, when there is one: two
+  个体工商户 with the placeholder in one decision are two parties;
 - else ``id:`` and the first 20 hex digits of a SHA-256 of its 证件号码 (natural persons): the ID number is
   never written into a key in clear, since keys appear in exports, push batches and operator messages;
 - else ``name:`` and its 行政相对人名称;
@@ -30,7 +33,10 @@ from national.text import halfwidth_code, halfwidth_name, halfwidth_number
 
 #: Prefixes of the party part that is not a credit code (a credit code is 18 upper-case letters and digits).
 ID_PREFIX = "id:"
+REGISTRATION_PREFIX = "reg:"
 NAME_PREFIX = "name:"
+#: Credit codes that name nobody (spec §3.3): the party is identified by its other values.
+PLACEHOLDER_CODES = frozenset({"00000000000000000X", "000000000000000000", "99999999999999999X", "999999999999999999"})
 #: Hex digits of the ID number's digest kept in the key: within one decision a collision is out of reach.
 ID_DIGITS = 20
 
@@ -46,11 +52,14 @@ def _text(v: Any) -> str:
     return "" if v is None or v != v else str(v)  # v != v: NaN from a hand-built frame
 
 
-def party_key(credit_code: Any, id_number: Any, name: Any) -> str:
+def party_key(credit_code: Any, registration: Any, id_number: Any, name: Any) -> str:
     """The party part of a business key (see the module docstring)."""
     code = halfwidth_code(_text(credit_code))
-    if code:
+    if code and code not in PLACEHOLDER_CODES:
         return code
+    reg = halfwidth_code(_text(registration)) if code else ""
+    if reg:
+        return REGISTRATION_PREFIX + reg
     number = halfwidth_code(_text(id_number))
     if number:
         return id_digest(number)
@@ -69,5 +78,4 @@ def decision_key(ds: Dataset, values: Mapping[str, Any]) -> str:
 
 def business_key(ds: Dataset, values: Mapping[str, Any]) -> str:
     """The business key of one record from its national values (canonical text or stored values)."""
-    code, number, name = ds.party_columns
-    return decision_key(ds, values) + "|" + party_key(values.get(code), values.get(number), values.get(name))
+    return decision_key(ds, values) + "|" + party_key(*(values.get(c) for c in ds.party_columns))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from national import Dataset
 from national.issues import Issue
-from national.keys import party_key
+from national.keys import PLACEHOLDER_CODES, party_key
 from national.masking import ID_COLUMNS, masked_changes
 from store import bulk
 from store.keys import KEY_LENGTH
@@ -284,19 +284,18 @@ def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
 
 
 def _party_parts(national: pd.DataFrame, ds: Dataset) -> list[str]:
-    code_col, id_col, name_col = ds.party_columns
+    code_col, *rest = ds.party_columns
     n = len(national)
     codes = national[code_col].tolist() if code_col in national else [None] * n
     out: list[str] = []
-    ids = names = None
+    others: list[list[Any]] | None = None
     for i, code in enumerate(codes):
-        if isinstance(code, str) and code:
+        if isinstance(code, str) and code and code not in PLACEHOLDER_CODES:
             out.append(code)
             continue
-        if ids is None:  # only rows without a credit code (natural persons) look further
-            ids = national[id_col].tolist() if id_col in national else [None] * n
-            names = national[name_col].tolist() if name_col in national else [None] * n
-        out.append(party_key(None, ids[i], names[i]))  # type: ignore[index]
+        if others is None:  # only rows without a credit code (natural persons) look further
+            others = [national[c].tolist() if c in national else [None] * n for c in rest]
+        out.append(party_key(code, *(o[i] for o in others)))
     return out
 
 

@@ -122,7 +122,7 @@ def text_issues(national: pd.DataFrame, ds: Dataset, i: int) -> list[Issue]:
 def key_issue(national: pd.DataFrame, ds: Dataset, i: int, key_length: int) -> Issue:
     """The issue of a row whose business key does not fit the store: names the longest key field."""
     # The key is the decision's fields and the party (national.keys): a long name can be the longest part.
-    fields = (*ds.business_key, ds.party_columns[2])
+    fields = (*ds.business_key, ds.party_columns[-1])
     lengths = {c: len(str(national.at[i, c] or "")) for c in fields if c in national}
     code = max(lengths, key=lambda c: lengths[c])
     f = ds.field(code)

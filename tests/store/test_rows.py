@@ -97,7 +97,13 @@ def test_business_key_is_decision_and_party_and_never_shows_an_id_number() -> No
     assert keys == [business_key(cf, r) for r in (company, person, unnamed)]
     # The stored forms: full-width and spaced values give the key their normalised row gets.
     assert business_key(cf, base | {"CF_WSH": " 杭市监罚〔２０２５〕１号　", "CF_XDR_SHXYM": "９１３３０１００ＭＡ２７ＸＹＺ１２Ａ"}) == keys[0]
-    assert party_key(None, " 330106199001011234 ", "张三") == party_key("", "330106199001011234", "李四")  # the ID wins over the name
+    assert party_key(None, None, " 330106199001011234 ", "张三") == party_key("", None, "330106199001011234", "李四")  # the ID wins
+    # Two 个体工商户 with the placeholder credit code (spec §3.3) in one decision: told apart by 工商注册号.
+    ph = "00000000000000000X"
+    assert party_key(ph, "330100600123456", None, "个体工商户") == "reg:330100600123456"
+    assert party_key(ph, "330100600123456", None, "个体工商户") != party_key(ph, "330100600654321", None, "个体工商户")
+    assert business_keys(pd.DataFrame([base | {"CF_XDR_SHXYM": ph, "CF_XDR_GSZC": "330100600123456"}], columns=cf.columns, dtype=object),
+                         cf) == [decision + "reg:330100600123456"]
     # A licence without 许可编号 (optional, spec §1 #18) to two parties: two keys.
     xk = dataset("xk")
     lic = {c: None for c in xk.columns} | {"XK_LYDWDM": "11330100MB0000000X", "XK_WSH": "杭发改许〔2025〕1号"}
