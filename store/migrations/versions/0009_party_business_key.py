@@ -2,8 +2,8 @@
 
 Before, the key was the decision only (``CF_SJLYDM|CF_WSH``, ``XK_LYDWDM|XK_WSH|XK_XKBH``): one 决定书 against two
 parties (共同违法) was one record whose second party's row came in as an *update* of the first. Now it is
-``<decision>|<party>`` (``national.keys``: credit code, else ``id:`` + a digest of the ID number, else ``name:`` +
-the name), with document numbers and codes in their stored half-width forms (``national.text``).
+``<decision>|<party>`` (``national.keys``: credit code, ``reg:`` + 工商注册号 for a placeholder credit code,
+else ``id:`` + a digest of the ID number, else ``name:`` + the name), with document numbers and codes in their stored half-width forms (``national.text``).
 
 This revision re-keys every record, version and reference, per dataset:
 
