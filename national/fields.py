@@ -39,11 +39,19 @@ class Dataset:
     name: DatasetName
     name_zh: str
     fields: tuple[Field, ...]
-    #: National business key (design.md "Central store"): source unit's USCC + document number
-    #: (+ licence number for 行政许可).
+    #: The decision part of the national business key (design.md "Central store"): source unit's USCC +
+    #: document number (+ licence number for 行政许可). The key adds the party (:attr:`party_columns`,
+    #: ``national.keys``): one decision against several parties (共同违法) is one record per party.
     business_key: tuple[str, ...]
     decision_date: str
     subject_type: str
+
+    @property
+    def party_columns(self) -> tuple[str, str, str, str]:
+        """The party's columns the business key uses, in order of preference: 统一社会信用代码, 工商注册号 (when the
+        credit code is a placeholder), 证件号码 (hashed in the key), 行政相对人名称 (``national.keys.party_key``)."""
+        p = self.name.upper()
+        return (f"{p}_XDR_SHXYM", f"{p}_XDR_GSZC", f"{p}_XDR_ZJHM", f"{p}_XDR_MC")
 
     @property
     def columns(self) -> list[str]:

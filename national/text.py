@@ -53,3 +53,23 @@ def halfwidth_number(text: str) -> str:
     symbols become half-width — and trimmed; 汉字 and 〔〕 as written. The form CF_WSH / XK_WSH / XK_XKBH take in
     the store and so in business keys: a migration re-keying stored records must use it too."""
     return unicodedata.normalize("NFKC", text).strip(STRIP_CHARS) if not text.isascii() else text.strip(STRIP_CHARS)
+
+
+_CODE_SPACE = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
+
+#: Full-width digits and letters (U+FF10–FF19, FF21–FF3A, FF41–FF5A) → ASCII; nothing else changes.
+FULLWIDTH_ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
+
+
+def halfwidth_code(text: str) -> str:
+    """An identifier (USCC, 证件号码) as stored: NFKC, upper case, no white space anywhere (the scalar form of
+    ``transforms.normalise.normalise_code``; used by business keys and the re-keying migration)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return _CODE_SPACE.sub("", text.upper())
+
+
+def halfwidth_name(text: str) -> str:
+    """A name as stored: full-width letters and digits → half-width, trimmed; brackets as registered (the scalar
+    form of ``transforms.normalise.normalise_name``)."""
+    return (text.translate(FULLWIDTH_ALNUM) if not text.isascii() else text).strip(STRIP_CHARS)

@@ -108,8 +108,16 @@ def _move(conn: Connection, dataset: str, frm: int, to: int, now: dt.datetime) -
     conn.execute(push_position.update().where(push_position.c.dataset == dataset).values(position=to, updated_at=now))
 
 
+def province_key(business_key: str, upstream_key: str | None) -> str:
+    """The key the province knows a record by: its ``upstream_key`` (the business key it had when a migration
+    re-keyed the store, issue 17: record GUID and idempotency keys stay what the province received), else its
+    business key."""
+    return upstream_key or business_key
+
+
 def idempotency_key(ds: str, business_key: str, version: int) -> str:
-    """The upstream idempotency key of one record version (derived, never stored)."""
+    """The upstream idempotency key of one record version (derived, never stored). ``business_key``: the
+    record's :func:`province_key`."""
     return hashlib.sha256(f"{ds}|{business_key}|{version}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -127,6 +135,7 @@ class Change:
     change_seq: int
     province_op: str | None  # what the province holds: None (nothing), I/U (live), D (withdrawn)
     row: dict[str, Any] = field(repr=False, default_factory=dict)  # the record's columns (national values)
+    upstream_key: str | None = None  # record_<ds>.upstream_key (see :func:`province_key`)
 
     @property
     def province_live(self) -> bool:
@@ -147,6 +156,16 @@ class Item:
     business_key: str
     version: int
     operation: str  # effective operation sent
+    upstream_key: str | None = None  # the record's upstream_key when it has one (:func:`province_key`)
+
+    @property
+    def province_key(self) -> str:
+        return province_key(self.business_key, self.upstream_key)
+
+    def as_json(self) -> list[Any]:
+        """``[business_key, version, operation]``, plus the upstream key when the record has one."""
+        out: list[Any] = [self.business_key, self.version, self.operation]
+        return [*out, self.upstream_key] if self.upstream_key else out
 
 
 @dataclass
@@ -160,11 +179,11 @@ class Batch:
     attempts: int
 
     def keys(self) -> dict[str, Item]:
-        return {idempotency_key(self.dataset, i.business_key, i.version): i for i in self.items}
+        return {idempotency_key(self.dataset, i.province_key, i.version): i for i in self.items}
 
 
 def _batch(row: Any) -> Batch:
-    items = [Item(k, int(v), op) for k, v, op in json.loads(row.items)]
+    items = [Item(x[0], int(x[1]), x[2], x[3] if len(x) > 3 else None) for x in json.loads(row.items)]
     return Batch(int(row.id), row.batch_id, row.dataset, items, int(row.attempts))
 
 
@@ -207,7 +226,7 @@ def read_changes(conn: Connection, dataset: str, after: int, upto: int, limit: i
             blocked = True
             break
         ch = Change(r["business_key"], int(r["version"]), r["operation"], r["status"], r["department"], r["source_pk"],
-                    r["updated_at"], int(r["change_seq"]), r["province_op"], dict(r))
+                    r["updated_at"], int(r["change_seq"]), r["province_op"], dict(r), r["upstream_key"])
         op = ch.effective_operation()
         if op is not None:
             out.append((ch, op))
@@ -224,7 +243,7 @@ def open_batch(conn: Connection, dataset: str, batch_id: str, run_id: int, taken
     _move(conn, dataset, taken.seq_from, taken.seq_to, now)
     if not taken.changes:
         return None
-    items = [[c.business_key, c.version, op] for c, op in taken.changes]
+    items = [Item(c.business_key, c.version, op, c.upstream_key).as_json() for c, op in taken.changes]
     return inserted_id(conn.execute(push_batch.insert().values(
         batch_id=batch_id, dataset=dataset, run_id=run_id, state=state, seq_from=taken.seq_from, seq_to=taken.seq_to,
         items=json.dumps(items, ensure_ascii=False), records=len(items), not_sent=taken.not_sent, attempts=1,
@@ -296,7 +315,7 @@ def apply_receipts(conn: Connection, batch: Batch, verdicts: Sequence[Verdict], 
     batch.items = left
     conn.execute(
         push_batch.update().where(push_batch.c.id == batch.id).values(
-            items=json.dumps([[i.business_key, i.version, i.operation] for i in left], ensure_ascii=False),
+            items=json.dumps([i.as_json() for i in left], ensure_ascii=False),
             state="sent" if left else "answered",
             accepted=push_batch.c.accepted + len(accepted),
             rejected=push_batch.c.rejected + len(rejected),
@@ -328,7 +347,8 @@ def delivery_states(conn: Connection, dataset: str) -> list[dict[str, Any]]:
     out = []
     for r in conn.execute(
         sa.select(table.c.business_key, table.c.version, table.c.operation, table.c.status, table.c.change_seq,
-                  table.c.province_version, table.c.province_op, table.c.department).order_by(table.c.change_seq)
+                  table.c.province_version, table.c.province_op, table.c.department, table.c.upstream_key)
+        .order_by(table.c.change_seq)
     ):
         key = (r.business_key, r.version)
         if key in waiting:
@@ -344,7 +364,7 @@ def delivery_states(conn: Connection, dataset: str) -> list[dict[str, Any]]:
             state = "not_sent"
         out.append({
             "dataset": dataset, "business_key": r.business_key, "version": r.version, "operation": r.operation,
-            "idempotency_key": idempotency_key(dataset, r.business_key, r.version),
+            "idempotency_key": idempotency_key(dataset, province_key(r.business_key, r.upstream_key), r.version),
             "department": r.department, "change_seq": r.change_seq, "state": state,
             "receipt_code": rejected[key][0] if state == "rejected" else None,
             "receipt_message": rejected[key][1] if state == "rejected" else None,

@@ -15,6 +15,10 @@ its department for good. So every value is made storable before it is written:
   rows) still find it; an escaped key never shares its literal escape text: a key holding a NUL, ``"k\\x00"``, is stored as
   ``k\\x00…#<sha256>``, while the 5-character key ``k\\x00`` stays as it is.
 
+What a business key is — the decision and its party, with an ID number only as a digest — is
+``national.keys`` (issue 17; migration 0009 re-keyed stored records to it, keeping the old key where the
+province knows the record by it: ``record_<ds>.upstream_key``).
+
 A record's business key is never shortened: a row whose business key does not fit is quarantined (the
 loader's ``LOAD-KEY`` check, behind the catalogue's length rules for the key fields).
 """

@@ -19,6 +19,7 @@ import pandas as pd
 
 from national import Dataset
 from national.issues import Issue
+from national.keys import PLACEHOLDER_CODES, party_key
 from national.masking import ID_COLUMNS, masked_changes
 from store import bulk
 from store.keys import KEY_LENGTH
@@ -271,12 +272,31 @@ def _payloads_the_load_needs(k: Keyed, rejected: np.ndarray) -> list[str | None]
 
 
 def business_keys(national: pd.DataFrame, ds: Dataset) -> list[str]:
-    """National business key per row (design.md): source unit's USCC | document number [| licence number]."""
+    """National business key per row (``national.keys``, design.md): the decision — source unit's USCC |
+    document number [| licence number] — and its party (credit code, else a digest of the ID number, else the
+    name). Values are taken as the transforms stored them (already in their half-width forms); the same
+    values give :func:`national.keys.business_key`."""
     parts = [national[c].fillna("").astype(str) for c in ds.business_key]
     key = parts[0]
     for p in parts[1:]:
         key = key + "|" + p
-    return key.tolist()
+    return [k + "|" + p for k, p in zip(key.tolist(), _party_parts(national, ds), strict=True)]
+
+
+def _party_parts(national: pd.DataFrame, ds: Dataset) -> list[str]:
+    code_col, *rest = ds.party_columns
+    n = len(national)
+    codes = national[code_col].tolist() if code_col in national else [None] * n
+    out: list[str] = []
+    others: list[list[Any]] | None = None
+    for i, code in enumerate(codes):
+        if isinstance(code, str) and code and code not in PLACEHOLDER_CODES:
+            out.append(code)
+            continue
+        if others is None:  # only rows without a credit code (natural persons) look further
+            others = [national[c].tolist() if c in national else [None] * n for c in rest]
+        out.append(party_key(code, *(o[i] for o in others)))
+    return out
 
 
 def content_hash(payload: str) -> bytes:

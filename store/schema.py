@@ -82,6 +82,9 @@ def _record_table(ds: Dataset) -> sa.Table:
                   comment="store-wide change sequence value of the current version's change"),
         sa.Column("province_version", sa.Integer, comment="the last version the province accepted (NULL: none)"),
         sa.Column("province_op", sa.String(1), comment="that version's operation as sent (I/U/D): D = the province holds it withdrawn"),
+        sa.Column("upstream_key", KEY,
+                  comment="the business key the province knows the record by when it had another one before migration 0009 (issue 17); "
+                          "NULL: its business key (store.changelog.province_key)"),
         sa.Column(
             "source_position", sa.Text,
             comment="sortable (cursor, primary key) of the source row of the current version: an older row read again never overwrites it",

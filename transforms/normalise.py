@@ -20,7 +20,7 @@ import pandas as pd
 
 from national import Dataset
 from national.fields import Field
-from national.text import halfwidth_number
+from national.text import FULLWIDTH_ALNUM, halfwidth_number
 from transforms.settings import MappingSettings
 
 # Leading/trailing white space the spec names: ASCII, U+3000 ideographic space, NBSP, zero-width space.
@@ -144,8 +144,8 @@ def normalise_code(s: pd.Series) -> pd.Series:
     return _nones(s.where(s.str.len() > 0))
 
 
-#: Full-width digits and letters (U+FF10–FF19, FF21–FF3A, FF41–FF5A) → ASCII; nothing else changes.
-_FULLWIDTH_ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)) for c in range(r[0], r[1] + 1)}
+#: Full-width digits and letters → ASCII; nothing else changes (shared with national.text.halfwidth_name).
+_FULLWIDTH_ALNUM = FULLWIDTH_ALNUM
 
 
 def normalise_number(s: pd.Series) -> pd.Series:

@@ -121,10 +121,12 @@ def text_issues(national: pd.DataFrame, ds: Dataset, i: int) -> list[Issue]:
 
 def key_issue(national: pd.DataFrame, ds: Dataset, i: int, key_length: int) -> Issue:
     """The issue of a row whose business key does not fit the store: names the longest key field."""
-    lengths = {c: len(str(national.at[i, c] or "")) for c in ds.business_key}
+    # The key is the decision's fields and the party (national.keys): a long name can be the longest part.
+    fields = (*ds.business_key, ds.party_columns[-1])
+    lengths = {c: len(str(national.at[i, c] or "")) for c in fields if c in national}
     code = max(lengths, key=lambda c: lengths[c])
     f = ds.field(code)
-    names = "、".join(ds.field(c).name_zh for c in ds.business_key)
+    names = "、".join(ds.field(c).name_zh for c in fields)
     limit = f"超过 {f.max_length} 个字符（本行 {lengths[code]} 个）" if f.max_length else f"有 {lengths[code]} 个字符"
     return Issue(
         "LOAD-KEY", code,

@@ -7,7 +7,8 @@ push, the change log and the retry policy stay as they are.
 
 Record envelope (JSON, UTF-8)::
 
-    {"record_id": "<32 hex, stable per record>",      # platform-unique record GUID (uuid5 of the business key)
+    {"record_id": "<32 hex, stable per record>",      # platform-unique record GUID (uuid5 of the business key,
+                                                      #  or of the record's upstream_key, store.changelog.province_key)
      "idempotency_key": "<64 hex, one per version>",  # resubmission of the same key is a no-op upstream
      "version": 3, "operation": "I" | "U" | "D",
      "source_timestamp": "2025-06-01T08:00:00+08:00", # when this version entered the central store
@@ -82,10 +83,13 @@ class OutgoingRecord:
     department: str
     created_at: dt.datetime
     data: dict[str, Any]
+    #: the record's upstream_key (store.changelog.province_key): the business key the province first knew it
+    #: by, when a migration re-keyed the store after that (issue 17); None: the business key
+    upstream_key: str | None = None
 
     @property
     def record_id(self) -> str:
-        return record_guid(self.dataset, self.business_key)
+        return record_guid(self.dataset, self.upstream_key or self.business_key)
 
 
 @dataclass(frozen=True)

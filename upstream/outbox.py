@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from store import changelog, history
 from store import quarantine as quarantine_store
-from store.changelog import Batch, Item, Verdict, idempotency_key
+from store.changelog import Batch, Item, Verdict, idempotency_key, province_key
 from store.quarantine import PROVINCE_RULE_PREFIX, province_rule_id
 from transforms.masking import mask_text
 from upstream.envelope import DECISION_NUMBER, OutgoingRecord, Receipt
@@ -71,9 +71,9 @@ def take_batch(engine: Engine, ds: str, limit: int, *, run_id: int, batch_id: st
         taken = changelog.read_changes(conn, ds, pos, upto, limit, waiting)
         row = changelog.open_batch(conn, ds, batch_id, run_id, taken, now, state=state)
     records = [_outgoing(ds, ch.business_key, ch.version, op, ch.department, ch.loaded_at, row or 0,
-                         json.loads(history.record_payload(ds, ch.row)))
+                         json.loads(history.record_payload(ds, ch.row)), ch.upstream_key)
                for ch, op in taken.changes]
-    batch = Batch(row, batch_id, ds, [Item(r.business_key, r.version, r.operation) for r in records], 1) if row else None
+    batch = Batch(row, batch_id, ds, [Item(r.business_key, r.version, r.operation, r.upstream_key) for r in records], 1) if row else None
     waiting.update(r.business_key for r in records)
     return Taken(batch, records, taken.not_sent, taken.seq_to != pos, taken.blocked)
 
@@ -89,14 +89,16 @@ def resend(conn: Connection, batch: Batch) -> list[OutgoingRecord]:
                 f"推送批次 {batch.batch_id} 中的记录（{batch.dataset} {i.business_key} 第 {i.version} 版）在中心库中找不到："
                 "中心库被改动过，请联系平台运维核对"
             )
-        out.append(_outgoing(batch.dataset, i.business_key, i.version, i.operation, v["department"], v["loaded_at"], batch.id, v["payload"]))
+        out.append(_outgoing(batch.dataset, i.business_key, i.version, i.operation, v["department"], v["loaded_at"], batch.id,
+                             v["payload"], i.upstream_key))
     return out
 
 
 def _outgoing(ds: str, key: str, version: int, op: str, department: str, loaded_at: dt.datetime, row: int,
-              data: dict[str, Any]) -> OutgoingRecord:
-    return OutgoingRecord(outbox_id=row, idempotency_key=idempotency_key(ds, key, version), dataset=ds, business_key=key,
-                          version=version, operation=op, department=department, created_at=loaded_at, data=data)
+              data: dict[str, Any], upstream_key: str | None = None) -> OutgoingRecord:
+    return OutgoingRecord(outbox_id=row, idempotency_key=idempotency_key(ds, province_key(key, upstream_key), version), dataset=ds,
+                          business_key=key, version=version, operation=op, department=department, created_at=loaded_at, data=data,
+                          upstream_key=upstream_key)
 
 
 @dataclass
@@ -165,7 +167,7 @@ def _quarantine_rejection(conn: Connection, batch: Batch, v: Verdict, rc: Receip
         source_pk=version["source_pk"] or json.dumps([item.business_key], ensure_ascii=False),
         business_key=item.business_key, national=json.dumps(national, ensure_ascii=False), issue=issue,
         raw={"version": item.version, "operation": item.operation, "batch_id": batch.batch_id},
-        key=idempotency_key(batch.dataset, item.business_key, item.version), run_id=version["run_id"], now=now,
+        key=idempotency_key(batch.dataset, item.province_key, item.version), run_id=version["run_id"], now=now,
     )
 
 

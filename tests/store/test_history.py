@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from national import dataset
+from national.fields import PENALTY
+from national.keys import business_key
 from store import history
 from store.loader import Batch, withdraw_records
 from store.runs import finish_run, start_run
@@ -44,7 +46,7 @@ def _withdraw(engine: Engine, key: str) -> None:
 
 
 def _key(n: int) -> str:
-    return f"{penalty(n)['CF_SJLYDM']}|{penalty(n)['CF_WSH']}"
+    return business_key(PENALTY, penalty(n))
 
 
 def test_as_of_and_version_of_answer_what_the_all_versions_history_answered(store: Engine) -> None:

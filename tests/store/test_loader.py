@@ -204,7 +204,7 @@ def test_every_change_takes_the_next_change_seq_and_moves_the_old_version_to_his
     with store.begin() as c:
         load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1"}, {"XK_WSH": "许2", "XK_ZT": "2"}), ["1", "2"], cursor_from=None, cursor_to='"a"'))
     first = changes(store, "xk")
-    assert [(k, v, op) for k, v, op, _ in first] == [("11330100MB0000000X|许1|", 1, "I"), ("11330100MB0000000X|许2|", 1, "I")]
+    assert [(k, v, op) for k, v, op, _ in first] == [("11330100MB0000000X|许1||", 1, "I"), ("11330100MB0000000X|许2||", 1, "I")]
     assert count(store, record_version) == 0  # a first load writes no history
     with store.connect() as c:  # 许2 arrived already 无效: stored as withdrawn, nothing to send.
         assert [r["state"] for r in delivery_states(c, "xk")] == ["pending", "not_sent"]
@@ -215,9 +215,9 @@ def test_every_change_takes_the_next_change_seq_and_moves_the_old_version_to_his
     with store.begin() as c:  # valid again: an update
         load_batch(c, run, xk_batch(xk_rows({"XK_WSH": "许1", "XK_ZT": "1", "BZ": "恢复"}), ["1"], cursor_from='"c"', cursor_to='"d"'))
     now = changes(store, "xk")
-    assert [(k, v, op) for k, v, op, _ in now] == [("11330100MB0000000X|许2|", 1, "I"), ("11330100MB0000000X|许1|", 4, "U")]
+    assert [(k, v, op) for k, v, op, _ in now] == [("11330100MB0000000X|许2||", 1, "I"), ("11330100MB0000000X|许1||", 4, "U")]
     assert now[1][3] > first[1][3] + 2  # three more changes, each with its own value
-    assert history_ops(store, "11330100MB0000000X|许1|") == [(1, "I"), (2, "D"), (3, "U")]
+    assert history_ops(store, "11330100MB0000000X|许1||") == [(1, "I"), (2, "D"), (3, "U")]
     with store.connect() as c:
         statuses = dict(c.execute(sa.select(record_tables["xk"].c.xk_wsh, record_tables["xk"].c.status)).all())
     assert statuses == {"许1": "active", "许2": "withdrawn"}
@@ -230,11 +230,11 @@ def test_withdrawing_records_writes_history_and_a_change(store: Engine) -> None:
     with store.begin() as c:
         load_batch(c, run, batch(rows({"CF_WSH": "1"}, {"CF_WSH": "2"}), ["1", "2"], [False, False], cursor_from=None, cursor_to='"a"'))
     with store.begin() as c:
-        n = withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1", "11330100MB0000000X|nope"], reason="源系统已删除")
+        n = withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1|", "11330100MB0000000X|nope|"], reason="源系统已删除")
     assert n == 1
     with store.begin() as c:  # already withdrawn: nothing more
-        assert withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1"], reason="x") == 0
-    assert changes(store, "cf")[-1][:3] == ("11330100MB0000000X|1", 2, "D")
+        assert withdraw_records(c, run, "scjgj", "cf", ["11330100MB0000000X|1|"], reason="x") == 0
+    assert changes(store, "cf")[-1][:3] == ("11330100MB0000000X|1|", 2, "D")
     with store.connect() as c:
         r = c.execute(sa.select(record_tables["cf"]).where(record_tables["cf"].c.cf_wsh == "1")).mappings().one()
         # The version before the withdrawal is in the history, with its national values.

@@ -78,3 +78,33 @@ def test_load_findings_are_typed_issues_and_only_for_rows_the_catalogue_let_thro
     assert [(x.rule, x.field) for x in typed.issues[2]] == [("LOAD-KEY", "CF_WSH")]
     assert [(x.rule, x.field) for x in typed.issues[3]] == [("LOAD-TEXT", "CF_WSH")]
     assert typed.values["CF_JDRQ"][0] is None and str(typed.values["CF_JDRQ"][2]) == "2025-01-02"
+
+
+def test_business_key_is_decision_and_party_and_never_shows_an_id_number() -> None:
+    from national.keys import business_key, id_digest, party_key
+    from store.rows import business_keys
+
+    cf = dataset("cf")
+    base = {c: None for c in cf.columns} | {"CF_SJLYDM": "11330100MB0000000X", "CF_WSH": "杭市监罚〔2025〕1号"}
+    company = base | {"CF_XDR_MC": "某某贸易有限公司", "CF_XDR_SHXYM": "91330100MA27XYZ12A"}
+    person = base | {"CF_XDR_MC": "张三", "CF_XDR_ZJHM": "330106199001011234"}
+    unnamed = base | {"CF_XDR_MC": "某某个体户"}
+    frame = pd.DataFrame([company, person, unnamed], columns=cf.columns, dtype=object)
+    keys = business_keys(frame, cf)
+    decision = "11330100MB0000000X|杭市监罚〔2025〕1号|"
+    assert keys == [decision + "91330100MA27XYZ12A", decision + id_digest("330106199001011234"), decision + "name:某某个体户"]
+    assert "330106199001011234" not in keys[1] and "19900101" not in keys[1]
+    assert keys == [business_key(cf, r) for r in (company, person, unnamed)]
+    # The stored forms: full-width and spaced values give the key their normalised row gets.
+    assert business_key(cf, base | {"CF_WSH": " 杭市监罚〔２０２５〕１号　", "CF_XDR_SHXYM": "９１３３０１００ＭＡ２７ＸＹＺ１２Ａ"}) == keys[0]
+    assert party_key(None, None, " 330106199001011234 ", "张三") == party_key("", None, "330106199001011234", "李四")  # the ID wins
+    # Two 个体工商户 with the placeholder credit code (spec §3.3) in one decision: told apart by 工商注册号.
+    ph = "00000000000000000X"
+    assert party_key(ph, "330100600123456", None, "个体工商户") == "reg:330100600123456"
+    assert party_key(ph, "330100600123456", None, "个体工商户") != party_key(ph, "330100600654321", None, "个体工商户")
+    assert business_keys(pd.DataFrame([base | {"CF_XDR_SHXYM": ph, "CF_XDR_GSZC": "330100600123456"}], columns=cf.columns, dtype=object),
+                         cf) == [decision + "reg:330100600123456"]
+    # A licence without 许可编号 (optional, spec §1 #18) to two parties: two keys.
+    xk = dataset("xk")
+    lic = {c: None for c in xk.columns} | {"XK_LYDWDM": "11330100MB0000000X", "XK_WSH": "杭发改许〔2025〕1号"}
+    assert business_key(xk, lic | {"XK_XDR_SHXYM": "91330100MA27XYZ12A"}) != business_key(xk, lic | {"XK_XDR_SHXYM": "91330100MA27XYZ45B"})

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 
+from national.fields import PENALTY
+from national.keys import business_key
 from reports.feedback import export_feedback
 from store.queries import open_quarantine
 from store.schema import push_batch, push_rejection, quarantine, upstream_run
@@ -87,7 +89,7 @@ def test_a_record_changed_several_times_between_pushes_goes_out_once_as_its_late
     from store.loader import withdraw_records
     from store.runs import start_run
 
-    key = f"{penalty(1)['CF_SJLYDM']}|{penalty(1)['CF_WSH']}"
+    key = business_key(PENALTY, penalty(1))
     run, _ = start_run(store, DEPT, "cf", "test")
     with store.begin() as conn:
         assert withdraw_records(conn, run, DEPT, "cf", [key], reason="源系统中已删除") == 1
@@ -127,7 +129,7 @@ def test_withdrawal_of_a_record_the_province_never_had_is_not_sent(store: Engine
 
     run, _ = start_run(store, DEPT, "cf", "test")
     with store.begin() as conn:
-        withdraw_records(conn, run, DEPT, "cf", [f"{penalty(1)['CF_SJLYDM']}|{penalty('测试9')['CF_WSH']}"], reason="源系统中已删除")
+        withdraw_records(conn, run, DEPT, "cf", [business_key(PENALTY, penalty("测试9"))], reason="源系统中已删除")
     result = push(store, fast(), trigger="test")
     assert (result.records_sent, result.not_sent) == (0, 1)
     assert [r["state"] for r in deliveries(store)] == ["not_sent"]
