@@ -135,7 +135,7 @@ quarantine = sa.Table(
     sa.Column("dataset", sa.String(2), nullable=False),
     sa.Column("source_pk", KEY, nullable=False),
     sa.Column("business_key", KEY),
-    # the first 16 bytes of the SHA-256 of the source row's JSON (migration 0010): an unchanged bad row read
+    # the first 16 bytes of the SHA-256 of the source row's JSON (migration 0011): an unchanged bad row read
     # again is not a new entry
     sa.Column("raw_hash", HASH, nullable=False),
     sa.Column("raw", sa.Text, nullable=False, comment="the source row as JSON"),
@@ -376,7 +376,7 @@ inbox_file = sa.Table(
     comment="方式三 file delivery: every file an inbox loaded, written in the transaction of its rows (store.inbox)",
 )
 
-# --- 方式二: the department portal (web.portal; migration 0011_portal_accounts) ----------------------------
+# --- 方式二: the department portal (web.portal; migration 0012_portal_accounts) ----------------------------
 
 portal_user = sa.Table(
     "portal_user",

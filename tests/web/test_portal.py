@@ -376,7 +376,7 @@ def test_portal_migration_goes_down_and_up(sqlite_store: Engine) -> None:
     tables = {"portal_user", "portal_session", "portal_audit"}
     assert tables <= set(sa.inspect(sqlite_store).get_table_names())
     cfg = alembic_config(sqlite_store.url.render_as_string(hide_password=False))
-    command.downgrade(cfg, "0010_narrow_hashes")
+    command.downgrade(cfg, "0011_narrow_hashes")
     assert not tables & set(sa.inspect(sqlite_store).get_table_names())
     command.upgrade(cfg, "head")
     assert tables <= set(sa.inspect(sqlite_store).get_table_names())

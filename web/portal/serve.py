@@ -10,7 +10,7 @@ from web.portal.app import create_app
 def make_app() -> FastAPI:
     from pipeline.settings import store_engine
 
-    return create_app(store_engine())  # migrated once per process (portal tables: migration 0009)
+    return create_app(store_engine())  # migrated once per process (portal tables: migration 0012)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8010) -> None:

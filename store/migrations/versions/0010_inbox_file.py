@@ -1,7 +1,7 @@
 """方式三 file delivery: the ``inbox_file`` table (one row per department and file content, committed with its rows)
 
-Revision ID: 0009_inbox_file
-Revises: 0008_lifecycle
+Revision ID: 0010_inbox_file
+Revises: 0009_party_business_key
 Create Date: 2026-12-01 16:40:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_inbox_file'
-down_revision = '0008_lifecycle'
+revision = '0010_inbox_file'
+down_revision = '0009_party_business_key'
 branch_labels = None
 depends_on = None
 

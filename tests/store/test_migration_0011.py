@@ -1,4 +1,4 @@
-"""Migration 0010_narrow_hashes: quarantine.raw_hash and source_snapshot.row_hash from 64 hex characters to 16
+"""Migration 0011_narrow_hashes: quarantine.raw_hash and source_snapshot.row_hash from 64 hex characters to 16
 bytes (both stores). After the upgrade a bad row read again is the same open entry, and a snapshot row read
 again is unchanged: the converted values equal what the code now computes. Down and up again keeps them."""
 
@@ -41,7 +41,7 @@ def _reject(engine: sa.Engine, run_id: int) -> None:
 def test_0010_converts_old_hex_hashes_to_what_the_code_computes(store_url: str) -> None:
     engine = make_store_engine(store_url)
     try:
-        _to(engine, "0009_inbox_file")
+        _to(engine, "0010_inbox_file")
         old_hex = hashlib.sha256(RAW.encode("utf-8")).hexdigest()  # what the code before 0010 stored
         with engine.begin() as c:
             c.execute(sa.text(
@@ -64,8 +64,8 @@ def test_0010_converts_old_hex_hashes_to_what_the_code_computes(store_url: str) 
             rows = c.execute(sa.select(quarantine.c.status, quarantine.c.last_run_id, quarantine.c.raw_hash)).all()
         assert [(r.status, r.last_run_id, bytes(r.raw_hash)) for r in rows] == [("open", 2, want)]
 
-        # Down to 0009 (32 hex digits) and up again: the same bytes.
-        _to(engine, "0009_inbox_file", down=True)
+        # Down to 0010 (32 hex digits) and up again: the same bytes.
+        _to(engine, "0010_inbox_file", down=True)
         with engine.connect() as c:
             assert c.execute(sa.text("SELECT raw_hash FROM quarantine")).scalar_one() == want.hex()
         migrate(engine)

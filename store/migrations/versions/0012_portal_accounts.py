@@ -1,7 +1,7 @@
 """方式二 department portal: portal_user (argon2 hashes, lockout), portal_session, portal_audit
 
-Revision ID: 0011_portal_accounts
-Revises: 0010_narrow_hashes
+Revision ID: 0012_portal_accounts
+Revises: 0011_narrow_hashes
 Create Date: 2026-12-01 17:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_portal_accounts'
-down_revision = '0010_narrow_hashes'
+revision = '0012_portal_accounts'
+down_revision = '0011_narrow_hashes'
 branch_labels = None
 depends_on = None
 

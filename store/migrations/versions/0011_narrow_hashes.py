@@ -8,8 +8,8 @@ to a real hash (that row is compared as changed once).
 Downgrade writes the 16 bytes back as 32 hex digits; the older code hashes to 64, so after a downgrade every
 snapshot row is read as changed once and a quarantined row seen again opens a new entry once.
 
-Revision ID: 0010_narrow_hashes
-Revises: 0009_inbox_file
+Revision ID: 0011_narrow_hashes
+Revises: 0010_inbox_file
 Create Date: 2026-12-01 17:10:00
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010_narrow_hashes'
-down_revision = '0009_inbox_file'
+revision = '0011_narrow_hashes'
+down_revision = '0010_inbox_file'
 branch_labels = None
 depends_on = None
 
