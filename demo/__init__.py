@@ -1,14 +1,14 @@
 """Demo department databases: realistic, deterministic source data for the 双公示 pipeline (``sgs demo``).
 
-Three departments of a fictional 杭州市 platform, each with its OWN schema, column names, codes and
+Three departments of a fictional 阳泉市 platform, each with its OWN schema, column names, codes and
 date formats, the way real business systems differ (see ``departments/<code>.yaml`` for the mapping
 to the national template):
 
 | code    | department         | source      | datasets | particulars                                            |
 |---------|--------------------|-------------|----------|--------------------------------------------------------|
-| scjgj   | 杭州市市场监督管理局 | MariaDB     | cf, xk   | pinyin columns, DATE columns, local codes 01–04, 2019 处罚类别 codes 1–6/9 |
-| sthjj   | 杭州市生态环境局     | PostgreSQL  | cf, xk   | English-ish columns, cf dates DATE, xk dates ``YYYYMMDD`` text, codes E/I/P |
-| wsjkw   | 杭州市卫生健康委员会 | SQLite file | cf, xk   | upper-case pinyin columns, dates ``YYYY/MM/DD`` text, 证件类型 codes 111/414… |
+| scjgj   | 阳泉市市场监督管理局 | MariaDB     | cf, xk   | pinyin columns, DATE columns, local codes 01–04, 2019 处罚类别 codes 1–6/9 |
+| sthjj   | 阳泉市生态环境局     | PostgreSQL  | cf, xk   | English-ish columns, cf dates DATE, xk dates ``YYYYMMDD`` text, codes E/I/P |
+| wsjkw   | 平定县卫生健康局 | SQLite file | cf, xk   | upper-case pinyin columns, dates ``YYYY/MM/DD`` text, 证件类型 codes 111/414… |
 
 About 6 % of the rows are deliberately bad (wrong check digits, placeholders, missing 文书号, impossible
 or future dates, unknown codes, missing fines, junk names …), about 1.5 % need normalisation only
