@@ -68,14 +68,16 @@ def source_policy() -> SourcePolicy:
 class _TextLoader(yaml.SafeLoader):
     """YAML without implicit numbers and booleans: every scalar stays the text the DBA typed.
 
-    Plain YAML would read the local code ``01`` as the integer 1 (and ``0123`` as an octal number), or an
+    Dates stay text too (``timeliness_from``: the model parses them and names a bad one; PyYAML's own
+    timestamp constructor raised a bare ValueError for 2026-13-01). Plain YAML would read the local code ``01`` as the integer 1 (and ``0123`` as an octal number), or an
     all-digit credit code as an integer; pydantic turns text into numbers and booleans where a key
     really is one (``chunk_rows``, ``special_domain``).
     """
 
 
 _TextLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                                                  "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
