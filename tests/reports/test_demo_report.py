@@ -119,3 +119,24 @@ def test_backfill_and_county_totals(demo_store: Engine) -> None:
     assert city["records"] == county["records"] + city_depts["records"]
     assert a.department_name("__region__140321") == "平定县合计" and a.region_name("wsjkw") == "平定县"
     assert a.region_name("scjgj") == "市直"
+
+
+def test_dashboard_shows_county_totals(demo_store: Engine, tmp_path: Path) -> None:
+    """The dashboard's page and JSON carry the 县区 column and total rows; a total row is not a drill-down link."""
+    from fastapi.testclient import TestClient
+
+    from reports.dashboard import create_app
+    from reports.settings import ReportSettings
+
+    app = create_app(lambda: demo_store, auth=lambda: "tester", departments=load_departments,
+                     reports_dir=lambda: tmp_path, quality_dir=lambda: tmp_path, settings=ReportSettings())
+    client = TestClient(app)
+    page = client.get("/", params={"month": MONTH})
+    assert page.status_code == 200 and "平定县合计" in page.text and "<th>县区</th>" in page.text
+    assert 'href="dept/wsjkw' in page.text and 'href="dept/__region__' not in page.text
+    doc = client.get("/api/indicators", params={"month": MONTH}).json()
+    totals = {r["department"]: r for r in doc["rows"] if r["dataset"] == "all"}
+    assert doc["region_prefix"] == "__region__" and totals["wsjkw"]["region"] == "140321"
+    assert totals["__region__140321"]["records"] == totals["wsjkw"]["records"]
+    assert totals["__city__"]["records"] == totals["__region__140321"]["records"] + totals["__region__140300"]["records"]
+    assert totals["__region__140321"]["region"] is None
