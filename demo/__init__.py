@@ -1,14 +1,15 @@
 """Demo department databases: realistic, deterministic source data for the 双公示 pipeline (``sgs demo``).
 
-Three departments of a fictional 杭州市 platform, each with its OWN schema, column names, codes and
+Three database departments of the 双公示 platform of 阳泉市 (山西省, the seed's city; names and credit codes of that
+region, made up), two 市直 and one 县区 unit (平定县, 140321), each with its OWN schema, column names, codes and
 date formats, the way real business systems differ (see ``departments/<code>.yaml`` for the mapping
 to the national template):
 
 | code    | department         | source      | datasets | particulars                                            |
 |---------|--------------------|-------------|----------|--------------------------------------------------------|
-| scjgj   | 杭州市市场监督管理局 | MariaDB     | cf, xk   | pinyin columns, DATE columns, local codes 01–04, 2019 处罚类别 codes 1–6/9 |
-| sthjj   | 杭州市生态环境局     | PostgreSQL  | cf, xk   | English-ish columns, cf dates DATE, xk dates ``YYYYMMDD`` text, codes E/I/P |
-| wsjkw   | 杭州市卫生健康委员会 | SQLite file | cf, xk   | upper-case pinyin columns, dates ``YYYY/MM/DD`` text, 证件类型 codes 111/414… |
+| scjgj   | 阳泉市市场监督管理局 | MariaDB     | cf, xk   | pinyin columns, DATE columns, local codes 01–04, 2019 处罚类别 codes 1–6/9 |
+| sthjj   | 阳泉市生态环境局     | PostgreSQL  | cf, xk   | English-ish columns, cf dates DATE, xk dates ``YYYYMMDD`` text, codes E/I/P |
+| wsjkw   | 平定县卫生健康局（县区） | SQLite file | cf, xk   | upper-case pinyin columns, dates ``YYYY/MM/DD`` text, 证件类型 codes 111/414… |
 
 About 6 % of the rows are deliberately bad (wrong check digits, placeholders, missing 文书号, impossible
 or future dates, unknown codes, missing fines, junk names …), about 1.5 % need normalisation only
@@ -17,7 +18,8 @@ or future dates, unknown codes, missing fines, junk names …), about 1.5 % need
 department database, so tests downstream can compare the quarantine with what was planted.
 
 Everything is derived from the seed: the same seed gives byte-identical tables, with fixed update
-timestamps (never ``now()``), so re-running the demo changes nothing downstream. A marker table
+timestamps (never ``now()``; each department enters its decisions within its own ``entry_days``, which the
+``sgs demo`` replay turns into its 及时率), so re-running the demo changes nothing downstream. A marker table
 (``sgs_demo_marker``) records version, seed and row count; matching content is left alone.
 
 Servers: ``SGS_DEMO_MARIADB_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/``) and

@@ -50,6 +50,9 @@ class DepartmentSpec:
     datasets: dict[str, DatasetSpec]
     #: Document number of a penalty decision; ``{prefix}`` is the deciding authority's.
     penalty_wsh: str = "{prefix}罚〔{year}〕{n}号"
+    #: A decision is entered 0 … entry_days - 1 calendar days after it is made: how fast the department's clerks
+    #: are, hence its 及时率 in the demo's replay (7 working days are 9 to 11 calendar days, more around holidays).
+    entry_days: int = 12
 
 
 def _d(d: DateValue, fmt: str) -> str | None:
@@ -67,7 +70,7 @@ def _real(d: DateValue) -> dt.date | None:
     return d
 
 
-# ---- 杭州市市场监督管理局 (MariaDB): pinyin columns, DATE columns, local codes ----------------------
+# ---- 阳泉市市场监督管理局 (MariaDB): pinyin columns, DATE columns, local codes ----------------------
 
 _SCJGJ_LB = {"org": "02", "nonprofit": "03", "ind": "04", "np": "01"}
 _SCJGJ_ZJLX = {"身份证": "01", "护照号": "02"}
@@ -189,19 +192,20 @@ def _jy_number(f: Faker, seq: int, p: Party, d: dt.date) -> str:
 
 SCJGJ = DepartmentSpec(
     code="scjgj",
-    name="杭州市市场监督管理局",
+    name="阳泉市市场监督管理局",
     penalty_wsh="{prefix}罚决〔{year}〕{n}号",
-    uscc="113301000024713838",
+    uscc="11140300MB1957303Q",
     kind="mariadb",
+    entry_days=10,
     authorities=(
-        Authority("杭州市市场监督管理局", "113301000024713838", "杭市监"),
-        Authority("杭州市市场监督管理局上城分局", "11330102MB1C47258K", "杭上市监"),
-        Authority("杭州市市场监督管理局西湖分局", "11330106MB1C473381", "杭西市监"),
+        Authority("阳泉市市场监督管理局", "11140300MB1957303Q", "阳市监"),
+        Authority("阳泉市城区市场监督管理局", "11140302MB1960217J", "阳城市监"),
+        Authority("阳泉市市场监督管理局经济技术开发区分局", "11140300MB19573466", "阳开市监"),
     ),
     industries=("食品", "餐饮管理", "贸易", "电子商务", "科技", "超市", "服饰", "机械制造", "电梯工程", "日用品",
                 "农产品", "网络科技", "商贸", "酒店管理"),
     shops=("面馆", "小吃店", "便利店", "水果店", "烟酒店", "副食品店", "快餐店", "早餐店", "五金店", "服装店"),
-    nonprofits=("贸易有限公司滨江分公司", "食品有限公司萧山分公司", "商贸合伙企业（有限合伙）"),
+    nonprofits=("贸易有限公司城区分公司", "食品有限公司郊区分公司", "商贸合伙企业（有限合伙）"),
     penalties=(
         PenaltyScenario(("org", "ind", "nonprofit"), "违反了《中华人民共和国食品安全法》第三十四条第（十）项的规定，属于经营超过保质期的食品的行为",
                          "{when}，执法人员检查发现当事人经营场所内陈列销售超过保质期的预包装食品{n}件，货值金额{value}元。",
@@ -235,18 +239,18 @@ SCJGJ = DepartmentSpec(
     ),
     licences=(
         LicenceScenario(("org", "ind", "nonprofit"), "食品经营许可决定书", "{prefix}食经许〔{year}〕{n}号", "普通", "食品经营许可证",
-                         _jy_number, "经营场所：杭州市{district}{road}{no}号；主体业态：餐饮服务经营者；经营项目：热食类食品制售；预包装食品销售（含冷藏冷冻食品）。",
+                         _jy_number, "经营场所：阳泉市{district}{road}{no}号；主体业态：餐饮服务经营者；经营项目：热食类食品制售；预包装食品销售（含冷藏冷冻食品）。",
                          5, weight=4),
         LicenceScenario(("org",), "食品生产许可决定书", "{prefix}食生许〔{year}〕{n}号", "普通", "食品生产许可证",
                          lambda f, seq, p, d: f"SC1{f.district()[1]}{seq:07d}",
-                         "食品类别：糕点；饮料。生产地址：杭州市{district}{road}{no}号。", 5, weight=1),
+                         "食品类别：糕点；饮料。生产地址：阳泉市{district}{road}{no}号。", 5, weight=1),
         LicenceScenario(("org", "ind"), "准予设立登记通知书", "（{prefix}）登记内设字〔{year}〕第{n}号", "登记", "营业执照",
-                         lambda f, seq, p, d: p.uscc or "", "准予设立登记。住所：杭州市{district}{road}{no}号。", None, weight=3),
+                         lambda f, seq, p, d: p.uscc or "", "准予设立登记。住所：阳泉市{district}{road}{no}号。", None, weight=3),
         LicenceScenario(("org",), "特种设备使用登记证", None, "登记", "特种设备使用登记证",
-                         lambda f, seq, p, d: f"梯11浙A{seq:05d}({d:%y})", "设备类别：乘客电梯；设备使用地点：杭州市{district}{road}{no}号。",
+                         lambda f, seq, p, d: f"梯11晋C{seq:05d}({d:%y})", "设备类别：乘客电梯；设备使用地点：阳泉市{district}{road}{no}号。",
                          None, weight=1),
         LicenceScenario(("np",), "食品摊贩登记决定书", "{prefix}食摊登〔{year}〕{n}号", "其他-备案", "食品摊贩登记卡",
-                         lambda f, seq, p, d: f"TF{f.district()[1]}{seq:06d}", "经营地点：杭州市{district}{road}夜市；经营品种：小吃。",
+                         lambda f, seq, p, d: f"TF{f.district()[1]}{seq:06d}", "经营地点：阳泉市{district}{road}夜市；经营品种：小吃。",
                          3, weight=0.8),
     ),
     datasets={
@@ -258,7 +262,7 @@ SCJGJ = DepartmentSpec(
 )
 
 
-# ---- 杭州市生态环境局 (PostgreSQL): English-ish columns, DATE in cf, YYYYMMDD text in xk -----------
+# ---- 阳泉市生态环境局 (PostgreSQL): English-ish columns, DATE in cf, YYYYMMDD text in xk -----------
 
 _STHJJ_LB = {"org": "E", "nonprofit": "E", "ind": "I", "np": "P"}
 
@@ -360,17 +364,18 @@ def _pw_number(f: Faker, seq: int, p: Party, d: dt.date) -> str:
 
 STHJJ = DepartmentSpec(
     code="sthjj",
-    name="杭州市生态环境局",
-    uscc="11330100002472431R",
+    name="阳泉市生态环境局",
+    uscc="11140300MB1957311K",
     kind="postgresql",
+    entry_days=14,
     authorities=(
-        Authority("杭州市生态环境局", "11330100002472431R", "杭环"),
-        Authority("杭州市生态环境局萧山分局", "11330109MB1D05163R", "萧环"),
+        Authority("阳泉市生态环境局", "11140300MB1957311K", "阳环"),
+        Authority("阳泉市生态环境局盂县分局", "11140322MB19630596", "盂环"),
     ),
     industries=("印染", "化工", "电镀", "环保科技", "建材", "新材料", "纺织", "造纸", "汽车零部件", "医药化工",
                 "混凝土", "金属制品", "塑料制品"),
     shops=("汽车修理厂", "洗车店", "干洗店", "口腔诊所", "家具加工厂"),
-    nonprofits=("印染有限公司钱塘分公司", "建材有限公司萧山分公司"),
+    nonprofits=("化工有限公司盂县分公司", "建材有限公司平定分公司"),
     penalties=(
         PenaltyScenario(("org", "nonprofit"), "违反了《中华人民共和国水污染防治法》第十条的规定，属于超过水污染物排放标准排放水污染物的行为",
                          "{when}，我局执法人员对当事人进行现场检查，经采样监测，其废水总排放口化学需氧量浓度为{conc}mg/L，超过《污水综合排放标准》（GB 8978-1996）三级标准限值。",
@@ -399,13 +404,13 @@ STHJJ = DepartmentSpec(
     ),
     licences=(
         LicenceScenario(("org", "nonprofit"), "排污许可证核发决定", None, "普通", "排污许可证", _pw_number,
-                         "行业类别：{district}纺织印染；主要污染物类别：废气、废水；排放方式：有组织排放。", 5, weight=4),
+                         "行业类别：{district}化工；主要污染物类别：废气、废水；排放方式：有组织排放。", 5, weight=4),
         LicenceScenario(("org",), "关于建设项目环境影响报告表的审批意见", "{prefix}评批〔{year}〕{n}号", "普通", None, None,
-                         "原则同意该项目环境影响报告表结论，项目建设地点：杭州市{district}{road}{no}号。", 5, weight=3),
+                         "原则同意该项目环境影响报告表结论，项目建设地点：阳泉市{district}{road}{no}号。", 5, weight=3),
         LicenceScenario(("org",), "危险废物经营许可证核发决定", "{prefix}危许〔{year}〕{n}号", "普通", "危险废物经营许可证",
-                         lambda f, seq, p, d: f"3301{seq:06d}", "核准经营方式：收集、贮存；核准经营危险废物类别：HW08废矿物油。", 5, weight=1),
+                         lambda f, seq, p, d: f"1403{seq:06d}", "核准经营方式：收集、贮存；核准经营危险废物类别：HW08废矿物油。", 5, weight=1),
         LicenceScenario(("org", "ind"), "辐射安全许可证核发决定", "{prefix}辐许〔{year}〕{n}号", "普通", "辐射安全许可证",
-                         lambda f, seq, p, d: f"浙环辐证[A{seq:05d}]", "种类和范围：使用Ⅲ类射线装置。", 5, weight=1.5),
+                         lambda f, seq, p, d: f"晋环辐证[A{seq:05d}]", "种类和范围：使用Ⅲ类射线装置。", 5, weight=1.5),
     ),
     datasets={
         "cf": DatasetSpec("env_penalty", "case_id", "updated_at", _sthjj_cf_columns, _sthjj_cf_row, _sthjj_cf_unknown,
@@ -417,7 +422,7 @@ STHJJ = DepartmentSpec(
 )
 
 
-# ---- 杭州市卫生健康委员会 (SQLite): upper-case pinyin, YYYY/MM/DD text dates -------------------------
+# ---- 平定县卫生健康局 (SQLite): upper-case pinyin, YYYY/MM/DD text dates -------------------------
 
 _WSJKW_LB = {"org": "1", "nonprofit": "1", "ind": "2", "np": "3"}
 _WSJKW_ZJLX = {"身份证": "111", "护照号": "414"}
@@ -497,10 +502,11 @@ def _wsjkw_xk_row(r: Record) -> dict[str, Any]:
 
 WSJKW = DepartmentSpec(
     code="wsjkw",
-    name="杭州市卫生健康委员会",
-    uscc="113301000024716233",
+    name="平定县卫生健康局",
+    uscc="11140321MB1961708Q",
     kind="sqlite",
-    authorities=(Authority("杭州市卫生健康委员会", "113301000024716233", "杭卫"),),
+    entry_days=20,
+    authorities=(Authority("平定县卫生健康局", "11140321MB1961708Q", "平卫"),),
     industries=("医疗管理", "口腔门诊部", "医院管理", "健康管理", "酒店管理", "游泳健身", "生物科技", "美容"),
     shops=("诊所", "口腔诊所", "中医诊所", "美发店", "足浴店", "旅馆", "理发店"),
     nonprofits=("中西医结合门诊部", "社区卫生服务站"),
@@ -509,7 +515,7 @@ WSJKW = DepartmentSpec(
                          "{when}，当事人使用未取得执业资格的人员{pname}从事护理工作。",
                          "《医疗机构管理条例》第四十七条", ("罚款",), fine=(10000, 100000, 1000), weight=2),
         PenaltyScenario(("np",), "违反了《中华人民共和国医师法》第十四条第一款的规定，属于医师未按照注册的执业类别、执业范围执业的行为",
-                         "当事人系执业医师，{when}在杭州市{district}某诊所超出注册的执业范围从事口腔科诊疗活动。",
+                         "当事人系执业医师，{when}在阳泉市{district}某诊所超出注册的执业范围从事口腔科诊疗活动。",
                          "《中华人民共和国医师法》第五十七条", ("警告",), weight=1),
         PenaltyScenario(("np",), "违反了《中华人民共和国医师法》第十四条第一款的规定，属于医师未按照注册的执业类别、执业范围执业的行为",
                          "当事人系执业医师，{when}起多次超出注册的执业范围从事医疗美容诊疗活动，情节严重。",
@@ -528,23 +534,23 @@ WSJKW = DepartmentSpec(
                          "当事人将其《医疗机构执业许可证》出借给{pname}开展诊疗活动，违法所得{value}元。",
                          "《医疗机构管理条例》第四十五条", ("罚款", "没收违法所得", "吊销许可证件"),
                          fine=(50000, 100000, 1000), wfff=(1000, 50000, 100),
-                         zkdx="医疗机构执业许可证（登记号：PDY{seq:05d}-330106-17A1001）", weight=0.3),
+                         zkdx="医疗机构执业许可证（登记号：PDY{seq:05d}-140321-17A1001）", weight=0.3),
     ),
     licences=(
         LicenceScenario(("org", "ind", "nonprofit"), "医疗机构执业许可决定书", "{prefix}医许〔{year}〕{n}号", "普通", "医疗机构执业许可证",
                          lambda f, seq, p, d: f"PDY{seq:05d}-{f.district()[1]}17A1001",
-                         "诊疗科目：内科；外科；口腔科；医学检验科。执业地址：杭州市{district}{road}{no}号。", 5, weight=2),
+                         "诊疗科目：内科；外科；口腔科；医学检验科。执业地址：阳泉市{district}{road}{no}号。", 5, weight=2),
         LicenceScenario(("ind", "org"), "公共场所卫生许可决定书", "{prefix}公许〔{year}〕{n}号", "普通", "公共场所卫生许可证",
-                         lambda f, seq, p, d: f"杭卫公证字〔{d.year}〕第{f.district()[1]}-{seq:06d}号",
-                         "许可项目：美容美发场所。经营地址：杭州市{district}{road}{no}号。", 4, weight=3),
+                         lambda f, seq, p, d: f"平卫公证字〔{d.year}〕第{f.district()[1]}-{seq:06d}号",
+                         "许可项目：美容美发场所。经营地址：阳泉市{district}{road}{no}号。", 4, weight=3),
         LicenceScenario(("np",), "医师执业注册准予许可决定书", None, "认可", "医师执业证书",
                          lambda f, seq, p, d: f"1{f.rng.choice('1234')}0{f.district()[1]}{seq:06d}",
-                         "执业类别：临床；执业范围：内科专业；执业地点：杭州市{district}某医院。", None, weight=2),
+                         "执业类别：临床；执业范围：内科专业；执业地点：阳泉市{district}某医院。", None, weight=2),
         LicenceScenario(("np",), "护士执业注册准予许可决定书", None, "认可", "护士执业证书",
                          lambda f, seq, p, d: f"{d.year}{f.district()[1][:4]}{seq:06d}",
-                         "执业地点：杭州市{district}某医院。", 5, weight=1.5),
+                         "执业地点：阳泉市{district}某医院。", 5, weight=1.5),
         LicenceScenario(("org",), "放射诊疗许可决定书", "{prefix}放许〔{year}〕{n}号", "普通", "放射诊疗许可证",
-                         lambda f, seq, p, d: f"浙杭卫放证字〔{d.year}〕第{seq:04d}号", "许可项目：X射线影像诊断。", 5, weight=1),
+                         lambda f, seq, p, d: f"晋平卫放证字〔{d.year}〕第{seq:04d}号", "许可项目：X射线影像诊断。", 5, weight=1),
     ),
     datasets={
         "cf": DatasetSpec("T_XZCF", "ID", "GXSJ", _wsjkw_cf_columns, _wsjkw_cf_row, _wsjkw_unknown, "BZ",

@@ -109,7 +109,7 @@ class Generator:
             )
         # Entered some days after the decision, during office hours.
         entered = dt.datetime.combine(jdrq, dt.time(8, 30)) + dt.timedelta(
-            days=r.randrange(0, 12), seconds=r.randrange(0, 9 * 3600))
+            days=r.randrange(0, self.dept.entry_days), seconds=r.randrange(0, 9 * 3600))
         rec.gxsj = min(entered, UPDATE_CAP)
         if r.random() < 0.05:
             rec.bz = r.choice(("经复核无异议", "当事人已履行", "已送达", "简易程序转一般程序"))

@@ -55,18 +55,15 @@ def gszc_check_digit(body14: str) -> str:
 # Vocabulary
 
 _DISTRICTS = (
-    ("上城区", "330102"), ("拱墅区", "330105"), ("西湖区", "330106"), ("滨江区", "330108"),
-    ("萧山区", "330109"), ("余杭区", "330110"), ("富阳区", "330111"), ("临安区", "330112"),
-    ("临平区", "330113"), ("钱塘区", "330114"), ("桐庐县", "330122"), ("淳安县", "330127"),
-    ("建德市", "330182"),
+    ("城区", "140302"), ("矿区", "140303"), ("郊区", "140311"), ("平定县", "140321"), ("盂县", "140322"),
 )
-# Birth places of natural persons: mostly local, some from the provinces most migrants come from.
+# Birth places of natural persons: mostly local, some from the rest of 山西 and the neighbouring provinces.
 _ID_AREAS = tuple(a for _, a in _DISTRICTS) + (
-    "330381", "330424", "330522", "330682", "341221", "342422", "360121", "362426",
-    "412723", "430524", "510122", "522121", "320321", "350583",
+    "140105", "140106", "140702", "140721", "140725", "140802", "141002", "140402",
+    "130102", "130181", "130521", "410102", "411323", "150102",
 )
-ROADS = ("文三路", "天目山路", "莫干山路", "解放路", "延安路", "秋涛路", "江南大道", "文一西路", "古墩路",
-          "机场路", "湖墅南路", "金城路", "富春路", "学院路", "石桥路", "丰潭路", "之江路", "东新路")
+ROADS = ("桃北东街", "桃北中街", "桃北西街", "南大街", "北大街", "德胜街", "义井街", "泉中路", "桃南东路", "桃南中路",
+          "新华西街", "赛鱼路", "滨河北路", "东环路", "大连路", "小河路", "开发区大道", "郊区路")
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁沈任姚卢傅钟姜崔谭廖范汪陆金石戴贾韦夏邱方侯邹熊孟秦白江阎薛尹段雷黎史龙陶贺顾毛郝龚邵万钱严"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌浩宇凯俊鹏辉晨欣怡佳琪雪梅海燕丹云飞鑫婷晓春亮林波宁健"
 _TRADE_WORDS = ("华", "鑫", "盛", "达", "恒", "瑞", "宏", "远", "嘉", "诚", "博", "泰", "信", "联", "晟", "鼎", "澜",
@@ -139,14 +136,14 @@ class Faker:
 
     def address(self) -> str:
         r = self.rng
-        return f"杭州市{r.choice(_DISTRICTS)[0]}{r.choice(ROADS)}{r.randrange(1, 999)}号"
+        return f"阳泉市{r.choice(_DISTRICTS)[0]}{r.choice(ROADS)}{r.randrange(1, 999)}号"
 
     def company(self) -> Party:
         r = self.rng
         district, area = self.district()
         trade = "".join(r.sample(_TRADE_WORDS, 2))
         suffix = "股份有限公司" if r.random() < 0.08 else "有限公司"
-        name = f"杭州{trade}{r.choice(self.industries)}{suffix}"
+        name = f"阳泉{trade}{r.choice(self.industries)}{suffix}"
         uscc = self.uscc("91", area)
         p = Party("org", name, uscc=uscc, frdb=self.person_name())
         if r.random() < 0.4:
@@ -162,14 +159,14 @@ class Faker:
         r = self.rng
         district, area = self.district()
         trade = "".join(r.sample(_TRADE_WORDS, 2))
-        name = f"杭州{trade}{r.choice(kinds)}"
+        name = f"阳泉{trade}{r.choice(kinds)}"
         return Party("nonprofit", name, uscc=self.uscc("91" if "分公司" in name else "52", area), frdb=self.person_name())
 
     def individual_business(self, shops: Sequence[str]) -> Party:
         r = self.rng
         district, area = self.district()
         operator = self.person_name()
-        name = f"杭州市{district}{r.choice(_SHOP_WORDS)}{r.choice(shops)}"
+        name = f"阳泉市{district}{r.choice(_SHOP_WORDS)}{r.choice(shops)}"
         p = Party("ind", name, frdb=operator, fr_zjlx="身份证", fr_zjhm=self.id_number(max_year=1998))
         if r.random() < 0.06:  # registered before 2016, USCC not yet re-issued
             p.uscc, p.gszc = "00000000000000000X", self.gszc(area)

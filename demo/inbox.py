@@ -14,10 +14,10 @@ from national import dataset
 
 #: The department's code and credit code (departments/jtysj.yaml).
 CODE = "jtysj"
-USCC = "11330100002472511D"
-NAME = "杭州市交通运输局"
+USCC = "11140300MB1957338B"
+NAME = "阳泉市交通运输局"
 #: A unit that is not jtysj (the planted row of another unit is refused).
-OTHER_UNIT = "113301000024713838"
+OTHER_UNIT = "11140300MB1957303Q"
 FILE_NAME = "2026年10月行政处罚.csv"
 
 _CASES = [
@@ -44,7 +44,7 @@ def penalty_file(rows: int = 40, seed: int = 2026) -> bytes:
         what, basis, kind, fine = rng.choice(_CASES)
         values = {
             "CF_XDR_MC": party.name, "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": party.uscc, "CF_FRDB": party.frdb,
-            "CF_WSH": f"杭交执罚〔2026〕{1000 + i}号", "CF_WFXW": f"违反{basis}", "CF_SY": what, "CF_YJ": basis,
+            "CF_WSH": f"阳交执罚〔2026〕{1000 + i}号", "CF_WFXW": f"违反{basis}", "CF_SY": what, "CF_YJ": basis,
             "CF_CFLB": kind, "CF_NR": "警告" if fine is None else f"罚款{int(float(fine) * 10000)}元", "CF_NR_FK": fine,
             "CF_JDRQ": decided.isoformat(), "CF_YXQ": (decided + dt.timedelta(days=365)).isoformat(),
             "CF_CFJG": NAME, "CF_CFJGDM": USCC, "CF_SJLY": NAME, "CF_SJLYDM": USCC,

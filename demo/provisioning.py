@@ -31,7 +31,7 @@ from national.safety import redact_url
 log = logging.getLogger(__name__)
 
 #: Bump when the generated content changes: a marker with another version makes the tables rebuild.
-DEMO_VERSION = 2  # 2: rows the stand-in province rejects (PROV-103)
+DEMO_VERSION = 3  # 2: rows the stand-in province rejects (PROV-103); 3: 阳泉市, entry lag per department
 DEFAULT_SEED = 20261128
 DEFAULT_PREFIX = "sgs_demo_"
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"

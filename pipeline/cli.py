@@ -258,11 +258,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
     # A department that reports only by file (方式三) declares no datasets: both are shown.
     rows = store_status(store_engine(), [(d.code, ds) for d in depts.values() for ds in (d.datasets or ("cf", "xk"))])
     for r in rows:
-        r["name"] = depts[r["department"]].name
+        d = depts[r["department"]]
+        r["name"], r["level"], r["region"], r["region_name"] = d.name, d.level, d.region, d.region_name
+    regions = _region_totals(rows)
     calendar = _calendar_status()
     if as_json:
         doc = {"store": _redact(store_url()), "departments": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
-               "calendar": calendar}
+               "regions": regions, "calendar": calendar}
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table(title=_t(f"中心库状态（{_redact(store_url())}）"))
@@ -280,8 +282,36 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="one JSON docume
             last_cell,
         )
     out.print(table)
+    if len(regions) > 2:  # some department is a 县区 unit: the totals per 县区 and for the city
+        totals = Table(title=_t("按县区汇总"))
+        for col in ("县区", "部门数", "库中记录", "问题数据"):
+            totals.add_column(col)
+        for g in regions:
+            totals.add_row(_t(g["name"]), str(g["departments"]), str(g["records"]), str(g["open_quarantine"]))
+        out.print(totals)
     if calendar["warning"]:
         err.print(Text.assemble(("工作日历", "bold yellow"), "：", calendar["warning"]), highlight=False)
+
+
+def _region_totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records and open quarantine rows per 县区 (the 市直 departments first, as the city's code), then the city
+    (``region`` null): the same grouping as the assessment's (docs/assessment.md)."""
+    from national.regions import regions
+
+    known = regions()
+    groups: dict[str | None, dict[str, Any]] = {}
+
+    def add(key: str | None, name: str, r: dict[str, Any]) -> None:
+        g = groups.setdefault(key, {"region": key, "name": name, "departments": set(), "records": 0, "open_quarantine": 0})
+        g["departments"].add(r["department"])
+        g["records"] += r["records"]
+        g["open_quarantine"] += r["open_quarantine"]
+
+    for r in sorted(rows, key=lambda r: (r["region"] != known.city_code, r["region"])):
+        add(r["region"], "市直部门" if r["region"] == known.city_code else r["region_name"], r)
+    for r in rows:
+        add(None, f"全市（{known.city_name}）", r)
+    return [{**g, "departments": len(g["departments"])} for g in groups.values()]
 
 
 def _calendar_status() -> dict[str, Any]:

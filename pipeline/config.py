@@ -6,6 +6,7 @@ A bad file raises :class:`ConfigError` whose text names the file, the key and wh
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from connectors.settings import ExtractSettings, SourcePolicy, SourceSettings, check_file_url, url_family
 from national import DATASETS
+from national.regions import COUNTY_LEVEL, LEVELS, regions
 from pipeline.settings import departments_dir, source_data_dir, store_url
 from transforms.settings import MappingSettings
 
@@ -66,14 +68,16 @@ def source_policy() -> SourcePolicy:
 class _TextLoader(yaml.SafeLoader):
     """YAML without implicit numbers and booleans: every scalar stays the text the DBA typed.
 
-    Plain YAML would read the local code ``01`` as the integer 1 (and ``0123`` as an octal number), or an
+    Dates stay text too (``timeliness_from``: the model parses them and names a bad one; PyYAML's own
+    timestamp constructor raised a bare ValueError for 2026-13-01). Plain YAML would read the local code ``01`` as the integer 1 (and ``0123`` as an octal number), or an
     all-digit credit code as an integer; pydantic turns text into numbers and booleans where a key
     really is one (``chunk_rows``, ``special_domain``).
     """
 
 
 _TextLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                                                  "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -127,6 +131,14 @@ class Department(BaseModel):
     inbox: str | None = Field(default=None, min_length=1, max_length=200)
     #: Rule switches for both datasets (see :attr:`DatasetConfig.rules`), e.g. ``COM-USCC-005: {severity: warning}``.
     rules: dict[str, Any] = Field(default_factory=dict)  # rule id → expectations.settings.RuleOverride
+    #: 市直 (a city department, the default) or 县区 (a unit of one of the city's 县区, ``region`` names which).
+    level: str = Field(default=LEVELS[0], description="市直 or 县区")
+    #: The administrative code (GB/T 2260) of the unit's area: the city's for 市直 (the default), the 县区's for a
+    #: 县区 unit (national.regions: the city and its 县区). The reports add up per 县区 and for the city.
+    region: str | None = Field(default=None, description="6-digit administrative code")
+    #: 考核起始日: decisions before this date are backfill (补录 of the department's history at connection) and
+    #: not assessed for timeliness (及时率); ``null``: the platform's ``timeliness_from`` (reports/settings.yaml).
+    timeliness_from: dt.date | None = None
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -216,6 +228,44 @@ class Department(BaseModel):
             )
         return "/".join(parts)
 
+    @field_validator("timeliness_from", mode="before")
+    @classmethod
+    def _date_text(cls, v: Any) -> Any:
+        if isinstance(v, str):  # the loader keeps every scalar as text: the date must be YYYY-MM-DD
+            try:
+                return dt.date.fromisoformat(v.strip())
+            except ValueError:
+                raise ValueError(f"{v!r} 不是日期：请写成 YYYY-MM-DD，例如 2026-09-01") from None
+        return v
+
+    @model_validator(mode="after")
+    def _level_region(self) -> Department:
+        """市直 units are in the city's area; a 县区 unit names one of the city's 县区."""
+        known = regions()
+        counties = "、".join(f"{c} {n}" for c, n in known.counties.items())
+        if self.level not in LEVELS:
+            raise ValueError(f"level: {self.level!r} 不是有效的层级：只能是 市直 或 县区")
+        region = self.region.strip() if self.region is not None else None
+        if self.level == COUNTY_LEVEL:
+            if not region:
+                raise ValueError(f"level 为 县区 时必须填写 region（所属县区的 6 位行政区划代码：{counties}）")
+            if region not in known.counties:
+                raise ValueError(f"region: {region!r} 不是{known.city_name}的县区代码（可选：{counties}）")
+        elif region is None:
+            region = known.city_code
+        elif region != known.city_code:
+            raise ValueError(
+                f"region: 市直部门的区划代码应为{known.city_name}的 {known.city_code}，不是 {region!r}"
+                f"（县区单位请写 level: 县区 和所属县区的代码：{counties}）"
+            )
+        self.region = region
+        return self
+
+    @property
+    def region_name(self) -> str:
+        """The name of the unit's area: the 县区's, or the city's for a 市直 department."""
+        return regions().name(self.region or regions().city_code)
+
     @model_validator(mode="after")
     def _database_or_files(self) -> Department:
         if self.datasets and self.source is None:
@@ -295,6 +345,8 @@ _HINTS = {
     "primary_key": "填写能唯一标识一行的列名列表，例如 [id]",
     "chunk_rows": "每批读取的行数，1 到 1000000",
     "datasets": "至少配置 cf（行政处罚）或 xk（行政许可）之一",
+    "level": "市直 或 县区",
+    "region": "6 位行政区划代码，县区单位必填",
 }
 
 

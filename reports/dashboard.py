@@ -43,6 +43,7 @@ from reports.indicators import (
     CITY,
     INDICATOR_NAMES,
     INDICATORS,
+    REGION_PREFIX,
     Assessment,
     DepartmentLike,
     add_months,
@@ -302,10 +303,13 @@ def create_app(
                 {
                     "department": r["department"],
                     "department_name": a.department_name(r["department"]),
+                    # The 县区 a department belongs to (its code; the city's for a 市直 department); null on the
+                    # total rows (the city's, and a 县区's whose ``department`` is ``region_prefix`` + its code).
+                    "region": (a.departments[r["department"]].region if r["department"] in a.departments else None),
                     "dataset": r["dataset"],
                     **{k: (None if r[k] is None or r[k] != r[k] else float(r[k])) for k in INDICATORS},
                     **{k: int(r[k]) for k in ("records", "stored", "assessed", "on_time", "late", "missing", "pending",
-                                              "provisional")},
+                                              "backfill", "provisional")},
                 }
             )
         return JSONResponse(
@@ -320,6 +324,7 @@ def create_app(
                 "rows": rows,
                 "all_datasets": ALL_DATASETS,
                 "city": CITY,
+                "region_prefix": REGION_PREFIX,
             }
         )
 

@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine
 
 from national import DATASETS
 from national import dataset as national_dataset
+from national.regions import CITY_LEVEL, COUNTY_LEVEL, regions
 from reports.settings import ReportSettings, load_report_settings
 from reports.workdays import WorkdayCalendar, arrangement_warning
 from store import queries
@@ -55,6 +56,8 @@ INDICATORS = ("timeliness", "completeness", "accuracy")
 INDICATOR_NAMES = {"timeliness": "及时率", "completeness": "完整率", "accuracy": "准确率"}
 ALL_DATASETS = "all"
 CITY = "__city__"
+#: Prefix of the ``department`` value of a region's total row (``__region__140321``): see :func:`region_key`.
+REGION_PREFIX = "__region__"
 
 
 class DepartmentLike(Protocol):
@@ -69,23 +72,38 @@ class DepartmentLike(Protocol):
 
 @dataclass(frozen=True)
 class DepartmentInfo:
-    """A department as the reports show it. There is no county field in the department files, so the
-    reports have no county level; a county unit is a department of its own."""
+    """A department as the reports show it: its level (市直 / 县区), its area's administrative code, and its own
+    timeliness start (decisions before it are backfill, not assessed; ``None``: the platform's setting)."""
 
     code: str
     name: str
     datasets: tuple[str, ...] = ("cf", "xk")
+    level: str = CITY_LEVEL
+    region: str | None = None
+    timeliness_from: dt.date | None = None
+
+
+def region_key(code: str) -> str:
+    """The ``department`` value of a 县区's (or the 市直 departments') total row in the indicator tables."""
+    return f"{REGION_PREFIX}{code}"
 
 
 def department_infos(departments: Mapping[str, DepartmentLike] | Iterable[DepartmentLike] | None) -> dict[str, DepartmentInfo]:
-    """Department configs (or ``DepartmentInfo``) by code, reduced to code, name and datasets."""
+    """Department configs (or ``DepartmentInfo``) by code, reduced to code, name, datasets, level, region and
+    timeliness start (a department without them is a 市直 department of the city, assessed from the platform's
+    date)."""
     if departments is None:
         return {}
     items = departments.values() if isinstance(departments, Mapping) else departments
     out: dict[str, DepartmentInfo] = {}
+    city = regions().city_code
     for d in items:
         ds = d.datasets
-        out[d.code] = DepartmentInfo(d.code, d.name, tuple(ds) if not isinstance(ds, tuple) else ds)
+        level = getattr(d, "level", None) or CITY_LEVEL
+        out[d.code] = DepartmentInfo(
+            d.code, d.name, tuple(ds) if not isinstance(ds, tuple) else ds, level,
+            getattr(d, "region", None) or city, getattr(d, "timeliness_from", None),
+        )
     return out
 
 
@@ -151,8 +169,24 @@ class Assessment:
     def department_name(self, code: str) -> str:
         if code == CITY:
             return "全市"
+        if code.startswith(REGION_PREFIX):
+            region = code.removeprefix(REGION_PREFIX)
+            known = regions()
+            return f"{known.city_name}市直部门合计" if region == known.city_code else f"{known.name(region)}合计"
         info = self.departments.get(code)
         return info.name if info else code
+
+    def region_name(self, code: str) -> str:
+        """The 县区 (or 市直) a department belongs to, as the tables show it."""
+        info = self.departments.get(code)
+        if info is None or info.level != COUNTY_LEVEL or not info.region:
+            return "市直"
+        return regions().name(info.region)
+
+    @property
+    def has_regions(self) -> bool:
+        """The tables have per-region total rows (some department is a 县区 unit)."""
+        return any(str(d).startswith(REGION_PREFIX) for d in self.month_table["department"])
 
     def row(self, table: pd.DataFrame, department: str, dataset: str = ALL_DATASETS) -> dict[str, Any] | None:
         """One row of ``month_table`` / ``ytd_table`` as a dict, or ``None``."""
@@ -404,14 +438,22 @@ def load_records(
 # Timeliness per record
 
 
+def timeliness_start(settings: ReportSettings, info: DepartmentInfo | None) -> dt.date | None:
+    """The first decision date assessed for timeliness: the later of the platform's ``timeliness_from`` and the
+    department's own (its file's ``timeliness_from``, when it joined the platform); ``None``: every decision."""
+    dates = [d for d in (settings.timeliness_from, info.timeliness_from if info else None) if d is not None]
+    return max(dates) if dates else None
+
+
 def add_deadlines(
-    records: pd.DataFrame, calendar: WorkdayCalendar, settings: ReportSettings, as_of: dt.datetime, tz: ZoneInfo
+    records: pd.DataFrame, calendar: WorkdayCalendar, settings: ReportSettings, as_of: dt.datetime, tz: ZoneInfo,
+    departments: Mapping[str, DepartmentInfo] | None = None,
 ) -> pd.DataFrame:
     """Adds deadline, provisional, loaded_local (date) and timeliness status to each record.
 
     Status: ``on_time``, ``late`` (published after the deadline), ``missing`` (not published and the deadline
-    has passed), ``pending`` (not published, deadline ahead: not assessed yet), ``exempt`` (decided before
-    ``timeliness_from``), ``no_date`` (no valid decision date). Publication: ``published_at`` (the record's
+    has passed), ``pending`` (not published, deadline ahead: not assessed yet), ``exempt`` (backfill: decided before
+    the platform's or the department's ``timeliness_from``, see :func:`timeliness_start`), ``no_date`` (no valid decision date). Publication: ``published_at`` (the record's
     ``first_published_at``, or its arrival when it is never shown), ``loaded_at`` for a frame without it.
     """
     out = records.copy()
@@ -430,8 +472,10 @@ def add_deadlines(
 
     loaded_local = [local(ts) for ts in out["loaded_at"]]
     published = out["published_at"] if "published_at" in out.columns else out["loaded_at"]
+    infos = departments or {}
+    starts = {code: timeliness_start(settings, infos.get(code)) for code in set(out["department"])}
     dl, prov, unknown, basis, published_local, status, late_days = [], [], [], [], [], [], []
-    for d, at in zip(out["decision_date"], published, strict=True):
+    for d, at, code in zip(out["decision_date"], published, out["department"], strict=True):
         ld = local(at)
         published_local.append(ld)
         if d is None:
@@ -443,7 +487,8 @@ def add_deadlines(
         prov.append(deadline.provisional)
         unknown.append(deadline.unknown_years)
         basis.append(deadline.basis)
-        if settings.timeliness_from is not None and d < settings.timeliness_from:
+        start = starts[code]
+        if start is not None and d < start:
             status.append("exempt"), late_days.append(None)
         elif ld is not None:
             ok = ld <= deadline.date
@@ -467,8 +512,8 @@ def add_deadlines(
 # --------------------------------------------------------------------------------------------------
 # Aggregation
 
-_COUNTS = ("records", "stored", "assessed", "on_time", "late", "missing", "pending", "complete", "first_pass",
-           "provisional", "upstream_answered", "upstream_returned")
+_COUNTS = ("records", "stored", "assessed", "on_time", "late", "missing", "pending", "backfill", "complete",
+           "first_pass", "provisional", "upstream_answered", "upstream_returned")
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -481,6 +526,7 @@ def _counts(frame: pd.DataFrame) -> dict[str, int]:
         "late": int((st == "late").sum()),
         "missing": int((st == "missing").sum()),
         "pending": int((st == "pending").sum()),
+        "backfill": int((st == "exempt").sum()),
         "complete": int(frame["complete"].sum()),
         "first_pass": int(frame["first_pass"].sum()),
         "provisional": int(frame["provisional"].sum()),
@@ -499,9 +545,12 @@ def _rates(c: Mapping[str, int]) -> dict[str, float | None]:
 
 
 def summarise(records: pd.DataFrame, departments: Mapping[str, DepartmentInfo]) -> pd.DataFrame:
-    """Counts and rates per (department, dataset), per department over both datasets, and for the city.
+    """Counts and rates per (department, dataset), per department over both datasets, per 县区 (when some
+    department is a 县区 unit: one group per 县区 and one for the 市直 departments, ``department`` =
+    :func:`region_key`), and for the city.
 
-    Every configured department dataset gets a row, with zero records if it reported nothing.
+    Every configured department dataset gets a row, with zero records if it reported nothing. A department found
+    only in the store counts with the 市直 departments.
     """
     rows: list[dict[str, Any]] = []
     empty = records.iloc[0:0]
@@ -518,6 +567,20 @@ def summarise(records: pd.DataFrame, departments: Mapping[str, DepartmentInfo]) 
             rows.append({"department": code, "dataset": ds, **c, **_rates(c)})
         c = _counts(dept_rows)
         rows.append({"department": code, "dataset": ALL_DATASETS, **c, **_rates(c)})
+    # Per 县区 (and the 市直 departments together) when some department is a 县区 unit; then the city.
+    region_of = {code: (info.region or regions().city_code) for code, info in departments.items()}
+    if any(info.level == COUNTY_LEVEL for info in departments.values()):
+        city_code = regions().city_code
+        order = [city_code, *sorted({r for r in region_of.values() if r != city_code})]
+        for region in order:
+            members = [c for c in codes if region_of.get(c, city_code) == region]
+            group = records[records["department"].isin(members)] if len(records) else empty
+            for ds in sorted(DATASETS):
+                part = group[group["dataset"] == ds] if len(group) else empty
+                c = _counts(part)
+                rows.append({"department": region_key(region), "dataset": ds, **c, **_rates(c)})
+            c = _counts(group)
+            rows.append({"department": region_key(region), "dataset": ALL_DATASETS, **c, **_rates(c)})
     for ds in sorted(DATASETS):
         part = records[records["dataset"] == ds] if len(records) else empty
         c = _counts(part)
@@ -661,7 +724,7 @@ def assess(
     records = pd.concat(nonempty, ignore_index=True) if nonempty else frames[0]
     if "month" not in records:
         records = records.assign(month=pd.Series(dtype=object))
-    records = add_deadlines(records, calendar, settings, as_of, tz)
+    records = add_deadlines(records, calendar, settings, as_of, tz, infos)
 
     in_month = records[records["month"] == month]
     ytd_months = {month_key(dt.date(first.year, m, 1)) for m in range(1, first.month + 1)}
@@ -699,7 +762,7 @@ def assess(
     ).reset_index(drop=True)
 
     silent = month_table[
-        (month_table["dataset"] != ALL_DATASETS) & (month_table["department"] != CITY) & (month_table["records"] == 0)
+        (month_table["dataset"] != ALL_DATASETS) & (month_table["department"].isin(infos)) & (month_table["records"] == 0)
     ][["department", "dataset"]].reset_index(drop=True)
 
     feedback, top_rules = feedback_items(engine, as_of, settings, department)

@@ -18,13 +18,13 @@ import pandas as pd
 
 from national.safety import private_dir, private_file, xlsx_text, xlsx_value
 from reports import charts
-from reports.indicators import ALL_DATASETS, CITY, INDICATOR_NAMES, INDICATORS, Assessment
+from reports.indicators import ALL_DATASETS, CITY, INDICATOR_NAMES, INDICATORS, REGION_PREFIX, Assessment
 from reports.templates import BASE_CSS, TEMPLATES
 from reports.workdays import BASIS_LABELS, BASIS_NAMES
 from transforms.masking import mask_text
 
 DATASET_NAMES = {"cf": "行政处罚", "xk": "行政许可", ALL_DATASETS: "合计"}
-STATUS_NAMES = {"late": "逾期入库", "missing": "逾期未入库", "on_time": "按时入库", "pending": "未到期", "exempt": "不考核",
+STATUS_NAMES = {"late": "逾期入库", "missing": "逾期未入库", "on_time": "按时入库", "pending": "未到期", "exempt": "补录（不考核）",
                 "no_date": "决定日期无效"}
 
 #: Indicator table columns: key → Chinese header.
@@ -38,6 +38,7 @@ INDICATOR_COLUMNS: dict[str, str] = {
     "late": "逾期入库",
     "missing": "逾期未入库",
     "pending": "未到期",
+    "backfill": "补录（不考核及时率）",
     "timeliness": "及时率",
     "completeness": "完整率",
     "accuracy": "准确率（一次通过率）",
@@ -96,12 +97,18 @@ def indicator_rows(a: Assessment, table: pd.DataFrame) -> list[dict[str, Any]]:
     for r in table.to_dict("records"):
         r["department_name"] = a.department_name(r["department"])
         r["dataset_name"] = DATASET_NAMES.get(r["dataset"], r["dataset"])
-        r["is_total"] = r["dataset"] == ALL_DATASETS or r["department"] == CITY
+        r["region_name"] = "" if _is_group(r["department"]) else a.region_name(r["department"])
+        r["is_total"] = r["dataset"] == ALL_DATASETS or _is_group(r["department"])
         r["below"] = {
             k: r[k] is not None and not pd.isna(r[k]) and r[k] < getattr(a.settings.thresholds, k) for k in INDICATORS
         }
         rows.append(r)
     return rows
+
+
+def _is_group(department: str) -> bool:
+    """A total row: the city's or a 县区's (not one department's)."""
+    return department == CITY or department.startswith(REGION_PREFIX)
 
 
 def deadline_basis_name(r: Mapping[Any, Any]) -> str:
@@ -113,12 +120,12 @@ def deadline_basis_name(r: Mapping[Any, Any]) -> str:
 
 def indicator_columns(a: Assessment) -> dict[str, str]:
     """The indicator table's columns; with provisional deadlines, a column counting them after 及时率."""
-    if not a.provisional_years:
-        return INDICATOR_COLUMNS
     out: dict[str, str] = {}
     for k, zh in INDICATOR_COLUMNS.items():
+        if k == "department_name" and a.has_regions:
+            out["region_name"] = "县区"
         out[k] = zh
-        if k == "timeliness":
+        if k == "timeliness" and a.provisional_years:
             out["provisional"] = PROVISIONAL_COLUMN
     return out
 
@@ -154,7 +161,7 @@ def named_rows(a: Assessment, frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def department_chart(a: Assessment, table: pd.DataFrame, title: str) -> str:
     """Bars per department (both datasets) for the three indicators."""
-    part = table[(table["dataset"] == ALL_DATASETS) & (table["department"] != CITY)]
+    part = table[(table["dataset"] == ALL_DATASETS) & ~table["department"].map(_is_group)]
     cats = [a.department_name(c) for c in part["department"]]
     series = {k: [None if pd.isna(v) else float(v) for v in part[k]] for k in INDICATORS}
     return charts.grouped_bars(cats, series, INDICATOR_NAMES, a.settings.thresholds.model_dump(), title=title)
@@ -215,11 +222,17 @@ def definitions(a: Assessment) -> list[str]:
         "报送量按决定日期所在月份统计（决定日期无效的按首次报送日期）；统计截至 "
         f"{local(a.as_of, s.timezone)}，此后到达的数据不计入。",
         f"问题数据：截至统计时点尚未整改的数据；超过 {s.feedback_overdue_days} 天未整改计为“超期未整改”。",
-        "部门配置中没有区县字段，本报告不分区县统计；区县单位作为独立部门列示。",
+        "县区：部门配置文件写明层级（市直 / 县区）和所属县区的行政区划代码；有县区单位时，指标表在各部门之后列出"
+        "“市直部门合计”和各县区合计，最后是全市合计（全市 = 市直 + 各县区）。",
+        "补录：部门接入平台前作出的决定（决定日期早于平台或该部门配置的考核起始日 timeliness_from）在接入时一次补录入库，"
+        "计入报送量、完整率和准确率，但不考核及时率，在“补录（不考核及时率）”列中单独列出。",
         "报告中不出现证件号码；文书号等文字中疑似身份证号、手机号、银行卡号的数字已打码。",
     ]
     if s.timeliness_from:
         out.append(f"决定日期早于 {s.timeliness_from} 的记录不考核及时率（历史存量补录）。")
+    own = sorted((info.timeliness_from, info.name) for info in a.departments.values() if info.timeliness_from)
+    if own:
+        out.append("各部门考核起始日（此前的决定为补录）：" + "；".join(f"{name} {d}" for d, name in own) + "。")
     return out
 
 

@@ -36,7 +36,7 @@ MACROS = """
 <tr class="{{ 'total' if r.is_total else '' }}" data-department="{{ r.department }}" data-dataset="{{ r.dataset }}">
 {% for key in columns %}
   {% if key == 'department_name' %}
-  <td class="text">{% if link and r.department != '__city__' %}<a href="dept/{{ r.department }}{{ link }}">{{ r.department_name }}</a>{% else %}{{ r.department_name }}{% endif %}</td>
+  <td class="text">{% if link and r.department != '__city__' and not r.department.startswith('__region__') %}<a href="dept/{{ r.department }}{{ link }}">{{ r.department_name }}</a>{% else %}{{ r.department_name }}{% endif %}</td>
   {% elif key == 'dataset_name' %}<td class="text">{{ r.dataset_name }}</td>
   {% elif key in ('timeliness', 'completeness', 'accuracy') %}<td class="{{ 'below' if r.below[key] else '' }}">{{ r[key] | pct }}</td>
   {% elif key == 'upstream_rejected' %}{% if r[key] is none %}<td class="muted" title="尚无省级平台回执">暂无</td>{% else %}<td title="退回 {{ r.upstream_returned }} 条 / 有回执 {{ r.upstream_answered }} 条">{{ r[key] | pct }}</td>{% endif %}

@@ -226,3 +226,22 @@ def test_validate_reports_an_unreadable_decision_date_once(tmp_path: Path) -> No
     result = runner.invoke(app, ["validate", "--dataset", "cf", str(f), "--json"])
     line = json.loads(result.stdout.splitlines()[0])
     assert [e["rule"] for e in line["errors"]] == ["CF-DATE-001"] and line["warnings"] == []
+
+
+def test_status_adds_up_per_county(sqlite_department: Path) -> None:
+    """A 县区 unit (issue 17 item 10): `sgs status` gives each department's level and area, and the records and
+    open 问题数据 per 县区 (the 市直 departments together) and for the city."""
+    assert runner.invoke(app, ["ingest", "cliju"]).exit_code == 0
+    depts = sqlite_department / "departments"
+    county = (depts / "cliju.yaml").read_text(encoding="utf-8").replace("cliju", "xianju").replace("CLIJU", "XIANJU")
+    (depts / "xianju.yaml").write_text(county.replace("\nname: ", '\nlevel: 县区\nregion: "140322"\nname: ', 1), encoding="utf-8")
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    levels = {r["department"]: (r["level"], r["region"], r["region_name"]) for r in status["departments"]}
+    assert levels == {"cliju": ("市直", "140300", "阳泉市"), "xianju": ("县区", "140322", "盂县")}
+    assert status["regions"] == [
+        {"region": "140300", "name": "市直部门", "departments": 1, "records": 23, "open_quarantine": 2},
+        {"region": "140322", "name": "盂县", "departments": 1, "records": 0, "open_quarantine": 0},
+        {"region": None, "name": "全市（阳泉市）", "departments": 2, "records": 23, "open_quarantine": 2},
+    ]
+    table = runner.invoke(app, ["status"])
+    assert table.exit_code == 0 and "按县区汇总" in table.stdout and "盂县" in table.stdout
