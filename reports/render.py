@@ -359,10 +359,10 @@ def write_workbook(a: Assessment, path: Path) -> Path:
         ),
         "逾期记录": _sheet_frame(overdue_rows(a), OVERDUE_COLUMNS),
         "未报送部门": _sheet_frame(named_rows(a, a.silent), {"department_name": "部门", "dataset_name": "数据类别"}),
-        "申报核对": _sheet_frame(declaration_rows(a), DECLARATION_COLUMNS),
-        "目录外许可": _sheet_frame(uncatalogued_rows(a), UNCATALOGUED_COLUMNS),
         "问题数据": _sheet_frame(named_rows(a, a.feedback), FEEDBACK_COLUMNS),
         "问题规则": _sheet_frame(named_rows(a, a.top_rules), RULE_COLUMNS),
+        "申报核对": _sheet_frame(declaration_rows(a), DECLARATION_COLUMNS),
+        "目录外许可": _sheet_frame(uncatalogued_rows(a), UNCATALOGUED_COLUMNS),
     }
     share_cols |= {"及时率", "完整率", "准确率（一次通过率）"}
     private_dir(path.parent)
