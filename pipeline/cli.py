@@ -420,7 +420,12 @@ def declare(
     """全面性: declare how many decisions a department made in a month (the assessment compares what arrived)."""
     from pipeline.config import ConfigError, load_departments
     from pipeline.settings import store_engine
-    from store.declarations import DeclarationError, declarations_from_counts, read_declarations_file, record_declarations
+    from store.declarations import (
+        DeclarationError,
+        declarations_from_counts,
+        read_declarations_file,
+        record_declarations,
+    )
 
     try:
         if file is not None:
@@ -431,6 +436,7 @@ def declare(
         else:
             if not department or not month:
                 _fail("请给出部门代码和 --month（或用 --file 导入申报文件）")
+            assert department is not None and month is not None
             items = declarations_from_counts(department, month, {"cf": cf, "xk": xk}, note)
             source = "cli"
         known = load_departments()

@@ -55,6 +55,9 @@ INDICATORS = ("timeliness", "completeness", "accuracy")
 INDICATOR_NAMES = {"timeliness": "及时率", "completeness": "完整率", "accuracy": "准确率"}
 ALL_DATASETS = "all"
 CITY = "__city__"
+#: Columns of ``Assessment.declarations`` and ``Assessment.uncatalogued`` (全面性, issue 17 item 8).
+DECLARATION_COLUMNS: list[str] = ["department", "dataset", "month", "declared", "received", "shortfall", "status", "declared_at"]
+UNCATALOGUED_COLUMNS: list[str] = ["department", "wsh", "xkbh", "item", "decision_date"]
 
 
 class DepartmentLike(Protocol):
@@ -382,7 +385,7 @@ def load_records(
             decision = srow["decision_date"]
             complete = bool(srow["complete_stored"])
             wsh, xkbh, dept = srow["wsh"], srow["xkbh"], srow["department"]
-            item = {name: srow[name] for name in ITEM_FIELDS.values()}
+            item = {name: stored.at[i, name] for name in ITEM_FIELDS.values()}
         else:
             nat = json.loads(q_latest[k]["national"])
             decision = _parse_date(nat.get(ds.decision_date))
@@ -644,8 +647,6 @@ def store_departments(engine: Engine) -> set[str]:
 # --------------------------------------------------------------------------------------------------
 # 全面性: declarations and the 事项目录 (store.declarations)
 
-DECLARATION_COLUMNS = ["department", "dataset", "month", "declared", "received", "shortfall", "status", "declared_at"]
-UNCATALOGUED_COLUMNS = ["department", "wsh", "xkbh", "item", "decision_date"]
 
 
 def declaration_table(
@@ -661,8 +662,8 @@ def declaration_table(
                 for r in queries.declarations_as_of(engine, months[0], months[-1], as_of)}
     received: dict[tuple[str, str, str], int] = {}
     if len(records):
-        for key, n in records.groupby(["department", "dataset", "month"]).size().items():
-            received[key] = int(n)  # type: ignore[index]
+        for key, size in records.groupby(["department", "dataset", "month"]).size().items():
+            received[key] = int(size)  # type: ignore[index]
     pairs = {(c, ds) for c, info in departments.items() for ds in info.datasets}
     pairs |= {(d, ds) for d, ds, _ in declared if d in departments}
     rows = []
@@ -670,7 +671,7 @@ def declaration_table(
         for m in months:
             got = received.get((dept, ds, m), 0)
             dec = declared.get((dept, ds, m))
-            n = None if dec is None else int(dec["declared"])
+            n: int | None = None if dec is None else int(dec["declared"])
             status = "undeclared" if n is None else ("met" if got >= n else "short")
             rows.append({"department": dept, "dataset": ds, "month": m, "declared": n, "received": got,
                          "shortfall": None if n is None else max(n - got, 0), "status": status,

@@ -178,8 +178,9 @@ def declaration_rows(a: Assessment, month: str | None = None) -> list[dict[str, 
     and months without a declaration first."""
     frame = a.declarations if month is None else a.declarations[a.declarations["month"] == month]
     order = {"short": 0, "undeclared": 1, "met": 2}
-    rows = []
-    for r in sorted(frame.to_dict("records"), key=lambda r: (order.get(r["status"], 3), r["department"], r["dataset"], r["month"])):
+    rows: list[dict[str, Any]] = []
+    records = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+    for r in sorted(records, key=lambda r: (order.get(r["status"], 3), r["department"], r["dataset"], r["month"])):
         declared = r["declared"]
         rows.append({
             **r,
@@ -193,7 +194,7 @@ def declaration_rows(a: Assessment, month: str | None = None) -> list[dict[str, 
 
 def uncatalogued_rows(a: Assessment, limit: int | None = None) -> list[dict[str, Any]]:
     frame = a.uncatalogued if limit is None else a.uncatalogued.head(limit)
-    return [{**{k: _text(v) for k, v in r.items()}, "department_name": a.department_name(r["department"])}
+    return [{**{str(k): _text(v) for k, v in r.items()}, "department_name": a.department_name(str(r["department"]))}
             for r in frame.to_dict("records")]
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from national import dataset
-from reports.indicators import ALL_DATASETS, CITY, DepartmentInfo, assess
+from reports.indicators import ALL_DATASETS, CITY, Assessment, DepartmentInfo, assess
 from reports.render import render_report_html, write_workbook
 from reports.workdays import WorkdayCalendar
 from store.declarations import (
@@ -74,7 +74,7 @@ def scenario(store: Engine) -> Engine:
     return store
 
 
-def _assess(engine: Engine, as_of: dt.datetime = AS_OF):  # type: ignore[no-untyped-def]
+def _assess(engine: Engine, as_of: dt.datetime = AS_OF) -> Assessment:
     return assess(engine, "2025-03", departments=DEPTS, as_of=as_of, calendar=CAL)
 
 
@@ -116,7 +116,8 @@ def test_the_latest_declaration_by_as_of_counts(scenario: Engine) -> None:
     record_declarations(scenario, declarations_from_counts("aaa", "2025-03", {"cf": 8}), source="cli", now=at(D(2025, 3, 31)))
     record_declarations(scenario, declarations_from_counts("aaa", "2025-03", {"cf": 6}), source="cli", now=at(D(2025, 4, 10)))
     a = _assess(scenario)
-    assert a.row(a.month_table, "aaa", "cf")["declared"] == 8  # type: ignore[index]
+    first = a.row(a.month_table, "aaa", "cf")
+    assert first is not None and first["declared"] == 8
     later = _assess(scenario, at(D(2025, 4, 11)))
     row = later.row(later.month_table, "aaa", "cf")
     # by 11 April the correction (6) counts, and A7 (stored 5 April) has arrived: 7 received ≥ 6 declared.
@@ -145,7 +146,8 @@ def test_licences_whose_item_is_not_in_the_catalogue(scenario: Engine, tmp_path:
     assert a.uncatalogued["item"].tolist() == ["烟花爆竹经营许可决定书"]
     row = a.row(a.month_table, "ccc", "xk")
     assert row is not None and row["uncatalogued"] == 1
-    assert a.row(a.month_table, CITY, ALL_DATASETS)["uncatalogued"] == 1  # type: ignore[index]
+    city = a.row(a.month_table, CITY, ALL_DATASETS)
+    assert city is not None and city["uncatalogued"] == 1
     html = render_report_html(a)
     assert "烟花爆竹经营许可决定书" in html and "不在事项目录" in html
     book = write_workbook(a, tmp_path / "r.xlsx")
