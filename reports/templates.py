@@ -148,6 +148,8 @@ DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 {{ indicator_table(month_rows, columns, link=month_query) }}
 <h2>本月未报送数据的部门</h2>
 {{ plain_table(silent, {'department_name': '部门', 'dataset_name': '数据类别'}, '所有部门本月均有报送。') }}
+<h2 id="declarations">申报核对（全面性）</h2>
+{{ plain_table(declarations, declaration_columns, '没有需要核对的部门。') }}
 <h2>待整改问题数据</h2>
 {{ plain_table(feedback, feedback_columns, '没有待整改的问题数据。') }}
 <h2>报告文件</h2>

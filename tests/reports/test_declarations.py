@@ -217,3 +217,23 @@ def test_sgs_declare_and_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_department_info_datasets_are_kept() -> None:
     assert DepartmentInfo("x", "x", ("xk",)).datasets == ("xk",)
+
+
+def test_dashboard_shows_the_declarations(sqlite_store: Engine, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from reports.dashboard import create_app
+    from reports.settings import ReportSettings
+    from tests.reports.test_dashboard import LOGIN, _test_login
+
+    build_scenario(sqlite_store)
+    record_declarations(sqlite_store, declarations_from_counts("aaa", "2025-03", {"cf": 10}), source="cli")
+    app = create_app(lambda: sqlite_store, auth=_test_login, departments=lambda: DEPTS, reports_dir=lambda: tmp_path,
+                     quality_dir=lambda: tmp_path, settings=ReportSettings())
+    client = TestClient(app, headers=LOGIN)
+    page = client.get("/?month=2025-03").text
+    assert 'id="declarations"' in page and "少报" in page
+    rows = {(r["department"], r["dataset"]): r for r in client.get("/api/indicators?month=2025-03").json()["rows"]}
+    aaa = rows[("aaa", "cf")]
+    assert aaa["declared"] == 10 and aaa["declared_coverage"] == pytest.approx(0.7)  # A1–A7 by now: 7 of 10
+    assert rows[("bbb", "cf")]["declared_coverage"] is None
