@@ -147,3 +147,30 @@ def test_department_config_accepts_an_extension_column() -> None:
     doc["datasets"]["cf"]["columns"]["CF_NOPE"] = "x"
     with pytest.raises(ValueError, match="不是国家标准字段"):
         Department.model_validate(doc)
+
+
+def test_migrations_0010_0011_down_and_up_keep_the_records(store: Engine) -> None:
+    """Down to 0009 (extension columns and declaration tables dropped; the SQLite read model keeps its FTS
+    triggers) and up again: a record stored before keeps its hash, and reading its row again changes nothing."""
+    from alembic import command
+
+    from store.db import alembic_config
+
+    assert _load(store, penalty()) == {"inserted": 1, "updated": 0, "unchanged": 0}
+
+    def to(revision: str, down: bool) -> None:
+        with store.begin() as conn:
+            cfg = alembic_config(store.url.render_as_string(hide_password=False))
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    to("0009_inbox_file", True)
+    with store.connect() as c:
+        cols = {r[0] for r in c.execute(sa.text("SELECT * FROM record_cf")).cursor.description}
+    assert "cf_ajmc" not in cols and "cf_wsh" in cols
+    to("head", False)
+    rec = record_tables["cf"]
+    with store.connect() as c:
+        assert c.execute(sa.select(rec.c.content_hash)).scalar_one().hex() == HASH_BEFORE_THE_UPGRADE
+    assert _load(store, penalty()) == {"inserted": 0, "updated": 0, "unchanged": 1}
+    assert _load(store, penalty(CF_WSH="阳市监罚〔2026〕9号", CF_AJMC="某案"), pk="9")["inserted"] == 1
