@@ -174,3 +174,18 @@ def test_migrations_0010_0011_down_and_up_keep_the_records(store: Engine) -> Non
         assert c.execute(sa.select(rec.c.content_hash)).scalar_one().hex() == HASH_BEFORE_THE_UPGRADE
     assert _load(store, penalty()) == {"inserted": 0, "updated": 0, "unchanged": 1}
     assert _load(store, penalty(CF_WSH="阳市监罚〔2026〕9号", CF_AJMC="某案"), pk="9")["inserted"] == 1
+
+
+def test_a_template_file_may_carry_them_under_their_chinese_names(tmp_path: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    from connectors.files import open_template
+
+    path = Path(str(tmp_path)) / "cf.csv"
+    row = penalty(CF_AJMC="某某案", CF_JJQD="可申请行政复议")
+    header = [f.name_zh for f in CF.template_fields] + ["案件名称", "救济渠道"]
+    path.write_text(",".join(header) + "\n" + ",".join(row[c] or "" for c in CF.columns) + "\n", encoding="utf-8")
+    columns, chunks = open_template(path, "cf")
+    assert {"CF_AJMC", "CF_JJQD"} <= set(columns)
+    first = next(iter(chunks))
+    assert first["CF_AJMC"].tolist() == ["某某案"] and first["CF_JJQD"].tolist() == ["可申请行政复议"]
