@@ -48,6 +48,9 @@ def penalty_file(rows: int = 40, seed: int = 2026) -> bytes:
             "CF_CFLB": kind, "CF_NR": "警告" if fine is None else f"罚款{int(float(fine) * 10000)}元", "CF_NR_FK": fine,
             "CF_JDRQ": decided.isoformat(), "CF_YXQ": (decided + dt.timedelta(days=365)).isoformat(),
             "CF_CFJG": NAME, "CF_CFJGDM": USCC, "CF_SJLY": NAME, "CF_SJLYDM": USCC,
+            # extension fields beyond the 2019 template (issue 17 item 11), shown on the public page
+            "CF_AJMC": f"{party.name}{what}案",
+            "CF_JJQD": "如不服本决定，可在收到本决定书之日起六十日内申请行政复议，或者在六个月内依法提起行政诉讼。",
         }
         if i == 5:
             values["CF_JDRQ"] = "2026-02-30"

@@ -19,6 +19,10 @@ DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 #: Why each non-confirmed rule is what it is: (rule-id pattern, decision). First match wins.
 DECISIONS: list[tuple[str, str]] = [
     (
+        r"CF-(LEN-01[34]|CHR-01[12]|FML-01[01])$|XK-(LEN-01[34]|CHR-01[01]|FML-009|FML-010)$",
+        "Extension field beyond the 2019 template [D] (issue 17 item 11): optional, so only length and characters are checked; lengths are our bound for a title, a legal basis or a remedy text.",
+    ),
+    (
         r"COM-REQ-003",
         "Error. The matrix marks the USCC required for org and ind [M]; without it the record cannot be matched to a party, and the ind placeholder gives a legal way out.",
     ),
@@ -233,6 +237,20 @@ seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unc
   rows, over `expectations/settings.yaml`: `rules:` at the top level (both datasets) or under a
   dataset (`datasets: {cf: {rules: …}}`, which wins), e.g. `rules: {COM-USCC-005: {severity: warning}}`.
   The file is refused when a rule id is unknown or a confirmed (C) rule is named.
+- **Extension fields beyond the 2019 template (issue 17 item 11).** The seed requires the column to
+  publish 案件名称 and 救济渠道 for penalties and 设定依据 and 项目名称 for licences, which the 2019 national
+  template lacks. They are optional fields of their own (`national/fields.py`, `extension=True`):
+  `CF_AJMC` 案件名称 (name, ≤ 500), `CF_JJQD` 救济渠道 (text, ≤ 1000, line breaks allowed), `XK_XMMC`
+  项目名称 (name, ≤ 200; the 2016 template's code, spec Appendix A) and `XK_SDYJ` 设定依据 (text, ≤ 2048).
+  A department maps them like any column (`columns: {CF_AJMC: case_name}`, or the Chinese header in a
+  template file); they are normalised by kind, checked by the `LEN`, `CHR` and `FML` rules below (source
+  **D**, configurable), stored in `record_<ds>` and the public column's read model (migration
+  `0014_extension_fields`) and shown on the record's page. They are **not national fields**: never sent
+  upstream (`upstream.envelope.national_data`: the envelope and its files carry the template's columns
+  only), and an empty extension field is left out of the record's payload, so the content hash of every
+  record stored before the upgrade is unchanged and nothing looks changed; filling or changing one is a
+  new version (pushed as an update with the same national values). No rule requires them: the seed's
+  list is what to publish, the national template is what departments must deliver.
 - **GX suites** (`expectations/suites/*.json`) state the same rules: built-in expectations where their
   semantics match exactly, custom check-digit expectations, and an engine-backed custom expectation for
   the rest. The engine-backed ones ask the engine, so they cannot disagree with it: every rule is

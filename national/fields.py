@@ -30,6 +30,10 @@ class Field:
     max_length: int | None
     #: ``\n`` is allowed only in the long free-text columns (spec §3.4).
     multiline: bool = False
+    #: An optional field beyond the 2019 national template (issue 17 item 11): mapped, validated, stored and
+    #: shown like any column, but never part of the national payload sent upstream, and left out of a record's
+    #: content hash while empty (an existing record does not look changed after the upgrade).
+    extension: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,22 @@ class Dataset:
 
     @property
     def columns(self) -> list[str]:
+        """Every column the platform maps, checks and stores: the template's, then the extension fields."""
         return [f.code for f in self.fields]
+
+    @property
+    def template_fields(self) -> tuple[Field, ...]:
+        """The 2019 national template's columns only (what goes upstream, in the template's order)."""
+        return tuple(f for f in self.fields if not f.extension)
+
+    @property
+    def template_columns(self) -> list[str]:
+        return [f.code for f in self.template_fields]
+
+    @property
+    def extension_columns(self) -> list[str]:
+        """The optional fields beyond the national template (:attr:`Field.extension`)."""
+        return [f.code for f in self.fields if f.extension]
 
     def field(self, code: str) -> Field:
         for f in self.fields:
@@ -112,6 +131,10 @@ LICENCE = Dataset(
         Field("XK_LYDW", "数据来源单位", "name", 200),
         Field("XK_LYDWDM", "数据来源单位统一社会信用代码", "code", 18),
         Field("BZ", "备注", "text", 512, multiline=True),
+        # Beyond the 2019 template: content the seed requires to be published (issue 17 item 11). 项目名称 is the
+        # 2016 template's XK_XMMC (spec Appendix A), under its old code.
+        Field("XK_XMMC", "项目名称", "name", 200, extension=True),
+        Field("XK_SDYJ", "设定依据", "text", 2048, extension=True),
     ),
     business_key=("XK_LYDWDM", "XK_WSH", "XK_XKBH"),
     decision_date="XK_JDRQ",
@@ -140,6 +163,9 @@ PENALTY = Dataset(
         Field("CF_SJLY", "数据来源单位", "name", 200),
         Field("CF_SJLYDM", "数据来源单位统一社会信用代码", "code", 18),
         Field("BZ", "备注", "text", 512, multiline=True),
+        # Beyond the 2019 template (issue 17 item 11).
+        Field("CF_AJMC", "案件名称", "name", 500, extension=True),
+        Field("CF_JJQD", "救济渠道", "text", 1000, multiline=True, extension=True),
     ),
     business_key=("CF_SJLYDM", "CF_WSH"),
     decision_date="CF_JDRQ",

@@ -538,6 +538,75 @@ def report(
 
 @app.command()
 @_store_errors
+def declare(
+    department: Annotated[str | None, typer.Argument(help="部门代码（用 --file 时省略）")] = None,
+    month: Annotated[str | None, typer.Option("--month", help="决定所在月份 YYYY-MM")] = None,
+    cf: Annotated[int | None, typer.Option("--cf", help="本月作出的行政处罚决定数")] = None,
+    xk: Annotated[int | None, typer.Option("--xk", help="本月作出的行政许可决定数")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="说明（可选）")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="申报文件（YAML 或 CSV，见 docs/assessment.md）")] = None,
+) -> None:
+    """全面性: declare how many decisions a department made in a month (the assessment compares what arrived)."""
+    from pipeline.config import ConfigError, load_departments
+    from pipeline.settings import store_engine
+    from store.declarations import (
+        DeclarationError,
+        declarations_from_counts,
+        read_declarations_file,
+        record_declarations,
+    )
+
+    try:
+        if file is not None:
+            if department or month or cf is not None or xk is not None:
+                _fail("--file 与部门代码、--month、--cf、--xk 不能同时使用")
+            items = read_declarations_file(file)
+            source = file.name
+        else:
+            if not department or not month:
+                _fail("请给出部门代码和 --month（或用 --file 导入申报文件）")
+            assert department is not None and month is not None
+            items = declarations_from_counts(department, month, {"cf": cf, "xk": xk}, note)
+            source = "cli"
+        known = load_departments()
+    except (DeclarationError, ConfigError) as exc:
+        _fail(str(exc))
+    unknown = sorted({d.department for d in items} - set(known))
+    if unknown:
+        _fail(f"部门 {', '.join(unknown)} 没有配置文件（departments/）：请检查部门代码")
+    for d in items:
+        configured = known[d.department].datasets
+        if configured and d.dataset not in configured:
+            _fail(f"部门 {d.department} 没有配置数据集 {d.dataset}：不能申报它的决定数")
+    n = record_declarations(store_engine(), items, source=source)
+    for d in items:
+        _say(out, f"{d.department} {d.month} {'行政处罚' if d.dataset == 'cf' else '行政许可'}：申报 {d.declared} 件")
+    _say(out, f"已记录 {n} 条申报（同一部门、数据集和月份以最后一次申报为准）。")
+
+
+@app.command("items")
+@_store_errors
+def items_command(
+    file: Annotated[Path, typer.Argument(help="事项目录文件（YAML：department, items）")],
+) -> None:
+    """事项目录: import a department's catalogue of licence items (replaces its previous catalogue)."""
+    from pipeline.config import ConfigError, load_departments
+    from pipeline.settings import store_engine
+    from store.declarations import DeclarationError, read_catalogue_file, replace_catalogue
+
+    try:
+        dept, entries = read_catalogue_file(file)
+        known = load_departments()
+    except (DeclarationError, ConfigError) as exc:
+        _fail(str(exc))
+    if dept not in known:
+        _fail(f"部门 {dept} 没有配置文件（departments/）：请检查事项目录文件的 department")
+    n = replace_catalogue(store_engine(), dept, entries, source=file.name)
+    _say(out, f"部门 {dept} 的事项目录已更新：{n} 个许可事项。")
+
+
+@app.command()
+@_store_errors
 def push(
     mode: Annotated[Literal["http", "file"] | None, typer.Option(help="http: the province's web service; file: exchange files")] = None,
     conn_id: Annotated[str | None, typer.Option("--conn-id", help="Airflow connection of the province (default sgs_province)")] = None,

@@ -123,14 +123,14 @@ def run_demo(*, rows: int, reset: bool, console: Console) -> list[dict[str, Any]
 
 #: The demo's 县区 unit that reports only by 方式二 (the portal): no department file, no database.
 PORTAL_UNIT = "xq_demo"
-PORTAL_UNIT_NAME = "某某县市场监督管理局"
+PORTAL_UNIT_NAME = "盂县市场监督管理局"
 
 
 def _demo_uscc(n: int, prefix: str = "91") -> str:
     from demo.identities import org_check_char, uscc_check_char
 
     org = f"PD{n:06d}"
-    body = prefix + "330127" + org + org_check_char(org)
+    body = prefix + "140322" + org + org_check_char(org)  # 盂县
     return body + uscc_check_char(body)
 
 
@@ -147,15 +147,15 @@ def portal_unit_rows(n: int, today: Any) -> dict[str, list[dict[str, str]]]:
             code = code[:-1] + ("0" if code[-1] != "0" else "1")
         day = (today - dt.timedelta(days=3 + i % 60)).isoformat()
         out["xk"].append({
-            "XK_XDR_MC": f"某某县示范{i:03d}商贸有限公司", "XK_XDR_LB": "法人及非法人组织", "XK_XDR_SHXYM": code,
-            "XK_FRDB": "赵六", "XK_XKWS": "准予许可决定书", "XK_WSH": f"某县市监许〔{today.year}〕{i}号", "XK_XKLB": "普通",
-            "XK_XKZS": "食品经营许可证", "XK_XKBH": f"JY3330127{i:06d}", "XK_NR": "食品销售", "XK_JDRQ": day,
+            "XK_XDR_MC": f"盂县示范{i:03d}商贸有限公司", "XK_XDR_LB": "法人及非法人组织", "XK_XDR_SHXYM": code,
+            "XK_FRDB": "赵六", "XK_XKWS": "准予许可决定书", "XK_WSH": f"盂市监许〔{today.year}〕{i}号", "XK_XKLB": "普通",
+            "XK_XKZS": "食品经营许可证", "XK_XKBH": f"JY3140322{i:06d}", "XK_NR": "食品销售", "XK_JDRQ": day,
             "XK_YXQZ": day, "XK_YXQZI": (today + dt.timedelta(days=5 * 365)).isoformat(), "XK_XKJG": PORTAL_UNIT_NAME,
             "XK_XKJGDM": authority, "XK_ZT": "1", "XK_LYDW": PORTAL_UNIT_NAME, "XK_LYDWDM": authority,
         })
         out["cf"].append({
-            "CF_XDR_MC": f"某某县示范{i:03d}餐饮有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": code,
-            "CF_FRDB": "钱七", "CF_WSH": f"某县市监罚〔{today.year}〕{i}号", "CF_WFXW": "未按规定公示信息",
+            "CF_XDR_MC": f"盂县示范{i:03d}餐饮有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": code,
+            "CF_FRDB": "钱七", "CF_WSH": f"盂市监罚〔{today.year}〕{i}号", "CF_WFXW": "未按规定公示信息",
             "CF_SY": f"经查，当事人未按规定公示食品经营许可信息（第 {i} 号）。", "CF_YJ": "《食品安全法》第一百二十六条",
             "CF_CFLB": "罚款", "CF_NR": "罚款人民币五千元", "CF_NR_FK": "0.5", "CF_JDRQ": day,
             "CF_YXQ": (today + dt.timedelta(days=365)).isoformat(), "CF_CFJG": PORTAL_UNIT_NAME, "CF_CFJGDM": authority,

@@ -55,9 +55,11 @@ from reports.indicators import (
 )
 from reports.render import (
     DATASET_NAMES,
+    DECLARATION_COLUMNS,
     FEEDBACK_COLUMNS,
     OVERDUE_COLUMNS,
     RULE_COLUMNS,
+    declaration_rows,
     department_chart,
     environment,
     indicator_columns,
@@ -233,6 +235,8 @@ def create_app(
             month_rows=indicator_rows(a, a.month_table),
             month_query=f"?month={m}",
             silent=named_rows(a, a.silent),
+            declaration_columns=DECLARATION_COLUMNS,
+            declarations=declaration_rows(a, a.month),
             feedback_columns=FEEDBACK_COLUMNS,
             feedback=named_rows(a, a.feedback),
             files=files,
@@ -310,6 +314,11 @@ def create_app(
                     **{k: (None if r[k] is None or r[k] != r[k] else float(r[k])) for k in INDICATORS},
                     **{k: int(r[k]) for k in ("records", "stored", "assessed", "on_time", "late", "missing", "pending",
                                               "backfill", "provisional")},
+                    # 全面性 (issue 17 item 8): declared decisions and the share received (None: nothing declared)
+                    "declared": None if r.get("declared") is None else int(r["declared"]),
+                    "declared_coverage": None if r.get("declared_coverage") is None else float(r["declared_coverage"]),
+                    "undeclared_months": int(r.get("undeclared_months") or 0),
+                    "uncatalogued": int(r.get("uncatalogued") or 0),
                 }
             )
         return JSONResponse(

@@ -58,6 +58,9 @@ ALL_DATASETS = "all"
 CITY = "__city__"
 #: Prefix of the ``department`` value of a region's total row (``__region__140321``): see :func:`region_key`.
 REGION_PREFIX = "__region__"
+#: Columns of ``Assessment.declarations`` and ``Assessment.uncatalogued`` (全面性, issue 17 item 8).
+DECLARATION_COLUMNS: list[str] = ["department", "dataset", "month", "declared", "received", "shortfall", "status", "declared_at"]
+UNCATALOGUED_COLUMNS: list[str] = ["department", "wsh", "xkbh", "item", "decision_date"]
 
 
 class DepartmentLike(Protocol):
@@ -165,6 +168,14 @@ class Assessment:
     #: ``as_of`` (reports.workdays.arrangement_warning); ``None`` otherwise.
     calendar_warning: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: 全面性: per configured department dataset and month of the year to date, the latest declaration by
+    #: ``as_of`` (``declared``, ``None``: not declared) against the records received (``received``), ``status``
+    #: ``met`` / ``short`` / ``undeclared`` (store.declarations).
+    declarations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DECLARATION_COLUMNS))
+    #: Licences of the report month whose item is not in their department's 事项目录 (values masked).
+    uncatalogued: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UNCATALOGUED_COLUMNS))
+    #: Departments with licences configured but no 事项目录 imported.
+    no_catalogue: list[str] = field(default_factory=list)
 
     def department_name(self, code: str) -> str:
         if code == CITY:
@@ -282,7 +293,8 @@ def _stored_records(
 ) -> Iterator[pd.DataFrame]:
     """Stored records decided in [lo, hi], in chunks, with their completeness computed and text dropped."""
     ds = national_dataset(dataset)
-    extra = [c for c in ("XK_XKBH",) if c in ds.columns and c not in req.columns]
+    extra = [c for c in ("XK_XKBH", *_item_columns(dataset)) if c in ds.columns or c in _item_columns(dataset)]
+    extra = [c for c in extra if c not in req.columns]
     wanted = list(dict.fromkeys([*req.columns, _wsh_column(dataset), *extra]))
     for rows in queries.decided_records(engine, dataset, lo, hi, wanted):
         national = pd.DataFrame({c: [_as_text(r[c]) for r in rows] for c in wanted}, dtype=object)
@@ -301,8 +313,23 @@ def _stored_records(
                 "province_accepted": [r["province_version"] is not None for r in rows],
                 "wsh": national[_wsh_column(dataset)].tolist(),
                 "xkbh": national["XK_XKBH"].tolist() if "XK_XKBH" in national else [None] * len(rows),
+                **{name: national[c].tolist() if c in national else [None] * len(rows) for c, name in ITEM_FIELDS.items()},
             }
         )
+
+
+#: 事项目录: the licence columns that name the item, and their names in the assessment's frames
+#: (store.declarations.ItemMatcher explains the matching).
+ITEM_FIELDS = {"XK_XMMC": "item_project", "XK_XKWS": "item_title", "XK_XKZS": "item_certificate"}
+
+
+def _item_columns(dataset: str) -> list[str]:
+    """The item columns of ``dataset`` that exist (licences only; 项目名称 is an extension field)."""
+    if dataset != "xk":
+        return []
+    ds = national_dataset(dataset)
+    known = set(ds.columns) | set(getattr(ds, "extension_columns", ()))
+    return [c for c in ITEM_FIELDS if c in known]
 
 
 def _wsh_column(dataset: str) -> str:
@@ -338,7 +365,7 @@ def load_records(
     parts = list(_stored_records(engine, dataset, lo, hi, req, today))
     stored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["key", "department", "source_pk", "loaded_at", "published_at", "decision_date", "complete_stored",
-                 "province_accepted", "wsh", "xkbh"]
+                 "province_accepted", "wsh", "xkbh", *ITEM_FIELDS.values()]
     )
     rejected_by_asof = queries.upstream_rejections(engine, dataset, lo, hi, as_of)
     accepted_by_key = dict(zip(stored["key"], stored["province_accepted"], strict=True))
@@ -392,6 +419,7 @@ def load_records(
             decision = srow["decision_date"]
             complete = bool(srow["complete_stored"])
             wsh, xkbh, dept = srow["wsh"], srow["xkbh"], srow["department"]
+            item = {name: stored.at[i, name] for name in ITEM_FIELDS.values()}
         else:
             nat = json.loads(q_latest[k]["national"])
             decision = _parse_date(nat.get(ds.decision_date))
@@ -399,6 +427,7 @@ def load_records(
                 decision = stored.iloc[i]["decision_date"]
             complete = bool(q_complete.get(k, False))
             wsh, xkbh, dept = nat.get(_wsh_column(dataset)), nat.get("XK_XKBH"), q_dept[k]
+            item = {name: nat.get(c) for c, name in ITEM_FIELDS.items()}
         arrival = min(x for x in (loaded, first_seen) if x is not None)
         rows.append(
             {
@@ -418,12 +447,13 @@ def load_records(
                 "upstream_rejected": loaded is not None and k in rejected_by_asof,
                 "wsh": wsh,
                 "xkbh": xkbh,
+                **item,
             }
         )
     out = pd.DataFrame(
         rows,
         columns=["dataset", "department", "key", "decision_date", "loaded_at", "published_at", "first_seen", "arrival",
-                 "complete", "first_pass", "upstream_answered", "upstream_rejected", "wsh", "xkbh"],
+                 "complete", "first_pass", "upstream_answered", "upstream_rejected", "wsh", "xkbh", *ITEM_FIELDS.values()],
     )
     if out.empty:
         return out
@@ -678,6 +708,117 @@ def store_departments(engine: Engine) -> set[str]:
 
 
 # --------------------------------------------------------------------------------------------------
+# 全面性: declarations and the 事项目录 (store.declarations)
+
+
+
+def declaration_table(
+    engine: Engine, records: pd.DataFrame, departments: Mapping[str, DepartmentInfo], months: list[str], as_of: dt.datetime
+) -> pd.DataFrame:
+    """Declared vs received per department dataset and month (``months``): every configured department dataset
+    and every declared one gets a row per month. ``received`` counts the records of the month (stored or still
+    in quarantine); ``status``: ``met`` (received ≥ declared), ``short`` (fewer received: ``shortfall`` decisions
+    missing), ``undeclared`` (no declaration by ``as_of``)."""
+    if not months:
+        return pd.DataFrame(columns=DECLARATION_COLUMNS)
+    declared = {(r["department"], r["dataset"], r["month"]): r
+                for r in queries.declarations_as_of(engine, months[0], months[-1], as_of)}
+    received: dict[tuple[str, str, str], int] = {}
+    if len(records):
+        for key, size in records.groupby(["department", "dataset", "month"]).size().items():
+            received[key] = int(size)  # type: ignore[index]
+    pairs = {(c, ds) for c, info in departments.items() for ds in info.datasets}
+    pairs |= {(d, ds) for d, ds, _ in declared if d in departments}
+    rows = []
+    for dept, ds in sorted(pairs, key=lambda p: (p[0] not in departments, p[0], p[1])):
+        for m in months:
+            got = received.get((dept, ds, m), 0)
+            dec = declared.get((dept, ds, m))
+            n: int | None = None if dec is None else int(dec["declared"])
+            status = "undeclared" if n is None else ("met" if got >= n else "short")
+            rows.append({"department": dept, "dataset": ds, "month": m, "declared": n, "received": got,
+                         "shortfall": None if n is None else max(n - got, 0), "status": status,
+                         "declared_at": None if dec is None else _utc(dec["declared_at"])})
+    return pd.DataFrame(rows, columns=DECLARATION_COLUMNS)
+
+
+def _declared_counts(part: pd.DataFrame) -> dict[str, Any]:
+    """Over some declaration rows: declared decisions, those received (each month capped at its declaration),
+    months without a declaration, and the share received (``None``: nothing declared)."""
+    dec = part[part["status"] != "undeclared"] if len(part) else part
+    declared = int(sum(int(v) for v in dec["declared"])) if len(dec) else 0
+    covered = int(sum(min(int(d), int(r)) for d, r in zip(dec["declared"], dec["received"], strict=True))) if len(dec) else 0
+    if not len(dec):
+        share: float | None = None
+    else:
+        share = covered / declared if declared else 1.0
+    return {"declared": declared if len(dec) else None, "declared_received": covered,
+            "undeclared_months": int((part["status"] == "undeclared").sum()) if len(part) else 0,
+            "declared_coverage": share}
+
+
+def add_declared(table: pd.DataFrame, decl: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``declared``, ``declared_received``, ``undeclared_months`` and ``declared_coverage`` (申报到达率) to an
+    indicator table, from the declaration rows of its period (per department dataset, department and city)."""
+    out = table.copy()
+    values: dict[str, list[Any]] = {k: [] for k in ("declared", "declared_received", "undeclared_months", "declared_coverage")}
+    for dept, ds in zip(out["department"], out["dataset"], strict=True):
+        part = decl
+        if dept != CITY:
+            part = part[part["department"] == dept]
+        if ds != ALL_DATASETS:
+            part = part[part["dataset"] == ds]
+        for k, v in _declared_counts(part).items():
+            values[k].append(v)
+    for k, v in values.items():
+        out[k] = pd.Series(v, index=out.index, dtype=object)
+    return out
+
+
+def uncatalogued_licences(
+    engine: Engine, records: pd.DataFrame, departments: Mapping[str, DepartmentInfo]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Licences in ``records`` whose item is not in their department's 事项目录, and the departments with
+    licences configured (or received) but no 事项目录."""
+    from store.declarations import catalogues, item_matcher
+
+    cats = catalogues(engine)
+    xk = records[records["dataset"] == "xk"] if len(records) else records
+    with_xk = {c for c, info in departments.items() if "xk" in info.datasets} | (set(xk["department"]) if len(xk) else set())
+    missing = sorted(c for c in with_xk if c not in cats)
+    rows = []
+    matchers = {d: item_matcher(items) for d, items in cats.items()}
+    for r in xk.to_dict("records") if len(xk) else []:
+        m = matchers.get(r["department"])
+        if m is None or m.matches(r.get("item_project"), r.get("item_title"), r.get("item_certificate")):
+            continue
+        item = next((v for v in (r.get("item_project"), r.get("item_title"), r.get("item_certificate")) if v), None)
+        rows.append({"department": r["department"], "wsh": mask_text(r["wsh"]) if isinstance(r["wsh"], str) else r["wsh"],
+                     "xkbh": mask_text(r["xkbh"]) if isinstance(r["xkbh"], str) else r["xkbh"],
+                     "item": mask_text(item) if isinstance(item, str) else None, "decision_date": r["decision_date"]})
+    out = pd.DataFrame(rows, columns=UNCATALOGUED_COLUMNS)
+    if len(out):
+        out = out.sort_values(["department", "decision_date", "wsh"], na_position="last").reset_index(drop=True)
+    return out, missing
+
+
+def add_uncatalogued(table: pd.DataFrame, uncatalogued: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``uncatalogued`` (licences of the period whose item is not in the 事项目录) to an indicator table."""
+    out = table.copy()
+    per_dept = uncatalogued.groupby("department").size().to_dict() if len(uncatalogued) else {}
+    counts = []
+    for dept, ds in zip(out["department"], out["dataset"], strict=True):
+        if ds == "cf":
+            counts.append(0)
+        elif dept == CITY:
+            counts.append(len(uncatalogued))
+        else:
+            counts.append(int(per_dept.get(dept, 0)))
+    out["uncatalogued"] = counts
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
 # The assessment
 
 
@@ -731,6 +872,14 @@ def assess(
     in_ytd = records[records["month"].isin(ytd_months)]
     month_table = summarise(in_month, infos)
     ytd_table = summarise(in_ytd, infos)
+    ytd_list = sorted(ytd_months)
+    decl = declaration_table(engine, in_ytd, infos, ytd_list, as_of)
+    month_table = add_declared(month_table, decl[decl["month"] == month])
+    ytd_table = add_declared(ytd_table, decl)
+    uncatalogued, no_catalogue = uncatalogued_licences(engine, in_month, infos)
+    uncat_ytd, _ = uncatalogued_licences(engine, in_ytd, infos)
+    month_table = add_uncatalogued(month_table, uncatalogued)
+    ytd_table = add_uncatalogued(ytd_table, uncat_ytd)
 
     trend_rows = []
     trend_months = [month_key(add_months(trend_start, k)) for k in range(settings.trend_months)]
@@ -792,4 +941,7 @@ def assess(
         provisional_basis=provisional_basis,
         calendar_warning=arrangement_warning(calendar, as_of.astimezone(tz).date()),
         notes=notes,
+        declarations=decl,
+        uncatalogued=uncatalogued,
+        no_catalogue=no_catalogue,
     )

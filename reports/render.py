@@ -43,6 +43,27 @@ INDICATOR_COLUMNS: dict[str, str] = {
     "completeness": "完整率",
     "accuracy": "准确率（一次通过率）",
     "upstream_rejected": "上报退回率",
+    "declared": "申报决定数",
+    "declared_coverage": "申报到达率",
+    "uncatalogued": "目录外许可",
+}
+#: 全面性: the declarations table (declared vs received per month).
+DECLARATION_COLUMNS: dict[str, str] = {
+    "department_name": "部门",
+    "dataset_name": "数据类别",
+    "month": "月份",
+    "declared_text": "申报决定数",
+    "received": "到达记录数",
+    "status_name": "核对结果",
+}
+DECLARATION_STATUS = {"met": "已到齐", "short": "少报", "undeclared": "未申报"}
+#: Licences whose item is not in the department's 事项目录.
+UNCATALOGUED_COLUMNS: dict[str, str] = {
+    "department_name": "部门",
+    "wsh": "决定文书号",
+    "xkbh": "许可编号",
+    "item": "许可事项（项目名称或文书名称）",
+    "decision_date": "决定日期",
 }
 #: Indicator table column shown when some deadlines are provisional: records whose deadline is provisional.
 PROVISIONAL_COLUMN = "其中临时截止日期"
@@ -159,6 +180,31 @@ def named_rows(a: Assessment, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def declaration_rows(a: Assessment, month: str | None = None) -> list[dict[str, Any]]:
+    """The declarations (申报核对) with Chinese names: every row of the report month (or all months), shortfalls
+    and months without a declaration first."""
+    frame = a.declarations if month is None else a.declarations[a.declarations["month"] == month]
+    order = {"short": 0, "undeclared": 1, "met": 2}
+    rows: list[dict[str, Any]] = []
+    records = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+    for r in sorted(records, key=lambda r: (order.get(r["status"], 3), r["department"], r["dataset"], r["month"])):
+        declared = r["declared"]
+        rows.append({
+            **r,
+            "department_name": a.department_name(r["department"]),
+            "dataset_name": DATASET_NAMES.get(r["dataset"], r["dataset"]),
+            "declared_text": "" if declared is None or pd.isna(declared) else int(declared),
+            "status_name": (f"少报 {int(r['shortfall'])} 件" if r["status"] == "short" else DECLARATION_STATUS.get(r["status"], r["status"])),
+        })
+    return rows
+
+
+def uncatalogued_rows(a: Assessment, limit: int | None = None) -> list[dict[str, Any]]:
+    frame = a.uncatalogued if limit is None else a.uncatalogued.head(limit)
+    return [{**{str(k): _text(v) for k, v in r.items()}, "department_name": a.department_name(str(r["department"]))}
+            for r in frame.to_dict("records")]
+
+
 def department_chart(a: Assessment, table: pd.DataFrame, title: str) -> str:
     """Bars per department (both datasets) for the three indicators."""
     part = table[(table["dataset"] == ALL_DATASETS) & ~table["department"].map(_is_group)]
@@ -226,6 +272,10 @@ def definitions(a: Assessment) -> list[str]:
         "“市直部门合计”和各县区合计，最后是全市合计（全市 = 市直 + 各县区）。",
         "补录：部门接入平台前作出的决定（决定日期早于平台或该部门配置的考核起始日 timeliness_from）在接入时一次补录入库，"
         "计入报送量、完整率和准确率，但不考核及时率，在“补录（不考核及时率）”列中单独列出。",
+        "申报到达率（全面性）= 到达平台的记录（每月最多计到申报数）÷ 部门申报的本月决定数（sgs declare 或申报文件，"
+        "以统计时点前最后一次申报为准）；未申报的月份不计入，列为“未申报”，没有任何申报时显示“未申报”。",
+        "目录外许可 = 许可事项不在部门事项目录中的行政许可记录：有项目名称的按项目名称与事项名称、别名或编码精确比对，"
+        "没有项目名称的看文书名称或许可证书名称是否包含事项名称或别名。",
         "报告中不出现证件号码；文书号等文字中疑似身份证号、手机号、银行卡号的数字已打码。",
     ]
     if s.timeliness_from:
@@ -267,6 +317,12 @@ def render_report_html(a: Assessment, *, xlsx_name: str | None = None) -> str:
         month_rows=indicator_rows(a, a.month_table),
         ytd_rows=indicator_rows(a, a.ytd_table),
         silent=named_rows(a, a.silent),
+        declaration_columns=DECLARATION_COLUMNS,
+        declarations=declaration_rows(a, a.month),
+        uncatalogued_columns=UNCATALOGUED_COLUMNS,
+        uncatalogued=uncatalogued_rows(a, a.settings.html_overdue_rows),
+        uncatalogued_total=len(a.uncatalogued),
+        no_catalogue=[a.department_name(c) for c in a.no_catalogue],
         feedback_columns=FEEDBACK_COLUMNS,
         feedback=named_rows(a, a.feedback),
         rule_columns=RULE_COLUMNS,
@@ -294,7 +350,7 @@ def write_workbook(a: Assessment, path: Path) -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    share_cols = {INDICATOR_COLUMNS[k] for k in (*INDICATORS, "upstream_rejected")}
+    share_cols = {INDICATOR_COLUMNS[k] for k in (*INDICATORS, "upstream_rejected", "declared_coverage")}
     sheets: dict[str, pd.DataFrame] = {
         "说明": pd.DataFrame(
             {"项目": ["报告月份", "统计截至", "合格线（及时率/完整率/准确率）", *(["临时截止日期"] if a.provisional_years else []),
@@ -319,6 +375,8 @@ def write_workbook(a: Assessment, path: Path) -> Path:
         "未报送部门": _sheet_frame(named_rows(a, a.silent), {"department_name": "部门", "dataset_name": "数据类别"}),
         "问题数据": _sheet_frame(named_rows(a, a.feedback), FEEDBACK_COLUMNS),
         "问题规则": _sheet_frame(named_rows(a, a.top_rules), RULE_COLUMNS),
+        "申报核对": _sheet_frame(declaration_rows(a), DECLARATION_COLUMNS),
+        "目录外许可": _sheet_frame(uncatalogued_rows(a), UNCATALOGUED_COLUMNS),
     }
     share_cols |= {"及时率", "完整率", "准确率（一次通过率）"}
     private_dir(path.parent)

@@ -39,6 +39,8 @@ MACROS = """
   <td class="text">{% if link and r.department != '__city__' and not r.department.startswith('__region__') %}<a href="dept/{{ r.department }}{{ link }}">{{ r.department_name }}</a>{% else %}{{ r.department_name }}{% endif %}</td>
   {% elif key == 'dataset_name' %}<td class="text">{{ r.dataset_name }}</td>
   {% elif key in ('timeliness', 'completeness', 'accuracy') %}<td class="{{ 'below' if r.below[key] else '' }}">{{ r[key] | pct }}</td>
+  {% elif key == 'declared_coverage' %}{% if r[key] is none %}<td class="muted" title="本期没有申报决定数">未申报</td>{% else %}<td title="到达 {{ r.declared_received }} 件 / 申报 {{ r.declared }} 件{% if r.undeclared_months %}；{{ r.undeclared_months }} 个月未申报{% endif %}">{{ r[key] | pct }}</td>{% endif %}
+  {% elif key == 'declared' %}<td>{{ '' if r[key] is none else r[key] }}</td>
   {% elif key == 'upstream_rejected' %}{% if r[key] is none %}<td class="muted" title="尚无省级平台回执">暂无</td>{% else %}<td title="退回 {{ r.upstream_returned }} 条 / 有回执 {{ r.upstream_answered }} 条">{{ r[key] | pct }}</td>{% endif %}
   {% else %}<td>{{ r[key] }}</td>{% endif %}
 {% endfor %}
@@ -96,6 +98,14 @@ REPORT_TEMPLATE = """<!DOCTYPE html>
 <h2>本月未报送数据的部门</h2>
 {{ plain_table(silent, {'department_name': '部门', 'dataset_name': '数据类别'}, '所有部门本月均有报送。') }}
 
+<h2 id="declarations">申报核对（全面性：部门申报的决定数与到达的记录）</h2>
+{{ plain_table(declarations, declaration_columns, '没有需要核对的部门。') }}
+
+<h2 id="uncatalogued">许可事项不在事项目录中的记录</h2>
+{% if no_catalogue %}<p class="muted">尚未导入事项目录的部门：{{ no_catalogue | join('、') }}（sgs items）。</p>{% endif %}
+<p>本月共 {{ uncatalogued_total }} 条{% if uncatalogued_total > uncatalogued|length %}，下表列出前 {{ uncatalogued|length }} 条，全部记录见 Excel 明细“目录外许可”表{% endif %}。</p>
+{{ plain_table(uncatalogued, uncatalogued_columns, '没有目录外的许可记录。') }}
+
 <h2>待整改问题数据（反馈部门）</h2>
 {{ plain_table(feedback, feedback_columns, '没有待整改的问题数据。') }}
 <h3>主要问题（每个部门、数据类别前 5 条规则）</h3>
@@ -140,6 +150,8 @@ DASHBOARD_TEMPLATE = """<!DOCTYPE html>
 {{ indicator_table(month_rows, columns, link=month_query) }}
 <h2>本月未报送数据的部门</h2>
 {{ plain_table(silent, {'department_name': '部门', 'dataset_name': '数据类别'}, '所有部门本月均有报送。') }}
+<h2 id="declarations">申报核对（全面性）</h2>
+{{ plain_table(declarations, declaration_columns, '没有需要核对的部门。') }}
 <h2>待整改问题数据</h2>
 {{ plain_table(feedback, feedback_columns, '没有待整改的问题数据。') }}
 <h2>报告文件</h2>

@@ -33,8 +33,15 @@ def write(conn: Connection, ds: str, rows: dict[str, Any], n: int) -> None:
 
 
 def record_payload(ds: str, row: Any) -> str:
-    """The national values of a record row (a mapping of its columns) as the history's JSON payload."""
-    return json.dumps({c: text_value(row[c.lower()]) for c in dataset(ds).columns}, ensure_ascii=False)
+    """The national values of a record row (a mapping of its columns) as the history's JSON payload: the template's
+    columns, then the extension fields that are filled (an empty one is left out, as in ``store.rows.keyed``)."""
+    d = dataset(ds)
+    values = {c: text_value(row[c.lower()]) for c in d.template_columns}
+    for c in d.extension_columns:
+        v = row.get(c.lower()) if hasattr(row, "get") else row[c.lower()]
+        if v is not None:
+            values[c] = text_value(v)
+    return json.dumps(values, ensure_ascii=False)
 
 
 def current_as_version(ds: str, row: Any) -> dict[str, Any]:

@@ -77,6 +77,8 @@ def public_columns(ds: str, records: Sequence[Mapping[Any, Any]]) -> dict[str, l
         if f.code in ID_COLUMNS:
             out[col] = [None] * len(records)
             continue
+        if f.extension and records and col not in records[0]:
+            continue  # a migration older than the extension fields (0011) rebuilding the read model
         values = [r[col] for r in records]
         if f.code.startswith((f"{p}_FR_", f"{p}_FRDB")):
             values = [None if nat else v for v, nat in zip(values, natural, strict=True)]

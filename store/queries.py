@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, RowMapping
 
 from national import dataset as national_dataset
 from store import dialect
-from store.schema import ingest_run, push_rejection, quarantine, record_tables, watermark
+from store.schema import declaration, ingest_run, push_rejection, quarantine, record_tables, watermark
 
 
 def open_quarantine(engine: Engine, department: str, dataset: str | None = None) -> Iterator[dict[str, Any]]:
@@ -108,6 +108,22 @@ def upstream_rejections(engine: Engine, dataset: str, lo: dt.date, hi: dt.date, 
     )
     with engine.connect() as conn:
         return {row.business_key: row.first_rejected_at for row in conn.execute(stmt)}
+
+
+def declarations_as_of(engine: Engine, first_month: str, last_month: str, as_of: dt.datetime) -> list[dict[str, Any]]:
+    """全面性: per department, dataset and month in [first_month, last_month] (``YYYY-MM``), the latest declaration
+    made by ``as_of``: ``department``, ``dataset``, ``month``, ``declared``, ``declared_at``, ``source``."""
+    d = declaration.c
+    stmt = (
+        sa.select(d.department, d.dataset, d.month, d.declared, d.declared_at, d.source)
+        .where(d.month >= first_month, d.month <= last_month, d.declared_at <= as_of)
+        .order_by(d.declared_at, d.id)
+    )
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(stmt).mappings():
+            latest[(r["department"], r["dataset"], r["month"])] = dict(r)  # later rows win
+    return list(latest.values())
 
 
 def quarantine_entries_seen(

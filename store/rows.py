@@ -217,7 +217,7 @@ class Keyed:
 def keyed(national: pd.DataFrame, ds: Dataset) -> Keyed:
     national = national.reset_index(drop=True)
     keys = business_keys(national, ds)
-    payload = payloads(national, ds.columns)
+    payload = with_extensions(payloads(national, ds.template_columns), national, ds.extension_columns)
     hashes, unstorable = _hashes(payload)
     return Keyed(keys, payload, hashes, [i for i, k in enumerate(keys) if len(k) > KEY_LENGTH], unstorable)
 
@@ -322,6 +322,28 @@ def _hashes(payload: list[str]) -> tuple[list[bytes], list[int]]:
                 unstorable.append(i)
         hashes.append(sha256(data).digest()[:HASH_BYTES])
     return hashes, unstorable
+
+
+def with_extensions(payload: list[str], national: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Template payloads with the row's filled extension fields appended (issue 17 item 11), in field order.
+
+    An empty extension field adds nothing: the payload, hence the content hash, of a row without extension
+    values is exactly what it was before the fields existed, so no stored record looks changed after the
+    upgrade; filling one (or changing it) is a change of the record."""
+    cols = [c for c in columns if c in national.columns]
+    if not cols or not payload:
+        return payload
+    frame = national[cols]
+    filled = frame.notna().to_numpy().any(axis=1)
+    if not filled.any():
+        return payload
+    out = list(payload)
+    for i in np.flatnonzero(filled).tolist():
+        extra = {c: v for c, v in zip(cols, frame.iloc[i].tolist(), strict=True) if v is not None and not (isinstance(v, float) and np.isnan(v))}
+        if extra:
+            tail = json.dumps(extra, ensure_ascii=False, default=str)
+            out[i] = out[i][:-1] + "," + tail[1:]
+    return out
 
 
 def payloads(national: pd.DataFrame, columns: list[str]) -> list[str]:

@@ -420,3 +420,34 @@ portal_audit = sa.Table(
     sa.Index("ix_portal_audit_department", "department", "at"),
     comment="方式二: audit log of every login, submission, correction and withdrawal (who, when, what)",
 )
+
+declaration = sa.Table(
+    "declaration",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("dataset", sa.String(2), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False, comment="YYYY-MM: the month of the decisions declared"),
+    sa.Column("declared", sa.Integer, nullable=False, comment="decisions the department says it made in the month"),
+    sa.Column("source", sa.String(200), nullable=False, comment="cli, or the declarations file's name"),
+    sa.Column("note", sa.Text),
+    sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+    # the assessment's read: the latest declaration by as-of per department, dataset and month.
+    sa.Index("ix_declaration_month", "department", "dataset", "month", "declared_at"),
+    comment="全面性: monthly declarations of decisions made, append-only (the latest by the as-of moment counts; store.declarations)",
+)
+
+licence_item = sa.Table(
+    "licence_item",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("department", sa.String(40), nullable=False),
+    sa.Column("code", sa.String(64), comment="事项编码 (optional)"),
+    sa.Column("name", sa.Text, nullable=False, comment="事项名称"),
+    sa.Column("aliases", sa.Text, nullable=False, server_default="[]", comment="JSON list of other names of the item"),
+    sa.Column("source", sa.String(200), nullable=False, comment="the catalogue file's name"),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    # a department's catalogue (replaced as a whole; the assessment reads it per department).
+    sa.Index("ix_licence_item_dept", "department"),
+    comment="事项目录: the licence items each department compiled (store.declarations.replace_catalogue)",
+)

@@ -14,7 +14,7 @@ Record envelope (JSON, UTF-8)::
      "source_timestamp": "2025-06-01T08:00:00+08:00", # when this version entered the central store
      "dataset": "cf" | "xk",
      "source_unit": "<数据来源单位>", "source_unit_code": "<数据来源单位统一社会信用代码>",
-     "data": {"CF_WSH": "...", ...}}                   # the national values (2019 template codes)
+     "data": {"CF_WSH": "...", ...}}                   # the national values (2019 template codes only)
 
 Batch: ``{"batch_id", "dataset", "sender": {"name", "code"}, "records": [...]}`` POSTed to ``batches``.
 Receipt (回执): ``{"batch_id", "receipts": [{"idempotency_key", "record_id", "status": "accepted" |
@@ -26,6 +26,13 @@ opens it; headers Chinese or national codes) with five envelope columns in front
 counts and SHA-256 checksums, and receipt CSVs with a status column 1 accepted / 2 rejected. A cell whose
 text a spreadsheet would run as a formula is written with a leading apostrophe (``file_cell``) and read back
 without it (``file_value``); the manifest says so (``"formula_escape": "apostrophe"``).
+
+Extension fields (``national.fields.Field.extension``: 案件名称, 救济渠道, 设定依据, 项目名称 — issue 17 item 11)
+are never sent: the record's ``data`` and the batch files carry the 2019 template's columns only
+(:func:`national_data`), because this envelope, like the national template it carries, has no place for
+local fields, and a province that validates the template would reject unknown ones. A version that changed
+only an extension field is still a new version (its content hash changed) and goes out as an update with
+the same national values, which the province treats as a no-op resend.
 
 Receipts are untrusted input: every field is coerced to text and cut to a bound (``MAX_*_CHARS``), control
 characters are removed, and an item without a usable idempotency key or status is reported, not applied.
@@ -62,6 +69,11 @@ DECISION_NUMBER: dict[str, str] = {"cf": "CF_WSH", "xk": "XK_WSH"}
 
 ReceiptStatus = Literal["accepted", "rejected"]
 Operation = Literal["I", "U", "D"]
+
+
+def national_data(dataset: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values that go upstream: the 2019 template's columns, in its order (extension fields left out)."""
+    return {c: values.get(c) for c in national_dataset(dataset).template_columns}
 
 
 def record_guid(dataset: str, business_key: str) -> str:
@@ -307,7 +319,7 @@ def file_value(cell: str) -> str:
 def batch_headers(dataset: str, header: Literal["zh", "code"]) -> list[str]:
     ds = national_dataset(dataset)
     env = [zh if header == "zh" else code for zh, code in FILE_ENVELOPE.values()]
-    return env + ([f.name_zh for f in ds.fields] if header == "zh" else ds.columns)
+    return env + ([f.name_zh for f in ds.template_fields] if header == "zh" else ds.template_columns)
 
 
 def write_batch_file(path: Path, dataset: str, records: Sequence[OutgoingRecord], header: Literal["zh", "code"], *,
@@ -321,7 +333,7 @@ def write_batch_file(path: Path, dataset: str, records: Sequence[OutgoingRecord]
     for r in records:
         env = envelope(r)
         w.writerow([file_cell(env[k]) for k in FILE_ENVELOPE]
-                   + [("" if r.data.get(c) is None else file_cell(r.data.get(c))) for c in ds.columns])
+                   + [("" if r.data.get(c) is None else file_cell(r.data.get(c))) for c in ds.template_columns])
     data = buf.getvalue().encode(FILE_ENCODING)
     _atomic_write(path, data, group=group)
     return {"name": path.name, "rows": len(records), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -341,7 +353,7 @@ def read_batch_file(path: Path, dataset: str) -> list[dict[str, Any]]:
     out = []
     for row in body:
         env = dict(zip(FILE_ENVELOPE, (file_value(v) for v in row[:n_env]), strict=True))
-        data = {c: (file_value(v) if v != "" else None) for c, v in zip(ds.columns, row[n_env:], strict=True)}
+        data = {c: (file_value(v) if v != "" else None) for c, v in zip(ds.template_columns, row[n_env:], strict=True)}
         out.append({**env, "version": int(env["version"]), "dataset": dataset, "source_unit": data.get(unit),
                     "source_unit_code": data.get(unit_code), "data": data})
     return out

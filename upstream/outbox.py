@@ -33,7 +33,7 @@ from store import quarantine as quarantine_store
 from store.changelog import Batch, Item, Verdict, idempotency_key, province_key
 from store.quarantine import PROVINCE_RULE_PREFIX, province_rule_id
 from transforms.masking import mask_text
-from upstream.envelope import DECISION_NUMBER, OutgoingRecord, Receipt
+from upstream.envelope import DECISION_NUMBER, OutgoingRecord, Receipt, national_data
 
 log = logging.getLogger("sgs.upstream")
 
@@ -97,8 +97,8 @@ def resend(conn: Connection, batch: Batch) -> list[OutgoingRecord]:
 def _outgoing(ds: str, key: str, version: int, op: str, department: str, loaded_at: dt.datetime, row: int,
               data: dict[str, Any], upstream_key: str | None = None) -> OutgoingRecord:
     return OutgoingRecord(outbox_id=row, idempotency_key=idempotency_key(ds, province_key(key, upstream_key), version), dataset=ds,
-                          business_key=key, version=version, operation=op, department=department, created_at=loaded_at, data=data,
-                          upstream_key=upstream_key)
+                          business_key=key, version=version, operation=op, department=department, created_at=loaded_at,
+                          data=national_data(ds, data), upstream_key=upstream_key)
 
 
 @dataclass

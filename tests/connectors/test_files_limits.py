@@ -46,8 +46,8 @@ def _rows(n: int, *, seed: int = 5, long_text: int = 0) -> tuple[list[str], list
         r = national_penalty(i, rng)
         if long_text:
             r["CF_SY"] = "销售不合格产品，" * long_text
-        out.append([r.get(f.code) or "" for f in ds.fields])
-    return [f.name_zh for f in ds.fields], out
+        out.append([r.get(f.code) or "" for f in ds.template_fields])
+    return [f.name_zh for f in ds.template_fields], out
 
 
 def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:

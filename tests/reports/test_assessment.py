@@ -156,7 +156,8 @@ def test_write_report_html_and_workbook(scenario: Engine, tmp_path: Path) -> Non
     from openpyxl import load_workbook
 
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["说明", "本月指标", "年度累计", "月度趋势", "逾期记录", "未报送部门", "问题数据", "问题规则"]
+    assert wb.sheetnames == ["说明", "本月指标", "年度累计", "月度趋势", "逾期记录", "未报送部门", "问题数据", "问题规则", "申报核对",
+                             "目录外许可"]
     overdue = list(wb["逾期记录"].iter_rows(values_only=True))
     assert overdue[0][0] == "部门" and len(overdue) == 1 + 3
     header = list(next(wb["本月指标"].iter_rows(values_only=True)))

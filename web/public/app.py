@@ -105,6 +105,8 @@ class Field(BaseModel):
     code: str
     name: str
     value: str | None
+    #: beyond the 2019 national template (案件名称, 救济渠道, 设定依据, 项目名称: issue 17 item 11)
+    extension: bool = False
 
 
 class Detail(Summary):
@@ -114,14 +116,17 @@ class Detail(Summary):
 
 
 def public_fields(ds: str, row: Any) -> list[Field]:
-    """Every public field of a row, in template order: ID numbers never (not even empty), text masked once more
-    (the read model holds masked values already; a second pass costs little and guards hand-edited rows)."""
+    """Every public field of a row, in template order, then the extension fields that are filled: ID numbers never
+    (not even empty), text masked once more (the read model holds masked values already; a second pass costs
+    little and guards hand-edited rows)."""
     out = []
     for f in dataset(ds).fields:
         if f.code in ID_COLUMNS:
             continue
         v = text_value(row._mapping[f.code.lower()])
-        out.append(Field(code=f.code, name=f.name_zh, value=mask_text(v) if v is not None else None))
+        if f.extension and v is None:
+            continue  # an optional field beyond the template: shown when the department sent it
+        out.append(Field(code=f.code, name=f.name_zh, value=mask_text(v) if v is not None else None, extension=f.extension))
     return out
 
 
