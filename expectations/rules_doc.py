@@ -230,9 +230,15 @@ seen in government code, **M** recalled/unconfirmed, **D** our design, **U** unc
   registered (§3.4 [D]). What cannot be normalised without changing the value — a look-alike letter
   (Cyrillic `А`), another script's digit — is an error: the USCC, 组织机构代码, 身份证, 工商注册号 and
   税务登记号 format rules reject it, and the `FW` rules cover the fields without a format rule.
-  The document number is part of the business key: a record stored before issue 17 with a full-width
-  文书号 gets a new key when its row is read again (`national.text.halfwidth_number` is the one form; a
-  re-keying migration must apply it to stored keys).
+  The document number is part of the business key: migration 0009 re-keys stored records with the same
+  forms (`national.text.halfwidth_number`, `halfwidth_code`, `halfwidth_name`), so a record stored with a
+  full-width 文书号 keeps one record when its row is read again half-width.
+- **Joint penalties (issue 17 item 1; spec §3.7 [D]: a record is identified by 文书号 *and* the party — “CF_XDR_MC
+  or its code”).** The business
+  key is the decision *and* the party (`national/keys.py`; docs/architecture.md “Business key”): one
+  决定书 against two or three parties (共同违法) is one record per party, each published, assessed and pushed.
+  Before, the key was the decision only and the second party's row replaced the first. CF-DUP-001 /
+  XK-DUP-001 (same 文号, 相对人名称, 决定日期, 机关代码 in a batch) were already per party and are unchanged.
 - **Per-department rule switches (issue 17).** A department file may adjust non-C rules for its own
   rows, over `expectations/settings.yaml`: `rules:` at the top level (both datasets) or under a
   dataset (`datasets: {cf: {rules: …}}`, which wins), e.g. `rules: {COM-USCC-005: {severity: warning}}`.

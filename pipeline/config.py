@@ -152,6 +152,15 @@ class Department(BaseModel):
             raise ValueError("不能包含换行符、制表符等控制字符：请写在一行内")
         return v.strip()
 
+    @field_validator("name")
+    @classmethod
+    def _a_unit_name(cls, v: str) -> str:
+        """A unit's full name (it heads reports and pages): not only digits and punctuation — a date or a number
+        here is a slip (``name: 2025-01-01`` read as a date before department files were read as text)."""
+        if not re.search(r"[^\W\d_]", v):
+            raise ValueError("应为单位全称（如“阳泉市市场监督管理局”），不能只有数字或符号")
+        return v
+
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str | None) -> str | None:

@@ -53,9 +53,13 @@ log = logging.getLogger("sgs.migration")
 
 
 def _national() -> Any:
+    """The datasets as they were at this revision: the 2019 template's columns only (the extension fields of
+    migration 0014 came later; their columns do not exist yet when this runs)."""
+    import dataclasses
+
     from national import DATASETS
 
-    return DATASETS
+    return {name: dataclasses.replace(ds, fields=ds.template_fields) for name, ds in DATASETS.items()}
 
 
 def _new_key(ds: Any, values: dict[str, Any], old: str) -> str:
