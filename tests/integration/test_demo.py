@@ -57,8 +57,8 @@ def test_demo_twice_reads_nothing_new_and_quarantines_exactly_the_planted_rows(d
     assert all(d["records"] > 0 and d["last_run"]["status"] == "success" for d in ran)
     # the 方式三 department delivered penalties only: its licences have no run (and it is listed, not hidden)
     assert {(d["department"], d["dataset"]) for d in status1["departments"] if d["last_run"] is None} == {("jtysj", "xk")}
-    # 阳泉市: the 市直 departments, the 县区 unit 平定县卫生健康局, and the city.
-    assert [(g["region"], g["departments"]) for g in status1["regions"]] == [("140300", 3), ("140321", 1), (None, 4)]
+    # 阳泉市: the 市直 departments, the 县区 units 平定县卫生健康局 (方式一) and 盂县市场监督管理局 (方式二), and the city.
+    assert [(g["region"], g["departments"]) for g in status1["regions"]] == [("140300", 3), ("140321", 1), ("140322", 1), (None, 5)]
 
     second = sgs(demo_env, "demo", "--rows", "300")
     assert second.returncode == 0, second.stderr[-3000:]

@@ -35,7 +35,7 @@ runner = CliRunner()
 
 # Department names, row values and file names that rich would read as markup (a lone closing tag crashed
 # `sgs status` for every department) or as :emoji: codes.
-HOSTILE = ["[/]", "[bold]x[/bold]", "[red]红色[/]", ":smile:", "\\[escaped]"]
+HOSTILE = ["[/]某局", "[bold]x[/bold]", "[red]红色[/]", ":smile:", "\\[escaped]"]
 
 
 @pytest.fixture

@@ -60,13 +60,15 @@ def test_regions_file_for_another_city(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_demo_departments(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo is 阳泉市: three 市直 departments and one 县区 unit, each with its date of joining."""
+    """The demo is 阳泉市: three 市直 departments and two 县区 units (平定县's docks its database, 盂县's reports
+    through the portal), each with its date of joining."""
     monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(ROOT / "departments"))
     depts = load_departments()
     assert {c: (d.level, d.region) for c, d in depts.items()} == {
         "jtysj": ("市直", "140300"), "scjgj": ("市直", "140300"), "sthjj": ("市直", "140300"), "wsjkw": ("县区", "140321"),
+        "xq_demo": ("县区", "140322"),
     }
-    assert all(d.name.startswith(("阳泉市", "平定县")) and d.timeliness_from for d in depts.values())
+    assert all(d.name.startswith(("阳泉市", "平定县", "盂县")) and d.timeliness_from for d in depts.values())
 
 
 def test_demo_credit_codes_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
