@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from tests.factories import authority_code, make_uscc
 from tests.web.records import licence, penalty
 from web.portal.accounts import add_user
 from web.portal.app import create_app
+
+#: The test units' credit codes: xqa's is the 数据来源单位代码 of tests.web.records' rows (the same decision by
+#: database docking and by the portal is one record), xqb's another unit's.
+UNITS = {"xqa": ("测试县市场监督管理局", authority_code()), "xqb": ("另一县市场监督管理局", make_uscc(random.Random(7), "11"))}
+
+
+@pytest.fixture
+def unit_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Department files of the portal-only test units (``SGS_DEPARTMENTS_DIR``): every portal unit has one."""
+    folder = tmp_path_factory.mktemp("departments")
+    for code, (name, uscc) in UNITS.items():
+        (folder / f"{code}.yaml").write_text(f'code: {code}\nname: {name}\nuscc: "{uscc}"\n', encoding="utf-8")
+    monkeypatch.setenv("SGS_DEPARTMENTS_DIR", str(folder))
+    yield folder
+
 
 FIRST = "Init-Pass-2026!"
 SECOND = "Neu-Kennwort-2026#"

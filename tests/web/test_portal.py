@@ -21,9 +21,20 @@ from typer.testing import CliRunner
 
 from national import dataset
 from store.schema import ingest_run, portal_audit, portal_user, quarantine, record_tables, record_version
-from tests.web.portal_helpers import FIRST, SECOND, Clerk, token_of, valid_licence, valid_penalty
-from web.portal.accounts import MAX_FAILURES, password_problem
+from tests.web.portal_helpers import (
+    FIRST,
+    SECOND,
+    UNITS,
+    Clerk,
+    token_of,
+    unit_files,  # noqa: F401 - the fixture, used by pytestmark
+    valid_licence,
+    valid_penalty,
+)
+from web.portal.accounts import MAX_FAILURES, AccountError, add_user, password_problem
 from web.portal.app import SECURITY_HEADERS, create_app
+
+pytestmark = pytest.mark.usefixtures("unit_files")  # every portal unit has its department file
 
 
 def records(engine: Engine, ds: str, department: str | None = None) -> list[dict[str, Any]]:
@@ -203,6 +214,19 @@ def test_department_a_cannot_read_or_change_department_b(store: Engine) -> None:
     assert records(store, "cf", "xqa")[0]["status"] == "active"
     assert [x["cf_wsh"] for x in records(store, "cf", "xqb")] == ["杭市监罚〔2026〕12号"]
     assert len(open_entries(store, "xqa")) == 1
+    # by the 数据来源单位代码 the business key starts with: B sends A's decision under A's code; the portal sets
+    # B's own code, so it is B's record and A's stays as it was (a typed code would have updated A's record).
+    r = b.post("/new/cf", valid_penalty(10, CF_SJLYDM=UNITS["xqa"][1], CF_SJLY=UNITS["xqa"][0], CF_NR="罚款人民币九万元"))
+    assert "已入库" in r.text
+    [still] = records(store, "cf", "xqa")
+    assert still["version"] == 1 and still["cf_nr"] == rec["cf_nr"]
+    assert {x["cf_sjlydm"] for x in records(store, "cf", "xqb")} == {UNITS["xqb"][1]}
+
+
+def test_a_unit_without_a_department_file_gets_no_account(sqlite_store: Engine) -> None:
+    """The portal takes 数据来源单位 and its code from the unit's department file; without one, no account."""
+    with pytest.raises(AccountError, match="还没有部门配置文件"):
+        add_user(sqlite_store, "xqz", "clerk_z", "赵六", FIRST)
 
 
 # --- injection-looking input ---------------------------------------------------------------------------------

@@ -25,9 +25,16 @@ from national import dataset
 from store.schema import quarantine, record_tables
 from tests.cdp import Browser, free_port
 from tests.servers import running
-from tests.web.portal_helpers import FIRST, SECOND, valid_penalty
+from tests.web.portal_helpers import (
+    FIRST,
+    SECOND,
+    unit_files,  # noqa: F401 - the fixture, used by pytestmark
+    valid_penalty,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.usefixtures("unit_files")  # every portal unit has its department file
 
 
 def env_of(store: Engine, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -106,9 +106,25 @@ def audit(conn: Connection, login: str, department: str | None, action: str, det
 
 # --- operators (sgs user …) -------------------------------------------------------------------------------
 
+def _has_department_file(department: str) -> None:
+    """A portal unit needs its department file (``departments/<code>.yaml``: name, 统一社会信用代码, level/region; no
+    ``source`` when it has no database): the portal sets 数据来源单位 and its code from it, so a clerk can report
+    only for the own unit (a typed code could update another unit's records, whose business key starts with it)."""
+    from pipeline.config import ConfigError, find_department
+
+    try:
+        find_department(department)
+    except ConfigError as exc:
+        raise AccountError(
+            f"单位“{department}”还没有部门配置文件：请先建立 departments/{department}.yaml（sgs dept new {department} --name 单位全称；"
+            f"写明 uscc 和 level/region，只用在线报送的单位不写 source 和 datasets）。{exc}"
+        ) from None
+
+
 def add_user(engine: Engine, department: str, login: str, name: str, password: str) -> User:
     if not DEPARTMENT_RE.match(department):
         raise AccountError(f"部门代码“{department}”不合规：小写字母开头，由小写字母、数字和下划线组成")
+    _has_department_file(department)
     if not LOGIN_RE.match(login):
         raise AccountError("登录名须为 3–64 位字母、数字或 _ . @ -")
     name = " ".join(name.split())

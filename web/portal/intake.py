@@ -65,13 +65,12 @@ class Outcome:
 
 
 def unit_constants(department: str, dataset: str) -> dict[str, str]:
-    """数据来源单位 and its code from ``departments/<department>.yaml`` (empty when there is no such file)."""
+    """数据来源单位 and its code from ``departments/<department>.yaml``, which every portal unit has (``sgs user add``
+    refuses a unit without one). They are what the business key starts with: a clerk who could type another
+    unit's code would update that unit's records. Raises ``pipeline.config.ConfigError`` without the file."""
     from pipeline.config import find_department
 
-    try:
-        dept = find_department(department)
-    except Exception:  # noqa: BLE001 - a 县区 unit may report only through the portal, without a file
-        return {}
+    dept = find_department(department)
     name, code = SOURCE_FIELDS[dataset]
     return {name: dept.name, code: dept.uscc}
 
