@@ -36,12 +36,11 @@ from sqlalchemy.engine import Connection
 
 from national import dataset
 from national.clock import now_utc, today_shanghai
-from national.masking import ID_COLUMNS, mask_texts
+from national.masking import ID_COLUMNS
 from store import bulk, dialect
-from store.rows import PublicMasks
+from store.rows import PublicMasks, public_masks
 from store.schema import PUBLIC_KEY_COLUMNS, published_tables, record_tables
 
-NATURAL_PERSON = "自然人"
 #: ``decision_date`` of a record without one (the keyset order needs a value; the page shows the empty field).
 NO_DATE = dt.date(1900, 1, 1)
 
@@ -65,34 +64,22 @@ def public_values(ds: str, record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def public_columns(ds: str, records: Sequence[Mapping[Any, Any]]) -> dict[str, list[Any]]:
-    """The read model's rows for records that are shown, column by column: public fields only, masked. Each text
-    column is masked in one pass (``national.masking.mask_texts``: the same result as ``mask_text`` per value, a
-    scan of the joined column finding the few values that can hold a number)."""
+    """The read model's rows of records (mappings of their ``record_<ds>`` columns) that are shown, column by column:
+    the same rows :func:`write_changes` writes from a chunk's values — one rule for both (:func:`_public_columns_of_chunk`
+    with the records' own :class:`store.rows.PublicMasks`)."""
     d = dataset(ds)
-    p = d.name.upper()
-    natural = [(r[f"{p.lower()}_xdr_lb"] or "").strip() == NATURAL_PERSON for r in records]
-    out: dict[str, list[Any]] = {}
-    for f in d.fields:
-        col = f.code.lower()
-        if f.code in ID_COLUMNS:
-            out[col] = [None] * len(records)
-            continue
-        if f.extension and records and col not in records[0]:
-            continue  # a migration older than the extension fields (0011) rebuilding the read model
-        values = [r[col] for r in records]
-        if f.code.startswith((f"{p}_FR_", f"{p}_FRDB")):
-            values = [None if nat else v for v, nat in zip(values, natural, strict=True)]
-        masked = mask_texts([v if isinstance(v, str) else None for v in values])
-        out[col] = [m if isinstance(v, str) else v for v, m in zip(values, masked, strict=True)]
-    name, date, doc, authority = PUBLIC_KEY_COLUMNS[ds]
+    n = len(records)
+    # A migration older than the extension fields (0014) rebuilds the read model from tables without them.
+    codes = [f.code for f in d.fields if not records or f.code.lower() in records[0]]
+    typed = {c: [r[c.lower()] for r in records] for c in codes}
+    out = _public_columns_of_chunk(ds, list(range(n)), lambda code, rows: typed[code], public_masks(d, typed), copy=False,
+                                   codes=set(codes))
     out.update(
         id=[r["id"] for r in records], department=[r["department"] for r in records],
-        version=[r["version"] for r in records], party_name=out[name.lower()],
-        credit_code=out[f"{p.lower()}_xdr_shxym"], doc_no=out[doc.lower()], authority=out[authority.lower()],
-        decision_date=[v or NO_DATE for v in out[date.lower()]],
-        publicity_end=[r["publicity_end"] for r in records] if ds == "cf" else [None] * len(records),
+        version=[r["version"] for r in records],
+        publicity_end=[r["publicity_end"] for r in records] if ds == "cf" else [None] * n,
     )
-    return out
+    return {k: v if isinstance(v, list) else [v] * n for k, v in out.items()}
 
 
 def write_changes(
@@ -133,8 +120,11 @@ def write_changes(
     return len(ids), removed
 
 
-def _public_columns_of_chunk(ds: str, rows: list[int], column: Any, masks: PublicMasks, *, copy: bool) -> dict[str, Any]:
-    """The national and search columns of the public rows of chunk rows ``rows`` (see :func:`public_columns`)."""
+def _public_columns_of_chunk(ds: str, rows: list[int], column: Any, masks: PublicMasks, *, copy: bool,
+                             codes: set[str] | None = None) -> dict[str, Any]:
+    """The national and search columns of the public rows of chunk rows ``rows``: the record's values (``column(code,
+    rows)``; COPY text when ``copy``) except a natural person's 法定代表人 fields and every ID-number column (never
+    shown) and the text values ``masks`` names (spec §5.4). ``codes``: only these national columns (default all)."""
     d = dataset(ds)
     p = d.name.upper()
     at = {r: j for j, r in enumerate(rows)}
@@ -152,6 +142,8 @@ def _public_columns_of_chunk(ds: str, rows: list[int], column: Any, masks: Publi
     out: dict[str, Any] = {}
     for f in d.fields:
         col = f.code.lower()
+        if codes is not None and f.code not in codes:
+            continue
         if f.code in ID_COLUMNS:
             out[col] = None
             continue

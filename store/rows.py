@@ -102,14 +102,8 @@ class PublicMasks:
     natural: list[int]
     masked: dict[str, dict[int, str | None]]
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"natural": self.natural, "masked": self.masked}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        object.__setattr__(self, "natural", state["natural"])
-        object.__setattr__(self, "masked", state["masked"])
-
-
+#: 行政相对人类别 of a natural person (their 法定代表人 fields are never shown; spec §5.4).
 NATURAL_PERSON = "自然人"
 
 

@@ -17,6 +17,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.cdp import Browser
+
 # Airflow reads its configuration when first imported: point it at a throwaway home for the whole session.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="sgs-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
@@ -113,3 +115,13 @@ def mariadb_db() -> Iterator[str]:
         with admin.begin() as c:
             c.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """Headless Chromium (tests/cdp.py) with a profile of its own, closed after the test."""
+    b = Browser(tmp_path / "chromium-profile")
+    try:
+        yield b
+    finally:
+        b.close()

@@ -73,15 +73,6 @@ def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(tmp_path / "chromium-profile")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def test_dashboard_needs_an_airflow_login_in_headless_chromium(server: str, browser: Browser, tmp_path: Path) -> None:
     page = f"{server}/sgs/?month=2025-03"
 

@@ -59,15 +59,6 @@ def server(sqlite_store: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield base, log
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(tmp_path / "chromium-profile")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def fill(browser: Browser, values: dict[str, Any]) -> None:
     for code, v in values.items():
         browser.js(f"(() => {{ const e = document.getElementById({json.dumps(code)}); if (e && !e.readOnly) e.value = {json.dumps(v or '')}; }})()")

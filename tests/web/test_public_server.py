@@ -59,15 +59,6 @@ def slow_server(sqlite_store: Engine, people: list[dict[str, str | None]], tmp_p
         yield base
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    b = Browser(tmp_path / "chromium-profile")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 def test_chromium_searches_a_name_and_opens_a_masked_detail_page(
     server: str, browser: Browser, people: list[dict[str, str | None]], tmp_path: Path,
 ) -> None:
