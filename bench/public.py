@@ -16,6 +16,13 @@ Reports p50/p95/p99 (ms) and the error rate per kind as JSON on stdout; docs/per
 
     .venv/bin/python bench/public.py --backend postgresql               # the issue's scale
     .venv/bin/python bench/public.py --backend sqlite --penalties 50000 --licences 10000 --requests 200
+    .venv/bin/python bench/public.py --keep                     # keep the built database (its URL on stderr)
+    .venv/bin/python bench/public.py --store-url postgresql+psycopg://postgres@127.0.0.1:5432/sgs_bench_public_x
+
+The load comes from ``wrk`` (C, Debian package ``wrk``) when it is installed — one wrk run per kind, each
+connection a client, paths drawn from the kind's list by a Lua script, percentiles from wrk's own histogram —
+else from Python threads with httpx (``--client python``), which cost the two cores here far more CPU per
+request than the server's own work and so measure the client as much as the column.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -115,6 +123,31 @@ def build(url: str, penalties: int, licences: int, seed: int = 7) -> dict[str, A
     return {"samples": samples, "build_seconds": round(time.perf_counter() - started, 1), "rows": counts}
 
 
+def samples_of(url: str, per_kind: int = 200, seed: int = 7) -> dict[str, Any]:
+    """Samples for the queries from a store built earlier (``--store-url``): random ids of published_cf."""
+    import sqlalchemy as sa
+
+    from store.schema import published_tables
+
+    t = published_tables["cf"]
+    engine = sa.create_engine(url)
+    rng = random.Random(seed)
+    samples: dict[str, list[Any]] = {"name": [], "credit_code": [], "doc_no": [], "id": []}
+    with engine.connect() as conn:
+        top = conn.execute(sa.select(sa.func.max(t.c.id))).scalar_one() or 0
+        counts = {ds: conn.execute(sa.select(sa.func.count()).select_from(pt)).scalar_one()
+                  for ds, pt in published_tables.items()}
+        ids = sorted({rng.randint(1, top) for _ in range(per_kind * 2)}) if top else []
+        rows = conn.execute(sa.select(t.c.id, t.c.party_name, t.c.credit_code, t.c.doc_no).where(t.c.id.in_(ids))).all()
+    engine.dispose()
+    for r in rows[:per_kind]:
+        samples["name"].append(r.party_name[2:5])
+        samples["credit_code"].append(r.credit_code)
+        samples["doc_no"].append(r.doc_no)
+        samples["id"].append(r.id)
+    return {"samples": samples, "build_seconds": None, "rows": counts}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -145,9 +178,8 @@ def serve(url: str, workdir: Path, workers: int = 1) -> tuple[subprocess.Popen[b
         time.sleep(0.2)
 
 
-def measure(base: str, samples: dict[str, list[Any]], clients: int, requests: int, seed: int = 11) -> dict[str, Any]:
-    import httpx
-
+def _work(samples: dict[str, list[Any]], requests: int, seed: int) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """The requests of each kind: (path, query parameters), drawn from the samples."""
     rng = random.Random(seed)
 
     def date_range() -> dict[str, str]:
@@ -161,9 +193,63 @@ def measure(base: str, samples: dict[str, list[Any]], clients: int, requests: in
         "department_dates": lambda: ("/api/v1/cf", date_range()),
         "detail": lambda: (f"/api/v1/cf/{rng.choice(samples['id'])}", {}),
     }
+    return {kind: [make() for _ in range(requests)] for kind, make in kinds.items()}
+
+
+_WRK_SCRIPT = r"""
+local paths = {}
+for line in io.lines(os.getenv("SGS_WRK_PATHS")) do paths[#paths + 1] = line end
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("start", counter * 7919)
+end
+local i = nil
+function request()
+  if i == nil then i = start or 0 end
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("SGS_RESULT %d %d %d %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def measure_wrk(base: str, samples: dict[str, list[Any]], clients: int, requests: int, seconds: float,
+                seed: int = 11) -> dict[str, Any]:
+    """One wrk run per kind: ``clients`` connections (each a client waiting for its answer before the next
+    request), ``seconds`` long, cycling through the kind's ``requests`` paths."""
+    from urllib.parse import urlencode
+
     out: dict[str, Any] = {}
-    for kind, make in kinds.items():
-        work = [make() for _ in range(requests)]
+    with tempfile.TemporaryDirectory(prefix="sgs-wrk-") as tmp:
+        script = Path(tmp) / "paths.lua"
+        script.write_text(_WRK_SCRIPT, encoding="utf-8")
+        for kind, work in _work(samples, requests, seed).items():
+            paths = Path(tmp) / f"{kind}.txt"
+            paths.write_text("\n".join(p + ("?" + urlencode(q) if q else "") for p, q in work) + "\n", encoding="utf-8")
+            threads = max(1, min(2, clients))
+            done = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "10s",
+                                   "-s", str(script), base], env={**os.environ, "SGS_WRK_PATHS": str(paths)},
+                                  capture_output=True, text=True, check=True)
+            line = next(x for x in done.stdout.splitlines() if x.startswith("SGS_RESULT "))
+            n, micros, *errs, p50, p95, p99 = (int(v) for v in line.split()[1:])
+            out[kind] = {"requests": n, "p50_ms": round(p50 / 1000, 1), "p95_ms": round(p95 / 1000, 1),
+                         "p99_ms": round(p99 / 1000, 1), "error_rate": round(sum(errs) / max(n, 1), 4),
+                         "per_second": round(n / (micros / 1e6), 1)}
+            print(kind, out[kind], file=sys.stderr)
+    return out
+
+
+def measure(base: str, samples: dict[str, list[Any]], clients: int, requests: int, seed: int = 11) -> dict[str, Any]:
+    import httpx
+
+    out: dict[str, Any] = {}
+    for kind, work in _work(samples, requests, seed).items():
         lock = threading.Lock()
         times: list[float] = []
         errors = [0]
@@ -208,15 +294,23 @@ def main() -> None:
     ap.add_argument("--penalties", type=int, default=5_000_000)
     ap.add_argument("--licences", type=int, default=1_000_000)
     ap.add_argument("--clients", default="50", help="concurrent clients; several comma-separated (1,50) run one after another")
-    ap.add_argument("--requests", type=int, default=1000, help="requests per kind")
+    ap.add_argument("--requests", type=int, default=1000, help="distinct requests per kind (wrk cycles through them)")
+    ap.add_argument("--seconds", type=float, default=20, help="wrk: seconds per kind")
     ap.add_argument("--workers", type=int, default=1, help="sgs serve public --workers")
+    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                    help="load generator: wrk if installed (auto), or Python threads with httpx")
+    ap.add_argument("--store-url", help="measure a store built by an earlier --keep run instead of building one")
+    ap.add_argument("--keep", action="store_true", help="keep the built database (PostgreSQL) or folder (SQLite)")
     args = ap.parse_args()
 
     import sqlalchemy as sa
 
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "python")
     workdir = Path(tempfile.mkdtemp(prefix="sgs-bench-public-"))
-    admin = None
-    if args.backend == "postgresql":
+    admin = name = None
+    if args.store_url:
+        url = args.store_url
+    elif args.backend == "postgresql":
         name = f"sgs_bench_public_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
@@ -226,19 +320,28 @@ def main() -> None:
         url = f"sqlite:///{workdir / 'store.db'}"
     proc = None
     try:
-        built = build(url, args.penalties, args.licences)
+        built = samples_of(url) if args.store_url else build(url, args.penalties, args.licences)
+        if args.keep:
+            print(f"store kept: {url}", file=sys.stderr)
         proc, base = serve(url, workdir, args.workers)
-        result = {n: measure(base, built["samples"], n, args.requests) for n in map(int, args.clients.split(","))}
-        print(json.dumps({"backend": args.backend, "rows": built["rows"], "build_seconds": built["build_seconds"],
-                          "workers": args.workers, "results_by_clients": result}, ensure_ascii=False, indent=1))
+        load_before = os.getloadavg()[0]
+        result = {n: (measure_wrk(base, built["samples"], n, args.requests, args.seconds) if client == "wrk"
+                      else measure(base, built["samples"], n, args.requests)) for n in map(int, args.clients.split(","))}
+        print(json.dumps({"backend": url.split(":")[0], "rows": built["rows"], "build_seconds": built["build_seconds"],
+                          "workers": args.workers, "client": client, "cpus": os.cpu_count(),
+                          "load_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                          "results_by_clients": result}, ensure_ascii=False, indent=1))
     finally:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
         if admin is not None:
-            with admin.connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not args.keep:
+                with admin.connect() as c:
+                    c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.dispose()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -268,3 +268,24 @@ def test_values_are_escaped_in_pages(sqlite_store: Engine) -> None:
 def test_department_filter_lists_every_department(client: TestClient) -> None:
     page = client.get("/cf").text
     assert '<option value="scjgj">' in page and '<option value="wjw">' in page
+
+
+def test_a_failing_store_gives_a_chinese_500_with_the_headers_and_a_masked_log(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """A store the column cannot read (here: a file without the read model) is a Chinese 500 page or JSON with the
+    security headers, never a traceback; the log line names the failure with ID numbers masked."""
+    path = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{path}").dispose()
+    with sa.create_engine(f"sqlite:///{path}").begin() as c:
+        c.exec_driver_sql("CREATE TABLE unrelated (x INTEGER)")
+    engine = public_engine(f"sqlite:///{path}")
+    with TestClient(create_app(engine, rate=1000, burst=1000), raise_server_exceptions=False) as c, \
+            caplog.at_level("ERROR", logger="sgs.web.public"):
+        r = c.get("/api/v1/cf", params={"q": "330102199001011234"})
+        assert r.status_code == 500 and r.json() == {"error": "服务暂时不可用，请稍后再试。", "status": 500}
+        page = c.get("/cf")
+        assert page.status_code == 500 and "服务暂时不可用" in page.text and "Traceback" not in page.text
+        for resp in (r, page):
+            for k, v in SECURITY_HEADERS.items():
+                assert resp.headers.get(k) == v, k
+    assert any("OperationalError" in m for m in caplog.messages)
+    engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -87,7 +88,7 @@ def test_chromium_searches_a_name_and_opens_a_masked_detail_page(
     assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_operators_contract_over_http(slow_server: str, people: list[dict[str, str | None]]) -> None:
+def test_the_operators_contract_over_http(slow_server: str, people: list[dict[str, str | None]], tmp_path: Path) -> None:
     server = slow_server
     with httpx.Client(base_url=server, timeout=10) as c:
         home = c.get("/")
@@ -109,6 +110,13 @@ def test_the_operators_contract_over_http(slow_server: str, people: list[dict[st
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(get, ["/api/v1/cf", "/cf"] * 40))
+    with httpx.Client(base_url=server, timeout=10) as c:  # a citizen types an ID number into the search box
+        searched = sorted(ids)[0]
+        time.sleep(1.5)  # a full bucket again
+        assert c.get("/cf", params={"q": searched}).status_code == 200
+        assert c.get("/api/v1/cf", params={"q": searched}).status_code == 200
+    log = next(tmp_path.glob("serve-public-*.log")).read_text(encoding="utf-8", errors="replace")
+    assert "Uvicorn running" in log and searched not in log and ID_RUN.findall(log) == []
     over = [r for r in answers if r.status_code == 429]
     assert len(over) >= 10 and {r.status_code for r in answers} == {200, 429}
     assert any(r.headers["content-type"].startswith("text/html") and "访问过于频繁" in r.text for r in over)

@@ -116,16 +116,22 @@ def _conditions(conn: Connection, ds: str, f: Filters, today: dt.date) -> list[s
     return cond
 
 
+#: What a list row shows (web.public.app.SUMMARY): a list reads these, not the whole row (forty-odd columns).
+LIST_COLUMNS = ("id", "department", "party_name", "credit_code", "doc_no", "authority", "decision_date", "publicity_end")
+DATE_COLUMN = {"cf": "cf_jdrq", "xk": "xk_jdrq"}
+
+
 def search(conn: Connection, ds: str, filters: Filters, *, after: str | None = None, limit: int = 20,
            today: dt.date) -> tuple[list[Any], str | None]:
-    """One page of the list: rows (newest decision first) and the cursor of the next page (None: last page)."""
+    """One page of the list: rows (newest decision first; the list columns only) and the cursor of the next page
+    (None: last page)."""
     t = published_tables[ds]
     limit = max(1, min(int(limit), MAX_LIMIT))
     cond = _conditions(conn, ds, filters.cleaned(), today)
     position = parse_cursor(after)
     if position is not None:
         cond.append(sa.tuple_(t.c.decision_date, t.c.id) < sa.tuple_(sa.literal(position[0], sa.Date), sa.literal(position[1])))
-    stmt = sa.select(t).where(*cond).order_by(t.c.decision_date.desc(), t.c.id.desc()).limit(limit + 1)
+    stmt = sa.select(*(t.c[c] for c in (*LIST_COLUMNS, DATE_COLUMN[ds]))).where(*cond).order_by(t.c.decision_date.desc(), t.c.id.desc()).limit(limit + 1)
     rows = list(conn.execute(stmt))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -4,7 +4,8 @@
   SELECT the read model ``published_cf`` / ``published_xk`` and nothing else), else the central store's URL.
 - SQLite: the file is opened read-only (``mode=ro`` URI): the app cannot write it, and never creates it.
 - PostgreSQL: every session is read-only as well (``default_transaction_read_only``), a second guard when an
-  operator points the app at the store's owner role.
+  operator points the app at the store's owner role. Autocommit: every query is one read-only statement, so a
+  request costs no BEGIN and no ROLLBACK round trip when its connection goes back to the pool.
 
 The app never migrates the store (``sgs ingest`` / ``make demo`` do, with the store's own role).
 """
@@ -50,4 +51,7 @@ def public_engine(url: str | None = None) -> Engine:
         existing = " ".join(existing) if isinstance(existing, tuple) else existing
         args["options"] = ((existing + " ") if existing else "") + "-c default_transaction_read_only=on"
         args["connect_timeout"] = 10
+    if u.get_backend_name() == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args,
+                                hide_parameters=True, isolation_level="AUTOCOMMIT")
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args, hide_parameters=True)
