@@ -327,7 +327,8 @@ def _published_table(ds: Dataset) -> sa.Table:
         sa.Column("department", sa.String(40), nullable=False),
         sa.Column("version", sa.Integer, nullable=False, comment="the record version shown"),
         # Search columns (masked like the rest): 行政相对人名称 (substring), 统一社会信用代码 and 文书号 (exact),
-        # 决定机关 (exact), the decision date (range, and the list order with id as the keyset).
+        # 决定机关 (substring: no index serves it, none kept — migration 0015), the decision date (range, and the
+        # list order with id as the keyset).
         sa.Column("party_name", sa.Text, comment="行政相对人名称 (masked)"),
         sa.Column("credit_code", sa.String(64), comment="行政相对人统一社会信用代码"),
         sa.Column("doc_no", sa.Text, comment="决定文书号"),
@@ -342,10 +343,9 @@ def _published_table(ds: Dataset) -> sa.Table:
         sa.Index(f"ix_{t}_decision", "decision_date", "id"),
         # department filter (with the same order).
         sa.Index(f"ix_{t}_department", "department", "decision_date", "id"),
-        # exact searches.
+        # exact searches (web.public.queries: credit_code = :v, doc_no = :v, also inside the q box's OR).
         sa.Index(f"ix_{t}_credit_code", "credit_code"),
         sa.Index(f"ix_{t}_doc_no", "doc_no"),
-        sa.Index(f"ix_{t}_authority", "authority"),
         comment=f"{ds.name_zh}：专栏公示读模型（仅公开、已脱敏的字段）",
     )
 
