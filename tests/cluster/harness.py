@@ -3,7 +3,8 @@
 Its own folder, free ports, its own PostgreSQL databases (metadata, central store, a 200,000-row source)
 and its own demo department databases: nothing is shared with a developer's ``make cluster`` or the other
 tests. Heartbeat timeout and retry delay are short so that a task lost with its worker comes back in
-seconds, not minutes. Screenshots go to ``SGS_TEST_ARTIFACTS`` (default ``var/test-artifacts/cluster``).
+seconds, not minutes; so is the push lease (``SGS_UPSTREAM_LEASE_SECONDS``, 15 s, below the heartbeat timeout):
+the retry of a push killed with its worker finds the dead push's lease lapsed instead of failing on it. Screenshots go to ``SGS_TEST_ARTIFACTS`` (default ``var/test-artifacts/cluster``).
 """
 
 from __future__ import annotations
@@ -87,9 +88,12 @@ class Cluster:
         headers = {"Authorization": f"Bearer {self.token()}", **kw.pop("headers", {})}
         return httpx.request(method, f"{self.url}/api/v2{path}", headers=headers, timeout=60, **kw)
 
-    def unpause(self, dag_id: str) -> None:
-        r = self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    def unpause(self, dag_id: str, *, paused: bool = False) -> None:
+        r = self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
         assert r.status_code == 200, r.text
+
+    def pause(self, dag_id: str) -> None:
+        self.unpause(dag_id, paused=True)
 
     def trigger(self, dag_id: str) -> str:
         r = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
@@ -128,6 +132,19 @@ class Cluster:
             if log.exists():
                 tails.append(f"--- {name}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-25:]))
         return status.stdout + "\n".join(tails)
+
+    def standin(self, method: str, path: str, **kw: Any) -> Any:
+        """The cluster's stand-in province (``/api/stats``, ``/control/faults``), with its generated token."""
+        token = json.loads((self.base / "cluster" / "secrets.json").read_text())["standin_token"]
+        r = httpx.request(method, f"http://127.0.0.1:{self.env['SGS_CLUSTER_STANDIN_PORT']}{path}",
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30, **kw)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    @property
+    def standin_db(self) -> Path:
+        """The stand-in's SQLite file (what the province received: deliveries, applications, receipts)."""
+        return self.base / "cluster" / "standin" / "province.db"
 
     def worker_pid(self, name: str) -> int | None:
         try:
@@ -200,6 +217,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "SGS_CLUSTER_HEARTBEAT_TIMEOUT": "20",
         "SGS_CLUSTER_QUEUED_TIMEOUT": "90",  # a message stranded by the Redis restart is sent again
         "SGS_RETRY_DELAY": "2",
+        "SGS_UPSTREAM_LEASE_SECONDS": "15",  # < SGS_CLUSTER_HEARTBEAT_TIMEOUT: a killed push's retry is not refused
         "SGS_AIRFLOW_ADMIN_PASSWORD": password,
     })
     made_dbs = [f"{db_prefix}airflow", f"{db_prefix}store", f"{db_prefix}src"]

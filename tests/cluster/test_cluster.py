@@ -11,11 +11,14 @@ import collections
 import datetime as dt
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -23,8 +26,9 @@ import sqlalchemy as sa
 
 from demo import add_demo_changes
 from store.changelog import delivery_states
-from store.schema import ingest_run, quarantine, record_tables, record_version, watermark
+from store.schema import ingest_run, push_batch, quarantine, record_tables, record_version, upstream_run, watermark
 from tests.cluster.harness import BIG_ROWS, Cluster
+from upstream.standin.server import StandinServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,6 +219,175 @@ def test_a_redis_restart_mid_run_loses_nothing(cluster: Cluster) -> None:
     reference = reference_ingest(cluster, DEMO, "ref_demo")  # the same store as before: the same increments
     finish(reference)
     assert snapshot(cluster.store_url, DEMO) == snapshot(cluster.reference["ref_demo"], DEMO)
+
+
+PUSH_LATENCY_MS = 2500  # the stand-in's wait before it processes each batch: the push spends seconds per batch
+
+
+def wait_push_idle(cluster: Cluster, engine: sa.Engine, *, records: bool = True, timeout: float = 240) -> None:
+    """Until no push run is running and (``records``) every run has ended and no record waits to be pushed or
+    for its receipt. (A run queued behind a paused DAG stays queued: only ``records=False`` can wait for that.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        push = cluster.runs("sgs_push_upstream")
+        waiting = 0
+        if records:
+            with engine.connect() as c:
+                waiting = sum(1 for d in record_tables for r in delivery_states(c, d) if r["state"] in ("pending", "sent"))
+        if waiting == 0 and all(r["state"] in ("success", "failed") or (not records and r["state"] == "queued") for r in push):
+            return
+        assert time.monotonic() < deadline, f"push not idle: {waiting} waiting, {push}\n{cluster.diagnose()}"
+        time.sleep(2)
+
+
+def province_applications(db: Path, after: int) -> dict[str, list[tuple[str, str | None]]]:
+    """Idempotency key → (status, code) of every application after sequence number ``after`` (read-only)."""
+    out: dict[str, list[tuple[str, str | None]]] = collections.defaultdict(list)
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        for key, status, code in conn.execute("SELECT idempotency_key, status, code FROM applications WHERE seq > ? ORDER BY seq", (after,)):
+            out[key].append((status, code))
+    return dict(out)
+
+
+def province_deliveries(db: Path, after: int) -> collections.Counter[str]:
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return collections.Counter(k for (k,) in conn.execute("SELECT idempotency_key FROM deliveries WHERE seq > ?", (after,)))
+
+
+def province_seq(db: Path) -> tuple[int, int]:
+    """The last sequence numbers of applications and deliveries."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return (conn.execute("SELECT COALESCE(MAX(seq), 0) FROM applications").fetchone()[0],
+                conn.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0])
+
+
+def reference_push(cluster: Cluster, province: StandinServer, codes: tuple[str, ...]) -> subprocess.Popen[str]:
+    """``sgs push`` of the reference store ``ref_demo`` to its own stand-in, after ``sgs ingest`` of ``codes``:
+    the uninterrupted push. No latency and nothing killed."""
+    url = cluster.reference.get("ref_demo") or f"sqlite:///{cluster.base / 'ref_demo.db'}"
+    cluster.reference["ref_demo"] = url
+    env = {**cluster.env, "SGS_STORE_URL": url, "SGS_PREPARE_WORKER_AFTER": "off",
+           "AIRFLOW_CONN_SGS_PROVINCE": f"http://:{quote(province.token, safe='')}@127.0.0.1:{province.port}/api?auth=bearer"}
+    script = " && ".join([*(f"{sys.executable} -m pipeline.cli ingest {c}" for c in codes), f"{sys.executable} -m pipeline.cli push"])
+    return subprocess.Popen(["bash", "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_worker_killed_mid_push_another_finishes_and_the_province_gets_every_record_once(cluster: Cluster) -> None:
+    engine = sa.create_engine(cluster.store_url, poolclass=sa.pool.NullPool)
+    reference_province = StandinServer(cluster.base / "ref_province.db").start()
+    victim = ""
+    try:
+        # The reference: the reference store (equal to ours, test above) pushed whole to its own stand-in first,
+        # so that both provinces hold the same before the trial's changes.
+        baseline = reference_push(cluster, reference_province, ())
+        # Ours: the earlier tests' pushes done, then the push DAG paused while the trial's changes are loaded
+        # (a paused DAG queues no asset events): the trial's push is one run, started by us.
+        wait_push_idle(cluster, engine)
+        cluster.pause("sgs_push_upstream")
+        wait_push_idle(cluster, engine, records=False)  # a run that started meanwhile has ended
+        finish(baseline)
+        ours_before, ref_before = province_seq(cluster.standin_db), province_seq(reference_province.db_path)
+        stats_before, ref_stats_before = cluster.standin("GET", "/api/stats"), reference_province.stats()
+        with engine.connect() as c:
+            first_run = c.execute(sa.select(sa.func.coalesce(sa.func.max(upstream_run.c.id), 0))).scalar_one() + 1
+
+        for s in cluster.sources:
+            for ds in ("cf", "xk"):
+                add_demo_changes(s, ds, new=150, updated=50, seed=1602)
+        reference = reference_push(cluster, reference_province, DEMO)
+        before = {d: len(cluster.runs(d)) for d in (f"sgs_ingest_{c}" for c in DEMO)}
+        for dag_id in before:
+            cluster.trigger(dag_id)
+        runs = cluster.wait_runs(list(before), timeout=300)
+        assert all(len(runs[d]) >= before[d] + 1 for d in before)
+        with engine.connect() as c:
+            pending = {r["idempotency_key"] for d in record_tables for r in delivery_states(c, d) if r["state"] == "pending"}
+        assert len(pending) >= 4 * 200, len(pending)  # several batches of 200 (SGS_UPSTREAM_BATCH_SIZE) per dataset
+
+        # Every batch now takes PUSH_LATENCY_MS at the province: the push is seconds long, and a kill right after
+        # its first receipts lands while the next batch is in flight, with batches still to come.
+        cluster.standin("PUT", "/control/faults", json={"latency_ms": PUSH_LATENCY_MS})
+        cluster.trigger("sgs_push_upstream")
+        cluster.unpause("sgs_push_upstream")
+
+        def states() -> collections.Counter[str]:
+            with engine.connect() as c:
+                return collections.Counter(r["state"] for d in record_tables for r in delivery_states(c, d)
+                                           if r["idempotency_key"] in pending)
+
+        deadline = time.monotonic() + 180
+        while (done := states())["accepted"] + done["rejected"] == 0:
+            assert time.monotonic() < deadline, f"push did not get going: {done}\n{cluster.diagnose()}"
+            time.sleep(0.2)
+        # The push task running now (ours, or a scheduled run the unpausing let in first: the same push).
+        ti = next(t for r in cluster.runs("sgs_push_upstream") if r["state"] == "running"
+                  for t in cluster.task_instances("sgs_push_upstream", r["dag_run_id"]) if t["state"] == "running")
+        push_run = ti["dag_run_id"]
+        victim = ti["hostname"].rsplit("-", 1)[-1]
+        assert victim in ("worker1", "worker2")
+        killed = cluster.sh("stop", victim, "--kill")
+        assert killed.returncode == 0, killed.stderr
+        with engine.connect() as c:
+            at_kill = [r for d in record_tables for r in delivery_states(c, d) if r["idempotency_key"] in pending]
+        in_flight = {r["idempotency_key"] for r in at_kill if r["state"] == "sent"}
+        counts = collections.Counter(r["state"] for r in at_kill)
+        # Killed mid-push: some batches answered, others not yet sent (or in flight): the trial proves something.
+        assert counts["accepted"] + counts["rejected"] > 0 and counts["pending"] + counts["sent"] > 0, counts
+
+        deadline = time.monotonic() + 300
+        while (run := next(r for r in cluster.runs("sgs_push_upstream") if r["dag_run_id"] == push_run))["state"] not in ("success", "failed"):
+            assert time.monotonic() < deadline, f"push not finished: {run}\n{cluster.diagnose()}"
+            time.sleep(2)
+        assert run["state"] == "success", f"{run}\n{cluster.diagnose()}"
+        wait_push_idle(cluster, engine)
+        final = next(t for t in cluster.task_instances("sgs_push_upstream", push_run) if t["task_id"] == "push")
+        assert final["state"] == "success" and final["try_number"] >= 2, final
+        assert final["hostname"].rsplit("-", 1)[-1] != victim, (victim, final["hostname"])
+        finish(reference, timeout=400)
+
+        # The store: nothing waits, every batch of the trial answered once per record (no receipt counted twice).
+        with engine.connect() as c:
+            after = {r["idempotency_key"]: r for d in record_tables for r in delivery_states(c, d)}
+            batches = c.execute(sa.select(push_batch.c.state, push_batch.c.records, push_batch.c.accepted, push_batch.c.rejected)
+                                .where(push_batch.c.run_id >= first_run)).all()
+            trial_runs = c.execute(sa.select(upstream_run.c.status).where(upstream_run.c.id >= first_run,
+                                                                          upstream_run.c.kind == "http")).scalars().all()
+        assert not [k for k, r in after.items() if r["state"] in ("pending", "sent")]
+        final_states = collections.Counter(after[k]["state"] for k in pending)
+        assert set(final_states) <= {"accepted", "rejected", "not_sent"}, final_states
+        sent = {k for k in pending if after[k]["state"] in ("accepted", "rejected")}
+        assert {b.state for b in batches} == {"answered"}, batches
+        assert sum(b.records for b in batches) == len(sent)
+        assert sum(b.accepted for b in batches) == final_states["accepted"]
+        assert sum(b.rejected for b in batches) == final_states["rejected"]
+        # The dead push was taken over (its lease lapsed); the retry (and any later run) finished.
+        assert trial_runs.count("interrupted") == 1 and set(trial_runs) == {"interrupted", "success"}, trial_runs
+
+        # The province: every record of the trial applied exactly once, the same verdicts as the uninterrupted
+        # push's; only the batch in flight at the kill was delivered again (same keys: answered with its first receipt).
+        ours = province_applications(cluster.standin_db, ours_before[0])
+        ref = province_applications(reference_province.db_path, ref_before[0])
+        assert set(ours) == sent and all(len(v) == 1 for v in ours.values()), [k for k, v in ours.items() if len(v) > 1][:5]
+        assert ours == ref
+        assert sum(v[0][0] == "accepted" for v in ours.values()) == final_states["accepted"] > 0
+        delivered = province_deliveries(cluster.standin_db, ours_before[1])
+        again = {k for k, n in delivered.items() if n > 1}
+        assert set(delivered) == sent and again <= in_flight and max(delivered.values()) <= 2, (len(again), len(in_flight))
+        stats = cluster.standin("GET", "/api/stats")
+        assert stats["applied_twice"] == 0 and stats["out_of_order"] == 0
+        assert stats["duplicate_deliveries"] - stats_before["duplicate_deliveries"] == len(again)
+        accepted = stats["accepted"] - stats_before["accepted"]
+        assert accepted == reference_province.stats()["accepted"] - ref_stats_before["accepted"] == final_states["accepted"]
+        print(f"push kill trial: {len(pending)} records, at the kill {dict(counts)} ({victim}); try {final['try_number']} on "
+              f"{final['hostname']}; final {dict(final_states)}; delivered again {len(again)} of {len(in_flight)} in flight")
+    finally:
+        cluster.standin("PUT", "/control/faults", json={})
+        reference_province.stop()
+        if victim:
+            restarted = cluster.sh("start", victim)
+            assert restarted.returncode == 0, restarted.stderr
+        cluster.unpause("sgs_push_upstream")
+        engine.dispose()
 
 
 def test_a_worker_killed_mid_ingest_another_finishes_and_the_store_equals_an_uninterrupted_run(cluster: Cluster) -> None:
