@@ -289,3 +289,22 @@ def test_a_failing_store_gives_a_chinese_500_with_the_headers_and_a_masked_log(t
                 assert resp.headers.get(k) == v, k
     assert any("OperationalError" in m for m in caplog.messages)
     engine.dispose()
+
+
+def test_the_pool_is_fixed_and_concurrent_requests_share_it(filled: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SGS_PUBLIC_DB_CONNECTIONS connections, no overflow: 30 requests at once are all answered through them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("SGS_PUBLIC_DB_CONNECTIONS", "2")
+    engine = public_engine(url_of(filled))
+    assert engine.pool.size() == 2 and engine.pool._max_overflow == 0  # type: ignore[attr-defined]
+    opened: list[object] = []
+    sa.event.listen(engine, "connect", lambda conn, record: opened.append(conn))
+    with TestClient(create_app(engine, rate=1000, burst=1000)) as c, ThreadPoolExecutor(30) as pool:
+        codes = list(pool.map(lambda i: c.get("/api/v1/cf", params={"q": f"公司{i % 7}"}).status_code, range(30)))
+    assert codes == [200] * 30 and 1 <= len(opened) <= 2
+    engine.dispose()
+    for bad in ("0", "x", "1000"):
+        monkeypatch.setenv("SGS_PUBLIC_DB_CONNECTIONS", bad)
+        with pytest.raises(ValueError, match="SGS_PUBLIC_DB_CONNECTIONS"):
+            public_engine(url_of(filled))

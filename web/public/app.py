@@ -12,11 +12,13 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -33,6 +35,7 @@ from web.public import queries
 from web.public.queries import Filters
 
 log = logging.getLogger("sgs.web.public")
+T = TypeVar("T")
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 STYLE = (Path(__file__).resolve().parent / "style.css").read_text(encoding="utf-8")
 
@@ -219,7 +222,12 @@ class Guard:
 
 
 def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Callable[[], dt.date] = today_shanghai) -> FastAPI:
-    """The public column's ASGI app over ``engine`` (read-only: see ``web.public.store.public_engine``)."""
+    """The public column's ASGI app over ``engine`` (read-only: see ``web.public.store.public_engine``).
+
+    The routes are ``async``; the store is read in worker threads, at most as many at once as the engine's pool
+    holds connections (``DB_THREADS``): a request beyond that waits its turn (first come, first served) without a
+    thread, instead of opening an overflow connection per request (a backend forked and gone again on
+    PostgreSQL: at 50 clients that churn, not the searches, made the slowest requests)."""
     app = FastAPI(
         title="市信用信息共享平台 双公示专栏 API", version="1",
         description="行政许可、行政处罚决定的公示信息（已脱敏）。数据每次入库后即时更新；处罚公示期满后不再提供。",
@@ -227,6 +235,11 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
     )
     limiter = RateLimiter(rate, burst)
     app.state.limiter = limiter
+    pool_size = getattr(engine.pool, "size", None)
+    db_threads = anyio.CapacityLimiter(pool_size() if callable(pool_size) else 4)
+
+    async def db(fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=db_threads)
     department_cache: dict[str, tuple[float, list[str]]] = {}
 
     def departments() -> list[str]:
@@ -269,9 +282,16 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
         except ValueError:
             raise BadDate(name) from None
 
-    def run_search(ds: str, f: Filters, after: str | None, limit: int) -> tuple[list[Any], str | None]:
+    def read_search(ds: str, f: Filters, after: str | None, limit: int) -> tuple[list[Any], str | None]:
         with engine.connect() as conn:
             return queries.search(conn, ds, f, after=after, limit=limit, today=today())
+
+    async def run_search(ds: str, f: Filters, after: str | None, limit: int) -> tuple[list[Any], str | None]:
+        return await db(read_search, ds, f, after, limit)
+
+    def read_detail(ds: str, ident: int) -> Any | None:
+        with engine.connect() as conn:
+            return queries.detail(conn, ds, ident, today=today())
 
     def next_url(request: Request, nxt: str | None) -> str | None:
         if nxt is None:
@@ -283,28 +303,28 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
     # --- pages ------------------------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request) -> Response:
-        latest = {ds: [_summary(ds, r) for r in run_search(ds, Filters(), None, 10)[0]] for ds in ("xk", "cf")}
+    async def index(request: Request) -> Response:
+        latest = {ds: [_summary(ds, r) for r in (await run_search(ds, Filters(), None, 10))[0]] for ds in ("xk", "cf")}
         return TEMPLATES.TemplateResponse(request, "index.html", {"latest": latest, "kind": KIND, "title": "双公示专栏"})
 
     @app.get("/about", response_class=HTMLResponse, include_in_schema=False)
-    def about(request: Request) -> Response:
+    async def about(request: Request) -> Response:
         return TEMPLATES.TemplateResponse(request, "about.html", {"title": "公示规则"})
 
     @app.get("/robots.txt", response_class=PlainTextResponse, include_in_schema=False)
-    def robots() -> str:
+    async def robots() -> str:
         return ROBOTS
 
     @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
+    async def favicon() -> Response:
         return Response(status_code=204)
 
     @app.get("/style.css", include_in_schema=False)
-    def style() -> Response:
+    async def style() -> Response:
         return Response(STYLE, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
 
-    def list_page(ds: str) -> Callable[..., Response]:
-        def page(
+    def list_page(ds: str) -> Callable[..., Awaitable[Response]]:
+        async def page(
             request: Request, q: str | None = None, name: str | None = None, credit_code: str | None = None,
             doc_no: str | None = None, authority: str | None = None, department: str | None = None,
             date_from: str | None = None, date_to: str | None = None, after: str | None = None,
@@ -312,18 +332,17 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
             # A form sends every field, the empty ones as "": an empty date is no filter.
             f = Filters(q, name, credit_code, doc_no, authority, department, form_date(date_from, "date_from"),
                         form_date(date_to, "date_to"))
-            rows, nxt = run_search(ds, f, after, 20)
+            rows, nxt = await run_search(ds, f, after, 20)
             return TEMPLATES.TemplateResponse(request, "list.html", {
                 "ds": ds, "kind": KIND[ds], "title": KIND[ds], "items": [_summary(ds, r) for r in rows],
-                "f": f.cleaned(), "next_url": next_url(request, nxt), "departments": departments(), "first": not after,
+                "f": f.cleaned(), "next_url": next_url(request, nxt), "departments": await db(departments), "first": not after,
             })
 
         return page
 
-    def detail_page(ds: str) -> Callable[..., Response]:
-        def page(request: Request, ident: int) -> Response:
-            with engine.connect() as conn:
-                row = queries.detail(conn, ds, ident, today=today())
+    def detail_page(ds: str) -> Callable[..., Awaitable[Response]]:
+        async def page(request: Request, ident: int) -> Response:
+            row = await db(read_detail, ds, ident)
             if row is None:
                 raise HTTPException(404)
             d = _detail(ds, row)
@@ -338,8 +357,8 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
 
     # --- JSON API ---------------------------------------------------------------------------------------
 
-    def api_list(ds: str) -> Callable[..., Page]:
-        def listing(
+    def api_list(ds: str) -> Callable[..., Awaitable[Page]]:
+        async def listing(
             request: Request,
             q: Annotated[str | None, Query(description="一个搜索框：行政相对人名称（包含）、统一社会信用代码或文书号（完全一致）")] = None,
             name: Annotated[str | None, Query(description="行政相对人名称（包含）")] = None,
@@ -353,15 +372,14 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
             limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 20,
         ) -> Page:
             f = Filters(q, name, credit_code, doc_no, authority, department, date_from, date_to)
-            rows, nxt = run_search(ds, f, after, limit)
+            rows, nxt = await run_search(ds, f, after, limit)
             return Page(dataset=ds, items=[_summary(ds, r) for r in rows], next=nxt, next_url=next_url(request, nxt))
 
         return listing
 
-    def api_detail(ds: str) -> Callable[..., Detail]:
-        def one(ident: int) -> Detail:
-            with engine.connect() as conn:
-                row = queries.detail(conn, ds, ident, today=today())
+    def api_detail(ds: str) -> Callable[..., Awaitable[Detail]]:
+        async def one(ident: int) -> Detail:
+            row = await db(read_detail, ds, ident)
             if row is None:
                 raise HTTPException(404)
             return _detail(ds, row)

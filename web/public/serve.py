@@ -33,7 +33,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
     try:
         engine = public_engine()
-    except PublicStoreMissing as exc:
+    except (PublicStoreMissing, ValueError) as exc:
         raise RuntimeError(str(exc)) from None
     try:
         with engine.connect() as conn:

@@ -44,14 +44,28 @@ def public_engine(url: str | None = None) -> Engine:
         # mode=ro: read-only; the store writes in WAL mode, which a reader needs the -shm file of (SQLite
         # creates it if missing, as the store's owner does on its first write).
         return sa.create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true", connect_args={"timeout": 10},
-                                hide_parameters=True)
+                                hide_parameters=True, pool_size=_connections(), max_overflow=0, pool_timeout=30)
     args: dict[str, object] = {}
     if u.get_backend_name() == "postgresql":
         existing = u.query.get("options")
         existing = " ".join(existing) if isinstance(existing, tuple) else existing
         args["options"] = ((existing + " ") if existing else "") + "-c default_transaction_read_only=on"
         args["connect_timeout"] = 10
+    # A fixed pool (no overflow): the app reads in at most that many threads at once (web.public.app), so a
+    # request never opens a connection of its own; SGS_PUBLIC_DB_CONNECTIONS per server process.
+    pool = {"pool_pre_ping": True, "pool_size": _connections(), "max_overflow": 0, "pool_timeout": 30}
     if u.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args,
-                                hide_parameters=True, isolation_level="AUTOCOMMIT")
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=args, hide_parameters=True)
+        return sa.create_engine(url, connect_args=args, hide_parameters=True, isolation_level="AUTOCOMMIT", **pool)
+    return sa.create_engine(url, connect_args=args, hide_parameters=True, **pool)
+
+
+def _connections() -> int:
+    """``SGS_PUBLIC_DB_CONNECTIONS``: store connections (and reading threads) per server process, default 8."""
+    raw = os.environ.get("SGS_PUBLIC_DB_CONNECTIONS") or "8"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"SGS_PUBLIC_DB_CONNECTIONS 应为 1–100 的整数，现为 {raw!r}") from None
+    if not 1 <= value <= 100:
+        raise ValueError(f"SGS_PUBLIC_DB_CONNECTIONS 应为 1–100 的整数，现为 {raw!r}")
+    return value
