@@ -235,6 +235,30 @@ def test_pg_trigram_index_serves_substring_search(pg_store: Engine) -> None:
     assert "ix_published_cf_party_name_trgm" in names
 
 
+def test_pg_name_search_pages_alike_with_few_and_many_matches(pg_store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name search sorts its matches itself when they are few (a MATERIALIZED CTE) and walks the list-order
+    index when they are many: both give the same pages, keyset cursor included; the public engine plans every
+    statement for its own term (plan_cache_mode), also after psycopg prepared it."""
+    from web.public import queries
+
+    load(pg_store, "cf", [penalty(i, CF_JDRQ=f"2026-0{1 + i % 9}-1{i % 10}") for i in range(40)])
+    engine = public_engine(url_of(pg_store))
+    pages: dict[int, list[list[int]]] = {}
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+        for few in (10_000, 0):
+            monkeypatch.setattr(queries, "FEW_MATCHES", few)
+            got, after = [], None
+            while True:
+                rows, after = queries.search(c, "cf", queries.Filters(q="测试"), after=after, limit=7, today=dt.date(2026, 12, 1))
+                got.append([r.id for r in rows])
+                if after is None:
+                    break
+            pages[few] = got
+    engine.dispose()
+    assert pages[10_000] == pages[0] and sum(map(len, pages[0])) == 40 and len(pages[0]) == 6
+
+
 def test_sqlite_fts5_table_is_kept_by_triggers(sqlite_store: Engine) -> None:
     load(sqlite_store, "cf", [penalty(1), penalty(2)])
     with sqlite_store.connect() as c:

@@ -49,7 +49,10 @@ def public_engine(url: str | None = None) -> Engine:
     if u.get_backend_name() == "postgresql":
         existing = u.query.get("options")
         existing = " ".join(existing) if isinstance(existing, tuple) else existing
-        args["options"] = ((existing + " ") if existing else "") + "-c default_transaction_read_only=on"
+        # force_custom_plan: psycopg prepares a statement run five times, and PostgreSQL's generic plan of
+        # "party_name ILIKE $1" cannot know the term is rare: it walks the list-order index (seconds at 5M rows).
+        args["options"] = ((existing + " ") if existing else "") + (
+            "-c default_transaction_read_only=on -c plan_cache_mode=force_custom_plan")
         args["connect_timeout"] = 10
     # A fixed pool (no overflow): the app reads in at most that many threads at once (web.public.app), so a
     # request never opens a connection of its own; SGS_PUBLIC_DB_CONNECTIONS per server process.
