@@ -206,6 +206,8 @@ def mask_text(text: str | None) -> str | None:
     """Free text with ID numbers, mobile numbers and card numbers masked (full-width and grouped ones too)."""
     if text is None:
         return None
+    if len(text) == 18 and is_public_credit_code(text):
+        return text  # a public credit code as a whole (the usual 统一社会信用代码 value): nothing in it is masked
     folded = _fold(text)
     if sum(map(str.isdigit, folded)) < 11:
         return text  # fewer than 11 digits: nothing to mask (the shortest masked number), the usual case

@@ -125,14 +125,6 @@ DATE_COLUMN = {"cf": "cf_jdrq", "xk": "xk_jdrq"}
 FEW_MATCHES = 5_000
 
 
-def _few_matches(conn: Connection, ds: str, cond: list[sa.ColumnElement[bool]]) -> bool:
-    """Whether the conditions match at most FEW_MATCHES rows: counted, stopping at one more (through the trigram
-    index for a rare term; a common term reaches the limit within a few pages)."""
-    t = published_tables[ds]
-    probe = sa.select(t.c.id).where(*cond).limit(FEW_MATCHES + 1).subquery()
-    return int(conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one()) <= FEW_MATCHES
-
-
 def search(conn: Connection, ds: str, filters: Filters, *, after: str | None = None, limit: int = 20,
            today: dt.date) -> tuple[list[Any], str | None]:
     """One page of the list: rows (newest decision first; the list columns only) and the cursor of the next page
@@ -145,15 +137,22 @@ def search(conn: Connection, ds: str, filters: Filters, *, after: str | None = N
         cond.append(sa.tuple_(t.c.decision_date, t.c.id) < sa.tuple_(sa.literal(position[0], sa.Date), sa.literal(position[1])))
     columns = [t.c[c] for c in (*LIST_COLUMNS, DATE_COLUMN[ds])]
     f = filters.cleaned()
-    if conn.dialect.name == "postgresql" and (f.q or f.name) and _few_matches(conn, ds, cond):
-        # Few matches: take them all through the trigram index, then sort (MATERIALIZED keeps the planner from
-        # walking the list-order index instead, which it prefers whenever it over-estimates a term's matches —
-        # and then reads millions of rows for a term whose ~100 matches are old).
-        found = sa.select(*columns).where(*cond).cte("found").prefix_with("MATERIALIZED")
-        stmt = sa.select(found).order_by(found.c.decision_date.desc(), found.c.id.desc()).limit(limit + 1)
-    else:
+    rows: list[Any] | None = None
+    if conn.dialect.name == "postgresql" and (f.q or f.name):
+        # A name search first takes up to FEW_MATCHES + 1 matches through the trigram index and sorts them itself
+        # (MATERIALIZED keeps the planner from walking the list-order index instead, which it prefers whenever it
+        # over-estimates a term's matches — and then reads millions of rows for a term whose ~100 matches are
+        # old). Only a common term (more matches than that) goes on to the list-order index below.
+        found = sa.select(*columns).where(*cond).limit(FEW_MATCHES + 1).cte("found").prefix_with("MATERIALIZED")
+        matches = sa.select(sa.func.count()).select_from(found).scalar_subquery()
+        stmt = (sa.select(found, matches.label("matches")).order_by(found.c.decision_date.desc(), found.c.id.desc())
+                .limit(limit + 1))
+        rows = list(conn.execute(stmt))
+        if rows and rows[0].matches > FEW_MATCHES:
+            rows = None
+    if rows is None:
         stmt = sa.select(*columns).where(*cond).order_by(t.c.decision_date.desc(), t.c.id.desc()).limit(limit + 1)
-    rows = list(conn.execute(stmt))
+        rows = list(conn.execute(stmt))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (cursor_of(rows[-1]) if more and rows else None)
