@@ -88,6 +88,17 @@ def test_searches(client: TestClient, filled: Engine) -> None:
     assert client.get("/cf", params={"date_to": "昨天"}).status_code == 400
 
 
+def test_wildcards_quotes_and_sql_in_search_terms_are_plain_text(client: TestClient) -> None:
+    """Search values are bind parameters of statements built once per shape: LIKE wildcards, FTS5 phrase quotes
+    and SQL text find nothing (no row has them), and the table is still there."""
+    for term in ("%", "_", "%%%", "\\", '"', '""测试"', "测试0003%", "' OR '1'='1", "'; DROP TABLE published_cf; --",
+                 "无此\x00名称", "NEAR(测试 餐饮)", "测试 OR 餐饮", "*"):
+        for key in ("q", "name", "authority", "doc_no", "credit_code"):
+            r = client.get("/api/v1/cf", params={key: term})
+            assert r.status_code == 200 and r.json()["items"] == [], (key, term)
+    assert len(api(client, "/api/v1/cf", limit=100)["items"]) == 53
+
+
 def test_keyset_pagination_walks_every_row_once_in_order(client: TestClient) -> None:
     seen: list[dict] = []
     params: dict[str, object] = {"limit": 7}

@@ -14,6 +14,7 @@ even before ``sgs expire`` removed it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,9 @@ class Filters:
 
     def cleaned(self) -> Filters:
         def c(v: str | None) -> str | None:
-            v = (v or "").strip()[:MAX_TERM]
+            # NUL: no stored value holds one (PostgreSQL cannot store it; the loader escapes it), and a driver
+            # refuses it in a parameter — a term with one would be a 500, not an empty result.
+            v = (v or "").replace("\x00", "").strip()[:MAX_TERM]
             return v or None
 
         return Filters(c(self.q), c(self.name), c(self.credit_code), c(self.doc_no), c(self.authority), c(self.department),
@@ -79,40 +82,94 @@ def _fts_available(conn: Connection, ds: str) -> bool:
     return bool(cache[ds])
 
 
-def _name_condition(conn: Connection, ds: str, term: str) -> sa.ColumnElement[bool]:
-    t = published_tables[ds]
+#: How a name is searched: PostgreSQL ILIKE (pg_trgm), SQLite FTS5 trigram (3 characters or more), SQLite LIKE.
+NameMode = str
+
+
+def _name_mode(conn: Connection, ds: str, term: str) -> NameMode:
     if conn.dialect.name == "postgresql":
-        return t.c.party_name.ilike(_like(term), escape="\\")
-    if len(term) >= 3 and _fts_available(conn, ds):
-        phrase = '"' + term.replace('"', '""') + '"'
+        return "ilike"
+    return "fts" if len(term) >= 3 and _fts_available(conn, ds) else "like"
+
+
+def _name_condition(ds: str, mode: NameMode, key: str) -> sa.ColumnElement[bool]:
+    """The name condition over bind parameters ``<key>_like`` (ilike/like) or ``<key>_phrase`` (fts)."""
+    t = published_tables[ds]
+    if mode == "ilike":
+        return t.c.party_name.ilike(sa.bindparam(f"{key}_like", type_=sa.Text), escape="\\")
+    if mode == "fts":
         fts = sa.table(PUBLISHED_FTS[ds], sa.column("rowid"))
-        match = sa.text(f"{PUBLISHED_FTS[ds]} MATCH :phrase").bindparams(phrase=phrase)
+        match = sa.text(f"{PUBLISHED_FTS[ds]} MATCH :{key}_phrase")
         return t.c.id.in_(sa.select(fts.c.rowid).where(match))
-    return t.c.party_name.like(_like(term), escape="\\")
+    return t.c.party_name.like(sa.bindparam(f"{key}_like", type_=sa.Text), escape="\\")
 
 
-def _conditions(conn: Connection, ds: str, f: Filters, today: dt.date) -> list[sa.ColumnElement[bool]]:
+#: The shape of a search: which filters are set (and how names are searched), whether it continues a list.
+#: Statements are built once per shape and dataset, with bind parameters for the values (web requests reuse
+#: them: building and cache-keying a SELECT cost about as much Python time as the rows of a page).
+Shape = tuple[str, str | None, str | None, bool, bool, bool, bool, bool, bool, bool]
+
+
+def _shape_and_params(conn: Connection, ds: str, f: Filters, today: dt.date,
+                      position: tuple[dt.date, int] | None) -> tuple[Shape, dict[str, Any]]:
+    params: dict[str, Any] = {"today": today}
+    q_mode = name_mode = None
+    if f.q:
+        q_mode = _name_mode(conn, ds, f.q)
+        params.update(q_like=_like(f.q), q_phrase=_phrase(f.q), q_upper=f.q.upper(), q=f.q)
+    if f.name:
+        name_mode = _name_mode(conn, ds, f.name)
+        params.update(name_like=_like(f.name), name_phrase=_phrase(f.name))
+    if f.credit_code:
+        params["credit_code"] = f.credit_code.upper()
+    if f.doc_no:
+        params["doc_no"] = f.doc_no
+    if f.authority:
+        params["authority_like"] = _like(f.authority)
+    if f.department:
+        params["department"] = f.department
+    if f.date_from:
+        params["date_from"] = f.date_from
+    if f.date_to:
+        params["date_to"] = f.date_to
+    if position is not None:
+        params["after_date"], params["after_id"] = position
+    shape: Shape = (conn.dialect.name, q_mode, name_mode, bool(f.credit_code), bool(f.doc_no), bool(f.authority),
+                    bool(f.department), bool(f.date_from), bool(f.date_to), position is not None)
+    return shape, params
+
+
+def _phrase(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _conditions(ds: str, shape: Shape) -> list[sa.ColumnElement[bool]]:
+    dialect, q_mode, name_mode, credit_code, doc_no, authority, department, date_from, date_to, keyset = shape
     t = published_tables[ds]
     cond: list[sa.ColumnElement[bool]] = []
     if ds == "cf":
-        cond.append(sa.or_(t.c.publicity_end.is_(None), t.c.publicity_end >= today))
-    if f.q:
-        cond.append(sa.or_(_name_condition(conn, ds, f.q), t.c.credit_code == f.q.upper(), t.c.doc_no == f.q))
-    if f.name:
-        cond.append(_name_condition(conn, ds, f.name))
-    if f.credit_code:
-        cond.append(t.c.credit_code == f.credit_code.upper())
-    if f.doc_no:
-        cond.append(t.c.doc_no == f.doc_no)
-    if f.authority:
-        like = t.c.authority.ilike if conn.dialect.name == "postgresql" else t.c.authority.like
-        cond.append(like(_like(f.authority), escape="\\"))
-    if f.department:
-        cond.append(t.c.department == f.department)
-    if f.date_from:
-        cond.append(t.c.decision_date >= f.date_from)
-    if f.date_to:
-        cond.append(t.c.decision_date <= f.date_to)
+        cond.append(sa.or_(t.c.publicity_end.is_(None), t.c.publicity_end >= sa.bindparam("today", type_=sa.Date)))
+    if q_mode:
+        cond.append(sa.or_(_name_condition(ds, q_mode, "q"), t.c.credit_code == sa.bindparam("q_upper", type_=sa.String),
+                           t.c.doc_no == sa.bindparam("q", type_=sa.Text)))
+    if name_mode:
+        cond.append(_name_condition(ds, name_mode, "name"))
+    if credit_code:
+        cond.append(t.c.credit_code == sa.bindparam("credit_code", type_=sa.String))
+    if doc_no:
+        cond.append(t.c.doc_no == sa.bindparam("doc_no", type_=sa.Text))
+    if authority:
+        like = t.c.authority.ilike if dialect == "postgresql" else t.c.authority.like
+        cond.append(like(sa.bindparam("authority_like", type_=sa.Text), escape="\\"))
+    if department:
+        cond.append(t.c.department == sa.bindparam("department", type_=sa.String))
+    if date_from:
+        cond.append(t.c.decision_date >= sa.bindparam("date_from", type_=sa.Date))
+    if date_to:
+        cond.append(t.c.decision_date <= sa.bindparam("date_to", type_=sa.Date))
+    if keyset:
+        cond.append(sa.tuple_(t.c.decision_date, t.c.id)
+                    < sa.tuple_(sa.bindparam("after_date", type_=sa.Date), sa.bindparam("after_id", type_=sa.Integer)))
     return cond
 
 
@@ -120,39 +177,47 @@ def _conditions(conn: Connection, ds: str, f: Filters, today: dt.date) -> list[s
 LIST_COLUMNS = ("id", "department", "party_name", "credit_code", "doc_no", "authority", "decision_date", "publicity_end")
 DATE_COLUMN = {"cf": "cf_jdrq", "xk": "xk_jdrq"}
 
-
 #: Up to this many matches a name search sorts its matches itself (see search); more: the list-order index.
 FEW_MATCHES = 5_000
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(ds: str, shape: Shape) -> tuple[sa.Select[Any] | None, sa.Select[Any]]:
+    """(few-matches statement or None, list-order statement) of a shape; bind parameters ``lim`` (page size + 1)
+    and ``few`` (FEW_MATCHES + 1) besides the filters'."""
+    t = published_tables[ds]
+    cond = _conditions(ds, shape)
+    columns = [t.c[c] for c in (*LIST_COLUMNS, DATE_COLUMN[ds])]
+    lim = sa.bindparam("lim", type_=sa.Integer)
+    ordered = sa.select(*columns).where(*cond).order_by(t.c.decision_date.desc(), t.c.id.desc()).limit(lim)
+    few = None
+    if shape[0] == "postgresql" and (shape[1] or shape[2]):
+        # A name search first takes up to FEW_MATCHES + 1 matches through the trigram index and sorts them itself
+        # (MATERIALIZED keeps the planner from walking the list-order index instead, which it prefers whenever it
+        # over-estimates a term's matches — and then reads millions of rows for a term whose ~100 matches are
+        # old). Only a common term (more matches than that) goes on to the list-order statement.
+        found = (sa.select(*columns).where(*cond).limit(sa.bindparam("few", type_=sa.Integer))
+                 .cte("found").prefix_with("MATERIALIZED"))
+        matches = sa.select(sa.func.count()).select_from(found).scalar_subquery()
+        few = sa.select(found, matches.label("matches")).order_by(found.c.decision_date.desc(), found.c.id.desc()).limit(lim)
+    return few, ordered
 
 
 def search(conn: Connection, ds: str, filters: Filters, *, after: str | None = None, limit: int = 20,
            today: dt.date) -> tuple[list[Any], str | None]:
     """One page of the list: rows (newest decision first; the list columns only) and the cursor of the next page
     (None: last page)."""
-    t = published_tables[ds]
     limit = max(1, min(int(limit), MAX_LIMIT))
-    cond = _conditions(conn, ds, filters.cleaned(), today)
-    position = parse_cursor(after)
-    if position is not None:
-        cond.append(sa.tuple_(t.c.decision_date, t.c.id) < sa.tuple_(sa.literal(position[0], sa.Date), sa.literal(position[1])))
-    columns = [t.c[c] for c in (*LIST_COLUMNS, DATE_COLUMN[ds])]
-    f = filters.cleaned()
+    shape, params = _shape_and_params(conn, ds, filters.cleaned(), today, parse_cursor(after))
+    few, ordered = _statements(ds, shape)
+    params.update(lim=limit + 1, few=FEW_MATCHES + 1)
     rows: list[Any] | None = None
-    if conn.dialect.name == "postgresql" and (f.q or f.name):
-        # A name search first takes up to FEW_MATCHES + 1 matches through the trigram index and sorts them itself
-        # (MATERIALIZED keeps the planner from walking the list-order index instead, which it prefers whenever it
-        # over-estimates a term's matches — and then reads millions of rows for a term whose ~100 matches are
-        # old). Only a common term (more matches than that) goes on to the list-order index below.
-        found = sa.select(*columns).where(*cond).limit(FEW_MATCHES + 1).cte("found").prefix_with("MATERIALIZED")
-        matches = sa.select(sa.func.count()).select_from(found).scalar_subquery()
-        stmt = (sa.select(found, matches.label("matches")).order_by(found.c.decision_date.desc(), found.c.id.desc())
-                .limit(limit + 1))
-        rows = list(conn.execute(stmt))
+    if few is not None:
+        rows = list(conn.execute(few, params))
         if rows and rows[0].matches > FEW_MATCHES:
             rows = None
     if rows is None:
-        stmt = sa.select(*columns).where(*cond).order_by(t.c.decision_date.desc(), t.c.id.desc()).limit(limit + 1)
-        rows = list(conn.execute(stmt))
+        rows = list(conn.execute(ordered, params))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (cursor_of(rows[-1]) if more and rows else None)
