@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import operator
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -73,6 +74,8 @@ ID_COLUMNS = frozenset({"CF_XDR_ZJHM", "CF_FR_ZJHM", "XK_XDR_ZJHM", "XK_FR_ZJHM"
 # than an import of ``expectations.checks``: national must not depend on the expectations stage.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_SHAPE = re.compile(f"[{_USCC_ALPHABET}]{{18}}")
 
 
 def is_public_credit_code(run: str) -> bool:
@@ -82,10 +85,12 @@ def is_public_credit_code(run: str) -> bool:
     later). An ID number with a wrong check digit is still a person's number, so the ID check digit
     does not count here.
     """
-    v = run.upper()
-    if len(v) != 18 or any(c not in _USCC_ALPHABET for c in v):
+    if len(run) != 18:
         return False
-    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(v[:17], _USCC_WEIGHTS, strict=True))
+    v = run.upper()
+    if _USCC_SHAPE.fullmatch(v) is None:
+        return False
+    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, v[:17]), _USCC_WEIGHTS))
     if _USCC_ALPHABET[(31 - total % 31) % 31] != v[17]:
         return False
     return not _real_birth_date(v[6:14])

@@ -88,6 +88,17 @@ def test_searches(client: TestClient, filled: Engine) -> None:
     assert client.get("/cf", params={"date_to": "昨天"}).status_code == 400
 
 
+def test_api_list_items_are_the_schemas_summary(client: TestClient) -> None:
+    """The list is written as plain JSON (not through the model): its fields are exactly the schema's."""
+    from web.public.app import Page, Summary
+
+    doc = api(client, "/api/v1/cf", limit=5)
+    assert set(doc) == set(Page.model_fields) and len(doc["items"]) == 5
+    for item in doc["items"]:
+        assert Summary.model_validate(item).model_dump() == item
+    assert client.get("/api/v1/cf").headers["content-type"] == "application/json"
+
+
 def test_wildcards_quotes_and_sql_in_search_terms_are_plain_text(client: TestClient) -> None:
     """Search values are bind parameters of statements built once per shape: LIKE wildcards, FTS5 phrase quotes
     and SQL text find nothing (no row has them), and the table is still there."""

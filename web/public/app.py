@@ -9,6 +9,7 @@ engine that cannot write (``web.public.store``). Every response carries the secu
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -133,14 +134,20 @@ def public_fields(ds: str, row: Any) -> list[Field]:
     return out
 
 
-def _summary(ds: str, row: Any) -> Summary:
+def _summary_fields(ds: str, row: Any) -> dict[str, Any]:
+    """A list row's fields (the :class:`Summary` of the API), masked."""
     m = row._mapping
-    name, doc, authority, date = SUMMARY[ds]
-    return Summary(
-        id=m["id"], dataset=ds, url=f"/{ds}/{m['id']}", party_name=mask_text(m["party_name"]),
-        credit_code=mask_text(m["credit_code"]), doc_no=mask_text(m["doc_no"]), authority=mask_text(m["authority"]),
-        department=m["department"], decision_date=text_value(m[date.lower()]), publicity_end=text_value(m["publicity_end"]),
-    )
+    date = SUMMARY[ds][3]
+    return {
+        "id": m["id"], "dataset": ds, "url": f"/{ds}/{m['id']}", "party_name": mask_text(m["party_name"]),
+        "credit_code": mask_text(m["credit_code"]), "doc_no": mask_text(m["doc_no"]), "authority": mask_text(m["authority"]),
+        "department": m["department"], "decision_date": text_value(m[date.lower()]),
+        "publicity_end": text_value(m["publicity_end"]),
+    }
+
+
+def _summary(ds: str, row: Any) -> Summary:
+    return Summary(**_summary_fields(ds, row))
 
 
 def _detail(ds: str, row: Any) -> Detail:
@@ -357,7 +364,7 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
 
     # --- JSON API ---------------------------------------------------------------------------------------
 
-    def api_list(ds: str) -> Callable[..., Awaitable[Page]]:
+    def api_list(ds: str) -> Callable[..., Awaitable[Response]]:
         async def listing(
             request: Request,
             q: Annotated[str | None, Query(description="一个搜索框：行政相对人名称（包含）、统一社会信用代码或文书号（完全一致）")] = None,
@@ -370,10 +377,15 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
             date_to: Annotated[dt.date | None, Query(description="决定日期止 YYYY-MM-DD")] = None,
             after: Annotated[str | None, Query(description="下一页游标（上一页的 next）")] = None,
             limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 20,
-        ) -> Page:
+        ) -> Response:
             f = Filters(q, name, credit_code, doc_no, authority, department, date_from, date_to)
             rows, nxt = await run_search(ds, f, after, limit)
-            return Page(dataset=ds, items=[_summary(ds, r) for r in rows], next=nxt, next_url=next_url(request, nxt))
+            # The page as JSON straight from plain values (the schema is Page's, response_model below): building
+            # and re-serialising twenty pydantic models was a tenth of a search's CPU time.
+            page = {"dataset": ds, "items": [_summary_fields(ds, r) for r in rows], "next": nxt,
+                    "next_url": next_url(request, nxt)}
+            return Response(json.dumps(page, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8"),
+                            media_type="application/json")
 
         return listing
 
