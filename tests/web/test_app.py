@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -354,3 +355,22 @@ def test_the_pool_is_fixed_and_concurrent_requests_share_it(filled: Engine, monk
         monkeypatch.setenv("SGS_PUBLIC_DB_CONNECTIONS", bad)
         with pytest.raises(ValueError, match="SGS_PUBLIC_DB_CONNECTIONS"):
             public_engine(url_of(filled))
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_an_error(pg_store: Engine) -> None:
+    """No pre-ping: when PostgreSQL ends the column's sessions (restart, idle timeout), the next requests are
+    answered from new connections, not with a 500."""
+    load(pg_store, "cf", [penalty(i) for i in range(3)])
+    engine = public_engine(url_of(pg_store))
+    with TestClient(create_app(engine, rate=1000, burst=1000)) as c:
+        assert c.get("/api/v1/cf").status_code == 200
+        with engine.connect() as conn:
+            mine = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with pg_store.connect() as admin:  # the store's owner ends the column's sessions
+            ended = admin.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = :p"), {"p": mine}).scalar()
+        assert ended == 1
+        time.sleep(0.5)
+        answers = [c.get("/api/v1/cf").status_code for _ in range(3)] + [c.get("/cf").status_code]
+        assert answers == [200] * 4
+    engine.dispose()

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import anyio
 import anyio.to_thread
+import sqlalchemy as sa
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -245,8 +246,20 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
     pool_size = getattr(engine.pool, "size", None)
     db_threads = anyio.CapacityLimiter(pool_size() if callable(pool_size) else 4)
 
+    def once_more_if_lost(fn: Callable[..., T], *args: Any) -> T:
+        # The pool does not ping a connection before each request (a round trip per search): a connection the
+        # server dropped (restart, idle timeout) fails its statement, SQLAlchemy invalidates the pool, and the
+        # read — a single read-only statement or two — is simply done again on a new connection.
+        try:
+            return fn(*args)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("public column: store connection lost, read again")
+            return fn(*args)
+
     async def db(fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args, limiter=db_threads)
+        return await anyio.to_thread.run_sync(once_more_if_lost, fn, *args, limiter=db_threads)
     department_cache: dict[str, tuple[float, list[str]]] = {}
 
     def departments() -> list[str]:

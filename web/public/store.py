@@ -56,7 +56,9 @@ def public_engine(url: str | None = None) -> Engine:
         args["connect_timeout"] = 10
     # A fixed pool (no overflow): the app reads in at most that many threads at once (web.public.app), so a
     # request never opens a connection of its own; SGS_PUBLIC_DB_CONNECTIONS per server process.
-    pool = {"pool_pre_ping": True, "pool_size": _connections(), "max_overflow": 0, "pool_timeout": 30}
+    # No pre-ping (a round trip per request): web.public.app reads once more on a new connection when the
+    # server dropped one.
+    pool = {"pool_size": _connections(), "max_overflow": 0, "pool_timeout": 30}
     if u.get_backend_name() == "postgresql":
         return sa.create_engine(url, connect_args=args, hide_parameters=True, isolation_level="AUTOCOMMIT", **pool)
     return sa.create_engine(url, connect_args=args, hide_parameters=True, **pool)
