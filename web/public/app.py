@@ -233,7 +233,7 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
     """The public column's ASGI app over ``engine`` (read-only: see ``web.public.store.public_engine``).
 
     The routes are ``async``; the store is read in worker threads, at most as many at once as the engine's pool
-    holds connections (``DB_THREADS``): a request beyond that waits its turn (first come, first served) without a
+    holds connections (``SGS_PUBLIC_DB_CONNECTIONS``, web.public.store): a request beyond that waits its turn (first come, first served) without a
     thread, instead of opening an overflow connection per request (a backend forked and gone again on
     PostgreSQL: at 50 clients that churn, not the searches, made the slowest requests)."""
     app = FastAPI(

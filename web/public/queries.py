@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -83,7 +83,7 @@ def _fts_available(conn: Connection, ds: str) -> bool:
 
 
 #: How a name is searched: PostgreSQL ILIKE (pg_trgm), SQLite FTS5 trigram (3 characters or more), SQLite LIKE.
-NameMode = str
+NameMode = Literal["ilike", "fts", "like"]
 
 
 def _name_mode(conn: Connection, ds: str, term: str) -> NameMode:
@@ -104,16 +104,28 @@ def _name_condition(ds: str, mode: NameMode, key: str) -> sa.ColumnElement[bool]
     return t.c.party_name.like(sa.bindparam(f"{key}_like", type_=sa.Text), escape="\\")
 
 
-#: The shape of a search: which filters are set (and how names are searched), whether it continues a list.
-#: Statements are built once per shape and dataset, with bind parameters for the values (web requests reuse
-#: them: building and cache-keying a SELECT cost about as much Python time as the rows of a page).
-Shape = tuple[str, str | None, str | None, bool, bool, bool, bool, bool, bool, bool]
+class Shape(NamedTuple):
+    """The shape of a search: which filters are set (and how names are searched), whether it continues a list.
+    Statements are built once per shape and dataset, with bind parameters for the values (web requests reuse
+    them: building and cache-keying a SELECT cost about as much Python time as the rows of a page)."""
+
+    dialect: str
+    q: NameMode | None
+    name: NameMode | None
+    credit_code: bool
+    doc_no: bool
+    authority: bool
+    department: bool
+    date_from: bool
+    date_to: bool
+    keyset: bool
 
 
 def _shape_and_params(conn: Connection, ds: str, f: Filters, today: dt.date,
                       position: tuple[dt.date, int] | None) -> tuple[Shape, dict[str, Any]]:
     params: dict[str, Any] = {"today": today}
-    q_mode = name_mode = None
+    q_mode: NameMode | None = None
+    name_mode: NameMode | None = None
     if f.q:
         q_mode = _name_mode(conn, ds, f.q)
         params.update(q_like=_like(f.q), q_phrase=_phrase(f.q), q_upper=f.q.upper(), q=f.q)
@@ -134,8 +146,8 @@ def _shape_and_params(conn: Connection, ds: str, f: Filters, today: dt.date,
         params["date_to"] = f.date_to
     if position is not None:
         params["after_date"], params["after_id"] = position
-    shape: Shape = (conn.dialect.name, q_mode, name_mode, bool(f.credit_code), bool(f.doc_no), bool(f.authority),
-                    bool(f.department), bool(f.date_from), bool(f.date_to), position is not None)
+    shape = Shape(conn.dialect.name, q_mode, name_mode, bool(f.credit_code), bool(f.doc_no), bool(f.authority),
+                  bool(f.department), bool(f.date_from), bool(f.date_to), position is not None)
     return shape, params
 
 
@@ -144,30 +156,29 @@ def _phrase(term: str) -> str:
 
 
 def _conditions(ds: str, shape: Shape) -> list[sa.ColumnElement[bool]]:
-    dialect, q_mode, name_mode, credit_code, doc_no, authority, department, date_from, date_to, keyset = shape
     t = published_tables[ds]
     cond: list[sa.ColumnElement[bool]] = []
     if ds == "cf":
         cond.append(sa.or_(t.c.publicity_end.is_(None), t.c.publicity_end >= sa.bindparam("today", type_=sa.Date)))
-    if q_mode:
-        cond.append(sa.or_(_name_condition(ds, q_mode, "q"), t.c.credit_code == sa.bindparam("q_upper", type_=sa.String),
+    if shape.q:
+        cond.append(sa.or_(_name_condition(ds, shape.q, "q"), t.c.credit_code == sa.bindparam("q_upper", type_=sa.String),
                            t.c.doc_no == sa.bindparam("q", type_=sa.Text)))
-    if name_mode:
-        cond.append(_name_condition(ds, name_mode, "name"))
-    if credit_code:
+    if shape.name:
+        cond.append(_name_condition(ds, shape.name, "name"))
+    if shape.credit_code:
         cond.append(t.c.credit_code == sa.bindparam("credit_code", type_=sa.String))
-    if doc_no:
+    if shape.doc_no:
         cond.append(t.c.doc_no == sa.bindparam("doc_no", type_=sa.Text))
-    if authority:
-        like = t.c.authority.ilike if dialect == "postgresql" else t.c.authority.like
+    if shape.authority:
+        like = t.c.authority.ilike if shape.dialect == "postgresql" else t.c.authority.like
         cond.append(like(sa.bindparam("authority_like", type_=sa.Text), escape="\\"))
-    if department:
+    if shape.department:
         cond.append(t.c.department == sa.bindparam("department", type_=sa.String))
-    if date_from:
+    if shape.date_from:
         cond.append(t.c.decision_date >= sa.bindparam("date_from", type_=sa.Date))
-    if date_to:
+    if shape.date_to:
         cond.append(t.c.decision_date <= sa.bindparam("date_to", type_=sa.Date))
-    if keyset:
+    if shape.keyset:
         cond.append(sa.tuple_(t.c.decision_date, t.c.id)
                     < sa.tuple_(sa.bindparam("after_date", type_=sa.Date), sa.bindparam("after_id", type_=sa.Integer)))
     return cond
@@ -191,7 +202,7 @@ def _statements(ds: str, shape: Shape) -> tuple[sa.Select[Any] | None, sa.Select
     lim = sa.bindparam("lim", type_=sa.Integer)
     ordered = sa.select(*columns).where(*cond).order_by(t.c.decision_date.desc(), t.c.id.desc()).limit(lim)
     few = None
-    if shape[0] == "postgresql" and (shape[1] or shape[2]):
+    if shape.dialect == "postgresql" and (shape.q or shape.name):
         # A name search first takes up to FEW_MATCHES + 1 matches through the trigram index and sorts them itself
         # (MATERIALIZED keeps the planner from walking the list-order index instead, which it prefers whenever it
         # over-estimates a term's matches — and then reads millions of rows for a term whose ~100 matches are
