@@ -51,6 +51,7 @@ _RUN = re.compile(
     rf"\d++(?:(?:[{_ZW_CHARS}]*+(?:[{_SEP_CHARS}][{_ZW_CHARS}]*+){{1,2}}|[{_ZW_CHARS}]++)(?=\d)\d++)*+", re.ASCII
 )
 _VISIBLE_SEP = re.compile(f"[{_SEP_CHARS}]")
+_RUN_OF_11 = re.compile(r"\d{11}", re.ASCII)  # a mobile number (11) or a card number (16–19) needs it
 # (length, where today's single " "/"-" may split it, where other visible separators may split it).
 _ID_LAYOUTS = (
     (18, frozenset({6, 10, 14}), (frozenset({6, 10, 12, 14}), frozenset({4, 8, 12, 16}))),
@@ -211,18 +212,24 @@ def mask_text(text: str | None) -> str | None:
     """Free text with ID numbers, mobile numbers and card numbers masked (full-width and grouped ones too)."""
     if text is None:
         return None
+    # Fewer than 11 digits: nothing to mask (the shortest masked number), the usual case. Counted before folding:
+    # _fold turns exactly the decimal digits (str.isdigit already) into ASCII ones and nothing else into a digit,
+    # so the count is the same, and a name or an authority costs no regex pass (the public column masks every
+    # list cell once more: 80 calls a page).
+    if sum(map(str.isdigit, text)) < 11:
+        return text
     if len(text) == 18 and is_public_credit_code(text):
         return text  # a public credit code as a whole (the usual 统一社会信用代码 value): nothing in it is masked
     folded = _fold(text)
-    if sum(map(str.isdigit, folded)) < 11:
-        return text  # fewer than 11 digits: nothing to mask (the shortest masked number), the usual case
+    runs = [run for run in _RUN.finditer(folded) if run.end() - run.start() >= 15]  # shorter: no ID number
+    if not runs and _RUN_OF_11.search(folded) is None:
+        return text  # no ID number's run and no 11 digits in a row (the shortest mobile/card number): nothing
     out = list(text)
     seen = list(folded)
-    for run in _RUN.finditer(folded):
-        if run.end() - run.start() >= 15:  # shorter runs cannot hold an ID number
-            for positions in _id_spans(folded, run):
-                for i in positions:
-                    out[i] = seen[i] = "*"
+    for run in runs:
+        for positions in _id_spans(folded, run):
+            for i in positions:
+                out[i] = seen[i] = "*"
 
     def apply(pattern: re.Pattern[str]) -> None:
         # Mobile and card numbers: unbroken runs only (grouped ones are not masked, as before).
