@@ -364,7 +364,7 @@ def create_app(engine: Engine, *, rate: float = 10.0, burst: int = 20, today: Ca
             return None
         params = {k: v for k, v in request.query_params.items() if v and k != "after"}
         params["after"] = nxt
-        return request.url.path + "?" + urlencode(params)
+        return request.scope["path"] + "?" + urlencode(params)  # the path as sent (request.url parses the whole URL)
 
     # --- pages ------------------------------------------------------------------------------------------
 
