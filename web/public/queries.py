@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -222,15 +223,15 @@ def search(conn: Connection, ds: str, filters: Filters, *, after: str | None = N
     shape, params = _shape_and_params(conn, ds, filters.cleaned(), today, parse_cursor(after))
     few, ordered = _statements(ds, shape)
     params.update(lim=limit + 1, few=FEW_MATCHES + 1)
-    rows: list[Any] | None = None
+    found: Sequence[Any] | None = None
     if few is not None:
-        rows = list(conn.execute(few, params))
-        if rows and rows[0].matches > FEW_MATCHES:
-            rows = None
-    if rows is None:
-        rows = list(conn.execute(ordered, params))
-    more = len(rows) > limit
-    rows = rows[:limit]
+        found = conn.execute(few, params).all()  # fetchall: one driver call, not one per row
+        if found and found[0].matches > FEW_MATCHES:
+            found = None
+    if found is None:
+        found = conn.execute(ordered, params).all()
+    more = len(found) > limit
+    rows = list(found[:limit])
     return rows, (cursor_of(rows[-1]) if more and rows else None)
 
 
