@@ -5,7 +5,11 @@ checks use: links on ``/``, ``/api/v1/cf?q=`` UTF-8 JSON, security headers, 429 
 
 from __future__ import annotations
 
+import collections
 import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -123,10 +128,79 @@ def test_the_operators_contract_over_http(slow_server: str, people: list[dict[st
     assert any(r.headers["content-type"].startswith("application/json") and "访问过于频繁" in r.json()["error"] for r in over)
 
 
-def test_several_worker_processes(sqlite_store: Engine, people: list[dict[str, str | None]], tmp_path: Path) -> None:
-    with serving(sqlite_store, tmp_path, "--workers", "2") as base, httpx.Client(base_url=base, timeout=30) as c:
-        assert [c.get("/api/v1/cf", params={"q": "张三"}).status_code for _ in range(6)] == [200] * 6
-        assert 'href="/cf/' in c.get("/").text
+def _connections_by_pid(port: int) -> collections.Counter[int]:
+    """Established server-side connections on ``port``, counted by the process that owns them."""
+    return collections.Counter(c.pid for c in psutil.net_connections("tcp")
+                               if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED and c.pid)
+
+
+def _workers(supervisor: psutil.Process) -> set[int]:
+    """The live worker processes (multiprocessing spawn children) under ``supervisor``."""
+    out = set()
+    for p in supervisor.children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(p.cmdline()):
+                out.add(p.pid)
+        except psutil.Error:  # gone or a zombie meanwhile
+            pass
+    return out
+
+
+def test_several_worker_processes_share_the_connections_and_a_dead_one_is_replaced(
+        sqlite_store: Engine, people: list[dict[str, str | None]], tmp_path: Path) -> None:
+    """``--workers 2``: each worker listens on a socket of its own (SO_REUSEPORT), so a burst of keep-alive
+    connections is spread over both (uvicorn's shared socket let one process take them all); a worker that dies
+    is started again; SIGTERM stops them all."""
+    port = free_port()
+    env = {**os.environ, "SGS_STORE_URL": sqlite_store.url.render_as_string(hide_password=False), "PYTHONPATH": str(ROOT),
+           "SGS_VAR_DIR": str(tmp_path / "var"), "SGS_PUBLIC_RATE": "1000"}
+    env.pop("SGS_PUBLIC_STORE_URL", None)
+    base = f"http://127.0.0.1:{port}"
+    with running([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), "--workers", "2"],
+                 probe=f"{base}/robots.txt", env=env, cwd=tmp_path, log=tmp_path / "serve-public-workers.log",
+                 name="sgs serve public --workers 2") as proc:
+        supervisor = psutil.Process(proc.pid)
+        clients = [httpx.Client(base_url=base, timeout=30) for _ in range(40)]
+        try:
+            with ThreadPoolExecutor(40) as pool:  # 40 keep-alive connections opened at once
+                codes = list(pool.map(lambda c: c.get("/api/v1/cf", params={"q": "张三"}).status_code, clients))
+            assert codes == [200] * 40
+            workers = _workers(supervisor)
+            by_pid = _connections_by_pid(port)
+            assert len(workers) == 2 and set(by_pid) == workers and sum(by_pid.values()) == 40
+            # Each worker holds some: with a hash, fewer than 5 of 40 on one of two sockets has odds of about 1e-7.
+            assert min(by_pid.values()) >= 5, by_pid
+        finally:
+            for c in clients:
+                c.close()
+        victim = sorted(workers)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = _workers(supervisor)
+            if len(now) == 2 and victim not in now:
+                break
+            assert time.monotonic() < deadline, f"no new worker after a minute: {now}"
+            time.sleep(0.5)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            assert [c.get("/api/v1/cf", params={"q": "张三"}).status_code for _ in range(6)] == [200] * 6
+            assert 'href="/cf/' in c.get("/").text
+        survivors = [psutil.Process(pid) for pid in now]
+    psutil.wait_procs(survivors, timeout=30)
+    assert not [p for p in survivors if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert "重新启动" in (tmp_path / "serve-public-workers.log").read_text(encoding="utf-8", errors="replace")
+
+
+def test_a_port_in_use_is_one_clear_error_with_several_workers(sqlite_store: Engine, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {**os.environ, "SGS_STORE_URL": sqlite_store.url.render_as_string(hide_password=False),
+               "PYTHONPATH": str(ROOT), "SGS_VAR_DIR": str(tmp_path / "var")}
+        done = subprocess.run([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), "--workers", "2"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "端口可能已被其他程序占用" in done.stderr, done.stderr[-2000:]
 
 
 def test_head_is_answered_like_get_without_a_body(server: str) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import socket
+import time
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -12,6 +19,12 @@ from web.public.store import PublicStoreMissing, public_engine
 
 #: Set for worker processes: how many there are (each one counts its share of the per-client rate).
 _WORKERS_ENV = "SGS_PUBLIC_WORKERS"
+#: uvicorn's default listen backlog.
+_BACKLOG = 2048
+#: A worker that dies is started again; more deaths than this within a minute stop the server (a crash loop).
+_RESTARTS_PER_MINUTE = 5
+
+log = logging.getLogger("sgs.public")
 
 
 def _rate() -> float:
@@ -49,9 +62,101 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     # where its operator decides what it records. (It also cost ~3 % of a search's CPU time.)
     options = {"host": host, "port": port, "log_level": "info", "server_header": False, "proxy_headers": False,
                "access_log": False}
-    if workers > 1:
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        Workers(workers, host, port, options).run()
+    elif workers > 1:
         os.environ[_WORKERS_ENV] = str(workers)
         uvicorn.run("web.public.serve:make_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         os.environ.pop(_WORKERS_ENV, None)
         uvicorn.run(make_app(), **options)  # type: ignore[arg-type]
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with SO_REUSEPORT (not yet listening)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker(host: str, port: int, options: dict[str, Any], workers: int) -> None:
+    """One worker process: its own listening socket on the shared port, uvicorn serving the app on it."""
+    import uvicorn
+
+    os.environ[_WORKERS_ENV] = str(workers)
+    sock = _socket(host, port)
+    sock.listen(_BACKLOG)
+    config = uvicorn.Config("web.public.serve:make_app", factory=True, **options)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class Workers:
+    """``--workers N`` on Linux: N uvicorn processes, each listening on a socket of its own on the same port
+    (SO_REUSEPORT), so the kernel spreads connections over them by a hash of the client's address and port.
+
+    uvicorn's own ``--workers`` shares one listening socket, and whichever process wakes first accepts every
+    connection waiting: a burst of keep-alive connections (a proxy's, a load test's) often lands on one process
+    — 41 of 50 and 50 of 50 were seen with two workers (docs/performance.md) — and that process, one core at
+    most (the GIL), serves them all while the other idles. A hash spreads them evenly in expectation.
+
+    The supervisor starts the workers, starts a worker that died again (more than
+    :data:`_RESTARTS_PER_MINUTE` deaths a minute stop the server), and on SIGTERM/SIGINT stops them (uvicorn's
+    graceful shutdown) and returns."""
+
+    def __init__(self, count: int, host: str, port: int, options: dict[str, Any]) -> None:
+        self.count, self.host, self.options = count, host, {**options, "host": host}
+        # The port is checked (and an ephemeral one chosen) here, so a port in use is one clear error, not N
+        # workers dying at start.
+        try:
+            probe = _socket(host, port)
+        except OSError as exc:
+            raise RuntimeError(f"无法监听 {host}:{port}（{exc.strerror}）：端口可能已被其他程序占用，请换一个 --port") from None
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.options["port"] = self.port
+        self._stop = False
+
+    def _start(self) -> multiprocessing.process.BaseProcess:
+        process = multiprocessing.get_context("spawn").Process(
+            target=_worker, args=(self.host, self.port, self.options, self.count), name="sgs-public-worker")
+        process.start()
+        return process
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._stop = True
+
+    def run(self) -> None:
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        processes = [self._start() for _ in range(self.count)]
+        log.info("专栏公示：%d 个工作进程监听 %s:%d（SO_REUSEPORT）", self.count, self.host, self.port)
+        deaths: list[float] = []
+        try:
+            while not self._stop:
+                multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
+                for i, p in enumerate(processes):
+                    if p.is_alive() or self._stop:
+                        continue
+                    now = time.monotonic()
+                    deaths = [t for t in deaths if now - t < 60] + [now]
+                    if len(deaths) > _RESTARTS_PER_MINUTE:
+                        raise RuntimeError(f"专栏公示的工作进程一分钟内退出了 {len(deaths)} 次（最近一次退出码 {p.exitcode}）：请查看上面的日志")
+                    log.warning("专栏公示工作进程 %s 退出（退出码 %s），重新启动", p.pid, p.exitcode)
+                    processes[i] = self._start()
+        finally:
+            for p in processes:
+                if p.is_alive():
+                    p.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+            for p in processes:
+                p.join(timeout=20)
+                if p.is_alive():
+                    p.kill()
+                    p.join(timeout=5)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
