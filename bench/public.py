@@ -225,6 +225,18 @@ end
 """
 
 
+def _connections_per_process(port: int) -> list[int]:
+    """How the server's established connections on ``port`` are spread over its processes (largest first): with
+    several workers, the busiest one sets the tail."""
+    import collections
+
+    import psutil
+
+    by_pid = collections.Counter(c.pid for c in psutil.net_connections("tcp")
+                                 if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED and c.pid)
+    return sorted(by_pid.values(), reverse=True)
+
+
 def measure_wrk(base: str, samples: dict[str, list[Any]], clients: int, requests: int, seconds: float,
                 seed: int = 11, kinds: tuple[str, ...] = ()) -> dict[str, Any]:
     """One wrk run per kind: ``clients`` connections (each a client waiting for its answer before the next
@@ -241,14 +253,19 @@ def measure_wrk(base: str, samples: dict[str, list[Any]], clients: int, requests
             paths = Path(tmp) / f"{kind}.txt"
             paths.write_text("\n".join(p + ("?" + urlencode(q) if q else "") for p, q in work) + "\n", encoding="utf-8")
             threads = max(1, min(2, clients))
-            done = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "10s",
-                                   "-s", str(script), base], env={**os.environ, "SGS_WRK_PATHS": str(paths)},
-                                  capture_output=True, text=True, check=True)
-            line = next(x for x in done.stdout.splitlines() if x.startswith("SGS_RESULT "))
+            run = subprocess.Popen(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "10s",
+                                    "-s", str(script), base], env={**os.environ, "SGS_WRK_PATHS": str(paths)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(min(2.0, seconds / 2))
+            split = _connections_per_process(int(base.rsplit(":", 1)[1]))
+            stdout, stderr = run.communicate()
+            if run.returncode:
+                raise RuntimeError(f"wrk failed ({run.returncode}): {stderr[-2000:]}")
+            line = next(x for x in stdout.splitlines() if x.startswith("SGS_RESULT "))
             n, micros, *errs, p50, p95, p99 = (int(v) for v in line.split()[1:])
             out[kind] = {"requests": n, "p50_ms": round(p50 / 1000, 1), "p95_ms": round(p95 / 1000, 1),
                          "p99_ms": round(p99 / 1000, 1), "error_rate": round(sum(errs) / max(n, 1), 4),
-                         "per_second": round(n / (micros / 1e6), 1)}
+                         "per_second": round(n / (micros / 1e6), 1), "connections_per_process": split}
             print(kind, out[kind], file=sys.stderr)
     return out
 
