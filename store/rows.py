@@ -340,11 +340,50 @@ def with_extensions(payload: list[str], national: pd.DataFrame, columns: list[st
     return out
 
 
+def _payloads_by_value(frame: pd.DataFrame, columns: list[str]) -> list[str] | None:
+    """:func:`payloads` of canonical text (``str`` or ``None`` in every column): each distinct value of a column
+    encoded once by the same encoder (pandas' ``to_json``, as an array of the column's distinct texts), the
+    rows joined from their columns' pieces. A department's columns repeat their values (机关, 依据, 类别,
+    dates), so this encodes a fraction of the cells. ``None`` when a column holds anything else or the
+    encoder refuses a value (a lone surrogate): :func:`payloads` encodes the frame as a whole then."""
+    pieces: list[list[str]] = []
+    for k, c in enumerate(columns):
+        codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=True)
+        texts = uniques.tolist()
+        if any(type(u) is not str for u in texts):
+            return None
+        key = ("{" if k == 0 else ",") + json.dumps(c) + ":"
+        if texts:
+            try:
+                array = pd.Series(texts, dtype=object).to_json(orient="values", force_ascii=False)
+            except (UnicodeEncodeError, ValueError, OverflowError):
+                return None
+            # Cut between the strings at '","'. Its first quote ends a string unless it is escaped ('\\"'), which
+            # needs a backslash before it: when no piece ends with a backslash, every cut was between two strings.
+            encoded = array[2:-2].split('","')
+            if not (array.startswith('["') and array.endswith('"]') and len(encoded) == len(texts)) or any(
+                e.endswith("\\") for e in encoded
+            ):
+                return None
+        else:
+            encoded = []
+        table = np.array([f'{key}"{e}"' for e in encoded] + [key + "null"], dtype=object)
+        pieces.append(table[codes].tolist())  # code -1 (None) picks the trailing null
+    pieces[-1] = [p + "}" for p in pieces[-1]]
+    return list(map("".join, zip(*pieces, strict=True)))
+
+
 def payloads(national: pd.DataFrame, columns: list[str]) -> list[str]:
     """Each row's national values as one JSON object (column order fixed), by pandas' C encoder."""
     frame = national[columns]
     if len(frame) == 0:
         return []
+    by_value = _payloads_by_value(frame, columns)
+    return by_value if by_value is not None else _payloads_of_frame(frame, columns)
+
+
+def _payloads_of_frame(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """:func:`payloads` by encoding the whole frame (any values)."""
     try:
         # One JSON array, cut between its objects: each object starts with the first column's key, and
         # inside a JSON string a quote is always escaped, so '},{"FIRST":' only occurs between objects.

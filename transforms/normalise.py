@@ -56,7 +56,7 @@ def _as_text(col: pd.Series) -> pd.Series:
     if kind == "empty":
         return pd.Series([None] * len(values), index=col.index, dtype=object)
     if kind == "string":  # missing values are already None (na_value above)
-        if any(_NUL in v for v in values if v is not None):
+        if _NUL in "".join(filter(None, values)):  # one C-level scan (values: str or None)
             values = np.array([v.replace(_NUL, _REPLACEMENT) if v is not None else None for v in values], dtype=object)
         return pd.Series(values, index=col.index, dtype=object)
     if kind == "date":  # datetime.date objects (DATE columns): few distinct values per chunk
