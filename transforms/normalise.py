@@ -281,18 +281,65 @@ def raw_json(batch: pd.DataFrame) -> list[str]:
         pass
     # Row by row, so that a row's text never depends on the other rows of its chunk (its hash identifies
     # a quarantined row across runs): pandas' encoder where it can, the standard library where it cannot.
+    # Each row is encoded on its own by pandas' encoder (a row's text does not depend on the rows encoded with
+    # it, as above), so the rows are found by halving: the halves without the refused row are encoded whole
+    # (a chunk of 10,000 rows with one lone surrogate took 10,000 one-row frames, 4 ms each).
+    # A row holding a value UTF-8 cannot encode (a lone surrogate) is refused by pandas' encoder, always: those
+    # rows go to the standard library straight away (tests/transforms/test_normalise.py checks each row's text
+    # against the row encoded alone).
     cols = list(text.columns)
-    out = []
-    for i, row in enumerate(text.to_numpy(dtype=object)):
-        try:
-            one = json_records(text.iloc[i : i + 1])
-            if len(one) == 1:
-                out.append(one[0])
-                continue
-        except (UnicodeEncodeError, ValueError, OverflowError):
-            pass
-        out.append(json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str))
+    refused = _unencodable_rows(text)
+    lines: list[str] = []
+    _rows_json(text.iloc[np.flatnonzero(~refused)], cols, lines)
+    out: list[str] = []
+    rest = iter(lines)
+    values = text.to_numpy(dtype=object) if refused.any() else None
+    for i, bad in enumerate(refused.tolist()):
+        if bad:
+            assert values is not None
+            out.append(json.dumps(dict(zip(cols, values[i], strict=True)), ensure_ascii=False, default=str))
+        else:
+            out.append(next(rest))
     return out
+
+
+def _unencodable_rows(text: pd.DataFrame) -> np.ndarray:
+    """Per row: whether one of its values (``str`` or ``None``) does not encode as UTF-8 (a lone surrogate)."""
+    out = np.zeros(len(text), dtype=bool)
+    for c in range(text.shape[1]):
+        values = text.iloc[:, c].tolist()
+        try:
+            try:
+                joined = "".join(filter(None, values))  # str or None: one C-level pass
+            except TypeError:
+                joined = "".join(v for v in values if isinstance(v, str))
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            for i, v in enumerate(values):
+                if isinstance(v, str) and not v.isascii():
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        out[i] = True
+    return out
+
+
+def _rows_json(text: pd.DataFrame, cols: list[str], out: list[str]) -> None:
+    """Append each row of ``text`` as JSON to ``out``: the rows pandas' encoder takes, encoded together; a row
+    it refuses by the standard library."""
+    try:
+        lines = json_records(text)
+        if len(lines) == len(text):
+            out.extend(lines)
+            return
+    except (UnicodeEncodeError, ValueError, OverflowError):
+        pass
+    if len(text) == 1:
+        out.append(json.dumps(dict(zip(cols, text.iloc[0].tolist(), strict=True)), ensure_ascii=False, default=str))
+        return
+    half = len(text) // 2
+    _rows_json(text.iloc[:half], cols, out)
+    _rows_json(text.iloc[half:], cols, out)
 
 
 def json_records(frame: pd.DataFrame) -> list[str]:
