@@ -9,6 +9,7 @@ run's own reader and saves them; every other mode prepares those pages in this p
     .venv/bin/python bench/prepare_check.py --compare /tmp/prep_digest.json        # after it: must be equal
     flock /tmp/bench.lock .venv/bin/python bench/prepare_check.py --time           # CPU s per 100k rows
     flock /tmp/bench.lock .venv/bin/python bench/prepare_check.py --profile        # cProfile, top functions
+    SGS_PREP_ROOT=/other/checkout .venv/bin/python bench/prepare_check.py --time    # the same, another commit
 
 The digest covers the bench's pages as read, the same pages made dirty (a third of the rows carry hostile or
 rule-breaking values: bad dates and amounts, full-width text, NUL, lone surrogates, long keys, unknown codes,
@@ -37,7 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+#: The checkout whose code is measured (``SGS_PREP_ROOT=/path/to/other/checkout`` compares another commit on the
+#: same saved pages).
+ROOT = Path(os.environ.get("SGS_PREP_ROOT") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(ROOT))
 
 TODAY = dt.date(2026, 12, 1)

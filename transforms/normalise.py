@@ -146,6 +146,7 @@ def normalise_code(s: pd.Series) -> pd.Series:
 
 #: Full-width digits and letters → ASCII; nothing else changes (shared with national.text.halfwidth_name).
 _FULLWIDTH_ALNUM = FULLWIDTH_ALNUM
+_FULLWIDTH_ALNUM_CHAR = re.compile("[" + "".join(map(chr, sorted(FULLWIDTH_ALNUM))) + "]")
 
 
 def normalise_number(s: pd.Series) -> pd.Series:
@@ -159,6 +160,12 @@ def normalise_name(s: pd.Series) -> pd.Series:
     """Names and titles: full-width letters and digits → half-width (spec §3.4 [C]: ``阳泉市ＡＢＣ商贸有限公司`` →
     ``阳泉市ABC商贸有限公司``), trimmed (also of U+3000). Brackets and other punctuation stay as registered
     (spec §3.4 [D]: ``（）`` is kept), so NFKC is not applied."""
+    try:
+        joined = "".join(filter(None, s.to_numpy(dtype=object)))
+    except TypeError:  # not only text
+        joined = None
+    if joined is not None and not _FULLWIDTH_ALNUM_CHAR.search(joined):
+        return _strip(s)  # no full-width letter or digit in the column (the usual case): nothing to translate
     return _strip(s.map(lambda v: v.translate(_FULLWIDTH_ALNUM) if isinstance(v, str) and not v.isascii() else v))
 
 
