@@ -381,7 +381,7 @@ def _payloads_by_value(frame: pd.DataFrame, columns: list[str]) -> list[str] | N
         key = ("{" if k == 0 else ",") + json.dumps(c) + ":"
         if texts:
             try:
-                array = pd.Series(texts, dtype=object).to_json(orient="values", force_ascii=False)
+                array = pd.Series(texts, dtype=object).to_json(orient="values", force_ascii=False)  # type: ignore[call-overload]  # pandas-stubs lack orient="values" for a Series (pandas takes it)
             except (UnicodeEncodeError, ValueError, OverflowError):
                 return None
             # Cut between the strings at '","'. Its first quote ends a string unless it is escaped ('\\"'), which

@@ -286,20 +286,19 @@ def raw_json(batch: pd.DataFrame) -> list[str]:
             return lines
     except (UnicodeEncodeError, ValueError, OverflowError):
         pass
-    # Row by row, so that a row's text never depends on the other rows of its chunk (its hash identifies
-    # a quarantined row across runs): pandas' encoder where it can, the standard library where it cannot.
-    # Each row is encoded on its own by pandas' encoder (a row's text does not depend on the rows encoded with
-    # it, as above), so the rows are found by halving: the halves without the refused row are encoded whole
-    # (a chunk of 10,000 rows with one lone surrogate took 10,000 one-row frames, 4 ms each).
-    # A row holding a value UTF-8 cannot encode (a lone surrogate) is refused by pandas' encoder, always: those
-    # rows go to the standard library straight away (tests/transforms/test_normalise.py checks each row's text
-    # against the row encoded alone).
+    # Each row as it is encoded alone, so that a row's text never depends on the other rows of its chunk (its
+    # hash identifies a quarantined row across runs): pandas' encoder where it can, the standard library where
+    # it cannot. A row holding a value UTF-8 cannot encode (a lone surrogate) is always refused by pandas'
+    # encoder: those rows go to the standard library straight away; the others are encoded together (a row's
+    # text does not depend on the rows encoded with it, as above), halving a part that still fails
+    # (:func:`_rows_json`). One frame per row cost 4 ms a row. tests/transforms/test_normalise.py checks each
+    # row's text against the row encoded alone.
     cols = list(text.columns)
     refused = _unencodable_rows(text)
-    lines: list[str] = []
-    _rows_json(text.iloc[np.flatnonzero(~refused)], cols, lines)
+    accepted: list[str] = []
+    _rows_json(text.iloc[np.flatnonzero(~refused)], cols, accepted)
     out: list[str] = []
-    rest = iter(lines)
+    rest = iter(accepted)
     values = text.to_numpy(dtype=object) if refused.any() else None
     for i, bad in enumerate(refused.tolist()):
         if bad:
