@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -243,9 +245,30 @@ def prepared(
     statuses = national["XK_ZT"].tolist() if ds.name == "xk" else None
     if revoked is not None:  # a revocation overrides the template's 当前状态
         statuses = [r if r is not None else (statuses[i] if statuses is not None else None) for i, r in enumerate(revoked)]
-    rendered = {c: _accepted_only(bulk.copy_text(typed[c]), rejected) for c in ds.columns} if copy_text else None
+    rendered = (
+        {c: _accepted_only(_copy_text(national[c], typed[c]), rejected) for c in ds.columns} if copy_text else None
+    )
     return Prepared(None if copy_text else typed, rendered, statuses, rejected, issues, k.keys,
                     _payloads_the_load_needs(k, rejected), k.hashes, not_public, public_masks(ds, typed))
+
+
+def _copy_text(text: pd.Series, typed: list[Any]) -> bulk.CopyText:
+    """``bulk.copy_text(typed)``, rendered once per distinct canonical text of the column (``text``: the national
+    values ``typed`` was typed from, value by value — ``transforms.typing``): a department's dates, amounts and
+    repeated texts are rendered a few hundred times per chunk instead of once per row. Columns of mostly distinct
+    values, or holding anything but ``str`` and ``None``, are rendered as they are."""
+    values = text.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) * 2 > len(values) or any(type(u) is not str for u in uniques.tolist()):
+        return bulk.copy_text(typed)
+    missing = codes < 0
+    if missing.any() and not all(map(operator.is_, values[missing].tolist(), itertools.repeat(None))):
+        return bulk.copy_text(typed)  # NaN from a hand-built frame: its typed value is not None
+    _, first = np.unique(codes, return_index=True)
+    if missing.any():
+        first = first[1:]  # the first row of each distinct text (codes 0, 1, …; -1 sorts first)
+    rendered = bulk.copy_text([typed[i] for i in first.tolist()] + [None])
+    return bulk.CopyText(np.array(rendered, dtype=object)[codes].tolist())  # code -1 (None) picks the trailing \N
 
 
 def _accepted_only(column: bulk.CopyText, rejected: np.ndarray) -> bulk.CopyText:
@@ -340,11 +363,68 @@ def with_extensions(payload: list[str], national: pd.DataFrame, columns: list[st
     return out
 
 
+def _payloads_by_value(frame: pd.DataFrame, columns: list[str]) -> list[str] | None:
+    """:func:`payloads` of canonical text (``str`` or ``None`` in every column): each distinct value of a column
+    encoded once by the same encoder (pandas' ``to_json``, as an array of the column's distinct texts), the
+    rows joined from their columns' pieces. A department's columns repeat their values (机关, 依据, 类别,
+    dates), so this encodes a fraction of the cells. ``None`` when a column holds anything else or the
+    encoder refuses a value (a lone surrogate): :func:`payloads` encodes the frame as a whole then."""
+    # Per column: its pieces (one per distinct value, and a trailing null) and each row's piece number. A column
+    # with one piece for every row (unmapped, a constant) is appended to the pieces of the column before it.
+    columns_pieces: list[tuple[np.ndarray, np.ndarray]] = []
+    prefix = ""
+    for k, c in enumerate(columns):
+        codes, uniques = pd.factorize(frame[c].to_numpy(dtype=object), use_na_sentinel=True)
+        texts = uniques.tolist()
+        if not set(map(type, texts)) <= {str}:
+            return None
+        key = ("{" if k == 0 else ",") + json.dumps(c) + ":"
+        if texts:
+            try:
+                array = pd.Series(texts, dtype=object).to_json(orient="values", force_ascii=False)  # type: ignore[call-overload]  # pandas-stubs lack orient="values" for a Series (pandas takes it)
+            except (UnicodeEncodeError, ValueError, OverflowError):
+                return None
+            # Cut between the strings at '","'. Its first quote ends a string unless it is escaped ('\\"'), which
+            # needs a backslash before it: when no piece ends with a backslash ('\\","' nowhere, no '\\"]' at the
+            # end), every cut was between two strings.
+            encoded = array[2:-2].split('","')
+            if (not (array.startswith('["') and array.endswith('"]') and len(encoded) == len(texts))
+                    or '\\","' in array or array.endswith('\\"]')):
+                return None
+        else:
+            encoded = []
+        table = np.array([f'{prefix}{key}"{e}"' for e in encoded] + [prefix + key + "null"], dtype=object)
+        prefix = ""
+        first = codes[0]
+        if (codes == first).all():  # the same piece in every row
+            if columns_pieces:
+                before, before_codes = columns_pieces[-1]
+                columns_pieces[-1] = (before + table[first], before_codes)
+            else:
+                prefix = table[first]
+            continue
+        columns_pieces.append((table, codes))
+    if not columns_pieces:  # every column the same in every row
+        return [prefix + "}"] * len(frame)
+    last, last_codes = columns_pieces[-1]
+    columns_pieces[-1] = (last + "}", last_codes)
+    pieces = [table[codes].tolist() for table, codes in columns_pieces]  # code -1 (None) picks the trailing null
+    if len(pieces) == 1:
+        return pieces[0]
+    return list(map("".join, zip(*pieces, strict=True)))
+
+
 def payloads(national: pd.DataFrame, columns: list[str]) -> list[str]:
     """Each row's national values as one JSON object (column order fixed), by pandas' C encoder."""
     frame = national[columns]
     if len(frame) == 0:
         return []
+    by_value = _payloads_by_value(frame, columns)
+    return by_value if by_value is not None else _payloads_of_frame(frame, columns)
+
+
+def _payloads_of_frame(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """:func:`payloads` by encoding the whole frame (any values)."""
     try:
         # One JSON array, cut between its objects: each object starts with the first column's key, and
         # inside a JSON string a quote is always escaped, so '},{"FIRST":' only occurs between objects.

@@ -56,7 +56,7 @@ def _as_text(col: pd.Series) -> pd.Series:
     if kind == "empty":
         return pd.Series([None] * len(values), index=col.index, dtype=object)
     if kind == "string":  # missing values are already None (na_value above)
-        if any(_NUL in v for v in values if v is not None):
+        if _NUL in "".join(filter(None, values)):  # one C-level scan (values: str or None)
             values = np.array([v.replace(_NUL, _REPLACEMENT) if v is not None else None for v in values], dtype=object)
         return pd.Series(values, index=col.index, dtype=object)
     if kind == "date":  # datetime.date objects (DATE columns): few distinct values per chunk
@@ -146,6 +146,7 @@ def normalise_code(s: pd.Series) -> pd.Series:
 
 #: Full-width digits and letters → ASCII; nothing else changes (shared with national.text.halfwidth_name).
 _FULLWIDTH_ALNUM = FULLWIDTH_ALNUM
+_FULLWIDTH_ALNUM_CHAR = re.compile("[" + "".join(map(chr, sorted(FULLWIDTH_ALNUM))) + "]")
 
 
 def normalise_number(s: pd.Series) -> pd.Series:
@@ -159,6 +160,12 @@ def normalise_name(s: pd.Series) -> pd.Series:
     """Names and titles: full-width letters and digits → half-width (spec §3.4 [C]: ``阳泉市ＡＢＣ商贸有限公司`` →
     ``阳泉市ABC商贸有限公司``), trimmed (also of U+3000). Brackets and other punctuation stay as registered
     (spec §3.4 [D]: ``（）`` is kept), so NFKC is not applied."""
+    try:
+        joined = "".join(filter(None, s.to_numpy(dtype=object)))
+    except TypeError:  # not only text
+        joined = None
+    if joined is not None and not _FULLWIDTH_ALNUM_CHAR.search(joined):
+        return _strip(s)  # no full-width letter or digit in the column (the usual case): nothing to translate
     return _strip(s.map(lambda v: v.translate(_FULLWIDTH_ALNUM) if isinstance(v, str) and not v.isascii() else v))
 
 
@@ -279,20 +286,66 @@ def raw_json(batch: pd.DataFrame) -> list[str]:
             return lines
     except (UnicodeEncodeError, ValueError, OverflowError):
         pass
-    # Row by row, so that a row's text never depends on the other rows of its chunk (its hash identifies
-    # a quarantined row across runs): pandas' encoder where it can, the standard library where it cannot.
+    # Each row as it is encoded alone, so that a row's text never depends on the other rows of its chunk (its
+    # hash identifies a quarantined row across runs): pandas' encoder where it can, the standard library where
+    # it cannot. A row holding a value UTF-8 cannot encode (a lone surrogate) is always refused by pandas'
+    # encoder: those rows go to the standard library straight away; the others are encoded together (a row's
+    # text does not depend on the rows encoded with it, as above), halving a part that still fails
+    # (:func:`_rows_json`). One frame per row cost 4 ms a row. tests/transforms/test_normalise.py checks each
+    # row's text against the row encoded alone.
     cols = list(text.columns)
-    out = []
-    for i, row in enumerate(text.to_numpy(dtype=object)):
-        try:
-            one = json_records(text.iloc[i : i + 1])
-            if len(one) == 1:
-                out.append(one[0])
-                continue
-        except (UnicodeEncodeError, ValueError, OverflowError):
-            pass
-        out.append(json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str))
+    refused = _unencodable_rows(text)
+    accepted: list[str] = []
+    _rows_json(text.iloc[np.flatnonzero(~refused)], cols, accepted)
+    out: list[str] = []
+    rest = iter(accepted)
+    values = text.to_numpy(dtype=object) if refused.any() else None
+    for i, bad in enumerate(refused.tolist()):
+        if bad:
+            assert values is not None
+            out.append(json.dumps(dict(zip(cols, values[i], strict=True)), ensure_ascii=False, default=str))
+        else:
+            out.append(next(rest))
     return out
+
+
+def _unencodable_rows(text: pd.DataFrame) -> np.ndarray:
+    """Per row: whether one of its values (``str`` or ``None``) does not encode as UTF-8 (a lone surrogate)."""
+    out = np.zeros(len(text), dtype=bool)
+    for c in range(text.shape[1]):
+        values = text.iloc[:, c].tolist()
+        try:
+            try:
+                joined = "".join(filter(None, values))  # str or None: one C-level pass
+            except TypeError:
+                joined = "".join(v for v in values if isinstance(v, str))
+            joined.encode("utf-8")
+        except UnicodeEncodeError:
+            for i, v in enumerate(values):
+                if isinstance(v, str) and not v.isascii():
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        out[i] = True
+    return out
+
+
+def _rows_json(text: pd.DataFrame, cols: list[str], out: list[str]) -> None:
+    """Append each row of ``text`` as JSON to ``out``: the rows pandas' encoder takes, encoded together; a row
+    it refuses by the standard library."""
+    try:
+        lines = json_records(text)
+        if len(lines) == len(text):
+            out.extend(lines)
+            return
+    except (UnicodeEncodeError, ValueError, OverflowError):
+        pass
+    if len(text) == 1:
+        out.append(json.dumps(dict(zip(cols, text.iloc[0].tolist(), strict=True)), ensure_ascii=False, default=str))
+        return
+    half = len(text) // 2
+    _rows_json(text.iloc[:half], cols, out)
+    _rows_json(text.iloc[half:], cols, out)
 
 
 def json_records(frame: pd.DataFrame) -> list[str]:

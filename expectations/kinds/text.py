@@ -136,6 +136,8 @@ _HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U00
 
 #: :func:`_not_halfwidth` as one regex, for the GX suites.
 HALFWIDTH_REGEX = r"[\uff01-\uff5e\u3000]|[^\W_\x00-\x7f\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]"
+#: One character that :func:`_not_halfwidth` finds (``[^\W_]`` is ``str.isalnum``), for the engine.
+_NOT_HALFWIDTH = re.compile(HALFWIDTH_REGEX)
 
 
 def _not_halfwidth(value: str) -> bool:
@@ -153,9 +155,10 @@ def _halfwidth(frame: Frame, rule: Rule) -> BoolArray:
 
     The transforms stage applies NFKC to these fields, which turns every full-width form into ASCII; what this
     still finds cannot be normalised without changing the value (a look-alike letter, another script's digit)."""
-    return frame.value_map(
-        rule.field, "halfwidth", lambda a: np.fromiter(map(_not_halfwidth, a), bool, count=len(a))
-    )
+    # One scan of the column for the characters :func:`_not_halfwidth` looks for (the same test as one regex,
+    # checked equal on every code point by tests/expectations/test_engine_api.py): the per-character
+    # generator cost a Python step per character of every 文书号 (a quarter of the catalogue's time).
+    return frame.rows_with_char(rule.field, "halfwidth", _NOT_HALFWIDTH, str.isascii)
 
 
 _CLOSE_BRACKET = re.compile("[)）]")

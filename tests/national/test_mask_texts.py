@@ -80,3 +80,23 @@ def test_vectorised_credit_code_check_equals_the_scalar_one() -> None:
     want = [is_public_credit_code(v) and v == v.upper() for v in values]  # the vectorised form takes upper case only
     assert got == want
     assert 0 < sum(got) < len(values)
+
+
+def test_repeated_values_and_other_types_are_masked_as_one_by_one() -> None:
+    """A column that repeats its values is judged per distinct value; values that are not text are left alone;
+    a NUL inside a value (with or without a number beside it) takes the value-by-value path: all equal to
+    ``mask_text`` of each value."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from national.masking import masked_changes
+
+    rng = random.Random(7)
+    base = [_noise(rng) for _ in range(300)] + ["身份证330106198502031234", "杭市监罚决〔2025〕12345号", "无数字", ""]
+    others: list[object] = [None, dt.date(2025, 1, 1), Decimal("13812345678"), 13812345678, 1.5]
+    for extra in ([], ["a\x00b"], ["330106198502031234\x00x"]):
+        values: list[object] = (base + others + extra) * 20
+        rng.shuffle(values)
+        want = {i: m for i, v in enumerate(values) if isinstance(v, str) and (m := mask_text(v)) != v}
+        assert masked_changes(values) == want
+        assert list(masked_changes(values)) == sorted(want)

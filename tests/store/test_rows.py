@@ -108,3 +108,33 @@ def test_business_key_is_decision_and_party_and_never_shows_an_id_number() -> No
     xk = dataset("xk")
     lic = {c: None for c in xk.columns} | {"XK_LYDWDM": "11330100MB0000000X", "XK_WSH": "杭发改许〔2025〕1号"}
     assert business_key(xk, lic | {"XK_XDR_SHXYM": "91330100MA27XYZ12A"}) != business_key(xk, lic | {"XK_XDR_SHXYM": "91330100MA27XYZ45B"})
+
+
+def test_payloads_encoded_per_distinct_value_equal_the_whole_frame_encoded() -> None:
+    """``payloads`` encodes each distinct text of a column once and joins the rows from the pieces: byte for
+    byte what encoding the whole frame gives (the content hash is taken of it), on hostile text; a value the
+    encoder refuses (a lone surrogate) or a value that is not text takes the whole-frame path."""
+    import random
+
+    from store.rows import _payloads_by_value, _payloads_of_frame, payloads
+
+    rng = random.Random(3)
+    alphabet = ['"', "\\", "/", ",", ":", "{", "}", "\n", "\t", "\x00", "\x1f", "\u2028", "\u3000", "é", "汉", "😀",
+                "a", "0", " ", '","', "null", "\\u0000"]
+    pool = [None, "", *("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))) for _ in range(300))]
+    columns = ["CF_WSH", "CF_XDR_MC", "CF_JDRQ", "BZ"]
+    frame = pd.DataFrame({c: [rng.choice(pool) for _ in range(2000)] for c in columns}, dtype=object)
+    frame["BZ"] = None  # a column without any value
+    assert payloads(frame, columns) == _payloads_of_frame(frame, columns)
+    # Without a backslash or a quote the cut at '","' is never in doubt: the pieces are used.
+    plain = frame.map(lambda v: v.replace("\\", "").replace('"', "") if isinstance(v, str) else v)
+    fast = _payloads_by_value(plain, columns)
+    assert fast is not None and fast == _payloads_of_frame(plain, columns)
+    # A value holding '",' beside one ending in a backslash: each column's pieces are checked.
+    tricky = pd.DataFrame({"CF_WSH": ['a",', "b", "c\\"], "CF_XDR_MC": ['",",', None, "\\"], "CF_JDRQ": None, "BZ": None})
+    assert payloads(tricky, columns) == _payloads_of_frame(tricky, columns)
+    for odd in ("断\ud800", float("nan"), 1):
+        other = frame.copy()
+        other.iloc[5, 1] = odd
+        assert _payloads_by_value(other, columns) is None
+        assert payloads(other, columns) == _payloads_of_frame(other, columns)

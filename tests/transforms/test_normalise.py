@@ -155,3 +155,22 @@ def test_title_loses_only_a_bracket_that_repeats_its_document_number() -> None:
     assert frame["XK_XKWS"].iloc[0].endswith("号)")  # the input is not changed
     clean = frame.iloc[2:3]
     assert strip_number_from_title(clean) is clean
+
+
+def test_raw_json_of_a_chunk_with_refused_rows_equals_each_row_encoded_alone() -> None:
+    """Rows pandas' encoder refuses (a lone surrogate) are found by halving the chunk: every row's text is the one
+    it gets encoded alone (pandas' encoder, or the standard library for a refused row)."""
+    import json
+
+    from transforms.normalise import as_text_frame, json_records, raw_json
+
+    values = ["a", "汉字/\\", None, '"x",', "断\ud800", "\ud83d", "ok", "\x00"]
+    frame = as_text_frame(pd.DataFrame({"k": range(200), "v": [values[(i * 7) % len(values)] for i in range(200)]}))
+
+    def alone(i: int) -> str:
+        try:
+            return json_records(frame.iloc[i : i + 1])[0]
+        except UnicodeEncodeError:
+            return json.dumps(frame.iloc[i].to_dict(), ensure_ascii=False)
+
+    assert raw_json(frame) == [alone(i) for i in range(len(frame))]
