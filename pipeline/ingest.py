@@ -192,6 +192,7 @@ class IngestRun:
             self.source = open_source(self.source_settings, department=self.dept.code, policy=source_policy())
             for chunk in strategy.chunks(self.read(wm_text)):
                 self.load(chunk)
+                del chunk  # the load holds it as long as it needs it (the next chunk's objects are built meanwhile)
             self.wait_for_load()
             self._refresh_statistics_if_due(last=True)
             strategy.finish()
@@ -324,8 +325,10 @@ class WorkerAfter(Preparer):
                 if self.worker is not None:
                     _close(pages)  # the worker reads on from here (a page read ahead here is read again there)
                     return_free_memory()  # what preparing here used: the worker prepares from now on
+                    cursor_to, after = ready.batch.cursor_to, ready.after
                     yield ready
-                    yield from self._from_worker(ready.batch.cursor_to, ready.after)
+                    del ready  # not held while the worker's chunks are loaded
+                    yield from self._from_worker(cursor_to, after)
                     return
                 self.threshold = _NEVER
             yield ready
@@ -353,7 +356,13 @@ class WorkerAfter(Preparer):
         assert worker is not None
         while True:
             try:
-                chunk = worker.result()
+                # The reply is taken at once (the worker prepares the next chunk meanwhile), but its objects are
+                # built only once the chunk in flight committed: the run holds one chunk's objects, not two
+                # (about 30 MB a 10,000-row chunk, against 6 MB for the reply's bytes).
+                reply = worker.receive()
+                self.run.wait_for_load()
+                chunk = worker.decode(reply)
+                del reply
             except PrepareFailed as exc:
                 log.warning("ingest %s: prepare worker failed (%s); continuing in this process", self.run.label, exc)
                 self.close()
@@ -363,6 +372,7 @@ class WorkerAfter(Preparer):
                 return
             cursor_to, after = chunk.batch.cursor_to, chunk.after
             yield chunk
+            del chunk  # the load holds it as long as it needs it
 
     def close(self) -> None:
         if self.worker is not None:

@@ -287,10 +287,19 @@ class PrepareProcess:
     def result(self) -> Chunk | None:
         """The next chunk's result (blocks; ``None``: the pages of :meth:`read` are done); re-raises the
         worker's exception."""
+        return self.decode(self.receive())
+
+    def receive(self) -> bytes:
+        """The next reply as it came through the pipe (blocks): taken at once, the worker goes on with the next
+        chunk, while the caller builds its objects (:meth:`decode`) only when it needs them."""
         try:
-            status, payload = pickle.loads(self._conn.recv_bytes())
+            return self._conn.recv_bytes()
         except (EOFError, OSError) as exc:
             raise PrepareFailed(f"数据准备子进程意外退出（退出码 {self._proc.exitcode}）：请重试；如反复出现，请联系平台运维") from exc
+
+    def decode(self, reply: bytes) -> Chunk | None:
+        """:meth:`result` of a reply :meth:`receive` returned."""
+        status, payload = pickle.loads(reply)
         if status == "ok":
             return payload
         if status == "end":
