@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from connectors.settings import SourceSettings
 from connectors.sql import RawChunk, Source, open_source, read_chunks
 from pipeline.config import DatasetConfig, Department, source_policy
-from pipeline.memory import limit_malloc_arenas, return_free_memory
+from pipeline.memory import frozen_heap, limit_malloc_arenas, return_free_memory, return_large_blocks
 from pipeline.prepare import Chunk, PrepareFailed, PrepareProcess, prepare_chunk, source_pks
 from pipeline.settings import SHANGHAI, store_engine
 from store import runs
@@ -155,6 +155,11 @@ class IngestRun:
 
     def run(self) -> IngestResult:
         limit_malloc_arenas()  # before this run's threads allocate (pipeline/memory.py)
+        return_large_blocks()
+        with frozen_heap():
+            return self._run()
+
+    def _run(self) -> IngestResult:
         started = time.monotonic()
         run_id, wm_text = runs.start_run(self.engine, self.dept.code, self.dataset, self.trigger)
         result = self.result = IngestResult(

@@ -243,10 +243,14 @@ def any_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any
 
 def _array_literal(values: Sequence[Any]) -> str:
     """A PostgreSQL array literal: ``{"a","b\\"c"}`` (every element quoted, backslash and quote escaped)."""
-    items = [v if type(v) is str else str(v) for v in values]
-    if not items:
+    if not values:
         return "{}"
-    joined = '","'.join(items)
+    try:
+        items: Sequence[str] = values
+        joined = '","'.join(values)  # texts (keys): no conversion
+    except TypeError:  # ids, or anything else: as text
+        items = [str(v) for v in values]
+        joined = '","'.join(items)
     if "\\" not in joined and '"' not in joined:  # the common case: nothing to escape, one join
         return '{"' + joined + '"}'
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items) + "}"
