@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -262,6 +262,7 @@ class PrepareProcess:
         self._proc.start()
         child.close()
         self._used = False
+        self.before_decode: Callable[[], None] | None = None  # see :meth:`result`
         log.info("prepare worker %s started (pid %s) in %.2f s", name, self._proc.pid, time.monotonic() - t0)
 
     def _send(self, request: tuple[str, tuple[Any, ...]]) -> None:
@@ -286,8 +287,13 @@ class PrepareProcess:
 
     def result(self) -> Chunk | None:
         """The next chunk's result (blocks; ``None``: the pages of :meth:`read` are done); re-raises the
-        worker's exception."""
-        return self.decode(self.receive())
+        worker's exception. The reply is taken from the pipe at once (the worker goes on with the next chunk);
+        ``before_decode``, when set, is called before its objects are built (the run waits there for the chunk
+        it is loading, so that it holds one chunk's objects at a time, not two)."""
+        reply = self.receive()
+        if self.before_decode is not None:
+            self.before_decode()
+        return self.decode(reply)
 
     def receive(self) -> bytes:
         """The next reply as it came through the pipe (blocks): taken at once, the worker goes on with the next

@@ -153,7 +153,7 @@ def _copy_rows(columns: dict[str, Column], n: int) -> tuple[list[str], Iterator[
             fixed.append(_copy_column(value, 1)[0])
             continue
         text = _copy_column(value, n)
-        if n > 1 and len(text) == n and text.count(text[0]) == n:
+        if n > 1 and len(text) == n and text[0] == text[-1] and text.count(text[0]) == n:
             fixed_names.append(name)
             fixed.append(text[0])
             continue
