@@ -29,6 +29,7 @@ _M_MMAP_THRESHOLD = -3
 #: the worker, a COPY block — then stay in the heap as holes after use).
 LARGE_BLOCK = 128 * 1024
 _done = False
+_large_done = False
 
 
 def limit_malloc_arenas(arenas: int = 2) -> bool:
@@ -71,9 +72,6 @@ def return_large_blocks(threshold: int = LARGE_BLOCK) -> bool:
         return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold))) and bool(libc.mallopt(_M_TRIM_THRESHOLD, int(threshold)))
     except (OSError, AttributeError):  # not glibc
         return False
-
-
-_large_done = False
 
 
 @contextlib.contextmanager

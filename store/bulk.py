@@ -128,8 +128,8 @@ def _copy_column(value: Column, n: int) -> list[str]:
         return [_NULL if v is None else fmt(v) for v in values]
     if kinds <= {dt.datetime}:  # timestamps: mostly one object a chunk (its ``now``), each object converted once
         ids = list(map(id, values))
-        texts = {i: _NULL if v is None else v.isoformat() for i, v in dict(zip(ids, values, strict=True)).items()}
-        return list(map(texts.__getitem__, ids))
+        by_id = {i: _NULL if v is None else v.isoformat() for i, v in dict(zip(ids, values, strict=True)).items()}
+        return list(map(by_id.__getitem__, ids))
     texts = _escape([_text_value(v) if v is not None else "" for v in values])
     return [_NULL if v is None else t for v, t in zip(values, texts, strict=True)]
 
