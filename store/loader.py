@@ -12,6 +12,8 @@ aborts this one instead of overwriting its progress).
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -96,7 +98,13 @@ def _column_picker(p: Prepared) -> Any:
     """(national code, rows) → that column's values for those rows, as the store's writer takes them."""
     if p.copy_text is not None:
         rendered = p.copy_text
-        return lambda code, rows: bulk.CopyText(pick(rendered[code], rows))
+
+        def picked(code: str, rows: Sequence[int]) -> bulk.CopyText:
+            if len(rows) <= 1:
+                return bulk.CopyText([rendered[code][i] for i in rows])
+            return bulk.CopyText(operator.itemgetter(*rows)(rendered[code]))  # one copy of the fields, not two
+
+        return picked
     typed = p.typed
     assert typed is not None
     return lambda code, rows: pick(typed[code], rows)
