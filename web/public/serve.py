@@ -86,13 +86,11 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, options: dict[str, Any], workers: int) -> None:
-    """One worker process: its own listening socket on the shared port, uvicorn serving the app on it."""
+def _worker(sock: socket.socket, options: dict[str, Any], workers: int) -> None:
+    """One worker process: uvicorn serving the app on the worker's own listening socket."""
     import uvicorn
 
     os.environ[_WORKERS_ENV] = str(workers)
-    sock = _socket(host, port)
-    sock.listen(_BACKLOG)
     config = uvicorn.Config("web.public.serve:make_app", factory=True, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -112,20 +110,28 @@ class Workers:
 
     def __init__(self, count: int, host: str, port: int, options: dict[str, Any]) -> None:
         self.count, self.host, self.options = count, host, {**options, "host": host}
-        # The port is checked (and an ephemeral one chosen) here, so a port in use is one clear error, not N
-        # workers dying at start.
+        # Every worker's socket is bound and listening here, before any worker starts: connections that arrive
+        # while the workers import the app wait in their own socket's queue (bound only in each worker, the
+        # first worker up took every connection of a burst until the others listened), and a worker that is
+        # started again serves the same socket. A port in use is one clear error, not N workers dying at start.
+        self.sockets: list[socket.socket] = []
         try:
-            probe = _socket(host, port)
+            for _ in range(count):
+                sock = _socket(host, port)
+                sock.listen(_BACKLOG)
+                port = sock.getsockname()[1]  # --port 0: the others share the port the first one got
+                self.sockets.append(sock)
         except OSError as exc:
+            for sock in self.sockets:
+                sock.close()
             raise RuntimeError(f"无法监听 {host}:{port}（{exc.strerror}）：端口可能已被其他程序占用，请换一个 --port") from None
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = port
         self.options["port"] = self.port
         self._stop = False
 
-    def _start(self) -> multiprocessing.process.BaseProcess:
+    def _start(self, index: int) -> multiprocessing.process.BaseProcess:
         process = multiprocessing.get_context("spawn").Process(
-            target=_worker, args=(self.host, self.port, self.options, self.count), name="sgs-public-worker")
+            target=_worker, args=(self.sockets[index], self.options, self.count), name=f"sgs-public-worker-{index}")
         process.start()
         return process
 
@@ -134,7 +140,7 @@ class Workers:
 
     def run(self) -> None:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        processes = [self._start() for _ in range(self.count)]
+        processes = [self._start(i) for i in range(self.count)]
         log.info("专栏公示：%d 个工作进程监听 %s:%d（SO_REUSEPORT）", self.count, self.host, self.port)
         deaths: list[float] = []
         try:
@@ -148,7 +154,7 @@ class Workers:
                     if len(deaths) > _RESTARTS_PER_MINUTE:
                         raise RuntimeError(f"专栏公示的工作进程一分钟内退出了 {len(deaths)} 次（最近一次退出码 {p.exitcode}）：请查看上面的日志")
                     log.warning("专栏公示工作进程 %s 退出（退出码 %s），重新启动", p.pid, p.exitcode)
-                    processes[i] = self._start()
+                    processes[i] = self._start(i)
         finally:
             for p in processes:
                 if p.is_alive():
@@ -160,3 +166,5 @@ class Workers:
                     p.join(timeout=5)
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            for sock in self.sockets:
+                sock.close()
