@@ -362,7 +362,7 @@ class WorkerAfter(Preparer):
         # A reply is decoded as soon as it arrives, while the chunk before it is being loaded: decoding only after
         # that chunk committed (one chunk's objects in the run, not two) took 24 s more of a 1,000,000-row run
         # (131.6 s against 107.7 s, 416 against 439 MB: docs/performance.md), as the decode then waited for the
-        # store and the store for the decode. PrepareProcess.before_decode stays for tests that count chunks.
+        # store and the store for the decode.
         while True:
             try:
                 chunk = worker.result()

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -263,7 +263,6 @@ class PrepareProcess:
         self._proc.start()
         child.close()
         self._used = False
-        self.before_decode: Callable[[], None] | None = None  # see :meth:`result`
         log.info("prepare worker %s started (pid %s) in %.2f s", name, self._proc.pid, time.monotonic() - t0)
 
     def _send(self, request: tuple[str, tuple[Any, ...]]) -> None:
@@ -288,25 +287,11 @@ class PrepareProcess:
 
     def result(self) -> Chunk | None:
         """The next chunk's result (blocks; ``None``: the pages of :meth:`read` are done); re-raises the
-        worker's exception. The reply is taken from the pipe at once (the worker goes on with the next chunk);
-        ``before_decode``, when set, is called before its objects are built (the run waits there for the chunk
-        it is loading, so that it holds one chunk's objects at a time, not two)."""
-        reply = self.receive()
-        if self.before_decode is not None:
-            self.before_decode()
-        return self.decode(reply)
-
-    def receive(self) -> bytes:
-        """The next reply as it came through the pipe (blocks): taken at once, the worker goes on with the next
-        chunk, while the caller builds its objects (:meth:`decode`) only when it needs them."""
+        worker's exception."""
         try:
-            return self._conn.recv_bytes()
+            status, payload = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError) as exc:
             raise PrepareFailed(f"数据准备子进程意外退出（退出码 {self._proc.exitcode}）：请重试；如反复出现，请联系平台运维") from exc
-
-    def decode(self, reply: bytes) -> Chunk | None:
-        """:meth:`result` of a reply :meth:`receive` returned."""
-        status, payload = pickle.loads(reply)
         if status == "ok":
             return payload
         if status == "end":
