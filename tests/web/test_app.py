@@ -377,6 +377,23 @@ def test_the_pool_is_fixed_and_concurrent_requests_share_it(filled: Engine, monk
             public_engine(url_of(filled))
 
 
+def test_the_default_pool_is_about_two_connections_per_core_shared_by_the_server_processes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SGS_PUBLIC_DB_CONNECTIONS: about 2 × cores for all server processes together, at least 2 each
+    (more statements than that only queue in the kernel, unfairly: docs/performance.md)."""
+    import os
+
+    from web.public import store as public_store
+
+    monkeypatch.delenv("SGS_PUBLIC_DB_CONNECTIONS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [public_store.connections(p) for p in (1, 2, 3, 4, 16)] == [16, 8, 6, 4, 2]
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert [public_store.connections(p) for p in (1, 2)] == [4, 2]
+    monkeypatch.setenv("SGS_PUBLIC_DB_CONNECTIONS", "7")
+    assert public_store.connections(2) == 7  # the operator's number wins
+
+
 def test_a_connection_the_server_dropped_is_replaced_without_an_error(pg_store: Engine) -> None:
     """No pre-ping: when PostgreSQL ends the column's sessions (restart, idle timeout), the next requests are
     answered from new connections, not with a 500."""

@@ -36,7 +36,7 @@ def make_app() -> FastAPI:
     workers, so each counts ``rate / workers`` per client."""
     workers = max(1, int(os.environ.get(_WORKERS_ENV) or 1))
     rate = _rate() / workers
-    return create_app(public_engine(), rate=rate, burst=max(1, int(rate * 2)))
+    return create_app(public_engine(processes=workers), rate=rate, burst=max(1, int(rate * 2)))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:

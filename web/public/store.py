@@ -12,6 +12,7 @@ The app never migrates the store (``sgs ingest`` / ``make demo`` do, with the st
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -30,9 +31,11 @@ def public_store_url() -> str:
     return os.environ.get("SGS_PUBLIC_STORE_URL") or store_url()
 
 
-def public_engine(url: str | None = None) -> Engine:
-    """A read-only engine for the public column."""
+def public_engine(url: str | None = None, *, processes: int = 1) -> Engine:
+    """A read-only engine for the public column, for one of ``processes`` server processes (the default number
+    of connections is shared among them: :func:`connections`)."""
     url = url or public_store_url()
+    size = connections(processes)
     u = sa.engine.make_url(url)
     if u.get_backend_name() == "sqlite":
         database = u.database or ""
@@ -44,7 +47,7 @@ def public_engine(url: str | None = None) -> Engine:
         # mode=ro: read-only; the store writes in WAL mode, which a reader needs the -shm file of (SQLite
         # creates it if missing, as the store's owner does on its first write).
         return sa.create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true", connect_args={"timeout": 10},
-                                hide_parameters=True, pool_size=_connections(), max_overflow=0, pool_timeout=30)
+                                hide_parameters=True, pool_size=size, max_overflow=0, pool_timeout=30)
     args: dict[str, object] = {}
     if u.get_backend_name() == "postgresql":
         existing = u.query.get("options")
@@ -55,18 +58,28 @@ def public_engine(url: str | None = None) -> Engine:
             "-c default_transaction_read_only=on -c plan_cache_mode=force_custom_plan")
         args["connect_timeout"] = 10
     # A fixed pool (no overflow): the app reads in at most that many threads at once (web.public.app), so a
-    # request never opens a connection of its own; SGS_PUBLIC_DB_CONNECTIONS per server process.
+    # request never opens a connection of its own; :func:`connections` per server process.
     # No pre-ping (a round trip per request): web.public.app reads once more on a new connection when the
     # server dropped one.
-    pool = {"pool_size": _connections(), "max_overflow": 0, "pool_timeout": 30}
+    pool = {"pool_size": size, "max_overflow": 0, "pool_timeout": 30}
     if u.get_backend_name() == "postgresql":
         return sa.create_engine(url, connect_args=args, hide_parameters=True, isolation_level="AUTOCOMMIT", **pool)
     return sa.create_engine(url, connect_args=args, hide_parameters=True, **pool)
 
 
-def _connections() -> int:
-    """``SGS_PUBLIC_DB_CONNECTIONS``: store connections (and reading threads) per server process, default 8."""
-    raw = os.environ.get("SGS_PUBLIC_DB_CONNECTIONS") or "8"
+def connections(processes: int = 1) -> int:
+    """Store connections (and reading threads) per server process: ``SGS_PUBLIC_DB_CONNECTIONS`` (1–100), else
+    about twice this machine's cores for all ``processes`` together, at least 2 each.
+
+    The searches are CPU work on data in memory, and a core runs one statement at a time: statements beyond
+    about two per core do not finish sooner, they queue in the kernel's scheduler, unfairly, beside the server
+    processes; queued in the app instead they are served first come, first served. At 50 clients on two cores
+    (docs/performance.md) 8 connections per process gave name searches a p95 of 172–179 ms, 5 gave 129–146, 3
+    gave 109–118 and 2 gave 102, at the same or a higher rate. For a store on a larger machine of its own, set
+    ``SGS_PUBLIC_DB_CONNECTIONS`` (about twice its cores, divided by the server processes)."""
+    raw = os.environ.get("SGS_PUBLIC_DB_CONNECTIONS")
+    if not raw:
+        return max(2, math.ceil(2 * (os.cpu_count() or 1) / max(1, processes)))
     try:
         value = int(raw)
     except ValueError:
