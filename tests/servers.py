@@ -34,7 +34,10 @@ def running(command: list[str], *, probe: str, env: Mapping[str, str], cwd: Path
             time.sleep(interval)
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # the whole group is gone already (a test killed it)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import socket
+import threading
 import time
 from typing import Any
 
 import sqlalchemy as sa
+import uvicorn
 from fastapi import FastAPI
 
 from web.public.app import create_app
@@ -42,8 +47,6 @@ def make_app() -> FastAPI:
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the column until interrupted. ``SGS_PUBLIC_RATE``: searches per second per client (default 10).
     Raises RuntimeError with a Chinese message when the store cannot be opened."""
-    import uvicorn
-
     try:
         engine = public_engine()
     except (PublicStoreMissing, ValueError) as exc:
@@ -62,7 +65,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     # where its operator decides what it records. (It also cost ~3 % of a search's CPU time.)
     options = {"host": host, "port": port, "log_level": "info", "server_header": False, "proxy_headers": False,
                "access_log": False}
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+    if workers > 1 and hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX"):
         Workers(workers, host, port, options).run()
     elif workers > 1:
         os.environ[_WORKERS_ENV] = str(workers)
@@ -73,12 +76,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 
 def _socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` with SO_REUSEPORT (not yet listening)."""
+    """A TCP socket bound to ``host:port`` (not yet listening)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
@@ -86,54 +88,130 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(sock: socket.socket, options: dict[str, Any], workers: int) -> None:
-    """One worker process: uvicorn serving the app on the worker's own listening socket."""
-    import uvicorn
-
+def _worker(channel: socket.socket, options: dict[str, Any], workers: int) -> None:
+    """One worker process: uvicorn serving the app on the connections the supervisor hands it over ``channel``."""
     os.environ[_WORKERS_ENV] = str(workers)
     config = uvicorn.Config("web.public.serve:make_app", factory=True, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    HandedConnections(config, channel).run(sockets=[])
+
+
+class HandedConnections(uvicorn.Server):
+    """uvicorn serving connections accepted elsewhere: each arrives as a file descriptor on ``channel`` (a Unix
+    socket, ``SCM_RIGHTS``) and is served by uvicorn's own HTTP protocol, as if this process had accepted it. The
+    channel closing (the supervisor gone) stops the worker."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config)
+        self.channel = channel
+        self._handing: set[asyncio.Task[Any]] = set()  # the loop holds tasks weakly
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the app and its lifespan; no listening socket of its own
+        if self.should_exit:
+            return
+        loop = asyncio.get_running_loop()
+        self.channel.setblocking(False)
+        loop.add_reader(self.channel.fileno(), self._receive, loop)
+
+    def _protocol(self, loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+        return self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state, _loop=loop)
+
+    def _receive(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.channel, 64, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data, fds = b"", []
+            for fd in fds:
+                conn = socket.socket(fileno=fd)
+                conn.setblocking(False)
+                task = loop.create_task(loop.connect_accepted_socket(lambda: self._protocol(loop), conn))
+                self._handing.add(task)
+                task.add_done_callback(self._handing.discard)
+            if not data:  # end of file: the supervisor is gone
+                loop.remove_reader(self.channel.fileno())
+                self.should_exit = True
+                return
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        await super().shutdown(sockets=sockets)
 
 
 class Workers:
-    """``--workers N`` on Linux: N uvicorn processes, each listening on a socket of its own on the same port
-    (SO_REUSEPORT), so the kernel spreads connections over them by a hash of the client's address and port.
+    """``--workers N`` on Linux: N uvicorn processes; the supervisor accepts every connection on the one listening
+    socket and hands each to the workers in turn (a file descriptor over a Unix socket), so they serve equal
+    shares of the connections.
 
     uvicorn's own ``--workers`` shares one listening socket, and whichever process wakes first accepts every
     connection waiting: a burst of keep-alive connections (a proxy's, a load test's) often lands on one process
     — 41 of 50 and 50 of 50 were seen with two workers (docs/performance.md) — and that process, one core at
-    most (the GIL), serves them all while the other idles. A hash spreads them evenly in expectation.
+    most (the GIL), serves them all while the other idles. A socket per worker (``SO_REUSEPORT``, the kernel
+    spreading connections by a hash) was even only in expectation: 31/19 and 33/17 of 50 made the slowest
+    searches; in turn is 25/25.
 
     The supervisor starts the workers, starts a worker that died again (more than
-    :data:`_RESTARTS_PER_MINUTE` deaths a minute stop the server), and on SIGTERM/SIGINT stops them (uvicorn's
-    graceful shutdown) and returns."""
+    :data:`_RESTARTS_PER_MINUTE` deaths a minute stop the server; meanwhile the others take its share), and on
+    SIGTERM/SIGINT stops accepting, stops them (uvicorn's graceful shutdown) and returns."""
 
     def __init__(self, count: int, host: str, port: int, options: dict[str, Any]) -> None:
         self.count, self.host, self.options = count, host, {**options, "host": host}
-        # Every worker's socket is bound and listening here, before any worker starts: connections that arrive
-        # while the workers import the app wait in their own socket's queue (bound only in each worker, the
-        # first worker up took every connection of a burst until the others listened), and a worker that is
-        # started again serves the same socket. A port in use is one clear error, not N workers dying at start.
-        self.sockets: list[socket.socket] = []
+        # The socket is bound and listening before any worker starts: connections that arrive while the workers
+        # import the app are accepted and wait in their worker's channel. A port in use is one clear error, not
+        # N workers dying at start.
         try:
-            for _ in range(count):
-                sock = _socket(host, port)
-                sock.listen(_BACKLOG)
-                port = sock.getsockname()[1]  # --port 0: the others share the port the first one got
-                self.sockets.append(sock)
+            self.listener = _socket(host, port)
+            self.listener.listen(_BACKLOG)
         except OSError as exc:
-            for sock in self.sockets:
-                sock.close()
             raise RuntimeError(f"无法监听 {host}:{port}（{exc.strerror}）：端口可能已被其他程序占用，请换一个 --port") from None
-        self.port = port
+        self.port = self.listener.getsockname()[1]
         self.options["port"] = self.port
         self._stop = False
+        self._channels: list[socket.socket | None] = [None] * count  # the supervisor's end, per worker
+        self._lock = threading.Lock()
 
     def _start(self, index: int) -> multiprocessing.process.BaseProcess:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = multiprocessing.get_context("spawn").Process(
-            target=_worker, args=(self.sockets[index], self.options, self.count), name=f"sgs-public-worker-{index}")
+            target=_worker, args=(theirs, self.options, self.count), name=f"sgs-public-worker-{index}")
         process.start()
+        theirs.close()
+        with self._lock:
+            old, self._channels[index] = self._channels[index], mine
+        if old is not None:
+            old.close()
         return process
+
+    def _hand_out(self) -> None:
+        """Accept connections and hand each to the next worker in turn (skipping one that is gone: its channel
+        refuses the descriptor, and the next one takes it)."""
+        turn = 0
+        while not self._stop:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError as exc:
+                if self._stop or exc.errno in (errno.EBADF, errno.EINVAL):
+                    return  # the listener closed: the server stops
+                log.warning("专栏公示：接受连接失败（%s），稍后重试", exc.strerror)
+                time.sleep(0.1)  # out of file descriptors, say: the connection waits in the backlog
+                continue
+            with conn:
+                for _ in range(self.count):
+                    with self._lock:
+                        channel = self._channels[turn % self.count]
+                    turn += 1
+                    if channel is None:
+                        continue
+                    try:
+                        socket.send_fds(channel, [b"c"], [conn.fileno()])
+                        break
+                    except OSError:
+                        continue  # that worker died: the next one
+                # the supervisor's copy closes here; the worker holds the connection (or, with no worker, it closes)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._stop = True
@@ -141,7 +219,9 @@ class Workers:
     def run(self) -> None:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         processes = [self._start(i) for i in range(self.count)]
-        log.info("专栏公示：%d 个工作进程监听 %s:%d（SO_REUSEPORT）", self.count, self.host, self.port)
+        handing = threading.Thread(target=self._hand_out, name="sgs-public-accept", daemon=True)
+        handing.start()
+        log.info("专栏公示：%d 个工作进程，监听 %s:%d（连接依次分给各工作进程）", self.count, self.host, self.port)
         deaths: list[float] = []
         try:
             while not self._stop:
@@ -156,6 +236,11 @@ class Workers:
                     log.warning("专栏公示工作进程 %s 退出（退出码 %s），重新启动", p.pid, p.exitcode)
                     processes[i] = self._start(i)
         finally:
+            self._stop = True
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+            self.listener.close()
+            handing.join(timeout=5)
             for p in processes:
                 if p.is_alive():
                     p.terminate()  # SIGTERM: uvicorn finishes the requests in flight
@@ -166,5 +251,7 @@ class Workers:
                     p.join(timeout=5)
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            for sock in self.sockets:
-                sock.close()
+            with self._lock:
+                for channel in self._channels:
+                    if channel is not None:
+                        channel.close()
