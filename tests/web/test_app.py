@@ -386,10 +386,17 @@ def test_the_default_pool_is_about_two_connections_per_core_shared_by_the_server
     from web.public import store as public_store
 
     monkeypatch.delenv("SGS_PUBLIC_DB_CONNECTIONS", raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    real_cores = public_store._cores
+    monkeypatch.setattr(public_store, "_cores", lambda: 8)
     assert [public_store.connections(p) for p in (1, 2, 3, 4, 16)] == [16, 8, 6, 4, 2]
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(public_store, "_cores", lambda: 2)
     assert [public_store.connections(p) for p in (1, 2)] == [4, 2]
+    monkeypatch.setattr(public_store, "_cores", lambda: 96)
+    assert public_store.connections(1) == 100  # the variable's own upper bound
+    monkeypatch.setattr(public_store, "_cores", real_cores)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert public_store.connections(1) == 6  # the cores this process may use (a container's limit), not the machine's
     monkeypatch.setenv("SGS_PUBLIC_DB_CONNECTIONS", "7")
     assert public_store.connections(2) == 7  # the operator's number wins
 

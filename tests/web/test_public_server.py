@@ -191,6 +191,43 @@ def test_several_worker_processes_share_the_connections_and_a_dead_one_is_replac
     assert "重新启动" in (tmp_path / "serve-public-workers.log").read_text(encoding="utf-8", errors="replace")
 
 
+def test_a_worker_that_stops_reading_does_not_stop_the_hand_out() -> None:
+    """A worker that stops reading its channel (stopped, stuck) fills it; then the next connection goes to the
+    next worker — the accepting thread never blocks on it (that would starve every worker)."""
+    import threading
+
+    from web.public.serve import Workers
+
+    workers = Workers(2, "127.0.0.1", 0, {})
+    stuck_mine, stuck_theirs = Workers.channel()
+    live_mine, live_theirs = Workers.channel()
+    clients: list[socket.socket] = []
+    try:
+        while True:  # the stuck worker's channel, full: what it has not read
+            try:
+                socket.send_fds(stuck_mine, [b"c"], [stuck_theirs.fileno()])
+            except BlockingIOError:
+                break
+        workers._channels = [stuck_mine, live_mine]
+        thread = threading.Thread(target=workers._hand_out, daemon=True)
+        thread.start()
+        for _ in range(4):
+            clients.append(socket.create_connection(("127.0.0.1", workers.port), timeout=5))
+        live_theirs.settimeout(5)
+        received = 0
+        while received < 4:  # all four reach the live worker
+            _, fds, _, _ = socket.recv_fds(live_theirs, 64, 64)
+            for fd in fds:
+                os.close(fd)
+            received += len(fds)
+        assert received == 4 and thread.is_alive()
+    finally:
+        workers._stop = True
+        workers._close_listener()
+        for sock in (stuck_mine, stuck_theirs, live_mine, live_theirs, *clients):
+            sock.close()
+
+
 def test_the_workers_stop_when_their_supervisor_is_killed(sqlite_store: Engine, tmp_path: Path) -> None:
     """The supervisor SIGKILLed (no graceful stop): its workers see their channel close and exit, serving the
     connection they hold until then — none is left behind as an orphan."""

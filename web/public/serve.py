@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -123,23 +124,25 @@ class HandedConnections(uvicorn.Server):
                 data, fds, _, _ = socket.recv_fds(self.channel, 64, 64)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as exc:
+                log.warning("专栏公示工作进程：与主进程的通道出错（%s），停止", exc.strerror)
                 data, fds = b"", []
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 conn.setblocking(False)
                 task = loop.create_task(loop.connect_accepted_socket(lambda: self._protocol(loop), conn))
                 self._handing.add(task)
-                task.add_done_callback(self._handing.discard)
+                task.add_done_callback(functools.partial(self._handed, conn))
             if not data:  # end of file: the supervisor is gone
                 loop.remove_reader(self.channel.fileno())
                 self.should_exit = True
                 return
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            asyncio.get_running_loop().remove_reader(self.channel.fileno())
-        await super().shutdown(sockets=sockets)
+    def _handed(self, conn: socket.socket, task: asyncio.Task[Any]) -> None:
+        self._handing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("专栏公示工作进程：接手连接失败（%s）", type(task.exception()).__name__)
+            conn.close()
 
 
 class Workers:
@@ -175,16 +178,25 @@ class Workers:
         self._lock = threading.Lock()
 
     def _start(self, index: int) -> multiprocessing.process.BaseProcess:
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        mine, theirs = self.channel()
         process = multiprocessing.get_context("spawn").Process(
             target=_worker, args=(theirs, self.options, self.count), name=f"sgs-public-worker-{index}")
         process.start()
         theirs.close()
         with self._lock:
             old, self._channels[index] = self._channels[index], mine
-        if old is not None:
-            old.close()
+            if old is not None:
+                old.close()
         return process
+
+    @staticmethod
+    def channel() -> tuple[socket.socket, socket.socket]:
+        """A worker's channel: (the supervisor's end, the worker's end). The supervisor's end does not block: a
+        worker that stops reading (stopped, stuck) fills its channel, and the next connection goes to the next
+        worker instead of blocking the accepting thread — and with it every worker."""
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        mine.setblocking(False)
+        return mine, theirs
 
     def _hand_out(self) -> None:
         """Accept connections and hand each to the next worker in turn (skipping one that is gone: its channel
@@ -196,8 +208,9 @@ class Workers:
             except OSError as exc:
                 if self._stop or exc.errno in (errno.EBADF, errno.EINVAL):
                     return  # the listener closed: the server stops
-                log.warning("专栏公示：接受连接失败（%s），稍后重试", exc.strerror)
-                time.sleep(0.1)  # out of file descriptors, say: the connection waits in the backlog
+                if exc.errno != errno.ECONNABORTED:  # the client gave up before the accept: nothing to wait for
+                    log.warning("专栏公示：接受连接失败（%s），稍后重试", exc.strerror)
+                    time.sleep(0.1)  # out of file descriptors, say: the connection waits in the backlog
                 continue
             with conn:
                 for _ in range(self.count):
@@ -210,11 +223,17 @@ class Workers:
                         socket.send_fds(channel, [b"c"], [conn.fileno()])
                         break
                     except OSError:
-                        continue  # that worker died: the next one
+                        continue  # that worker died, or its channel is full (it does not read): the next one
                 # the supervisor's copy closes here; the worker holds the connection (or, with no worker, it closes)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._stop = True
+        self._close_listener()  # at once: no connection is handed to a worker that is stopping
+
+    def _close_listener(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
 
     def run(self) -> None:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -226,6 +245,8 @@ class Workers:
         try:
             while not self._stop:
                 multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
+                if not handing.is_alive() and not self._stop:  # its exception was printed (threading.excepthook)
+                    raise RuntimeError("专栏公示接受连接的线程意外退出，服务停止：请查看上面的日志")
                 for i, p in enumerate(processes):
                     if p.is_alive() or self._stop:
                         continue
@@ -237,21 +258,23 @@ class Workers:
                     processes[i] = self._start(i)
         finally:
             self._stop = True
-            with contextlib.suppress(OSError):
-                self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
-            self.listener.close()
+            self._close_listener()
             handing.join(timeout=5)
-            for p in processes:
-                if p.is_alive():
-                    p.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+            # Each worker's channel closed: the worker takes the connections still queued in it, reads the end of
+            # file and stops gracefully (uvicorn finishes the requests in flight). A signal now would be a second
+            # one for a worker that got the first one (Ctrl-C, a process group's SIGTERM), and uvicorn takes a
+            # second signal as "exit now".
+            with self._lock:
+                for channel in self._channels:
+                    if channel is not None:
+                        channel.close()
             for p in processes:
                 p.join(timeout=20)
+                if p.is_alive():
+                    p.terminate()
+                    p.join(timeout=5)
                 if p.is_alive():
                     p.kill()
                     p.join(timeout=5)
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            with self._lock:
-                for channel in self._channels:
-                    if channel is not None:
-                        channel.close()

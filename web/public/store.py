@@ -79,7 +79,7 @@ def connections(processes: int = 1) -> int:
     ``SGS_PUBLIC_DB_CONNECTIONS`` (about twice its cores, divided by the server processes)."""
     raw = os.environ.get("SGS_PUBLIC_DB_CONNECTIONS")
     if not raw:
-        return max(2, math.ceil(2 * (os.cpu_count() or 1) / max(1, processes)))
+        return min(100, max(2, math.ceil(2 * _cores() / max(1, processes))))
     try:
         value = int(raw)
     except ValueError:
@@ -87,3 +87,11 @@ def connections(processes: int = 1) -> int:
     if not 1 <= value <= 100:
         raise ValueError(f"SGS_PUBLIC_DB_CONNECTIONS 应为 1–100 的整数，现为 {raw!r}")
     return value
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's limit), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
