@@ -39,15 +39,25 @@ def people(sqlite_store: Engine) -> list[dict[str, str | None]]:
 
 
 @contextmanager
-def serving(store: Engine, tmp_path: Path, *args: str, **env_extra: str) -> Iterator[str]:
-    """``sgs serve public --port N`` in a child process over ``store``; yields its base URL."""
+def serving_process(store: Engine, tmp_path: Path, *args: str, **env_extra: str,
+                    ) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """``sgs serve public --port N [args]`` in a child process over ``store``; yields its base URL, the process
+    and its log file."""
     port = free_port()
     env = {**os.environ, "SGS_STORE_URL": store.url.render_as_string(hide_password=False),
            "PYTHONPATH": str(ROOT), "SGS_VAR_DIR": str(tmp_path / "var"), **env_extra}
     env.pop("SGS_PUBLIC_STORE_URL", None)
     base = f"http://127.0.0.1:{port}"
+    log = tmp_path / f"serve-public-{port}.log"
     with running([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), *args], probe=f"{base}/robots.txt",
-                 env=env, cwd=tmp_path, log=tmp_path / f"serve-public-{port}.log", name="sgs serve public"):
+                 env=env, cwd=tmp_path, log=log, name=" ".join(["sgs serve public", *args])) as proc:
+        yield base, proc, log
+
+
+@contextmanager
+def serving(store: Engine, tmp_path: Path, *args: str, **env_extra: str) -> Iterator[str]:
+    """``sgs serve public --port N`` in a child process over ``store``; yields its base URL."""
+    with serving_process(store, tmp_path, *args, **env_extra) as (base, _, _):
         yield base
 
 
@@ -152,14 +162,8 @@ def test_several_worker_processes_share_the_connections_and_a_dead_one_is_replac
     connections is split evenly (uvicorn's shared socket let one process take them all; a socket per worker, a
     hash, split 33/17 at times); a worker that dies is started again and the other serves meanwhile; SIGTERM
     stops them all."""
-    port = free_port()
-    env = {**os.environ, "SGS_STORE_URL": sqlite_store.url.render_as_string(hide_password=False), "PYTHONPATH": str(ROOT),
-           "SGS_VAR_DIR": str(tmp_path / "var"), "SGS_PUBLIC_RATE": "1000"}
-    env.pop("SGS_PUBLIC_STORE_URL", None)
-    base = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), "--workers", "2"],
-                 probe=f"{base}/robots.txt", env=env, cwd=tmp_path, log=tmp_path / "serve-public-workers.log",
-                 name="sgs serve public --workers 2") as proc:
+    with serving_process(sqlite_store, tmp_path, "--workers", "2", SGS_PUBLIC_RATE="1000") as (base, proc, log):
+        port = int(base.rsplit(":", 1)[1])
         supervisor = psutil.Process(proc.pid)
         clients = [httpx.Client(base_url=base, timeout=30) for _ in range(40)]
         try:
@@ -188,7 +192,7 @@ def test_several_worker_processes_share_the_connections_and_a_dead_one_is_replac
         survivors = [psutil.Process(pid) for pid in now]
     psutil.wait_procs(survivors, timeout=30)
     assert not [p for p in survivors if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert "重新启动" in (tmp_path / "serve-public-workers.log").read_text(encoding="utf-8", errors="replace")
+    assert "重新启动" in log.read_text(encoding="utf-8", errors="replace")
 
 
 def test_a_worker_that_stops_reading_does_not_stop_the_hand_out() -> None:
@@ -231,14 +235,7 @@ def test_a_worker_that_stops_reading_does_not_stop_the_hand_out() -> None:
 def test_the_workers_stop_when_their_supervisor_is_killed(sqlite_store: Engine, tmp_path: Path) -> None:
     """The supervisor SIGKILLed (no graceful stop): its workers see their channel close and exit, serving the
     connection they hold until then — none is left behind as an orphan."""
-    port = free_port()
-    env = {**os.environ, "SGS_STORE_URL": sqlite_store.url.render_as_string(hide_password=False), "PYTHONPATH": str(ROOT),
-           "SGS_VAR_DIR": str(tmp_path / "var")}
-    env.pop("SGS_PUBLIC_STORE_URL", None)
-    base = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "-m", "pipeline.cli", "serve", "public", "--port", str(port), "--workers", "2"],
-                 probe=f"{base}/robots.txt", env=env, cwd=tmp_path, log=tmp_path / "serve-public-orphans.log",
-                 name="sgs serve public --workers 2") as proc:
+    with serving_process(sqlite_store, tmp_path, "--workers", "2") as (base, proc, _):
         supervisor = psutil.Process(proc.pid)
         workers = [psutil.Process(pid) for pid in _workers(supervisor)]
         assert len(workers) == 2
